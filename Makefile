@@ -1,0 +1,40 @@
+# One entry point for a developer and CI. `make test` is what .ci/run calls.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SANDBOX_ARGS ?=
+
+.PHONY: install test lint types cfn pytest sandbox clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Re-install only when the project's metadata changes.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+cfn: $(STAMP)
+	$(BIN)/cfn-lint infra/template.yaml
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: lint types cfn pytest
+
+sandbox: $(STAMP)
+	$(BIN)/signoff sandbox $(SANDBOX_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

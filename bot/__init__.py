@@ -1,0 +1,1 @@
+"""Signoff: approve AWS approval workflows from Slack."""

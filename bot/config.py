@@ -1,0 +1,132 @@
+"""The one place Signoff reads its environment: a typed, frozen Settings."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.errors import ConfigError
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a handler, the bot or the CLI needs to know about where it runs."""
+
+    region: str
+    approvals_table: str
+    audit_table: str
+    identities_table: str
+    idempotency_table: str
+    default_channel: str
+    channel_routes: Mapping[str, str] = field(default_factory=dict)
+    slack_secret_arn: str | None = None
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    reminder_before: timedelta = timedelta(hours=1)
+    approval_document: str = "Signoff-Approval"
+    access_key_document: str = "Signoff-AccessKey"
+    access_key_secret_prefix: str = ""
+    admins: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build Settings from environment variables; raise ConfigError naming each missing one."""
+        env = os.environ if environ is None else environ
+        missing = [name for name in _REQUIRED if not env.get(name)]
+        if not (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")):
+            missing.insert(0, "AWS_REGION")
+        if missing:
+            lines = "\n".join(f"  {name}: {_EXPLAINED[name]}" for name in missing)
+            raise ConfigError(
+                f"Missing environment variable(s):\n{lines}\n"
+                "The SAM template sets these on every function; locally, `make sandbox` does. "
+                "See README, Configuration."
+            )
+        region = env.get("AWS_REGION") or env["AWS_DEFAULT_REGION"]
+        has_secret = bool(env.get("SLACK_SECRET_ARN"))
+        has_plain = bool(env.get("SLACK_BOT_TOKEN")) and bool(env.get("SLACK_SIGNING_SECRET"))
+        if not has_secret and not has_plain:
+            raise ConfigError(
+                "No Slack credentials: set SLACK_SECRET_ARN (a Secrets Manager secret with keys "
+                "bot_token and signing_secret), or SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET for a "
+                "local run."
+            )
+        return cls(
+            region=region,
+            approvals_table=env["SIGNOFF_APPROVALS_TABLE"],
+            audit_table=env["SIGNOFF_AUDIT_TABLE"],
+            identities_table=env["SIGNOFF_IDENTITIES_TABLE"],
+            idempotency_table=env["SIGNOFF_IDEMPOTENCY_TABLE"],
+            default_channel=env["SIGNOFF_DEFAULT_CHANNEL"],
+            channel_routes=_parse_routes(env.get("SIGNOFF_CHANNEL_ROUTES", "")),
+            slack_secret_arn=env.get("SLACK_SECRET_ARN") or None,
+            slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
+            slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            slack_api_url=env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
+            reminder_before=timedelta(
+                seconds=_parse_int(env, "SIGNOFF_REMINDER_BEFORE_SECONDS", 3600)
+            ),
+            approval_document=env.get("SIGNOFF_APPROVAL_DOCUMENT") or "Signoff-Approval",
+            access_key_document=env.get("SIGNOFF_ACCESS_KEY_DOCUMENT") or "Signoff-AccessKey",
+            access_key_secret_prefix=env.get("SIGNOFF_ACCESS_KEY_SECRET_PREFIX", ""),
+            admins=frozenset(a for a in env.get("SIGNOFF_ADMINS", "").replace(" ", "").split(",") if a),
+        )
+
+    def channel_for(self, *keys: str | None) -> str:
+        """The channel routed for the first key (topic ARN, topic name, document) that has one."""
+        for key in keys:
+            if key and key in self.channel_routes:
+                return self.channel_routes[key]
+            if key and key.startswith("arn:aws:sns:"):
+                topic_name = key.rsplit(":", 1)[-1]
+                if topic_name in self.channel_routes:
+                    return self.channel_routes[topic_name]
+        return self.default_channel
+
+
+_REQUIRED: dict[str, str] = {
+    "SIGNOFF_APPROVALS_TABLE": "DynamoDB table of waiting approvals and their Slack cards",
+    "SIGNOFF_AUDIT_TABLE": "DynamoDB table of the append-only audit trail",
+    "SIGNOFF_IDENTITIES_TABLE": "DynamoDB table mapping Slack users to IAM principals",
+    "SIGNOFF_IDEMPOTENCY_TABLE": "DynamoDB table for Powertools idempotency records",
+    "SIGNOFF_DEFAULT_CHANNEL": "Slack channel id for approvals no route matches",
+}
+
+
+_EXPLAINED = {"AWS_REGION": "the AWS region Signoff works in (Lambda sets it)", **_REQUIRED}
+
+
+def _parse_routes(raw: str) -> dict[str, str]:
+    if not raw.strip():
+        return {}
+    try:
+        routes = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"SIGNOFF_CHANNEL_ROUTES is not JSON ({exc.msg} at character {exc.pos}): expected an "
+            'object such as {"AutomationApprovalLevel1": "C0123ABCD", "Signoff-AccessKey": "C0456"}'
+        ) from exc
+    if not isinstance(routes, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in routes.items()
+    ):
+        raise ConfigError(
+            "SIGNOFF_CHANNEL_ROUTES must map strings (topic ARN, topic name or document name) "
+            "to Slack channel ids"
+        )
+    return routes
+
+
+def _parse_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number of seconds, got {raw!r}") from exc

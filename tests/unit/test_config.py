@@ -1,0 +1,62 @@
+from datetime import timedelta
+
+import pytest
+
+from bot.config import Settings
+from bot.errors import ConfigError
+
+BASE = {
+    "AWS_REGION": "us-east-1",
+    "SIGNOFF_APPROVALS_TABLE": "approvals",
+    "SIGNOFF_AUDIT_TABLE": "audit",
+    "SIGNOFF_IDENTITIES_TABLE": "identities",
+    "SIGNOFF_IDEMPOTENCY_TABLE": "idempotency",
+    "SIGNOFF_DEFAULT_CHANNEL": "C0DEFAULT",
+    "SLACK_BOT_TOKEN": "xoxb-test-not-a-real-token",
+    "SLACK_SIGNING_SECRET": "test-signing-secret",
+}
+
+
+def test_reads_every_setting_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "SIGNOFF_CHANNEL_ROUTES": '{"AutomationLevel1": "C0LEVEL1"}',
+            "SIGNOFF_REMINDER_BEFORE_SECONDS": "600",
+            "SIGNOFF_ADMINS": "U0ADMIN1, U0ADMIN2",
+        }
+    )
+    assert settings.approvals_table == "approvals"
+    assert settings.reminder_before == timedelta(minutes=10)
+    assert settings.admins == frozenset({"U0ADMIN1", "U0ADMIN2"})
+
+
+def test_names_every_missing_variable() -> None:
+    env = {k: v for k, v in BASE.items() if k not in {"SIGNOFF_AUDIT_TABLE", "AWS_REGION"}}
+    with pytest.raises(ConfigError) as excinfo:
+        Settings.from_env(env)
+    assert "SIGNOFF_AUDIT_TABLE" in str(excinfo.value)
+    assert "AWS_REGION" in str(excinfo.value)
+    assert "SIGNOFF_APPROVALS_TABLE" not in str(excinfo.value)
+
+
+def test_requires_slack_credentials_from_a_secret_or_plain_variables() -> None:
+    env = {k: v for k, v in BASE.items() if not k.startswith("SLACK_")}
+    with pytest.raises(ConfigError, match="SLACK_SECRET_ARN"):
+        Settings.from_env(env)
+    assert Settings.from_env({**env, "SLACK_SECRET_ARN": "arn:aws:secretsmanager:x"}).slack_secret_arn
+
+
+def test_routes_by_topic_arn_topic_name_or_document() -> None:
+    settings = Settings.from_env(
+        {**BASE, "SIGNOFF_CHANNEL_ROUTES": '{"AutomationLevel2": "C0L2", "Doc": "C0DOC"}'}
+    )
+    topic = "arn:aws:sns:us-east-1:123456789012:AutomationLevel2"
+    assert settings.channel_for(topic, "Other") == "C0L2"
+    assert settings.channel_for(None, "Doc") == "C0DOC"
+    assert settings.channel_for("arn:aws:sns:us-east-1:123456789012:Elsewhere") == "C0DEFAULT"
+
+
+def test_malformed_routes_say_what_is_expected() -> None:
+    with pytest.raises(ConfigError, match="SIGNOFF_CHANNEL_ROUTES is not JSON"):
+        Settings.from_env({**BASE, "SIGNOFF_CHANNEL_ROUTES": "{level1: C0}"})
