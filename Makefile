@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SANDBOX_ARGS ?=
 
-.PHONY: install test lint types cfn pytest sandbox clean
+.PHONY: chromium install test lint types cfn pytest sandbox clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,13 @@ types: $(STAMP)
 cfn: $(STAMP)
 	$(BIN)/cfn-lint infra/template.yaml
 
-pytest: $(STAMP)
+# Browser tests drive Debian's Chromium (Playwright's own browser download cannot work offline).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+pytest: $(STAMP) chromium
 	$(BIN)/pytest
 
 test: lint types cfn pytest
