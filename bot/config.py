@@ -49,14 +49,6 @@ class Settings:
                 "See README, Configuration."
             )
         region = env.get("AWS_REGION") or env["AWS_DEFAULT_REGION"]
-        has_secret = bool(env.get("SLACK_SECRET_ARN"))
-        has_plain = bool(env.get("SLACK_BOT_TOKEN")) and bool(env.get("SLACK_SIGNING_SECRET"))
-        if not has_secret and not has_plain:
-            raise ConfigError(
-                "No Slack credentials: set SLACK_SECRET_ARN (a Secrets Manager secret with keys "
-                "bot_token and signing_secret), or SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET for a "
-                "local run."
-            )
         return cls(
             region=region,
             approvals_table=env["SIGNOFF_APPROVALS_TABLE"],
@@ -75,8 +67,20 @@ class Settings:
             approval_document=env.get("SIGNOFF_APPROVAL_DOCUMENT") or "Signoff-Approval",
             access_key_document=env.get("SIGNOFF_ACCESS_KEY_DOCUMENT") or "Signoff-AccessKey",
             access_key_secret_prefix=env.get("SIGNOFF_ACCESS_KEY_SECRET_PREFIX", ""),
-            admins=frozenset(a for a in env.get("SIGNOFF_ADMINS", "").replace(" ", "").split(",") if a),
+            admins=frozenset(
+                a for a in env.get("SIGNOFF_ADMINS", "").replace(" ", "").split(",") if a
+            ),
         )
+
+    def require_slack(self) -> None:
+        """Fail fast when neither a Slack secret nor local Slack variables are configured."""
+        has_plain = bool(self.slack_bot_token) and bool(self.slack_signing_secret)
+        if not self.slack_secret_arn and not has_plain:
+            raise ConfigError(
+                "No Slack credentials: set SLACK_SECRET_ARN (a Secrets Manager secret with keys "
+                "bot_token and signing_secret), or SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET for a "
+                "local run."
+            )
 
     def channel_for(self, *keys: str | None) -> str:
         """The channel routed for the first key (topic ARN, topic name, document) that has one."""

@@ -51,5 +51,9 @@ class NoticeUnreadable(SignoffError):
     """An SNS approval notice carries no execution id; the reconciler will find it."""
 
 
-class TransientError(SignoffError):
+class ServiceError(SignoffError):
+    """AWS or Slack refused a call for a reason a retry will not fix."""
+
+
+class TransientError(ServiceError):
     """AWS or Slack failed in a way a retry may fix (throttling, 5xx)."""

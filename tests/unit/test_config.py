@@ -43,8 +43,8 @@ def test_names_every_missing_variable() -> None:
 def test_requires_slack_credentials_from_a_secret_or_plain_variables() -> None:
     env = {k: v for k, v in BASE.items() if not k.startswith("SLACK_")}
     with pytest.raises(ConfigError, match="SLACK_SECRET_ARN"):
-        Settings.from_env(env)
-    assert Settings.from_env({**env, "SLACK_SECRET_ARN": "arn:aws:secretsmanager:x"}).slack_secret_arn
+        Settings.from_env(env).require_slack()
+    Settings.from_env({**env, "SLACK_SECRET_ARN": "arn:aws:secretsmanager:x"}).require_slack()
 
 
 def test_routes_by_topic_arn_topic_name_or_document() -> None:

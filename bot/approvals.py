@@ -1,0 +1,316 @@
+"""The approval rules: post a card once, authorize and send a decision once, keep the card true."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot import views
+from bot.errors import (
+    AlreadyDecided,
+    ApprovalClosed,
+    NotAnApprover,
+    NotMapped,
+    SelfApproval,
+    ServiceError,
+)
+from bot.gateways.automation import ApproverSignals, AutomationGateway
+from bot.gateways.slack import SlackGateway
+from bot.gateways.tables import ApprovalStore, AuditLog, CardItem, IdentityStore
+from bot.models import Approval, CardRef, Decision, Identity, Verdict, principal_matches
+
+logger = logging.getLogger(__name__)
+
+# Cards claimed but never posted (the poster died) are re-posted by the reconciler after this.
+_STALE_CLAIM = timedelta(minutes=5)
+_MAX_RENDERS = 10
+
+Router = Callable[[Approval], str]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a new card goes when the caller (a multi-level flow) decides, not the router."""
+
+    channel: str
+    thread_ts: str | None = None
+    flow_id: str | None = None
+    level: int | None = None
+    levels: int | None = None
+
+
+class ApprovalService:
+    """Flow A: SSM approval → Slack card → decision as the clicking human → card and thread."""
+
+    def __init__(
+        self,
+        *,
+        automation: AutomationGateway,
+        signals: ApproverSignals,
+        store: ApprovalStore,
+        identities: IdentityStore,
+        audit: AuditLog,
+        slack: SlackGateway,
+        route: Router,
+        now: Callable[[], datetime],
+        reminder_before: timedelta,
+    ) -> None:
+        self._automation = automation
+        self._signals = signals
+        self._store = store
+        self._identities = identities
+        self._audit = audit
+        self._slack = slack
+        self._route = route
+        self._now = now
+        self._reminder_before = reminder_before
+
+    # -- cards -----------------------------------------------------------------------------
+
+    def announce(
+        self, execution_id: str, step_name: str | None = None, placement: Placement | None = None
+    ) -> CardRef | None:
+        """Post the card for a waiting approval, once however often the notice arrives."""
+        approval = self._automation.get_approval(execution_id, step_name)
+        if not approval.outcome.is_open:
+            logger.info("approval already closed; no card", extra={"execution_id": execution_id})
+            return None
+        where = placement or Placement(channel=self._route(approval))
+        claimed = self._store.claim_card(
+            execution_id,
+            approval.step_name,
+            where.channel,
+            flow_id=where.flow_id,
+            level=where.level,
+            levels=where.levels,
+            thread_ts=where.thread_ts,
+        )
+        if not claimed:
+            logger.info("card already posted", extra={"execution_id": execution_id})
+            return None
+        context = views.CardContext(level=where.level, levels=where.levels)
+        try:
+            ref = self._slack.post(
+                where.channel,
+                views.card_text(approval),
+                views.approval_card(approval, context),
+                thread_ts=where.thread_ts,
+            )
+        except ServiceError:
+            self._store.release_card(execution_id, approval.step_name)
+            raise
+        self._store.set_card_ts(execution_id, approval.step_name, ref)
+        self._store.raise_rank(execution_id, approval.step_name, approval.rank, approval.outcome)
+        self._audit.append(
+            execution_id,
+            "notice_received",
+            document=approval.document_name,
+            step=approval.step_name,
+            channel=ref.channel,
+            ts=ref.ts,
+            approvers=list(approval.approvers),
+            min_required=approval.min_required,
+        )
+        self._slack.reply(_thread(ref, where), views.notice_received_text(approval))
+        return ref
+
+    def refresh(self, execution_id: str, step_name: str | None = None) -> Approval | None:
+        """Bring the card and its thread in line with SSM (decisions made anywhere, the outcome)."""
+        approval = self._automation.get_approval(execution_id, step_name)
+        card = self._store.card(execution_id, approval.step_name)
+        if card is None or card.ref is None:
+            if approval.outcome.is_open:
+                self.announce(execution_id, approval.step_name)
+            return approval
+        for decision in approval.decisions:
+            self._announce_decision(approval, card, decision, via="AWS, outside Slack")
+        self._render(approval, card)
+        if not approval.outcome.is_open and self._store.claim(
+            execution_id, f"outcome#{approval.step_name}"
+        ):
+            self._audit.append(
+                execution_id,
+                "outcome",
+                step=approval.step_name,
+                outcome=approval.outcome.value,
+                approved_by=list(approval.approved_by),
+            )
+            self._reply(card, views.outcome_text(approval))
+        return approval
+
+    # -- decisions -------------------------------------------------------------------------
+
+    def check(self, slack_user_id: str, execution_id: str, step_name: str | None) -> Approval:
+        """Raise the refusal a person would get if they decided now; the approval if none."""
+        identity = self._identity(slack_user_id)
+        approval = self._automation.get_approval(execution_id, step_name)
+        self._authorize(identity, approval)
+        return approval
+
+    def decide(
+        self,
+        slack_user_id: str,
+        execution_id: str,
+        step_name: str | None,
+        verdict: Verdict,
+        comment: str,
+    ) -> Approval:
+        """Send one decision to SSM as the person's own principal, exactly once."""
+        identity = self._identity(slack_user_id)
+        approval = self._automation.get_approval(execution_id, step_name)
+        principal = self._authorize(identity, approval)
+        step = approval.step_name
+        claims = (f"decision#{step}#{principal}", f"announced#{step}#{principal}")
+        # The announcement is claimed with the decision so an EventBridge sync racing us does
+        # not also tell the thread about it (as "outside Slack").
+        if not self._store.claim(execution_id, claims[0], verdict=verdict.value):
+            raise AlreadyDecided("Your decision on this approval is already on its way to SSM.")
+        self._store.claim(execution_id, claims[1])
+        try:
+            self._signals.send(identity, execution_id, verdict, comment)
+        except Exception:
+            for claim in claims:
+                self._store.release(execution_id, claim)
+            raise
+        self._audit.append(
+            execution_id,
+            "decision",
+            step=step,
+            slack_user=slack_user_id,
+            principal=principal,
+            verdict=verdict.value,
+            comment=comment,
+            via="slack",
+        )
+        card = self._store.card(execution_id, step)
+        if card and card.ref:
+            self._reply(card, views.decision_text(principal, verdict, comment))
+        return self.refresh(execution_id, step) or approval
+
+    # -- the reconciler ----------------------------------------------------------------------
+
+    def reconcile(self) -> dict[str, int]:
+        """Post cards that lost notices missed, sync cards whose events were missed, remind."""
+        now = self._now()
+        counts = {"posted": 0, "synced": 0, "reminded": 0}
+        waiting = set(self._automation.waiting_execution_ids())
+        for execution_id in sorted(waiting):
+            try:
+                counts[self._reconcile_one(execution_id, now)] += 1
+            except ServiceError:
+                logger.exception("reconcile failed", extra={"execution_id": execution_id})
+        for card in self._store.open_cards():
+            if card.execution_id not in waiting:
+                try:
+                    self.refresh(card.execution_id, card.step_name)
+                    counts["synced"] += 1
+                except ServiceError:
+                    logger.exception("sync failed", extra={"execution_id": card.execution_id})
+        return counts
+
+    def _reconcile_one(self, execution_id: str, now: datetime) -> str:
+        approval = self._automation.get_approval(execution_id)
+        card = self._store.card(execution_id, approval.step_name)
+        if card is None or (card.ref is None and card.created_at < now - _STALE_CLAIM):
+            if card is not None:
+                self._store.release_card(execution_id, approval.step_name)
+            return "posted" if self.announce(execution_id, approval.step_name) else "synced"
+        if card.ref is None or not approval.outcome.is_open or approval.timeout_at is None:
+            return "synced"
+        if approval.timeout_at - now > self._reminder_before:
+            return "synced"
+        if not self._store.claim(execution_id, f"reminder#{approval.step_name}"):
+            return "synced"
+        self._reply(card, views.reminder_text(approval, self._undecided_mentions(approval)))
+        self._audit.append(execution_id, "reminder", step=approval.step_name)
+        return "reminded"
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _identity(self, slack_user_id: str) -> Identity:
+        identity = self._identities.get(slack_user_id)
+        if identity is None or identity.principal_arn is None:
+            raise NotMapped(
+                "You are not mapped to an AWS approver role yet. Ask an admin to run: "
+                f"signoff users map {slack_user_id} --role <approver-role-arn> --name <your name>"
+            )
+        return identity
+
+    def _authorize(self, identity: Identity, approval: Approval) -> str:
+        principal = identity.principal_arn
+        assert principal is not None  # _identity() guarantees it
+        if not approval.outcome.is_open:
+            raise ApprovalClosed(
+                f"This approval is closed ({approval.outcome.label.lower()}); nothing to decide."
+            )
+        if approval.parameter("RequesterSlackId") == identity.slack_user_id:
+            raise SelfApproval("You asked for this; someone else has to approve it.")
+        if not any(principal_matches(a, principal) for a in approval.approvers):
+            raise NotAnApprover(
+                f"You act as {principal}, which is not among this execution's approvers "
+                f"({', '.join(approval.approvers)}). Ask the runbook owner to add your role."
+            )
+        if approval.decision_of(principal):
+            raise AlreadyDecided("You have already decided this approval.")
+        return principal
+
+    def _announce_decision(
+        self, approval: Approval, card: CardItem, decision: Decision, via: str
+    ) -> None:
+        key = f"announced#{approval.step_name}#{decision.principal}"
+        if not self._store.claim(approval.execution_id, key):
+            return
+        self._audit.append(
+            approval.execution_id,
+            "decision",
+            step=approval.step_name,
+            principal=decision.principal,
+            verdict=decision.verdict.value,
+            comment=decision.comment,
+            via="aws",
+        )
+        self._reply(
+            card,
+            views.decision_text(decision.principal, decision.verdict, decision.comment, via=via),
+        )
+
+    def _render(self, approval: Approval, card: CardItem) -> None:
+        """Update the card unless it already shows this state or a later one.
+
+        Two renders can race; the rank in the table only grows, and a render that finds a later
+        rank recorded after its own update renders again from SSM, so the last update Slack
+        receives is never older than the newest state seen.
+        """
+        if card.ref is None or not self._store.raise_rank(
+            approval.execution_id, approval.step_name, approval.rank, approval.outcome
+        ):
+            return
+        context = views.CardContext(level=card.level, levels=card.levels)
+        for _ in range(_MAX_RENDERS):
+            self._slack.update(
+                card.ref, views.card_text(approval), views.approval_card(approval, context)
+            )
+            latest = self._store.card(approval.execution_id, approval.step_name)
+            if latest is None or latest.rank <= approval.rank:
+                return
+            approval = self._automation.get_approval(approval.execution_id, approval.step_name)
+
+    def _reply(self, card: CardItem, text: str) -> None:
+        if card.ref is not None:
+            self._slack.reply(card.thread_ref or card.ref, text)
+
+    def _undecided_mentions(self, approval: Approval) -> list[str]:
+        return [
+            i.slack_user_id
+            for i in self._identities.all()
+            if i.principal_arn
+            and any(principal_matches(a, i.principal_arn) for a in approval.approvers)
+            and approval.decision_of(i.principal_arn) is None
+        ]
+
+
+def _thread(ref: CardRef, where: Placement) -> CardRef:
+    # A card posted inside a flow's thread replies in that thread (Slack has one level).
+    return CardRef(ref.channel, where.thread_ts) if where.thread_ts else ref

@@ -1,0 +1,105 @@
+"""Slack glue for approval cards: the Approve / Reject buttons and the decision modal."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot import views
+from bot.approvals import ApprovalService
+from bot.errors import UserFacingError
+from bot.gateways.slack import SlackGateway
+from bot.models import Verdict
+
+logger = logging.getLogger(__name__)
+
+
+def register(app: App, approvals: ApprovalService, slack: SlackGateway) -> None:
+    """Wire the card's buttons and the decision modal to the approval service."""
+
+    def on_card_approve_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        _open_decision_modal(client, body, Verdict.APPROVE)
+
+    def on_card_reject_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        _open_decision_modal(client, body, Verdict.REJECT)
+
+    def on_card_click_check(body: dict[str, Any]) -> None:
+        # Lazy: tell a person at once when they cannot decide, before they type a comment.
+        target = _target_from_click(body)
+        user = body["user"]["id"]
+        try:
+            approvals.check(user, target.execution_id, target.step_name)
+        except UserFacingError as refusal:
+            slack.update_view(
+                views.notice_modal("Not possible", str(refusal)),
+                external_id=_modal_external_id(body),
+            )
+            slack.ephemeral(target.channel, user, f":no_entry: {refusal}")
+
+    def on_decision_submit(ack: Ack, view: dict[str, Any]) -> None:
+        target = views.DecisionTarget.loads(view["private_metadata"])
+        errors = views.comment_errors(target.verdict, _comment(view))
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+
+    def on_decision_send(body: dict[str, Any], view: dict[str, Any]) -> None:
+        # Lazy: the decision goes to SSM after the modal has closed (Slack's 3-second budget).
+        target = views.DecisionTarget.loads(view["private_metadata"])
+        user = body["user"]["id"]
+        try:
+            approvals.decide(
+                user, target.execution_id, target.step_name, target.verdict, _comment(view).strip()
+            )
+        except UserFacingError as refusal:
+            slack.ephemeral(target.channel, user, f":no_entry: {refusal}")
+
+    app.action(views.ACTION_APPROVE)(ack=on_card_approve_click, lazy=[on_card_click_check])
+    app.action(views.ACTION_REJECT)(ack=on_card_reject_click, lazy=[on_card_click_check])
+    app.view(views.VIEW_DECISION)(ack=on_decision_submit, lazy=[on_decision_send])
+
+
+def _open_decision_modal(client: WebClient, body: dict[str, Any], verdict: Verdict) -> None:
+    # trigger_id lives 3 seconds: the modal opens in the ack function, with no AWS call first.
+    target = _target_from_click(body, verdict)
+    view = views.decision_modal(target, _card_summary(body), _modal_external_id(body))
+    client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def _target_from_click(
+    body: dict[str, Any], verdict: Verdict = Verdict.APPROVE
+) -> views.DecisionTarget:
+    action = body["actions"][0]
+    execution_id, step = views.parse_card_value(action["value"])
+    container = body.get("container", {})
+    return views.DecisionTarget(
+        execution_id=execution_id,
+        step_name=step,
+        verdict=verdict,
+        channel=container.get("channel_id") or body["channel"]["id"],
+        ts=container.get("message_ts") or body["message"]["ts"],
+    )
+
+
+def _modal_external_id(body: dict[str, Any]) -> str:
+    # Unique per click, so the lazy check can replace exactly the modal this click opened.
+    return f"decide:{body['user']['id']}:{body['actions'][0]['action_ts']}"
+
+
+def _card_summary(body: dict[str, Any]) -> str:
+    blocks = body.get("message", {}).get("blocks") or []
+    header = next((b for b in blocks if b.get("type") == "header"), None)
+    title = header["text"]["text"] if header else "this approval"
+    return f"{title}\nExecution {views.parse_card_value(body['actions'][0]['value'])[0]}"
+
+
+def _comment(view: dict[str, Any]) -> str:
+    state = view.get("state", {}).get("values", {})
+    value = state.get(views.COMMENT_BLOCK, {}).get(views.COMMENT_ACTION, {}).get("value")
+    return str(value or "")

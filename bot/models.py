@@ -1,0 +1,172 @@
+"""Domain objects: what an approval, a decision and a mapped person are, free of AWS and Slack."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Verdict(StrEnum):
+    """A decision, spelled as SSM's SignalType spells it."""
+
+    APPROVE = "Approve"
+    REJECT = "Reject"
+
+
+class Outcome(StrEnum):
+    """Where an approval step stands."""
+
+    WAITING = "Waiting"
+    APPROVED = "Approved"
+    REJECTED = "Rejected"
+    TIMED_OUT = "TimedOut"
+    CANCELLED = "Cancelled"
+    FAILED = "Failed"
+
+    @property
+    def is_open(self) -> bool:
+        return self is Outcome.WAITING
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    Outcome.WAITING: "Waiting for approval",
+    Outcome.APPROVED: "Approved",
+    Outcome.REJECTED: "Rejected",
+    Outcome.TIMED_OUT: "Timed out",
+    Outcome.CANCELLED: "Cancelled",
+    Outcome.FAILED: "Failed",
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One approver's decision as SSM recorded it."""
+
+    principal: str
+    verdict: Verdict
+    at: datetime | None = None
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Approval:
+    """The authoritative state of one `aws:approve` step, read from SSM (never from a notice)."""
+
+    execution_id: str
+    step_name: str
+    document_name: str
+    region: str
+    outcome: Outcome
+    approvers: tuple[str, ...]
+    min_required: int
+    message: str = ""
+    description: str = ""
+    notification_arn: str | None = None
+    executed_by: str | None = None
+    started_at: datetime | None = None
+    timeout_at: datetime | None = None
+    decisions: tuple[Decision, ...] = ()
+    parameters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def approved_by(self) -> tuple[str, ...]:
+        """Distinct principals that approved, in decision order."""
+        seen: dict[str, None] = {}
+        for decision in self.decisions:
+            if decision.verdict is Verdict.APPROVE:
+                seen.setdefault(decision.principal)
+        return tuple(seen)
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        """(approvals so far, approvals needed)."""
+        return len(self.approved_by), self.min_required
+
+    @property
+    def rank(self) -> int:
+        """A number that only grows as the step moves on; orders two reads of the same step."""
+        return len(self.decisions) + (1000 if not self.outcome.is_open else 0)
+
+    @property
+    def console_url(self) -> str:
+        return (
+            f"https://{self.region}.console.aws.amazon.com/systems-manager/automation/"
+            f"execution/{self.execution_id}?region={self.region}"
+        )
+
+    def parameter(self, name: str) -> str | None:
+        values = self.parameters.get(name)
+        return values[0] if values else None
+
+    def decision_of(self, principal: str) -> Decision | None:
+        return next((d for d in self.decisions if d.principal == principal), None)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A Slack user mapped to the IAM role they act through (and the IAM user they are, if any)."""
+
+    slack_user_id: str
+    display_name: str
+    role_arn: str | None = None
+    iam_user: str | None = None
+
+    @property
+    def principal_arn(self) -> str | None:
+        """What SSM sees when the bot assumes `role_arn` with the Slack user id as session name."""
+        return assumed_role_arn(self.role_arn, self.slack_user_id) if self.role_arn else None
+
+
+def assumed_role_arn(role_arn: str, session_name: str) -> str:
+    """`arn:aws:iam::ACCT:role/path/Name` → `arn:aws:sts::ACCT:assumed-role/Name/session`."""
+    partition, account, resource = _split_arn(role_arn)
+    role_name = resource.rsplit("/", 1)[-1]
+    return f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{session_name}"
+
+
+def principal_matches(approver: str, principal: str) -> bool:
+    """Whether SSM counts `principal` (a caller ARN) as the `Approvers` entry `approver`.
+
+    AWS accepts a user name, a user ARN, a role ARN (any session of the role) or an exact
+    assumed-role ARN; this is the rule the sandbox engine follows too (README, "Semantics").
+    """
+    if approver == principal:
+        return True
+    try:
+        _, p_account, p_resource = _split_arn(principal)
+    except ValueError:
+        return False
+    if not approver.startswith("arn:"):
+        # A bare name in Approvers is an IAM user name.
+        return p_resource.startswith("user/") and p_resource.rsplit("/", 1)[-1] == approver
+    try:
+        _, a_account, a_resource = _split_arn(approver)
+    except ValueError:
+        return False
+    if a_account != p_account:
+        return False
+    if a_resource.startswith("role/") and p_resource.startswith("assumed-role/"):
+        role_name = a_resource.rsplit("/", 1)[-1]
+        return p_resource.split("/")[1] == role_name
+    return False
+
+
+def _split_arn(arn: str) -> tuple[str, str, str]:
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn":
+        raise ValueError(f"not an ARN: {arn!r}")
+    return parts[1], parts[4], parts[5]
+
+
+@dataclass(frozen=True)
+class CardRef:
+    """Where an approval's card lives in Slack."""
+
+    channel: str
+    ts: str

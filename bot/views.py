@@ -1,0 +1,319 @@
+"""Block Kit builders: pure functions from domain objects to Slack blocks, views and texts.
+
+No I/O and no clock here (callers pass `now`); blocks are built with slack_sdk.models so that
+Slack's limits fail in tests, not in Slack. Every piece of user text is escaped and truncated.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.models import Approval, Outcome, Verdict
+
+# Action and callback ids: the listeners register on exactly these.
+ACTION_APPROVE = "approval_approve"
+ACTION_REJECT = "approval_reject"
+VIEW_DECISION = "approval_decision"
+COMMENT_BLOCK = "comment"
+COMMENT_ACTION = "comment_input"
+COMMENT_MAX = 512  # SSM's limit on each Payload value (SendAutomationSignal)
+
+# Block Kit limits (platform-facts C.5): header 150, section text 3000, field 2000.
+_HEADER_MAX = 150
+_SECTION_MAX = 3000
+_FIELD_MAX = 2000
+_SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+_OUTCOME_ICONS = {
+    Outcome.WAITING: ":hourglass_flowing_sand:",
+    Outcome.APPROVED: ":white_check_mark:",
+    Outcome.REJECTED: ":no_entry:",
+    Outcome.TIMED_OUT: ":alarm_clock:",
+    Outcome.CANCELLED: ":heavy_minus_sign:",
+    Outcome.FAILED: ":warning:",
+}
+
+
+@dataclass(frozen=True)
+class CardContext:
+    """Where a card sits in a multi-level flow, when it does."""
+
+    level: int | None = None
+    levels: int | None = None
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn control characters escaped, so user text cannot mention, link or format."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def principal_label(principal: str) -> str:
+    """How a principal reads on a card: a Slack mention for a Signoff session, else its name."""
+    if ":assumed-role/" in principal:
+        session = principal.rsplit("/", 1)[-1]
+        if _SLACK_ID.match(session):
+            return f"<@{session}>"
+        return escape("/".join(principal.split("/")[-2:]))
+    if principal.startswith("arn:"):
+        return escape(principal.split(":", 5)[-1])
+    return escape(principal)
+
+
+def slack_date(at: datetime) -> str:
+    """A date every reader sees in their own time zone, with a UTC fallback."""
+    fallback = at.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def card_value(approval: Approval) -> str:
+    """The opaque id a button carries: execution id and step name, nothing secret."""
+    return f"{approval.execution_id}:{approval.step_name}"
+
+
+def parse_card_value(value: str) -> tuple[str, str | None]:
+    execution_id, _, step = value.partition(":")
+    return execution_id, step or None
+
+
+def status_line(approval: Approval) -> str:
+    """One line that says where the approval stands: "1 of 2 approvals — <@U1> approved: LGTM"."""
+    done, needed = approval.progress
+    icon = _OUTCOME_ICONS[approval.outcome]
+    if approval.outcome.is_open:
+        line = f"{icon} *{done} of {needed} approval{'s' if needed != 1 else ''}*"
+        if approval.decisions:
+            last = approval.decisions[-1]
+            line += f" — {_decision_phrase(last.principal, last.verdict, last.comment)}"
+        return line
+    approved = ", ".join(principal_label(p) for p in approval.approved_by)
+    rejecters = [d for d in approval.decisions if d.verdict is Verdict.REJECT]
+    if approval.outcome is Outcome.APPROVED and approved:
+        return f"{icon} *Approved* by {approved}"
+    if approval.outcome is Outcome.REJECTED and rejecters:
+        r = rejecters[0]
+        return f"{icon} *Rejected* — {_decision_phrase(r.principal, r.verdict, r.comment)}"
+    return f"{icon} *{approval.outcome.label}*"
+
+
+def approval_card(approval: Approval, context: CardContext | None = None) -> list[Block]:
+    """The card approvers see: what, who asked, who may decide, quorum, deadline, buttons."""
+    title = f"Approval: {approval.document_name}"
+    if context and context.level:
+        of = f" of {context.levels}" if context.levels else ""
+        title = f"Level {context.level}{of} · {title}"
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=truncate(title, _HEADER_MAX)))]
+    intro = f"*{escape(approval.description)}*\n" if approval.description else ""
+    message = escape(approval.message) or "_No message_"
+    blocks.append(
+        SectionBlock(text=MarkdownTextObject(text=truncate(intro + message, _SECTION_MAX)))
+    )
+    blocks.append(SectionBlock(fields=_fields(approval)))
+    blocks.append(
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=f"Execution <{approval.console_url}|{approval.execution_id}> "
+                    f"· step `{escape(approval.step_name)}`"
+                )
+            ]
+        )
+    )
+    blocks.append(DividerBlock())
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=status_line(approval))))
+    if approval.outcome.is_open:
+        value = card_value(approval)
+        blocks.append(
+            ActionsBlock(
+                # A new block_id per state, as Slack asks for updated messages.
+                block_id=truncate(f"decide:{approval.rank}:{approval.execution_id}", 255),
+                elements=[
+                    ButtonElement(
+                        text="Approve", action_id=ACTION_APPROVE, value=value, style="primary"
+                    ),
+                    ButtonElement(
+                        text="Reject", action_id=ACTION_REJECT, value=value, style="danger"
+                    ),
+                ],
+            )
+        )
+    return blocks
+
+
+def card_text(approval: Approval) -> str:
+    """The notification / screen-reader text that goes with the card's blocks."""
+    return truncate(
+        f"Approval {approval.outcome.label.lower()}: {approval.document_name}"
+        f" ({approval.progress[0]} of {approval.progress[1]} approvals)",
+        _SECTION_MAX,
+    )
+
+
+def _fields(approval: Approval) -> list[MarkdownTextObject]:
+    done, needed = approval.progress
+    approvers = "\n".join(principal_label(a) for a in approval.approvers) or "_none_"
+    fields = []
+    requester = approval.parameter("RequesterSlackId")
+    if requester:
+        fields.append(("Requested by", f"<@{escape(requester)}>"))
+    elif approval.executed_by:
+        fields.append(("Started by", principal_label(approval.executed_by)))
+    iam_user = approval.parameter("IamUser")
+    if iam_user:
+        fields.append(("Access key for", f"IAM user `{escape(iam_user)}`"))
+    reason = approval.parameter("RequestReason")
+    if reason:
+        fields.append(("Reason", escape(reason)))
+    fields.append(("Approvers", approvers))
+    fields.append(("Quorum", f"{done} of {needed} approval{'s' if needed != 1 else ''}"))
+    if approval.timeout_at:
+        fields.append(("Times out", slack_date(approval.timeout_at)))
+    return [
+        MarkdownTextObject(text=truncate(f"*{label}*\n{value}", _FIELD_MAX))
+        for label, value in fields[:10]
+    ]
+
+
+def _decision_phrase(principal: str, verdict: Verdict, comment: str) -> str:
+    verb = "approved" if verdict is Verdict.APPROVE else "rejected"
+    said = f": {escape(truncate(comment, COMMENT_MAX))}" if comment else ""
+    return f"{principal_label(principal)} {verb}{said}"
+
+
+@dataclass(frozen=True)
+class DecisionTarget:
+    """What a decision modal decides on; round-trips through private_metadata (opaque ids only)."""
+
+    execution_id: str
+    step_name: str | None
+    verdict: Verdict
+    channel: str
+    ts: str
+
+    def dumps(self) -> str:
+        return json.dumps(
+            {
+                "execution_id": self.execution_id,
+                "step": self.step_name,
+                "verdict": self.verdict.value,
+                "channel": self.channel,
+                "ts": self.ts,
+            }
+        )
+
+    @classmethod
+    def loads(cls, raw: str) -> DecisionTarget:
+        data = json.loads(raw)
+        return cls(
+            execution_id=str(data["execution_id"]),
+            step_name=data.get("step"),
+            verdict=Verdict(data["verdict"]),
+            channel=str(data["channel"]),
+            ts=str(data["ts"]),
+        )
+
+
+def decision_modal(target: DecisionTarget, summary: str, external_id: str | None = None) -> View:
+    """Approve offers an optional comment; Reject always asks for a reason."""
+    rejecting = target.verdict is Verdict.REJECT
+    return View(
+        type="modal",
+        callback_id=VIEW_DECISION,
+        external_id=external_id,
+        title=PlainTextObject(text="Reject" if rejecting else "Approve"),
+        submit=PlainTextObject(text="Reject" if rejecting else "Approve"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=target.dumps(),
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=truncate(escape(summary), _SECTION_MAX))),
+            InputBlock(
+                block_id=COMMENT_BLOCK,
+                label=PlainTextObject(text="Reason" if rejecting else "Comment (optional)"),
+                optional=not rejecting,
+                hint=PlainTextObject(text="Recorded in SSM with your decision and in the thread."),
+                element=PlainTextInputElement(
+                    action_id=COMMENT_ACTION, multiline=True, max_length=COMMENT_MAX
+                ),
+            ),
+        ],
+    )
+
+
+def comment_errors(verdict: Verdict, comment: str) -> dict[str, str]:
+    """Modal validation errors keyed by block id (empty when the comment is fine)."""
+    if verdict is Verdict.REJECT and not comment.strip():
+        return {COMMENT_BLOCK: "Say why you reject: the requester and the audit trail need it."}
+    if len(comment) > COMMENT_MAX:
+        return {
+            COMMENT_BLOCK: f"At most {COMMENT_MAX} characters (SSM's limit); {len(comment)} now."
+        }
+    return {}
+
+
+def notice_modal(title: str, text: str) -> View:
+    """A modal that only tells (used when a click turns out not to be allowed)."""
+    return View(
+        type="modal",
+        title=PlainTextObject(text=truncate(title, 24)),
+        close=PlainTextObject(text="Close"),
+        blocks=[SectionBlock(text=MarkdownTextObject(text=truncate(text, _SECTION_MAX)))],
+    )
+
+
+def notice_received_text(approval: Approval) -> str:
+    done, needed = approval.progress
+    by = principal_label(approval.executed_by) if approval.executed_by else "someone"
+    approvers = ", ".join(principal_label(a) for a in approval.approvers)
+    return (
+        f":inbox_tray: Approval requested (started by {by}). "
+        f"Needs {needed} approval{'s' if needed != 1 else ''} from: {approvers}. "
+        f"{done} so far."
+    )
+
+
+def decision_text(principal: str, verdict: Verdict, comment: str, via: str = "Slack") -> str:
+    icon = ":white_check_mark:" if verdict is Verdict.APPROVE else ":x:"
+    return f"{icon} {_decision_phrase(principal, verdict, comment)} (via {via})"
+
+
+def outcome_text(approval: Approval) -> str:
+    line = status_line(approval)
+    follow = {
+        Outcome.APPROVED: " The runbook continues.",
+        Outcome.REJECTED: " The runbook stops here.",
+        Outcome.TIMED_OUT: " Nobody decided before the deadline; the runbook stopped.",
+        Outcome.CANCELLED: " The execution was stopped before a decision.",
+        Outcome.FAILED: " The step failed; see the execution in the console.",
+    }
+    return line + follow.get(approval.outcome, "")
+
+
+def reminder_text(approval: Approval, mentions: list[str]) -> str:
+    done, needed = approval.progress
+    who = " ".join(f"<@{m}>" for m in mentions) or "approvers"
+    deadline = slack_date(approval.timeout_at) if approval.timeout_at else "soon"
+    return (
+        f":alarm_clock: Reminder {who}: this approval times out {deadline}. "
+        f"{done} of {needed} approvals so far."
+    )

@@ -1,0 +1,131 @@
+"""Composition: gateways and services built from Settings, once per cold start."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+from slack_sdk import WebClient
+
+from bot.approvals import ApprovalService
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.gateways.automation import ApproverSignals, AutomationGateway
+from bot.gateways.slack import SlackGateway, web_client
+from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
+from bot.models import Approval
+from bot.notices import NoticeService
+from bot.results import ResultService
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
+
+# botocore's "standard" mode retries throttling and 5xx with backoff before a gateway sees them.
+AWS_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=15
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SlackCredentials:
+    bot_token: str
+    signing_secret: str
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the listeners and handlers call, built once."""
+
+    settings: Settings
+    approvals: ApprovalService
+    notices: NoticeService
+    results: ResultService
+    automation: AutomationGateway
+    identities: IdentityStore
+    audit: AuditLog
+    store: ApprovalStore
+    slack: SlackGateway
+
+
+def slack_credentials(settings: Settings, session: boto3.Session) -> SlackCredentials:
+    """Slack tokens from the Secrets Manager secret (deployed) or plain variables (local runs)."""
+    settings.require_slack()
+    if settings.slack_bot_token and settings.slack_signing_secret:
+        return SlackCredentials(settings.slack_bot_token, settings.slack_signing_secret)
+    # Imported here: only deployed functions read the secret, and the import costs cold-start time.
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    assert settings.slack_secret_arn is not None  # require_slack() guarantees one of the two
+    provider = SecretsProvider(boto3_client=session.client("secretsmanager", config=AWS_CONFIG))
+    value = provider.get(settings.slack_secret_arn, transform="json", max_age=300)
+    if (
+        not isinstance(value, Mapping)
+        or not value.get("bot_token")
+        or not value.get("signing_secret")
+    ):
+        raise ConfigError(
+            f"The secret {settings.slack_secret_arn} must be JSON with keys bot_token and "
+            "signing_secret (see README, Put the Slack tokens in the secret)."
+        )
+    return SlackCredentials(str(value["bot_token"]), str(value["signing_secret"]))
+
+
+def build_services(
+    settings: Settings,
+    session: boto3.Session,
+    slack_client: WebClient,
+    now: Callable[[], datetime] = utc_now,
+) -> Services:
+    """Wire every gateway to its client and every service to its gateways."""
+    dynamodb = session.resource("dynamodb", config=AWS_CONFIG)
+    automation = AutomationGateway(session.client("ssm", config=AWS_CONFIG), settings.region)
+    store = ApprovalStore(dynamodb.Table(settings.approvals_table), now)
+    identities = IdentityStore(dynamodb.Table(settings.identities_table))
+    audit = AuditLog(dynamodb.Table(settings.audit_table), now)
+    slack = SlackGateway(slack_client)
+
+    def ssm_for(credentials: Mapping[str, str]) -> SSMClient:
+        return session.client("ssm", config=AWS_CONFIG, **credentials)  # type: ignore[call-overload,no-any-return]
+
+    def route(approval: Approval) -> str:
+        return settings.channel_for(approval.notification_arn, approval.document_name)
+
+    approvals = ApprovalService(
+        automation=automation,
+        signals=ApproverSignals(session.client("sts", config=AWS_CONFIG), ssm_for),
+        store=store,
+        identities=identities,
+        audit=audit,
+        slack=slack,
+        route=route,
+        now=now,
+        reminder_before=settings.reminder_before,
+    )
+    return Services(
+        settings=settings,
+        approvals=approvals,
+        notices=NoticeService(approvals),
+        results=ResultService(approvals),
+        automation=automation,
+        identities=identities,
+        audit=audit,
+        store=store,
+        slack=slack,
+    )
+
+
+def services_from_env(session: boto3.Session | None = None) -> tuple[Services, SlackCredentials]:
+    """What a handler builds at cold start: settings, Slack credentials, services."""
+    settings = Settings.from_env()
+    session = session or boto3.Session(region_name=settings.region)
+    credentials = slack_credentials(settings, session)
+    client = web_client(credentials.bot_token, settings.slack_api_url)
+    return build_services(settings, session, client), credentials

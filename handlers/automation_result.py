@@ -1,0 +1,27 @@
+"""Lambda for SSM's EventBridge status changes: keep cards, threads and audit true to SSM."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bot.events import AutomationStatusEvent
+from bot.logs import handler_logger
+from bot.wiring import Services, services_from_env
+
+logger = handler_logger()
+
+
+@cache
+def services() -> Services:
+    return services_from_env()[0]
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+    status = parse(model=AutomationStatusEvent, event=event)
+    return services().results.handle(status)

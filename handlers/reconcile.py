@@ -1,0 +1,25 @@
+"""Scheduled Lambda: post cards lost notices missed, sync missed outcomes, remind approvers."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bot.logs import handler_logger
+from bot.wiring import Services, services_from_env
+
+logger = handler_logger()
+
+
+@cache
+def services() -> Services:
+    return services_from_env()[0]
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    counts = services().approvals.reconcile()
+    logger.info("reconciled", extra=counts)
+    return counts

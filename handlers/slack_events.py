@@ -1,0 +1,38 @@
+"""Lambda behind Slack's request URL (a Function URL): the Bolt app via Bolt's Lambda adapter."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from slack_bolt.adapter.aws_lambda import SlackRequestHandler
+from slack_sdk import WebClient
+
+from bot.app import create_app
+from bot.logs import handler_logger
+from bot.wiring import services_from_env
+
+logger = handler_logger()
+
+
+@cache
+def slack_handler() -> SlackRequestHandler:
+    """Built once per cold start; lazy listeners re-invoke this same function asynchronously."""
+    services, credentials = services_from_env()
+    ack_client = WebClient(token=credentials.bot_token, base_url=services.settings.slack_api_url)
+    app = create_app(
+        services,
+        signing_secret=credentials.signing_secret,
+        client=ack_client,
+        process_before_response=True,
+    )
+    return SlackRequestHandler(app=app)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.LAMBDA_FUNCTION_URL)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Bolt's adapter is untyped; its return value is the Function URL response dict.
+    response: dict[str, Any] = slack_handler().handle(event, context)  # type: ignore[no-untyped-call]
+    return response
