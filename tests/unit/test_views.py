@@ -1,0 +1,111 @@
+from datetime import UTC, datetime
+
+from slack_sdk.models.blocks import ActionsBlock, HeaderBlock
+
+from bot import views
+from bot.models import Approval, Decision, Outcome, Verdict
+
+ACCT = "123456789012"
+ALICE = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0ALICE"
+BOB = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0BOB"
+
+
+def approval(**changes: object) -> Approval:
+    base: dict[str, object] = {
+        "execution_id": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+        "step_name": "ApprovalAction",
+        "document_name": "Deploy-Prod",
+        "region": "us-east-1",
+        "outcome": Outcome.WAITING,
+        "approvers": (f"arn:aws:iam::{ACCT}:role/SignoffApprover",),
+        "min_required": 2,
+        "message": "Deploy build 42 to prod",
+        "description": "Production deploy",
+        "executed_by": f"arn:aws:iam::{ACCT}:user/ci",
+        "started_at": datetime(2026, 11, 23, 10, tzinfo=UTC),
+        "timeout_at": datetime(2026, 11, 30, 10, tzinfo=UTC),
+    }
+    base.update(changes)
+    return Approval(**base)  # type: ignore[arg-type]
+
+
+def as_text(blocks: list) -> str:
+    return str([b.to_dict() for b in blocks])
+
+
+def test_waiting_card_shows_what_who_quorum_deadline_link_and_buttons() -> None:
+    blocks = views.approval_card(approval())
+    text = as_text(blocks)
+    assert isinstance(blocks[0], HeaderBlock)
+    assert "Deploy-Prod" in text and "Production deploy" in text and "build 42" in text
+    assert "user/ci" in text  # who started it
+    assert "0 of 2 approvals" in text
+    assert "<!date^1796032800^" in text  # the timeout, in each reader's time zone
+    assert "console.aws.amazon.com/systems-manager/automation/execution/" in text
+    actions = [b for b in blocks if isinstance(b, ActionsBlock)]
+    assert [e.action_id for e in actions[0].elements] == [views.ACTION_APPROVE, views.ACTION_REJECT]
+    assert actions[0].elements[0].value == "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d:ApprovalAction"
+
+
+def test_progress_names_the_last_decider_and_their_comment() -> None:
+    card = approval(decisions=(Decision(ALICE, Verdict.APPROVE, comment="LGTM"),))
+    assert "1 of 2 approvals* — <@U0ALICE> approved: LGTM" in views.status_line(card)
+
+
+def test_closed_cards_have_no_buttons_and_say_the_outcome() -> None:
+    for outcome, word in [
+        (Outcome.APPROVED, "Approved"),
+        (Outcome.TIMED_OUT, "Timed out"),
+        (Outcome.CANCELLED, "Cancelled"),
+    ]:
+        blocks = views.approval_card(approval(outcome=outcome))
+        assert not [b for b in blocks if isinstance(b, ActionsBlock)]
+        assert word in views.status_line(approval(outcome=outcome))
+    rejected = approval(
+        outcome=Outcome.REJECTED, decisions=(Decision(BOB, Verdict.REJECT, comment="not now"),)
+    )
+    assert "Rejected* — <@U0BOB> rejected: not now" in views.status_line(rejected)
+
+
+def test_user_text_is_escaped_and_truncated_to_block_kit_limits() -> None:
+    hostile = "<!channel> <https://evil.example|click> & " + "x" * 5000
+    blocks = views.approval_card(approval(message=hostile, document_name="D" * 300))
+    for block in blocks:
+        block.validate_json()  # slack_sdk enforces Block Kit's limits
+    text = as_text(blocks)
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+    assert "&amp;" in text
+
+
+def test_access_key_card_says_who_asked_for_whom_and_why() -> None:
+    card = approval(
+        parameters={
+            "RequesterSlackId": ("U0DAVE",),
+            "IamUser": ("dave",),
+            "RequestReason": ("CI deploy key",),
+        }
+    )
+    text = as_text(views.approval_card(card))
+    assert "<@U0DAVE>" in text and "`dave`" in text and "CI deploy key" in text
+
+
+def test_reject_modal_requires_a_reason_and_approve_comment_is_optional() -> None:
+    target = views.DecisionTarget("e", "s", Verdict.REJECT, "C1", "1.2")
+    modal = views.decision_modal(target, "Deploy?", external_id="x").to_dict()
+    assert modal["blocks"][1]["optional"] is False
+    assert views.DecisionTarget.loads(modal["private_metadata"]) == target
+    assert views.comment_errors(Verdict.REJECT, "  ") == {
+        views.COMMENT_BLOCK: views.comment_errors(Verdict.REJECT, "")[views.COMMENT_BLOCK]
+    }
+    assert views.comment_errors(Verdict.APPROVE, "") == {}
+    assert "512" in views.comment_errors(Verdict.APPROVE, "x" * 513)[views.COMMENT_BLOCK]
+    approve = views.decision_modal(
+        views.DecisionTarget("e", "s", Verdict.APPROVE, "C1", "1.2"), "Deploy?"
+    ).to_dict()
+    assert approve["blocks"][1]["optional"] is True
+
+
+def test_console_decisions_are_named_by_their_arn() -> None:
+    assert views.principal_label(f"arn:aws:iam::{ACCT}:user/admin") == "user/admin"
+    assert views.principal_label(ALICE) == "<@U0ALICE>"
+    assert views.principal_label(f"arn:aws:sts::{ACCT}:assumed-role/Ops/jane@x") == "Ops/jane@x"
