@@ -14,7 +14,7 @@ SESSION = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0ALICE"
         (SESSION, SESSION, True),  # an exact assumed-role ARN matches that session
         (f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0BOB", SESSION, False),
         (f"arn:aws:iam::{ACCT}:role/Other", SESSION, False),
-        (f"arn:aws:iam::999999999999:role/SignoffApprover", SESSION, False),  # other account
+        ("arn:aws:iam::999999999999:role/SignoffApprover", SESSION, False),  # other account
         ("alice", f"arn:aws:iam::{ACCT}:user/alice", True),  # a bare name is an IAM user name
         ("alice", f"arn:aws:iam::{ACCT}:user/ops/alice", True),
         ("alice", SESSION, False),
