@@ -1,0 +1,110 @@
+"""Requests to the bot, signed the way Slack signs them, with Slack's 3-second ack deadline."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.signature import SignatureVerifier
+
+ACK_TIMEOUT_SECONDS = 3.0
+
+# The bot runs on loopback in the sandbox; a proxy from the environment must not get in between.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass(frozen=True)
+class BotReply:
+    """What the bot answered, or why it did not (`error` is Slack's word for it)."""
+
+    status: int | None
+    body: Any
+    elapsed_ms: float
+    error: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "body": self.body,
+            "elapsed_ms": round(self.elapsed_ms, 2),
+            "error": self.error,
+        }
+
+
+def parse_body(raw: bytes, content_type: str) -> Any:
+    """An ack body as the emulator understands it: JSON when it is JSON, else text, else None."""
+    if not raw:
+        return None
+    text = raw.decode("utf-8", errors="replace")
+    if "json" in content_type or text.lstrip().startswith(("{", "[")):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+class BotEndpoint:
+    """The app's Request URL; signs with slack_sdk's own verifier, so both sides agree by design."""
+
+    def __init__(
+        self, url: str | None, signing_secret: str, timeout: float = ACK_TIMEOUT_SECONDS
+    ) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._verifier = SignatureVerifier(signing_secret)
+
+    def signed_headers(self, body: str, timestamp: int | None = None) -> dict[str, str]:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        signature = self._verifier.generate_signature(timestamp=ts, body=body)
+        return {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature or "",
+            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+        }
+
+    def post_payload(self, payload: dict[str, Any]) -> BotReply:
+        """Interactive payloads travel as one form field, `payload=<json>`, like Slack's."""
+        return self.post_form({"payload": json.dumps(payload)})
+
+    def post_form(self, fields: dict[str, str]) -> BotReply:
+        if not self.url:
+            return BotReply(None, None, 0.0, error="dispatch_failed: no bot_url configured")
+        body = urllib.parse.urlencode(fields)
+        request = urllib.request.Request(  # noqa: S310 - the URL is the configured bot, http(s)
+            self.url, data=body.encode(), headers=self.signed_headers(body), method="POST"
+        )
+        started = time.perf_counter()
+        try:
+            with _OPENER.open(request, timeout=self.timeout) as response:
+                raw = response.read()
+                status = response.status
+                headers = dict(response.headers.items())
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            status = exc.code
+            headers = dict(exc.headers.items()) if exc.headers else {}
+        except TimeoutError:
+            return BotReply(None, None, _ms(started), error="operation_timeout")
+        except urllib.error.URLError as exc:
+            reason = "operation_timeout" if isinstance(exc.reason, TimeoutError) else None
+            error = reason or f"dispatch_failed: {exc.reason}"
+            return BotReply(None, None, _ms(started), error=error)
+        content_type = headers.get("Content-Type", headers.get("content-type", ""))
+        reply_error = None if status == 200 else "dispatch_failed"
+        return BotReply(status, parse_body(raw, content_type), _ms(started), reply_error, headers)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
