@@ -33,6 +33,7 @@ class Settings:
     access_key_document: str = "Signoff-AccessKey"
     access_key_secret_prefix: str = ""
     admins: frozenset[str] = frozenset()
+    key_admin_role_arn: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -70,6 +71,7 @@ class Settings:
             admins=frozenset(
                 a for a in env.get("SIGNOFF_ADMINS", "").replace(" ", "").split(",") if a
             ),
+            key_admin_role_arn=env.get("SIGNOFF_KEY_ADMIN_ROLE_ARN") or None,
         )
 
     def require_slack(self) -> None:
