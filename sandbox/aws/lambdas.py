@@ -1,0 +1,262 @@
+"""Lambda functions run in-process: Python callables by function name, AWS-shaped results.
+
+A function is resolved, at each invocation, from the registry (`register(name, handler)`) or
+else from the moto function's configured `Handler` string (`handlers.approval_notice
+.lambda_handler` imports `handlers.approval_notice` and takes `lambda_handler`), so functions
+created from a SAM template run the project's own code with no Docker.
+
+During an invocation the handler's thread sees the function's `Environment.Variables` and the
+standard `AWS_LAMBDA_*` variables in `os.environ` (a per-thread overlay, so concurrent
+invocations of different functions do not see each other's settings). Threads the handler
+starts itself see the process environment only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from moto.awslambda.models import LambdaFunction
+
+from sandbox.aws.activity import TrackedPool
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Any, Any], Any]
+
+
+class LambdaRegistry:
+    """Function name -> Python handler, for functions whose code is not importable by name."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+        self._lock = threading.Lock()
+
+    def register(self, function_name: str, handler: Handler) -> None:
+        with self._lock:
+            self._handlers[function_name] = handler
+
+    def unregister(self, function_name: str) -> None:
+        with self._lock:
+            self._handlers.pop(function_name, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._handlers.clear()
+
+    def get(self, function_name: str) -> Handler | None:
+        with self._lock:
+            return self._handlers.get(function_name)
+
+
+registry = LambdaRegistry()
+register = registry.register
+unregister = registry.unregister
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Python runtime's context object that handlers and Powertools read."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    timeout_seconds: float = field(default=3.0, repr=False)
+    identity: Any = None
+    client_context: Any = None
+    _started: float = field(default_factory=time.monotonic, repr=False)
+
+    def get_remaining_time_in_millis(self) -> int:
+        elapsed = time.monotonic() - self._started
+        return max(0, int((self.timeout_seconds - elapsed) * 1000))
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What the Invoke API reports: the payload and `FunctionError` ("Unhandled" on a raise)."""
+
+    payload: bytes
+    function_error: str | None
+    request_id: str
+    executed_version: str
+
+
+class _HandlerUnavailable(Exception):
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def resolve_handler(function: LambdaFunction) -> Handler:
+    handler = registry.get(function.function_name)
+    if handler is not None:
+        return handler
+    spec = function.handler or ""
+    module_name, _, attribute = spec.rpartition(".")
+    if not module_name:
+        raise _HandlerUnavailable("Runtime.MalformedHandlerName", f"Bad handler '{spec}'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        # The Python runtime's wording, so a misconfigured template reads the same as on AWS.
+        raise _HandlerUnavailable(
+            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
+        ) from exc
+    handler = getattr(module, attribute, None)
+    if not callable(handler):
+        raise _HandlerUnavailable(
+            "Runtime.HandlerNotFound", f"Handler '{attribute}' missing on module '{module_name}'"
+        )
+    return handler  # type: ignore[no-any-return]
+
+
+def invoke(function: LambdaFunction, body: str | bytes | None) -> Invocation:
+    """Run the function's handler now, in this thread (RequestResponse semantics)."""
+    request_id = str(uuid.uuid4())
+    version = str(function.version)
+    started = datetime.now(UTC)
+    context = LambdaContext(
+        function_name=function.function_name,
+        function_version=version,
+        invoked_function_arn=function.function_arn,
+        memory_limit_in_mb=int(function.memory_size),
+        aws_request_id=request_id,
+        log_group_name=function.logs_group_name,
+        log_stream_name=f"{started:%Y/%m/%d}/[{version}]{uuid.uuid4().hex}",
+        timeout_seconds=float(function.timeout),
+    )
+    try:
+        handler = resolve_handler(function)
+    except _HandlerUnavailable as exc:
+        return _error(request_id, version, exc.error_type, str(exc), [])
+    token = _environ_overlay.set(_lambda_environ(function, context))
+    try:
+        result = handler(_decode_event(body), context)
+    except Exception as exc:
+        log.info("Lambda %s raised %r", function.function_name, exc, exc_info=True)
+        stack = traceback.format_tb(exc.__traceback__)
+        return _error(request_id, version, type(exc).__name__, str(exc), stack)
+    finally:
+        _environ_overlay.reset(token)
+    try:
+        payload = json.dumps(result).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        return _error(
+            request_id, version, "Runtime.MarshalError", f"Unable to marshal response: {exc}", []
+        )
+    return Invocation(payload, None, request_id, version)
+
+
+_async_pool = TrackedPool("sandbox-lambda-async", workers=8)
+
+
+def invoke_async(function: LambdaFunction, body: str | bytes | None) -> None:
+    """Queue an `Event` invocation: the caller never waits and never sees the handler's error."""
+    _async_pool.submit(_invoke_and_log, function, body)
+
+
+def _invoke_and_log(function: LambdaFunction, body: str | bytes | None) -> None:
+    result = invoke(function, body)
+    if result.function_error:
+        # AWS records async failures in the function's logs; callers are not told.
+        log.warning(
+            "async invocation of %s failed: %s",
+            function.function_name,
+            result.payload.decode("utf-8", "replace"),
+        )
+
+
+def _decode_event(body: str | bytes | None) -> Any:
+    if body is None or body in ("", b""):
+        return {}
+    if isinstance(body, bytes):
+        body = body.decode("utf-8")
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body
+
+
+def _error(
+    request_id: str, version: str, error_type: str, message: str, stack: list[str]
+) -> Invocation:
+    # The Python runtime's error document for an uncaught exception.
+    document = {
+        "errorMessage": message,
+        "errorType": error_type,
+        "requestId": request_id,
+        "stackTrace": stack,
+    }
+    return Invocation(json.dumps(document).encode("utf-8"), "Unhandled", request_id, version)
+
+
+# --- per-invocation environment ------------------------------------------------------------
+
+_environ_overlay: ContextVar[Mapping[str, str] | None] = ContextVar(
+    "sandbox_lambda_environ", default=None
+)
+
+
+def _lambda_environ(function: LambdaFunction, context: LambdaContext) -> dict[str, str]:
+    variables = {str(k): str(v) for k, v in (function.environment_vars or {}).items()}
+    # Reserved variables the Lambda runtime sets; a function's own variables cannot override them.
+    variables.update(
+        {
+            "AWS_LAMBDA_FUNCTION_NAME": context.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": context.function_version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(context.memory_limit_in_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": context.log_group_name,
+            "AWS_LAMBDA_LOG_STREAM_NAME": context.log_stream_name,
+            "AWS_REGION": function.region,
+            "AWS_DEFAULT_REGION": function.region,
+            "_HANDLER": function.handler or "",
+        }
+    )
+    return variables
+
+
+class _OverlayEnviron(os._Environ[str]):
+    """`os.environ` that shows the current invocation's variables first (no overlay: unchanged)."""
+
+    def __getitem__(self, key: str) -> str:
+        overlay = _environ_overlay.get()
+        if overlay is not None and key in overlay:
+            return overlay[key]
+        return super().__getitem__(key)
+
+    def __iter__(self) -> Iterator[str]:
+        overlay = _environ_overlay.get()
+        if overlay is None:
+            yield from super().__iter__()
+            return
+        yield from overlay
+        for key in super().__iter__():
+            if key not in overlay:
+                yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def copy(self) -> dict[str, str]:
+        return dict(self)
+
+
+def install_environ_overlay() -> None:
+    """Swap `os.environ`'s class in place, so `from os import environ` holders see it too."""
+    if type(os.environ) is not _OverlayEnviron:
+        os.environ.__class__ = _OverlayEnviron
