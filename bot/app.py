@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.listeners import access_keys as access_key_listeners
 from bot.listeners import approvals as approval_listeners
 from bot.wiring import Services
 
@@ -35,6 +36,7 @@ def create_app(
         token_verification_enabled=False,
     )
     approval_listeners.register(app, services.approvals, services.slack)
+    access_key_listeners.register(app, services.key_requests)
 
     @app.error
     def on_unexpected_error(error: Exception, body: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.access_keys import KeyRequestService
 from bot.approvals import ApprovalService
 from bot.errors import ApprovalNotFound
 from bot.events import AutomationStatusEvent
@@ -16,10 +17,23 @@ APPROVE_ACTION = "aws:approve"
 class ResultService:
     """EventBridge is best-effort and at-least-once: every event just re-reads SSM and syncs."""
 
-    def __init__(self, approvals: ApprovalService) -> None:
+    def __init__(
+        self, approvals: ApprovalService, key_requests: KeyRequestService | None = None
+    ) -> None:
         self._approvals = approvals
+        self._key_requests = key_requests
 
     def handle(self, event: AutomationStatusEvent) -> dict[str, str]:
+        result = self._sync_approval(event)
+        keys, detail = self._key_requests, event.detail
+        if keys is not None and keys.concerns(detail.definition):
+            # After the card sync, so the thread tells the approval before the key's fate.
+            outcome = keys.notify_outcome(detail.execution_id)
+            if outcome is not None:
+                result["access_key"] = outcome.kind.value
+        return result
+
+    def _sync_approval(self, event: AutomationStatusEvent) -> dict[str, str]:
         detail = event.detail
         if event.is_step_event and detail.action != APPROVE_ACTION:
             return {"result": "ignored", "reason": f"step action {detail.action}"}

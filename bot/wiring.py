@@ -11,10 +11,13 @@ import boto3
 from botocore.config import Config
 from slack_sdk import WebClient
 
+from bot.access_keys import KeyIssuer, KeyRequestService
 from bot.approvals import ApprovalService
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.gateways.automation import ApproverSignals, AutomationGateway
+from bot.gateways.iam import AccessKeyGateway
+from bot.gateways.runs import RunReader
 from bot.gateways.slack import SlackGateway, web_client
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
 from bot.models import Approval
@@ -53,6 +56,7 @@ class Services:
     audit: AuditLog
     store: ApprovalStore
     slack: SlackGateway
+    key_requests: KeyRequestService
 
 
 def slack_credentials(settings: Settings, session: boto3.Session) -> SlackCredentials:
@@ -109,16 +113,52 @@ def build_services(
         now=now,
         reminder_before=settings.reminder_before,
     )
+    key_requests = KeyRequestService(
+        document=settings.access_key_document,
+        admins=settings.admins,
+        automation=automation,
+        runs=RunReader(session.client("ssm", config=AWS_CONFIG)),
+        keys=_access_keys(session),
+        identities=identities,
+        store=store,
+        audit=audit,
+        slack=slack,
+        now=now,
+    )
     return Services(
         settings=settings,
         approvals=approvals,
         notices=NoticeService(approvals),
-        results=ResultService(approvals),
+        results=ResultService(approvals, key_requests),
         automation=automation,
         identities=identities,
         audit=audit,
         store=store,
         slack=slack,
+        key_requests=key_requests,
+    )
+
+
+def build_key_issuer(
+    settings: Settings, session: boto3.Session, now: Callable[[], datetime] = utc_now
+) -> KeyIssuer:
+    """What the access-key issuer Lambda needs: no Slack, just SSM reads, IAM, Secrets Manager."""
+    dynamodb = session.resource("dynamodb", config=AWS_CONFIG)
+    return KeyIssuer(
+        document=settings.access_key_document,
+        secret_prefix=settings.access_key_secret_prefix,
+        admin_role_arn=settings.key_admin_role_arn,
+        automation=AutomationGateway(session.client("ssm", config=AWS_CONFIG), settings.region),
+        keys=_access_keys(session),
+        audit=AuditLog(dynamodb.Table(settings.audit_table), now),
+        now=now,
+    )
+
+
+def _access_keys(session: boto3.Session) -> AccessKeyGateway:
+    return AccessKeyGateway(
+        session.client("iam", config=AWS_CONFIG),
+        session.client("secretsmanager", config=AWS_CONFIG),
     )
 
 

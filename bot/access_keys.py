@@ -1,0 +1,382 @@
+"""Flow C: request an IAM access key from Slack, issue it after approval, tell the requester."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from bot import views
+from bot.access_key_models import (
+    IssueKeyPayload,
+    KeyOutcome,
+    KeyReport,
+    KeyRequest,
+    KeyStatus,
+    OutcomeKind,
+)
+from bot.errors import ApprovalNotFound, InvalidRequest
+from bot.gateways.automation import AutomationGateway
+from bot.gateways.iam import EXECUTION_TAG, AccessKeyGateway
+from bot.gateways.runs import RunReader, RunSummary
+from bot.gateways.slack import SlackGateway
+from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
+from bot.models import Approval, CardRef, Outcome, Verdict
+
+logger = logging.getLogger(__name__)
+
+# IAM's user-name rule (CreateUser: "[\w+=,.@-]+", 1 to 64 characters).
+IAM_USER_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+REASON_MAX = 500
+MAX_KEYS = 2  # IAM's quota of access keys per user
+ISSUE_ACTION = "aws:invokeLambdaFunction"
+
+Clock = Callable[[], datetime]
+
+
+# -- refusals: each names the form field it is about, so a modal can show it in place ---------
+
+
+class KeyRequestRefused(InvalidRequest):
+    """A key request that starts nothing; `field` is the input it is about."""
+
+    field = "iam_user"
+
+
+class BadIamUserName(KeyRequestRefused):
+    """Not a name IAM would accept."""
+
+
+class ReasonMissing(KeyRequestRefused):
+    """No reason given (or one too long to pass to SSM and show on a card)."""
+
+    field = "reason"
+
+
+class NoIamUserMapped(KeyRequestRefused):
+    """The requester has no IAM user in the identities table and is not an admin."""
+
+
+class NotYourIamUser(KeyRequestRefused):
+    """A non-admin asked for an IAM user other than their own."""
+
+
+class UnknownIamUser(KeyRequestRefused):
+    """IAM has no such user."""
+
+
+class KeyRequestPending(KeyRequestRefused):
+    """A request for that IAM user is already waiting or being started."""
+
+
+# -- the Slack side: request, then tell the outcome ------------------------------------------
+
+
+class KeyRequestService:
+    """Validates `/request-key`, starts the access-key runbook, DMs the requester its outcome."""
+
+    def __init__(
+        self,
+        *,
+        document: str,
+        admins: Iterable[str],
+        automation: AutomationGateway,
+        runs: RunReader,
+        keys: AccessKeyGateway,
+        identities: IdentityStore,
+        store: ApprovalStore,
+        audit: AuditLog,
+        slack: SlackGateway,
+        now: Clock,
+    ) -> None:
+        self._document = document
+        self._admins = frozenset(admins)
+        self._automation = automation
+        self._runs = runs
+        self._keys = keys
+        self._identities = identities
+        self._store = store
+        self._audit = audit
+        self._slack = slack
+        self._now = now
+
+    def check(self, requester: str, iam_user: str, reason: str) -> KeyRequest:
+        """Raise the refusal this request would get; the validated request if none."""
+        request = self._validate(requester, iam_user, reason)
+        self._refuse_if_pending(request.iam_user)
+        return request
+
+    def request(self, requester: str, iam_user: str, reason: str) -> KeyRequest:
+        """Start the access-key runbook for a valid request, at most one per IAM user at a time."""
+        request = self._validate(requester, iam_user, reason)
+        self._lock(request.iam_user)
+        self._refuse_if_pending(request.iam_user)
+        execution_id = self._automation.start(
+            self._document,
+            {
+                "IamUser": [request.iam_user],
+                "RequestReason": [request.reason],
+                "RequesterSlackId": [request.requester],
+            },
+        )
+        self._audit.append(
+            execution_id,
+            "access_key_requested",
+            requester=requester,
+            iam_user=request.iam_user,
+            reason=request.reason,
+        )
+        logger.info(
+            "access key requested",
+            extra={"execution_id": execution_id, "iam_user": request.iam_user},
+        )
+        return KeyRequest(requester, request.iam_user, request.reason, execution_id)
+
+    def concerns(self, document_name: str) -> bool:
+        """Whether a status event about `document_name` may be about a key request."""
+        # Events without a Definition are checked against the execution itself.
+        return document_name in ("", self._document)
+
+    def notify_outcome(self, execution_id: str) -> KeyOutcome | None:
+        """Once a key request has ended: DM the requester and tell the card's thread, once each."""
+        run = self._runs.summary(execution_id)
+        if run.document_name != self._document or not run.is_finished:
+            return None
+        outcome = self._outcome(run)
+        if outcome.requester and self._once(
+            execution_id,
+            "key-outcome#dm",
+            lambda: self._slack.dm(outcome.requester, views.key_outcome_dm(outcome)),
+        ):
+            self._audit.append(
+                execution_id,
+                "access_key_outcome",
+                outcome=outcome.kind.value,
+                requester=outcome.requester,
+                iam_user=outcome.iam_user,
+                secret_name=outcome.secret_name,
+            )
+        thread = self._thread(execution_id)
+        if thread is not None:
+            self._once(
+                execution_id,
+                "key-outcome#thread",
+                lambda: self._slack.reply(thread, views.key_outcome_thread(outcome)),
+            )
+        return outcome
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _validate(self, requester: str, iam_user: str, reason: str) -> KeyRequest:
+        iam_user, reason = iam_user.strip(), reason.strip()
+        if not IAM_USER_NAME.fullmatch(iam_user):
+            raise BadIamUserName(
+                f"`{iam_user or ' '}` is not an IAM user name: 1 to 64 letters, digits or "
+                "+=,.@_- characters."
+            )
+        if not reason:
+            raise ReasonMissing("Say why you need the key; the approvers decide on it.")
+        if len(reason) > REASON_MAX:
+            raise ReasonMissing(f"Keep the reason under {REASON_MAX} characters.")
+        if requester not in self._admins:
+            identity = self._identities.get(requester)
+            own = identity.iam_user if identity else None
+            if own is None:
+                raise NoIamUserMapped(
+                    "You have no IAM user mapped to your Slack account, so you cannot request a "
+                    "key yet. Ask an admin to run: signoff users map "
+                    f"{requester} --iam-user <your-iam-user> --name <your name>"
+                )
+            if own != iam_user:
+                raise NotYourIamUser(
+                    f"You may request keys only for your own IAM user, `{own}`; "
+                    "ask an admin for others."
+                )
+        if self._keys.user_arn(iam_user) is None:
+            raise UnknownIamUser(f"There is no IAM user `{iam_user}` in this account.")
+        return KeyRequest(requester, iam_user, reason)
+
+    def _refuse_if_pending(self, iam_user: str) -> None:
+        for run in self._runs.active(self._document):
+            if run.parameter("IamUser") == iam_user:
+                raise KeyRequestPending(
+                    f"A request for `{iam_user}` is already waiting (execution "
+                    f"{run.execution_id}); wait for its outcome."
+                )
+
+    def _lock(self, iam_user: str) -> None:
+        # SSM lists a new execution only once it has started, so two requests a moment apart
+        # could both find none waiting. A claim per minute closes that window; it is never
+        # released, and lapses on its own two minutes later, even if this Lambda dies here.
+        subject = f"key-request:{iam_user}"
+        now = self._now()
+        this_minute, last_minute = (
+            f"start#{at:%Y%m%dT%H%M}" for at in (now, now - timedelta(minutes=1))
+        )
+        if self._store.has_claim(subject, last_minute) or not self._store.claim(
+            subject, this_minute
+        ):
+            raise KeyRequestPending(
+                f"A request for `{iam_user}` was started a moment ago; wait for its outcome."
+            )
+
+    def _outcome(self, run: RunSummary) -> KeyOutcome:
+        failed = KeyOutcome(
+            OutcomeKind.FAILED,
+            execution_id=run.execution_id,
+            iam_user=run.parameter("IamUser") or "",
+            requester=run.parameter("RequesterSlackId") or "",
+            failure=run.failure_message,
+        )
+        step = run.step_with_action(ISSUE_ACTION)
+        payload = step.outputs.get("Payload") if step else None
+        report = KeyReport.loads(payload[0]) if payload else None
+        if report is not None and report.status is KeyStatus.ISSUED:
+            return replace(failed, kind=OutcomeKind.ISSUED, secret_name=report.secret_name)
+        if report is not None:
+            return replace(failed, kind=OutcomeKind.REFUSED, refusal=report.status)
+        approval = self._approval(run.execution_id)
+        outcome = approval.outcome if approval else None
+        if approval and outcome is Outcome.REJECTED:
+            rejections = [d for d in approval.decisions if d.verdict is Verdict.REJECT]
+            return replace(
+                failed,
+                kind=OutcomeKind.REJECTED,
+                decided_by=tuple(d.principal for d in rejections),
+                comment="\n".join(d.comment for d in rejections if d.comment),
+            )
+        if outcome is Outcome.TIMED_OUT:
+            return replace(failed, kind=OutcomeKind.TIMED_OUT)
+        if outcome is Outcome.CANCELLED or run.status == "Cancelled":
+            return replace(failed, kind=OutcomeKind.CANCELLED)
+        return failed
+
+    def _approval(self, execution_id: str) -> Approval | None:
+        try:
+            return self._automation.get_approval(execution_id)
+        except ApprovalNotFound:
+            return None
+
+    def _thread(self, execution_id: str) -> CardRef | None:
+        cards = [c for c in self._store.cards(execution_id) if c.ref is not None]
+        return (cards[0].thread_ref or cards[0].ref) if cards else None
+
+    def _once(self, execution_id: str, key: str, send: Callable[[], object]) -> bool:
+        """Send once however often the outcome is seen; a failed send can be retried."""
+        if not self._store.claim(execution_id, key):
+            return False
+        try:
+            send()
+        except Exception:
+            self._store.release(execution_id, key)
+            raise
+        return True
+
+
+# -- the AWS side: issue the key ---------------------------------------------------------------
+
+
+class KeyIssuer:
+    """Called by the runbook after approval: a key into a secret only its owner may read."""
+
+    def __init__(
+        self,
+        *,
+        document: str,
+        secret_prefix: str,
+        admin_role_arn: str | None,
+        automation: AutomationGateway,
+        keys: AccessKeyGateway,
+        audit: AuditLog,
+        now: Clock,
+    ) -> None:
+        self._document = document
+        self._prefix = secret_prefix
+        self._admin_role_arn = admin_role_arn
+        self._automation = automation
+        self._keys = keys
+        self._audit = audit
+        self._now = now
+
+    def issue(self, *, request: IssueKeyPayload) -> dict[str, str]:
+        """Issue a key for an approved request; report what happened, holding no secret."""
+        report = self._issue(request)
+        self._audit.append(
+            request.execution_id,
+            "access_key_issued" if report.status is KeyStatus.ISSUED else "access_key_refused",
+            status=report.status.value,
+            iam_user=request.iam_user,
+            requester=request.requester,
+            secret_name=report.secret_name,
+        )
+        logger.info(
+            "access key request handled",
+            extra={"execution_id": request.execution_id, **report.payload()},
+        )
+        return report.payload()
+
+    def _issue(self, request: IssueKeyPayload) -> KeyReport:
+        user = request.iam_user
+        approval = self._automation.get_approval(request.execution_id)
+        approvers = self._valid_approvals(approval, request)
+        if not approvers:
+            return KeyReport(KeyStatus.NOT_APPROVED, user)
+        already = self._keys.secret_for_execution(request.execution_id)
+        if already:
+            # A retry after the idempotency record was lost: the key exists; report it again.
+            return KeyReport(KeyStatus.ISSUED, user, already)
+        user_arn = self._keys.user_arn(user)
+        if user_arn is None:
+            return KeyReport(KeyStatus.USER_NOT_FOUND, user)
+        if self._keys.key_count(user) >= MAX_KEYS:
+            return KeyReport(KeyStatus.KEY_LIMIT, user)
+        name = secret_name(self._prefix, user, self._now())
+        readers = [user_arn, *([self._admin_role_arn] if self._admin_role_arn else [])]
+        tags = {
+            EXECUTION_TAG: request.execution_id,
+            "signoff:iam-user": user,
+            "signoff:requester": request.requester,
+            "signoff:approvers": " ".join(approvers),
+        }
+        self._keys.issue_into_secret(user, name, readers, tags)
+        return KeyReport(KeyStatus.ISSUED, user, name)
+
+    def _valid_approvals(self, approval: Approval, request: IssueKeyPayload) -> tuple[str, ...]:
+        """Who approved, if the execution really is this approved request; else nobody.
+
+        The issuer trusts its payload only as far as SSM confirms it: the right runbook, the same
+        IAM user and requester, and enough approvals from people other than the requester.
+        """
+        if (
+            approval.document_name != self._document
+            or approval.outcome is not Outcome.APPROVED
+            or approval.parameter("IamUser") != request.iam_user
+            or (approval.parameter("RequesterSlackId") or "") != request.requester
+        ):
+            return ()
+        others = tuple(p for p in approval.approved_by if not _is_requester(p, request))
+        return others if len(others) >= approval.min_required else ()
+
+
+def _is_requester(principal: str, request: IssueKeyPayload) -> bool:
+    # Signoff names its sessions after the Slack user; the IAM user the key is for counts as the
+    # requester too (a console approval signed in as that user).
+    if ":assumed-role/" in principal:
+        return principal.rsplit("/", 1)[-1] == request.requester
+    return principal == request.iam_user or principal.endswith(f":user/{request.iam_user}")
+
+
+def secret_name(prefix: str, iam_user: str, at: datetime) -> str:
+    """`<prefix><iam-user>/access-key-<UTC timestamp>`, e.g. `dave/access-key-20261123T101500Z`."""
+    stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    # Secrets Manager names allow /_+=.@- but not the comma IAM user names may hold.
+    return f"{prefix}{iam_user.replace(',', '_')}/access-key-{stamp}"
+
+
+def read_command(text: str) -> tuple[str, str]:
+    """`/request-key <iam-user> <reason…>` → (iam user, reason); Slack escapes &, < and >."""
+    unescaped = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
+    iam_user, _, reason = unescaped.partition(" ")
+    return iam_user, reason.strip()

@@ -1,0 +1,49 @@
+"""Lambda the access-key runbook calls after approval: a key into a secret, a report without it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bot.access_key_models import IssueKeyPayload
+from bot.config import Settings
+from bot.logs import handler_logger
+from bot.wiring import AWS_CONFIG, build_key_issuer
+
+logger = handler_logger()
+# botocore logs request and response bodies at DEBUG; here those bodies carry the secret key.
+logging.getLogger("botocore").setLevel(logging.INFO)
+# One key per execution however often SSM or Lambda retries; a week outlasts any retry.
+idempotency = IdempotencyConfig(event_key_jmespath="execution_id", expires_after_seconds=604800)
+
+
+@cache
+def issue() -> Callable[..., dict[str, str]]:
+    settings = Settings.from_env()
+    session = boto3.Session(region_name=settings.region)
+    records = DynamoDBPersistenceLayer(
+        table_name=settings.idempotency_table,
+        boto3_client=session.client("dynamodb", config=AWS_CONFIG),
+    )
+    issuer = build_key_issuer(settings, session)
+    wrapped: Callable[..., dict[str, str]] = idempotent_function(
+        issuer.issue, data_keyword_argument="request", config=idempotency, persistence_store=records
+    )
+    return wrapped
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+    idempotency.register_lambda_context(context)
+    return issue()(request=parse(event=event, model=IssueKeyPayload))

@@ -1,0 +1,363 @@
+"""Flow C's rules: who may request a key, starting the runbook once, telling the outcome once."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from bot import views
+from bot.access_key_models import KeyRequest, OutcomeKind
+from bot.access_keys import (
+    BadIamUserName,
+    KeyRequestPending,
+    KeyRequestService,
+    NoIamUserMapped,
+    NotYourIamUser,
+    ReasonMissing,
+    UnknownIamUser,
+    read_command,
+)
+from bot.errors import ApprovalNotFound, TransientError
+from bot.gateways.iam import AccessKeyGateway
+from bot.gateways.runs import RunSummary, StepSummary
+from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
+from bot.models import Approval, CardRef, Decision, Identity, Outcome, Verdict
+
+REGION = "us-east-1"
+ACCT = "123456789012"
+DOC = "Signoff-AccessKey"
+ADMIN = "U0ADMIN"
+BOB = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0BOB"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+class FakeAutomation:
+    """AutomationGateway's start and get_approval, over executions the test describes."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, dict[str, list[str]]]] = []
+        self.approvals: dict[str, Approval] = {}
+
+    def start(self, document: str, parameters: dict[str, list[str]]) -> str:
+        self.started.append((document, parameters))
+        return str(uuid.uuid4())
+
+    def get_approval(self, execution_id: str, step_name: str | None = None) -> Approval:
+        if execution_id not in self.approvals:
+            raise ApprovalNotFound(execution_id)
+        return self.approvals[execution_id]
+
+
+class FakeRuns:
+    def __init__(self) -> None:
+        self.runs: dict[str, RunSummary] = {}
+
+    def summary(self, execution_id: str) -> RunSummary:
+        return self.runs[execution_id]
+
+    def active(self, document: str) -> list[RunSummary]:
+        return [r for r in self.runs.values() if r.document_name == document and not r.is_finished]
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.dms: list[tuple[str, str]] = []
+        self.replies: list[tuple[CardRef, str]] = []
+        self.fail_next_dm = False
+
+    def dm(self, user: str, text: str) -> CardRef:
+        if self.fail_next_dm:
+            self.fail_next_dm = False
+            raise TransientError("Slack did not answer chat.postMessage")
+        self.dms.append((user, text))
+        return CardRef("D0" + user, "1.1")
+
+    def reply(self, ref: CardRef, text: str) -> CardRef:
+        self.replies.append((ref, text))
+        return ref
+
+
+class Env:
+    def __init__(self) -> None:
+        session = boto3.Session(region_name=REGION)
+        dynamodb = session.resource("dynamodb")
+        for name, keys in {
+            "approvals": [("pk", "HASH"), ("sk", "RANGE")],
+            "audit": [("pk", "HASH"), ("sk", "RANGE")],
+            "identities": [("slack_user_id", "HASH")],
+        }.items():
+            dynamodb.create_table(
+                TableName=name,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k, _ in keys],
+                KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys],
+            )
+        self.iam = session.client("iam")
+        for user in ("dave", "erin"):
+            self.iam.create_user(UserName=user)
+        self.clock = Clock()
+        self.automation = FakeAutomation()
+        self.runs = FakeRuns()
+        self.slack = FakeSlack()
+        self.identities = IdentityStore(dynamodb.Table("identities"))
+        self.identities.put(Identity("U0DAVE", "dave", iam_user="dave"))
+        self.store = ApprovalStore(dynamodb.Table("approvals"), self.clock)
+        self.audit = AuditLog(dynamodb.Table("audit"), self.clock)
+        self.service = KeyRequestService(
+            document=DOC,
+            admins={ADMIN},
+            automation=self.automation,  # type: ignore[arg-type]
+            runs=self.runs,  # type: ignore[arg-type]
+            keys=AccessKeyGateway(self.iam, session.client("secretsmanager")),
+            identities=self.identities,
+            store=self.store,
+            audit=self.audit,
+            slack=self.slack,  # type: ignore[arg-type]
+            now=self.clock,
+        )
+
+    def finished_run(
+        self, status: str = "Success", payload: dict[str, Any] | str | None = None, **kw: Any
+    ) -> str:
+        execution_id = str(uuid.uuid4())
+        steps = [StepSummary("ApproveKey", "aws:approve", "Success")]
+        if payload is not None:
+            text = payload if isinstance(payload, str) else json.dumps(payload)
+            steps.append(
+                StepSummary("IssueKey", "aws:invokeLambdaFunction", "Success", {"Payload": (text,)})
+            )
+        self.runs.runs[execution_id] = RunSummary(
+            execution_id=execution_id,
+            document_name=kw.pop("document", DOC),
+            status=status,
+            parameters={
+                "IamUser": ("dave",),
+                "RequesterSlackId": ("U0DAVE",),
+                "RequestReason": ("CI",),
+            },
+            steps=tuple(steps),
+            **kw,
+        )
+        return execution_id
+
+    def approval(self, execution_id: str, outcome: Outcome, *decisions: Decision) -> None:
+        self.automation.approvals[execution_id] = Approval(
+            execution_id=execution_id,
+            step_name="ApproveKey",
+            document_name=DOC,
+            region=REGION,
+            outcome=outcome,
+            approvers=(f"arn:aws:iam::{ACCT}:role/SignoffApprover",),
+            min_required=1,
+            decisions=decisions,
+        )
+
+
+@pytest.fixture
+def env() -> Iterator[Env]:
+    with mock_aws():
+        yield Env()
+
+
+# -- requesting ------------------------------------------------------------------------------
+
+
+def test_a_mapped_user_requests_a_key_for_their_own_iam_user(env: Env) -> None:
+    request = env.service.request("U0DAVE", " dave ", "  CI deploy key ")
+
+    [(document, parameters)] = env.automation.started
+    assert document == DOC
+    assert parameters == {
+        "IamUser": ["dave"],
+        "RequestReason": ["CI deploy key"],
+        "RequesterSlackId": ["U0DAVE"],
+    }
+    assert request == KeyRequest("U0DAVE", "dave", "CI deploy key", request.execution_id)
+    [row] = env.audit.events(str(request.execution_id))
+    assert row["event"] == "access_key_requested" and row["requester"] == "U0DAVE"
+
+
+def test_a_non_admin_may_not_ask_for_someone_elses_user(env: Env) -> None:
+    with pytest.raises(NotYourIamUser, match="`dave`"):
+        env.service.request("U0DAVE", "erin", "need it")
+    assert env.automation.started == []
+
+
+def test_an_unmapped_person_is_told_how_to_get_mapped(env: Env) -> None:
+    with pytest.raises(NoIamUserMapped, match="signoff users map U0NOBODY --iam-user"):
+        env.service.request("U0NOBODY", "dave", "need it")
+    assert env.automation.started == []
+
+
+def test_an_admin_may_ask_for_anyone_but_not_for_a_user_iam_does_not_know(env: Env) -> None:
+    env.service.request(ADMIN, "erin", "rotation")
+    assert env.automation.started[0][1]["IamUser"] == ["erin"]
+    with pytest.raises(UnknownIamUser, match="`ghost`"):
+        env.service.request(ADMIN, "ghost", "rotation")
+    assert len(env.automation.started) == 1
+
+
+@pytest.mark.parametrize("name", ["", "two words", "x" * 65, "dave;rm", "dåve", "a/b"])
+def test_names_iam_would_refuse_are_refused_before_any_aws_call(env: Env, name: str) -> None:
+    with pytest.raises(BadIamUserName) as refused:
+        env.service.request(ADMIN, name, "reason")
+    assert refused.value.field == "iam_user"
+    assert env.automation.started == []
+
+
+def test_names_with_every_character_iam_allows_pass_the_name_check(env: Env) -> None:
+    env.iam.create_user(UserName="ci+bot=1,x.y@z_w-v")
+    env.service.request(ADMIN, "ci+bot=1,x.y@z_w-v", "reason")
+    assert len(env.automation.started) == 1
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 501])
+def test_a_missing_or_overlong_reason_is_refused_on_the_reason_field(env: Env, reason: str) -> None:
+    with pytest.raises(ReasonMissing) as refused:
+        env.service.request("U0DAVE", "dave", reason)
+    assert refused.value.field == "reason"
+    assert env.automation.started == []
+
+
+def test_a_request_already_waiting_for_that_user_blocks_a_second(env: Env) -> None:
+    waiting = env.finished_run(status="Waiting")
+    with pytest.raises(KeyRequestPending, match=waiting):
+        env.service.check("U0DAVE", "dave", "again")
+    with pytest.raises(KeyRequestPending):
+        env.service.request(ADMIN, "dave", "again")
+    assert env.automation.started == []
+    env.service.request(ADMIN, "erin", "other user is fine")
+
+
+def test_two_requests_a_moment_apart_start_one_runbook_even_before_ssm_lists_it(
+    env: Env,
+) -> None:
+    env.service.request("U0DAVE", "dave", "first")
+    env.clock.at += timedelta(seconds=50)  # crosses into the next minute
+    with pytest.raises(KeyRequestPending, match="a moment ago"):
+        env.service.request(ADMIN, "dave", "second")
+    assert len(env.automation.started) == 1
+    # The claim lapses by itself; from then on SSM's list of running executions decides.
+    env.clock.at += timedelta(minutes=2)
+    env.service.request(ADMIN, "dave", "third")
+    assert len(env.automation.started) == 2
+
+
+def test_check_refuses_like_request_but_starts_nothing(env: Env) -> None:
+    assert env.service.check("U0DAVE", "dave", "CI").iam_user == "dave"
+    assert env.automation.started == []
+
+
+def test_slash_command_text_is_split_and_unescaped() -> None:
+    assert read_command("dave  deploy &amp; test &lt;prod&gt;") == ("dave", "deploy & test <prod>")
+    assert read_command("  ") == ("", "")
+    assert read_command("dave") == ("dave", "")
+
+
+# -- telling the outcome ---------------------------------------------------------------------
+
+
+def test_issued_key_dms_the_secret_name_and_the_exact_command_once(env: Env) -> None:
+    name = "dave/access-key-20261123T101500Z"
+    eid = env.finished_run(payload={"status": "issued", "iam_user": "dave", "secret_name": name})
+    env.store.claim_card(eid, "ApproveKey", "C0KEYS")
+    env.store.set_card_ts(eid, "ApproveKey", CardRef("C0KEYS", "100.1"))
+
+    outcome = env.service.notify_outcome(eid)
+    env.service.notify_outcome(eid)  # EventBridge delivers again
+
+    assert outcome is not None and outcome.kind is OutcomeKind.ISSUED
+    [(user, text)] = env.slack.dms
+    assert user == "U0DAVE"
+    assert (
+        f"aws secretsmanager get-secret-value --secret-id '{name}' "
+        "--query SecretString --output text" in text
+    )
+    [(ref, thread)] = env.slack.replies
+    assert ref == CardRef("C0KEYS", "100.1")
+    assert name in thread and "<@U0DAVE>" in thread
+    assert "get-secret-value" not in thread
+    assert [r["event"] for r in env.audit.events(eid)] == ["access_key_outcome"]
+
+
+def test_a_rejection_dms_who_rejected_and_why(env: Env) -> None:
+    eid = env.finished_run(status="Failed", failure_message="Step ApproveKey rejected")
+    env.approval(eid, Outcome.REJECTED, Decision(BOB, Verdict.REJECT, comment="Use SSO instead"))
+
+    env.service.notify_outcome(eid)
+
+    [(user, text)] = env.slack.dms
+    assert user == "U0DAVE"
+    assert "rejected by <@U0BOB>: Use SSO instead" in text
+    assert "get-secret-value" not in text
+
+
+def test_a_user_with_two_keys_is_told_to_delete_one(env: Env) -> None:
+    eid = env.finished_run(payload={"status": "key_limit", "iam_user": "dave"})
+    outcome = env.service.notify_outcome(eid)
+    assert outcome is not None and outcome.kind is OutcomeKind.REFUSED
+    text = env.slack.dms[0][1]
+    assert "already has 2 access keys" in text and "aws iam delete-access-key" in text
+
+
+def test_a_failed_issue_step_dms_why(env: Env) -> None:
+    eid = env.finished_run(
+        status="Failed",
+        payload='{"errorType": "ServiceError", "errorMessage": "AWS refused"}',
+        failure_message="Lambda function returned an error: ServiceError: AWS refused",
+    )
+    env.approval(eid, Outcome.APPROVED, Decision(BOB, Verdict.APPROVE))
+    outcome = env.service.notify_outcome(eid)
+    assert outcome is not None and outcome.kind is OutcomeKind.FAILED
+    assert (
+        "failed: Lambda function returned an error: ServiceError: AWS refused"
+        in (env.slack.dms[0][1])
+    )
+
+
+def test_timed_out_and_cancelled_requests_say_so(env: Env) -> None:
+    timed_out = env.finished_run(status="TimedOut")
+    env.approval(timed_out, Outcome.TIMED_OUT)
+    cancelled = env.finished_run(status="Cancelled")
+    env.service.notify_outcome(timed_out)
+    env.service.notify_outcome(cancelled)
+    assert "before it timed out" in env.slack.dms[0][1]
+    assert "was cancelled" in env.slack.dms[1][1]
+
+
+def test_nothing_is_said_before_the_run_ends_or_about_other_runbooks(env: Env) -> None:
+    running = env.finished_run(status="InProgress")
+    other = env.finished_run(document="Signoff-Approval")
+    assert env.service.notify_outcome(running) is None
+    assert env.service.notify_outcome(other) is None
+    assert env.slack.dms == []
+
+
+def test_a_dm_slack_failed_to_take_is_sent_by_the_next_delivery(env: Env) -> None:
+    eid = env.finished_run(payload={"status": "user_not_found", "iam_user": "dave"})
+    env.slack.fail_next_dm = True
+    with pytest.raises(TransientError):
+        env.service.notify_outcome(eid)
+    env.service.notify_outcome(eid)
+    [(_, text)] = env.slack.dms
+    assert "no longer exists" in text
+
+
+def test_the_outcome_dm_renders_within_block_kit_limits() -> None:
+    # Text only, but the started modal carries the same text: slack_sdk validates it.
+    request = KeyRequest("U0DAVE", "dave", "x" * 500, "e" * 36)
+    views.key_request_started_modal(request).validate_json()

@@ -1,0 +1,261 @@
+"""The issuer: one key per approved request, into a secret only its owner (and admins) may read."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from bot.access_key_models import IssueKeyPayload
+from bot.access_keys import KeyIssuer, secret_name
+from bot.errors import ApprovalNotFound, ServiceError
+from bot.gateways.iam import EXECUTION_TAG, AccessKeyGateway, read_policy
+from bot.gateways.tables import AuditLog
+from bot.models import Approval, Decision, Outcome, Verdict
+
+REGION = "us-east-1"
+ACCT = "123456789012"
+DOC = "Signoff-AccessKey"
+EID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+ADMIN_ROLE = f"arn:aws:iam::{ACCT}:role/KeyAdmin"
+BOB = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0BOB"
+DAVE_SESSION = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0DAVE"
+NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
+
+
+class FakeAutomation:
+    def __init__(self) -> None:
+        self.approvals: dict[str, Approval] = {}
+
+    def get_approval(self, execution_id: str, step_name: str | None = None) -> Approval:
+        if execution_id not in self.approvals:
+            raise ApprovalNotFound(execution_id)
+        return self.approvals[execution_id]
+
+
+class Spy:
+    """A boto3 client that keeps what IAM returned, and can fail one operation on demand."""
+
+    def __init__(self, client: Any, fail: str | None = None) -> None:
+        self._client = client
+        self.fail = fail
+        self.secrets_seen: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        if name == self.fail:
+
+            def failing(**kwargs: Any) -> Any:
+                raise ClientError(
+                    {"Error": {"Code": "InternalServiceError", "Message": "boom"}}, name
+                )
+
+            return failing
+        if name == "create_access_key":
+
+            def spying(**kwargs: Any) -> Any:
+                response = method(**kwargs)
+                self.secrets_seen.append(response["AccessKey"]["SecretAccessKey"])
+                return response
+
+            return spying
+        return method
+
+
+class Env:
+    def __init__(self, fail: str | None = None, prefix: str = "") -> None:
+        session = boto3.Session(region_name=REGION)
+        dynamodb = session.resource("dynamodb")
+        dynamodb.create_table(
+            TableName="audit",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+        )
+        self.iam_client = session.client("iam")
+        self.iam_client.create_user(UserName="dave")
+        self.secrets = session.client("secretsmanager")
+        self.iam = Spy(self.iam_client, fail if fail == "create_access_key" else None)
+        self.sm = Spy(self.secrets, fail if fail != "create_access_key" else None)
+        self.automation = FakeAutomation()
+        self.audit = AuditLog(dynamodb.Table("audit"), lambda: NOW)
+        self.issuer = KeyIssuer(
+            document=DOC,
+            secret_prefix=prefix,
+            admin_role_arn=ADMIN_ROLE,
+            automation=self.automation,  # type: ignore[arg-type]
+            keys=AccessKeyGateway(self.iam, self.sm),  # type: ignore[arg-type]
+            audit=self.audit,
+            now=lambda: NOW,
+        )
+        self.approve()
+
+    def approve(
+        self, *decisions: Decision, outcome: Outcome = Outcome.APPROVED, **params: str
+    ) -> None:
+        parameters = {"IamUser": "dave", "RequesterSlackId": "U0DAVE", **params}
+        self.automation.approvals[EID] = Approval(
+            execution_id=EID,
+            step_name="ApproveKey",
+            document_name=DOC,
+            region=REGION,
+            outcome=outcome,
+            approvers=(f"arn:aws:iam::{ACCT}:role/SignoffApprover",),
+            min_required=1,
+            decisions=decisions or (Decision(BOB, Verdict.APPROVE, comment="ok"),),
+            parameters={k: (v,) for k, v in parameters.items()},
+        )
+
+    def issue(self, **changes: str) -> dict[str, str]:
+        payload = {"execution_id": EID, "iam_user": "dave", "requester": "U0DAVE", **changes}
+        return self.issuer.issue(request=IssueKeyPayload(**payload))
+
+    def keys(self) -> list[str]:
+        metadata = self.iam_client.list_access_keys(UserName="dave")["AccessKeyMetadata"]
+        return [k["AccessKeyId"] for k in metadata]
+
+    def secret_names(self) -> list[str]:
+        return [s["Name"] for s in self.secrets.list_secrets()["SecretList"]]
+
+
+@pytest.fixture
+def env() -> Iterator[Env]:
+    with mock_aws():
+        yield Env()
+
+
+def test_an_approved_request_gets_one_key_stored_only_in_its_secret(env: Env) -> None:
+    report = env.issue()
+
+    name = "dave/access-key-20261123T101500Z"
+    assert report == {"status": "issued", "iam_user": "dave", "secret_name": name}
+    [key_id] = env.keys()
+    stored = json.loads(env.secrets.get_secret_value(SecretId=name)["SecretString"])
+    assert stored["AccessKeyId"] == key_id
+    assert stored["SecretAccessKey"] == env.iam.secrets_seen[0]
+    # The report, the audit trail and the secret's metadata hold neither the key nor its id.
+    described = env.secrets.describe_secret(SecretId=name)
+    for public in (report, env.audit.events(EID), described["Tags"], described["Description"]):
+        assert env.iam.secrets_seen[0] not in json.dumps(public, default=str)
+        assert key_id not in json.dumps(public, default=str)
+
+
+def test_the_secret_is_tagged_with_who_asked_who_approved_and_the_execution(env: Env) -> None:
+    env.issue()
+    tags = {
+        t["Key"]: t["Value"]
+        for t in env.secrets.describe_secret(SecretId=env.secret_names()[0])["Tags"]
+    }
+    assert tags == {
+        EXECUTION_TAG: EID,
+        "signoff:iam-user": "dave",
+        "signoff:requester": "U0DAVE",
+        "signoff:approvers": BOB,
+    }
+
+
+def test_only_the_user_and_the_admin_role_may_read_the_secret(env: Env) -> None:
+    env.issue()
+    policy = json.loads(
+        env.secrets.get_resource_policy(SecretId=env.secret_names()[0])["ResourcePolicy"]
+    )
+    readers = sorted([f"arn:aws:iam::{ACCT}:user/dave", ADMIN_ROLE])
+    allow, deny = policy["Statement"]
+    assert allow["Effect"] == "Allow" and allow["Principal"] == {"AWS": readers}
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
+    assert deny["Action"] == "secretsmanager:GetSecretValue"
+    assert deny["Condition"] == {"StringNotEquals": {"aws:PrincipalArn": readers}}
+
+
+def test_without_an_admin_role_only_the_user_may_read() -> None:
+    policy = json.loads(read_policy([f"arn:aws:iam::{ACCT}:user/dave"]))
+    assert policy["Statement"][0]["Principal"] == {"AWS": [f"arn:aws:iam::{ACCT}:user/dave"]}
+
+
+def test_a_retried_invocation_reports_the_same_secret_and_creates_no_second_key(
+    env: Env,
+) -> None:
+    first = env.issue()
+    second = env.issue()
+    assert second == first
+    assert len(env.keys()) == 1
+    assert len(env.secret_names()) == 1
+
+
+def test_a_user_with_two_keys_gets_none_and_no_secret(env: Env) -> None:
+    env.iam_client.create_access_key(UserName="dave")
+    env.iam_client.create_access_key(UserName="dave")
+    assert env.issue() == {"status": "key_limit", "iam_user": "dave"}
+    assert len(env.keys()) == 2
+    assert env.secret_names() == []
+
+
+def test_a_user_deleted_since_the_request_gets_nothing(env: Env) -> None:
+    env.iam_client.delete_user(UserName="dave")
+    assert env.issue() == {"status": "user_not_found", "iam_user": "dave"}
+    assert env.secret_names() == []
+
+
+@pytest.mark.parametrize(
+    ("decisions", "outcome", "params", "payload"),
+    [
+        ((), Outcome.WAITING, {}, {}),  # invoked before anyone approved
+        ((Decision(BOB, Verdict.REJECT),), Outcome.REJECTED, {}, {}),
+        ((Decision(DAVE_SESSION, Verdict.APPROVE),), Outcome.APPROVED, {}, {}),  # self-approval
+        (
+            (Decision(f"arn:aws:iam::{ACCT}:user/dave", Verdict.APPROVE),),
+            Outcome.APPROVED,
+            {},
+            {},
+        ),
+        ((), Outcome.APPROVED, {}, {"iam_user": "root-ish"}),  # payload differs from SSM's
+        ((), Outcome.APPROVED, {}, {"requester": "U0MALLORY"}),
+    ],
+)
+def test_no_key_without_an_approval_ssm_confirms_from_someone_else(
+    env: Env,
+    decisions: tuple[Decision, ...],
+    outcome: Outcome,
+    params: dict[str, str],
+    payload: dict[str, str],
+) -> None:
+    env.approve(*decisions, outcome=outcome, **params)
+    report = env.issue(**payload)
+    assert report["status"] == "not_approved"
+    assert env.keys() == [] and env.secret_names() == []
+
+
+def test_the_secret_prefix_and_the_comma_iam_allows_in_names() -> None:
+    assert secret_name("team/", "ci,bot", NOW) == "team/ci_bot/access-key-20261123T101500Z"
+    with mock_aws():
+        assert Env(prefix="keys/").issue()["secret_name"] == (
+            "keys/dave/access-key-20261123T101500Z"
+        )
+
+
+@pytest.mark.parametrize(
+    "failing", ["put_resource_policy", "create_access_key", "put_secret_value"]
+)
+def test_a_failure_midway_leaves_no_secret_no_key_and_no_key_in_the_error(failing: str) -> None:
+    with mock_aws():
+        env = Env(fail=failing)
+        with pytest.raises(ServiceError) as raised:
+            env.issue()
+        assert env.keys() == []
+        assert env.secret_names() == []
+        everything = "".join(traceback.format_exception(raised.value))
+        for secret in env.iam.secrets_seen:
+            assert secret not in everything
