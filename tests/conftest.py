@@ -1,0 +1,112 @@
+"""Fixtures every test level shares: fake AWS credentials and the integration world."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import boto3
+import pytest
+
+from tests.support.world import (
+    BOT_TOKEN,
+    REGION,
+    SIGNING_SECRET,
+    World,
+    provision,
+    settings_env,
+    slack_request_url,
+)
+
+HANDLER_CACHES = (
+    "handlers.slack_events.slack_handler",
+    "handlers.approval_notice.services",
+    "handlers.automation_result.services",
+    "handlers.reconcile.services",
+)
+
+
+@pytest.fixture(autouse=True)
+def _fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Obviously fake keys: nothing in the test suite may reach a real AWS account.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+def _clear_handler_caches() -> None:
+    import importlib
+
+    for dotted in HANDLER_CACHES:
+        module_name, _, name = dotted.rpartition(".")
+        getattr(importlib.import_module(module_name), name).cache_clear()
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """moto + the SSM engine + Signoff's functions + the Slack emulator, fresh for one test."""
+    from moto import mock_aws
+
+    import sandbox.aws
+    from sandbox.slack.emulator import SlackEmulator
+
+    sandbox.aws.install()
+    emulator = SlackEmulator(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
+    emulator.start()
+    env = settings_env(emulator.api_url)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    _clear_handler_caches()
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        topic_arn = provision(session, env)
+        with slack_request_url(session) as bot_url:
+            emulator.configure(bot_url=bot_url)
+            yield World(
+                session=session,
+                slack_url=emulator.url,
+                bot_url=bot_url,
+                topic_arn=topic_arn,
+                settle_engine=lambda: _settle_all(emulator),
+                env=env,
+            )
+            sandbox.aws.settle()
+    emulator.stop()
+    sandbox.aws.reset()
+    _clear_handler_caches()
+
+
+def _settle_all(emulator: object) -> None:
+    import sandbox.aws
+
+    # Lazy listeners, SNS and EventBridge deliveries and the engine all run on background
+    # threads; settle twice so work that one round started is finished by the next.
+    for _ in range(2):
+        sandbox.aws.settle()
+
+
+@pytest.fixture
+def assume_role() -> Callable[[str, str], boto3.Session]:
+    """A boto3 session acting as a role session, as a person using the console or CLI would."""
+
+    def assume(role_arn: str, session_name: str) -> boto3.Session:
+        creds = boto3.client("sts", region_name=REGION).assume_role(
+            RoleArn=role_arn, RoleSessionName=session_name
+        )["Credentials"]
+        return boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=REGION,
+        )
+
+    return assume
+
+
+@pytest.fixture
+def advance_clock() -> Callable[[float], None]:
+    import sandbox.aws
+
+    return sandbox.aws.clock.advance
