@@ -1,0 +1,456 @@
+"""DynamoDB I/O for multi-level flows: the flow, its levels, which execution is which level."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from bot.gateways.aws import error_code, wrap_client_error
+from bot.models import CardRef, Outcome
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+Clock = Callable[[], datetime]
+
+# Every write pushes the expiry out again: one level can wait up to SSM's 30-day maximum.
+_RETENTION = timedelta(days=45)
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+@dataclass(frozen=True)
+class Membership:
+    """Which parent flow and level an approval belongs to."""
+
+    flow_id: str
+    level: int
+    levels: int
+    execution_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FlowItem:
+    """A parent execution as Signoff tracks it: where its thread is, how it ended."""
+
+    flow_id: str
+    levels: int
+    channel: str
+    name: str
+    description: str = ""
+    root_ts: str | None = None
+    outcome: Outcome = Outcome.WAITING
+    version: int = 0
+    rendered: int = -1  # the version the root message last showed
+
+    @property
+    def root(self) -> CardRef | None:
+        return CardRef(self.channel, self.root_ts) if self.root_ts else None
+
+
+@dataclass(frozen=True)
+class LevelItem:
+    """One level's latest known state; `rank` only grows for one execution (Approval.rank)."""
+
+    flow_id: str
+    level: int
+    execution_id: str | None
+    outcome: Outcome
+    rank: int = -1
+    done: int = 0
+    needed: int = 0
+    approved_by: tuple[str, ...] = ()
+    rejected_by: tuple[str, ...] = ()
+    channel: str | None = None
+    pointer_ts: str | None = None
+
+
+class TaskClaim(Enum):
+    """What claiming a task token for a start found."""
+
+    WON = "won"  # ours: start the approval
+    STARTED = "started"  # an earlier invocation already started it
+    BUSY = "busy"  # another invocation is starting it right now
+
+
+class FlowStore:
+    """Flow items in the approvals table (pk FLOW#/EXEC#/TASK#), each write conditional."""
+
+    def __init__(self, table: Table, now: Clock) -> None:
+        self._table = table
+        self._now = now
+
+    # -- task tokens (keyed on a hash: the token itself is never stored) ------------------------
+
+    def claim_task(self, task_key: str, member: Membership, stale_before: datetime) -> TaskClaim:
+        """Reserve the start of one task's approval; a claim older than `stale_before` is void."""
+        item: dict[str, Any] = {
+            "pk": f"TASK#{task_key}",
+            "sk": "TASK",
+            "flow_id": member.flow_id,
+            "level": member.level,
+            "levels": member.levels,
+            "claimed_at": self._now().isoformat(),
+            "expires_at": self._expiry(),
+        }
+        try:
+            self._table.put_item(
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR "
+                "(attribute_not_exists(execution_id) AND claimed_at < :stale)",
+                ExpressionAttributeValues={":stale": stale_before.isoformat()},
+            )
+        except ClientError as exc:
+            if error_code(exc) != _CONDITION_FAILED:
+                raise wrap_client_error(exc, "write to the approvals table") from exc
+            existing = self.task(task_key)
+            return TaskClaim.STARTED if existing and existing.execution_id else TaskClaim.BUSY
+        return TaskClaim.WON
+
+    def finish_task(self, task_key: str, execution_id: str) -> None:
+        self._update(f"TASK#{task_key}", "TASK", "SET execution_id = :eid", {":eid": execution_id})
+
+    def release_task(self, task_key: str) -> None:
+        self._delete(f"TASK#{task_key}", "TASK")
+
+    def task(self, task_key: str) -> Membership | None:
+        item = self._get(f"TASK#{task_key}", "TASK")
+        return _membership(item) if item else None
+
+    # -- executions ----------------------------------------------------------------------------
+
+    def put_member(self, execution_id: str, member: Membership) -> None:
+        """Record which flow and level an approval execution belongs to."""
+        item: dict[str, Any] = {
+            "pk": f"EXEC#{execution_id}",
+            "sk": "FLOW",
+            "execution_id": execution_id,
+            "flow_id": member.flow_id,
+            "level": member.level,
+            "levels": member.levels,
+            "expires_at": self._expiry(),
+        }
+        try:
+            self._table.put_item(Item=item)
+        except ClientError as exc:
+            raise wrap_client_error(exc, "write to the approvals table") from exc
+
+    def member(self, execution_id: str) -> Membership | None:
+        item = self._get(f"EXEC#{execution_id}", "FLOW")
+        return _membership(item) if item else None
+
+    # -- flows -------------------------------------------------------------------------------
+
+    def create_flow(self, flow: FlowItem) -> bool:
+        """Create the flow's item; False when it already exists (a later level, or a retry)."""
+        item: dict[str, Any] = {
+            "pk": f"FLOW#{flow.flow_id}",
+            "sk": "FLOW",
+            "flow_id": flow.flow_id,
+            "levels": flow.levels,
+            "channel": flow.channel,
+            "name": flow.name,
+            "description": flow.description,
+            "outcome": flow.outcome.value,
+            "version": 0,
+            "created_at": self._now().isoformat(),
+            "expires_at": self._expiry(),
+        }
+        return self._put_once(item)
+
+    def flow(self, flow_id: str) -> FlowItem | None:
+        item = self._get(f"FLOW#{flow_id}", "FLOW")
+        return _flow(item) if item else None
+
+    def claim_root(self, flow_id: str, stale_before: datetime) -> bool:
+        """Reserve posting the flow's root message; a claim older than `stale_before` is void."""
+        return self._conditional_update(
+            f"FLOW#{flow_id}",
+            "FLOW",
+            "SET posting_at = :now",
+            "attribute_exists(pk) AND attribute_not_exists(root_ts) AND "
+            "(attribute_not_exists(posting_at) OR posting_at < :stale)",
+            {":now": self._now().isoformat(), ":stale": stale_before.isoformat()},
+        )
+
+    def set_root(self, flow_id: str, ref: CardRef) -> None:
+        self._update(
+            f"FLOW#{flow_id}",
+            "FLOW",
+            "SET root_ts = :ts, channel = :channel REMOVE posting_at",
+            {":ts": ref.ts, ":channel": ref.channel},
+        )
+
+    def release_root(self, flow_id: str) -> None:
+        self._update(f"FLOW#{flow_id}", "FLOW", "REMOVE posting_at", {})
+
+    def set_outcome(self, flow_id: str, outcome: Outcome) -> None:
+        self._update(
+            f"FLOW#{flow_id}",
+            "FLOW",
+            "SET outcome = :outcome, expires_at = :exp ADD version :one",
+            {":outcome": outcome.value, ":exp": self._expiry(), ":one": 1},
+        )
+
+    def set_rendered(self, flow_id: str, version: int) -> bool:
+        """Record that the root shows `version`; False if a later version was shown meanwhile."""
+        return self._conditional_update(
+            f"FLOW#{flow_id}",
+            "FLOW",
+            "SET rendered_version = :v",
+            "attribute_exists(pk) AND "
+            "(attribute_not_exists(rendered_version) OR rendered_version <= :v)",
+            {":v": version},
+        )
+
+    def bump(self, flow_id: str) -> None:
+        """Mark the flow as changed, so a render that read an older version renders again."""
+        self._conditional_update(
+            f"FLOW#{flow_id}",
+            "FLOW",
+            "SET expires_at = :exp ADD version :one",
+            "attribute_exists(pk)",
+            {":exp": self._expiry(), ":one": 1},
+        )
+
+    # -- levels ------------------------------------------------------------------------------
+
+    def start_level(
+        self, flow_id: str, level: int, execution_id: str, needed: int, channel: str
+    ) -> bool:
+        """Show a level as waiting on a new execution; False if this execution is already known."""
+        return self._conditional_update(
+            f"FLOW#{flow_id}",
+            _level_sk(level),
+            "SET flow_id = :flow, #level = :level, execution_id = :eid, outcome = :waiting, "
+            "#rank = :rank, done = :zero, needed = :needed, approved_by = :none, "
+            "rejected_by = :none, channel = :channel, expires_at = :exp REMOVE pointer_ts",
+            "attribute_not_exists(execution_id) OR execution_id <> :eid",
+            {
+                ":flow": flow_id,
+                ":level": level,
+                ":eid": execution_id,
+                ":waiting": Outcome.WAITING.value,
+                ":rank": -1,
+                ":zero": 0,
+                ":needed": needed,
+                ":none": [],
+                ":channel": channel,
+                ":exp": self._expiry(),
+            },
+            names={"#level": "level", "#rank": "rank"},
+        )
+
+    def record_level(self, snapshot: LevelItem) -> bool:
+        """Store a later state of the level's current execution; False if it is not later."""
+        assert snapshot.execution_id is not None
+        return self._conditional_update(
+            f"FLOW#{snapshot.flow_id}",
+            _level_sk(snapshot.level),
+            "SET flow_id = :flow, #level = :level, execution_id = :eid, outcome = :outcome, "
+            "#rank = :rank, done = :done, needed = :needed, approved_by = :approved, "
+            "rejected_by = :rejected, channel = if_not_exists(channel, :channel), "
+            "expires_at = :exp",
+            "attribute_not_exists(pk) OR (execution_id = :eid AND #rank < :rank)",
+            {
+                ":flow": snapshot.flow_id,
+                ":level": snapshot.level,
+                ":eid": snapshot.execution_id,
+                ":outcome": snapshot.outcome.value,
+                ":rank": snapshot.rank,
+                ":done": snapshot.done,
+                ":needed": snapshot.needed,
+                ":approved": list(snapshot.approved_by),
+                ":rejected": list(snapshot.rejected_by),
+                ":channel": snapshot.channel or "",
+                ":exp": self._expiry(),
+            },
+            names={"#level": "level", "#rank": "rank"},
+        )
+
+    def set_pointer(self, flow_id: str, level: int, ts: str) -> None:
+        self._update(f"FLOW#{flow_id}", _level_sk(level), "SET pointer_ts = :ts", {":ts": ts})
+
+    def levels(self, flow_id: str) -> list[LevelItem]:
+        try:
+            response = self._table.query(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :level)",
+                ExpressionAttributeValues={":pk": f"FLOW#{flow_id}", ":level": "LEVEL#"},
+                ConsistentRead=True,
+            )
+        except ClientError as exc:
+            raise wrap_client_error(exc, "read the approvals table") from exc
+        return sorted((_level(i) for i in response["Items"]), key=lambda lv: lv.level)
+
+    # -- completing an execution's task, once -------------------------------------------------
+
+    def claim_completion(self, execution_id: str, stale_before: datetime) -> bool:
+        """Reserve telling Step Functions how this execution ended; a stale claim is void."""
+        item: dict[str, Any] = {
+            "pk": f"EXEC#{execution_id}",
+            "sk": "SFN",
+            "phase": "sending",
+            "claimed_at": self._now().isoformat(),
+            "expires_at": self._expiry(),
+        }
+        try:
+            self._table.put_item(
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR "
+                "(phase = :sending AND claimed_at < :stale)",
+                ExpressionAttributeValues={
+                    ":sending": "sending",
+                    ":stale": stale_before.isoformat(),
+                },
+            )
+        except ClientError as exc:
+            if error_code(exc) == _CONDITION_FAILED:
+                return False
+            raise wrap_client_error(exc, "write to the approvals table") from exc
+        return True
+
+    def finish_completion(self, execution_id: str, closed_code: str | None = None) -> None:
+        """Sent; or `closed_code` when Step Functions had already stopped waiting."""
+        if closed_code is None:
+            self._update(f"EXEC#{execution_id}", "SFN", "SET phase = :p", {":p": "sent"})
+            return
+        self._update(
+            f"EXEC#{execution_id}",
+            "SFN",
+            "SET phase = :p, closed_code = :code",
+            {":p": "closed", ":code": closed_code},
+        )
+
+    def completion_closed_code(self, execution_id: str) -> str | None:
+        item = self._get(f"EXEC#{execution_id}", "SFN")
+        return str(item["closed_code"]) if item and item.get("closed_code") else None
+
+    def release_completion(self, execution_id: str) -> None:
+        self._delete(f"EXEC#{execution_id}", "SFN")
+
+    # -- one-time claims on a flow (its outcome message, a level's pointer) -------------------
+
+    def claim(self, flow_id: str, key: str) -> bool:
+        item: dict[str, Any] = {
+            "pk": f"FLOW#{flow_id}",
+            "sk": f"CLAIM#{key}",
+            "claimed_at": self._now().isoformat(),
+            "expires_at": self._expiry(),
+        }
+        return self._put_once(item)
+
+    def release(self, flow_id: str, key: str) -> None:
+        self._delete(f"FLOW#{flow_id}", f"CLAIM#{key}")
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _put_once(self, item: Mapping[str, Any]) -> bool:
+        try:
+            self._table.put_item(Item=dict(item), ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if error_code(exc) == _CONDITION_FAILED:
+                return False
+            raise wrap_client_error(exc, "write to the approvals table") from exc
+        return True
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        try:
+            response = self._table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True)
+        except ClientError as exc:
+            raise wrap_client_error(exc, "read the approvals table") from exc
+        return response.get("Item")
+
+    def _update(self, pk: str, sk: str, expression: str, values: dict[str, Any]) -> None:
+        kwargs: dict[str, Any] = {"Key": {"pk": pk, "sk": sk}, "UpdateExpression": expression}
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        try:
+            self._table.update_item(**kwargs)
+        except ClientError as exc:
+            raise wrap_client_error(exc, "update the approvals table") from exc
+
+    def _conditional_update(
+        self,
+        pk: str,
+        sk: str,
+        expression: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> bool:
+        kwargs: dict[str, Any] = {
+            "Key": {"pk": pk, "sk": sk},
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        try:
+            self._table.update_item(**kwargs)
+        except ClientError as exc:
+            if error_code(exc) == _CONDITION_FAILED:
+                return False
+            raise wrap_client_error(exc, "update the approvals table") from exc
+        return True
+
+    def _delete(self, pk: str, sk: str) -> None:
+        try:
+            self._table.delete_item(Key={"pk": pk, "sk": sk})
+        except ClientError as exc:
+            raise wrap_client_error(exc, "release a claim in the approvals table") from exc
+
+    def _expiry(self) -> int:
+        return int((self._now() + _RETENTION).timestamp())
+
+
+def _level_sk(level: int) -> str:
+    # Zero-padded so a query returns levels in order.
+    return f"LEVEL#{level:04d}"
+
+
+def _strings(raw: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in raw) if isinstance(raw, list | tuple) else ()
+
+
+def _membership(item: Mapping[str, Any]) -> Membership:
+    return Membership(
+        flow_id=str(item["flow_id"]),
+        level=int(item["level"]),
+        levels=int(item["levels"]),
+        execution_id=str(item["execution_id"]) if item.get("execution_id") else None,
+    )
+
+
+def _flow(item: Mapping[str, Any]) -> FlowItem:
+    return FlowItem(
+        flow_id=str(item["flow_id"]),
+        levels=int(item["levels"]),
+        channel=str(item["channel"]),
+        name=str(item.get("name", "")),
+        description=str(item.get("description", "")),
+        root_ts=str(item["root_ts"]) if item.get("root_ts") else None,
+        outcome=Outcome(item.get("outcome", Outcome.WAITING.value)),
+        version=int(item.get("version", 0)),
+        rendered=int(item.get("rendered_version", -1)),
+    )
+
+
+def _level(item: Mapping[str, Any]) -> LevelItem:
+    return LevelItem(
+        flow_id=str(item["flow_id"]),
+        level=int(item["level"]),
+        execution_id=str(item["execution_id"]) if item.get("execution_id") else None,
+        outcome=Outcome(item.get("outcome", Outcome.WAITING.value)),
+        rank=int(item.get("rank", -1)),
+        done=int(item.get("done", 0)),
+        needed=int(item.get("needed", 0)),
+        approved_by=_strings(item.get("approved_by")),
+        rejected_by=_strings(item.get("rejected_by")),
+        channel=str(item["channel"]) if item.get("channel") else None,
+        pointer_ts=str(item["pointer_ts"]) if item.get("pointer_ts") else None,
+    )
