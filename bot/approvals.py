@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from bot import views
 from bot.errors import (
@@ -41,6 +42,16 @@ class Placement:
     levels: int | None = None
 
 
+class FlowHooks(Protocol):
+    """What a multi-level flow adds to an approval (implemented by bot.flows.FlowTracker)."""
+
+    def placement(self, approval: Approval) -> Placement | None:
+        """The flow's thread for this approval's card; None when it is in no flow."""
+
+    def observe(self, approval: Approval) -> None:
+        """Called with every fresh read of an approval: complete its task, move the ladder."""
+
+
 class ApprovalService:
     """Flow A: SSM approval → Slack card → decision as the clicking human → card and thread."""
 
@@ -56,6 +67,7 @@ class ApprovalService:
         route: Router,
         now: Callable[[], datetime],
         reminder_before: timedelta,
+        flows: FlowHooks | None = None,
     ) -> None:
         self._automation = automation
         self._signals = signals
@@ -66,6 +78,7 @@ class ApprovalService:
         self._route = route
         self._now = now
         self._reminder_before = reminder_before
+        self._flows = flows
 
     # -- cards -----------------------------------------------------------------------------
 
@@ -77,7 +90,7 @@ class ApprovalService:
         if not approval.outcome.is_open:
             logger.info("approval already closed; no card", extra={"execution_id": execution_id})
             return None
-        where = placement or Placement(channel=self._route(approval))
+        where = placement or self._placement(approval)
         claimed = self._store.claim_card(
             execution_id,
             approval.step_name,
@@ -114,11 +127,16 @@ class ApprovalService:
             min_required=approval.min_required,
         )
         self._slack.reply(_thread(ref, where), views.notice_received_text(approval))
+        if self._flows is not None:
+            self._flows.observe(approval)
         return ref
 
     def refresh(self, execution_id: str, step_name: str | None = None) -> Approval | None:
         """Bring the card and its thread in line with SSM (decisions made anywhere, the outcome)."""
         approval = self._automation.get_approval(execution_id, step_name)
+        if self._flows is not None:
+            # First, before any Slack call: a flow's task must not wait on Slack.
+            self._flows.observe(approval)
         card = self._store.card(execution_id, approval.step_name)
         if card is None or card.ref is None:
             if approval.outcome.is_open:
@@ -228,6 +246,10 @@ class ApprovalService:
         return "reminded"
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _placement(self, approval: Approval) -> Placement:
+        where = self._flows.placement(approval) if self._flows is not None else None
+        return where or Placement(channel=self._route(approval))
 
     def _identity(self, slack_user_id: str) -> Identity:
         identity = self._identities.get(slack_user_id)

@@ -451,3 +451,213 @@ def _key_outcome_line(outcome: KeyOutcome) -> str:
         f":warning: The access key request for {user} failed: {failure}. An admin can look "
         "at the execution in the SSM console."
     )
+
+
+# -- Multi-level flows (flow B, issue #4) -----------------------------------------------------
+# All levels of one parent Step Functions execution share one thread: the root message carries
+# the ladder, each level's card sits in the thread, the flow's outcome is said there once.
+
+_LEVEL_MARKS = {
+    Outcome.WAITING: "⏳",
+    Outcome.APPROVED: "✓",
+    Outcome.REJECTED: "✗",
+    Outcome.TIMED_OUT: "⏰",
+    Outcome.CANCELLED: "⊘",
+    Outcome.FAILED: "⚠",
+}
+_LADDER_NAMES_MAX = 3
+_NOT_STARTED = "\u2013"  # an en dash: the ladder's "not started yet"
+
+
+@dataclass(frozen=True)
+class LevelState:
+    """One level as the ladder shows it; `outcome` None means the level has not started."""
+
+    level: int
+    outcome: Outcome | None = None
+    done: int = 0
+    needed: int = 0
+    approved_by: tuple[str, ...] = ()
+    rejected_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FlowState:
+    """A parent execution (the flow) and its levels, one LevelState each, 1..N in order."""
+
+    flow_id: str
+    levels: tuple[LevelState, ...]
+    description: str = ""
+    outcome: Outcome = Outcome.WAITING
+
+    @property
+    def name(self) -> str:
+        return flow_name(self.flow_id)
+
+    @property
+    def console_url(self) -> str:
+        region = self.flow_id.split(":")[3] if self.flow_id.count(":") >= 6 else "us-east-1"
+        return (
+            f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+            f"#/v2/executions/details/{self.flow_id}"
+        )
+
+    def deciding_level(self) -> LevelState | None:
+        """The level that ended the flow (or the one it waits on while it runs)."""
+        # A running or approved flow has no level that ended it: look for the waiting one.
+        ended_by_level = self.outcome not in {Outcome.WAITING, Outcome.APPROVED}
+        target = self.outcome if ended_by_level else Outcome.WAITING
+        return next((level for level in self.levels if level.outcome is target), None)
+
+
+def flow_name(flow_id: str) -> str:
+    """`arn:aws:states:…:execution:Machine:run-1` reads as `Machine/run-1`."""
+    parts = flow_id.split(":")
+    if len(parts) >= 8 and parts[5] == "execution":
+        return f"{parts[6]}/{parts[7]}"
+    return flow_id
+
+
+def ladder_step(level: LevelState) -> str:
+    """`level 1 ✓ approved by <@U1>`, `level 2 ⏳ 1 of 2`, and a dash for a level not started."""
+    head = f"level {level.level}"
+    if level.outcome is None:
+        return f"{head} {_NOT_STARTED}"
+    mark = _LEVEL_MARKS[level.outcome]
+    if level.outcome is Outcome.WAITING:
+        return f"{head} {mark} {level.done} of {level.needed}"
+    if level.outcome is Outcome.APPROVED:
+        by = _names(level.approved_by)
+        return f"{head} {mark} approved by {by}" if by else f"{head} {mark} approved"
+    if level.outcome is Outcome.REJECTED:
+        by = _names(level.rejected_by)
+        return f"{head} {mark} rejected by {by}" if by else f"{head} {mark} rejected"
+    return f"{head} {mark} {level.outcome.label.lower()}"
+
+
+def ladder_line(flow: FlowState) -> str:
+    """Every level in order on one line, `·` between them."""
+    return truncate(" · ".join(ladder_step(level) for level in flow.levels), _SECTION_MAX)
+
+
+def flow_status_line(flow: FlowState) -> str:
+    """Where the whole flow stands, one line."""
+    count = len(flow.levels)
+    level = flow.deciding_level()
+    at = f"level {level.level} of {count}" if level else "a level"
+    if flow.outcome is Outcome.WAITING:
+        waiting = f" — {at} waits for approval" if level else ""
+        return f"{_OUTCOME_ICONS[Outcome.WAITING]} *In progress*{waiting}"
+    if flow.outcome is Outcome.APPROVED:
+        return f"{_OUTCOME_ICONS[Outcome.APPROVED]} *Approved* — all {count} levels approved"
+    if flow.outcome is Outcome.REJECTED:
+        return f"{_OUTCOME_ICONS[Outcome.REJECTED]} *Rejected* at {at}"
+    return f"{_OUTCOME_ICONS[flow.outcome]} *Stopped* — {at} {flow.outcome.label.lower()}"
+
+
+def flow_root(flow: FlowState) -> list[Block]:
+    """The flow's root message: what it is, the ladder, where it stands, a link to the execution."""
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=truncate(f"Approval flow: {flow.name}", _HEADER_MAX)))
+    ]
+    if flow.description:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=truncate(f"*{escape(flow.description)}*", _SECTION_MAX)
+                )
+            )
+        )
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=ladder_line(flow))))
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=flow_status_line(flow))))
+    blocks.append(
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=truncate(
+                        f"Step Functions execution <{flow.console_url}|{escape(flow.name)}> · "
+                        f"{len(flow.levels)} levels · each level's card is in this thread",
+                        _SECTION_MAX,
+                    )
+                )
+            ]
+        )
+    )
+    return blocks
+
+
+def flow_root_text(flow: FlowState) -> str:
+    """The notification text that goes with the root message's blocks."""
+    return truncate(f"Approval flow {escape(flow.name)}: {ladder_line(flow)}", _SECTION_MAX)
+
+
+def flow_outcome_text(flow: FlowState, error: str | None = None) -> str:
+    """Said once in the thread when the flow ends; `error` is what Step Functions was told."""
+    count = len(flow.levels)
+    level = flow.deciding_level()
+    if flow.outcome is Outcome.APPROVED:
+        return (
+            f"{_OUTCOME_ICONS[Outcome.APPROVED]} *Flow approved*: all {count} levels approved. "
+            "The workflow continues on its approved path."
+        )
+    if level is None:
+        return flow_status_line(flow)
+    at = f"level {level.level} of {count}"
+    later = (
+        f" Level{'s' if count - level.level > 1 else ''} "
+        f"{_range(level.level + 1, count)} will not start."
+        if level.level < count
+        else ""
+    )
+    if flow.outcome is Outcome.REJECTED:
+        by = _names(level.rejected_by)
+        return (
+            f"{_OUTCOME_ICONS[Outcome.REJECTED]} *Flow rejected* at {at}"
+            f"{' by ' + by if by else ''}.{later}"
+        )
+    told = f" Step Functions was told (`{escape(error)}`), so the flow fails now." if error else ""
+    why = {
+        Outcome.TIMED_OUT: f"{at} timed out with {level.done} of {level.needed} approvals",
+        Outcome.CANCELLED: f"the approval of {at} was cancelled before a decision",
+    }.get(flow.outcome, f"the approval of {at} failed; see the execution in the SSM console")
+    return f"{_OUTCOME_ICONS[flow.outcome]} *Flow stopped*: {why}.{told}{later}"
+
+
+def late_result_text(level: LevelState, count: int, code: str, flow_status: str | None) -> str:
+    """A level ended after Step Functions had stopped waiting for it (its task had closed)."""
+    outcome = level.outcome.label.lower() if level.outcome else "decided"
+    status = f" The flow's execution is {flow_status}." if flow_status else ""
+    return (
+        f":warning: Level {level.level} of {count} ended ({outcome}) after Step Functions had "
+        f"stopped waiting for it (`{escape(code)}`), so this result changes nothing.{status}"
+    )
+
+
+def level_pointer_text(flow: FlowState, level: LevelState, thread_channel: str) -> str:
+    """The short message in a level's own channel when the flow's thread lives elsewhere."""
+    head = f"Level {level.level} of {len(flow.levels)} of *{escape(flow.name)}*"
+    where = f"<#{thread_channel}>"
+    if level.outcome is None or level.outcome is Outcome.WAITING:
+        return (
+            f"{_OUTCOME_ICONS[Outcome.WAITING]} {head} needs approval "
+            f"({level.done} of {level.needed} so far). Its card is in the flow's thread in "
+            f"{where}."
+        )
+    step = ladder_step(level).split(" ", 2)[2]
+    return f"{head}: {step}. The flow's thread is in {where}."
+
+
+def _names(principals: tuple[str, ...]) -> str:
+    shown = ", ".join(principal_label(p) for p in principals[:_LADDER_NAMES_MAX])
+    extra = len(principals) - _LADDER_NAMES_MAX
+    return f"{shown} +{extra}" if extra > 0 else shown
+
+
+def _range(first: int, last: int) -> str:
+    return str(first) if first == last else f"{first}{_NOT_STARTED}{last}"
+
+
+def level_pointer(flow: FlowState, level: LevelState, thread_channel: str) -> list[Block]:
+    """The pointer's blocks: its text, so a later chat.update can replace it whole."""
+    text = level_pointer_text(flow, level, thread_channel)
+    return [SectionBlock(text=MarkdownTextObject(text=truncate(text, _SECTION_MAX)))]

@@ -15,10 +15,13 @@ from bot.access_keys import KeyIssuer, KeyRequestService
 from bot.approvals import ApprovalService
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.flows import FlowService, FlowTracker
 from bot.gateways.automation import ApproverSignals, AutomationGateway
+from bot.gateways.flowstore import FlowStore
 from bot.gateways.iam import AccessKeyGateway
 from bot.gateways.runs import RunReader
 from bot.gateways.slack import SlackGateway, web_client
+from bot.gateways.stepfunctions import StepFunctionsGateway
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
 from bot.models import Approval
 from bot.notices import NoticeService
@@ -57,6 +60,7 @@ class Services:
     store: ApprovalStore
     slack: SlackGateway
     key_requests: KeyRequestService
+    flows: FlowService
 
 
 def slack_credentials(settings: Settings, session: boto3.Session) -> SlackCredentials:
@@ -102,6 +106,16 @@ def build_services(
     def route(approval: Approval) -> str:
         return settings.channel_for(approval.notification_arn, approval.document_name)
 
+    flow_store = FlowStore(dynamodb.Table(settings.approvals_table), now)
+    sfn = StepFunctionsGateway(session.client("stepfunctions", config=AWS_CONFIG))
+    tracker = FlowTracker(
+        flows=flow_store,
+        sfn=sfn,
+        slack=slack,
+        audit=audit,
+        channel_for=settings.channel_for,
+        now=now,
+    )
     approvals = ApprovalService(
         automation=automation,
         signals=ApproverSignals(session.client("sts", config=AWS_CONFIG), ssm_for),
@@ -112,6 +126,19 @@ def build_services(
         route=route,
         now=now,
         reminder_before=settings.reminder_before,
+        flows=tracker,
+    )
+    flows = FlowService(
+        approvals=approvals,
+        tracker=tracker,
+        automation=automation,
+        sfn=sfn,
+        flows=flow_store,
+        audit=audit,
+        document=settings.approval_document,
+        default_channel=settings.default_channel,
+        channel_for=settings.channel_for,
+        now=now,
     )
     key_requests = KeyRequestService(
         document=settings.access_key_document,
@@ -136,6 +163,7 @@ def build_services(
         store=store,
         slack=slack,
         key_requests=key_requests,
+        flows=flows,
     )
 
 

@@ -1,0 +1,752 @@
+"""Multi-level flows (flow B): start a level's approval, keep the flow's thread, close its task."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from bot import views
+from bot.approvals import ApprovalService, Placement
+from bot.errors import ApprovalNotFound, InvalidRequest, ServiceError, SignoffError, TransientError
+from bot.gateways.automation import AutomationGateway
+from bot.gateways.flowstore import FlowItem, FlowStore, LevelItem, Membership, TaskClaim
+from bot.gateways.slack import SlackGateway
+from bot.gateways.stepfunctions import StepFunctionsGateway, TaskClosed
+from bot.gateways.tables import AuditLog
+from bot.models import Approval, CardRef, Outcome, Verdict
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+ChannelFor = Callable[[str | None, str | None], str]
+
+TOKEN_PARAMETER = "SfnToken"  # noqa: S105 - the document parameter's name, not a secret
+INVALID_INPUT = "Signoff.InvalidInput"
+# What Step Functions is told when a level's approval ends without a decision.
+TASK_ERRORS = {
+    Outcome.TIMED_OUT: "Signoff.ApprovalTimedOut",
+    Outcome.CANCELLED: "Signoff.ApprovalCancelled",
+    Outcome.FAILED: "Signoff.ApprovalFailed",
+}
+MAX_LEVELS = 20
+_REFUSED = "refused"  # a task whose approval SSM would not start (its task already failed)
+# A claim older than this belongs to an invocation that died (Lambda timeouts are far shorter).
+_STALE_CLAIM = timedelta(minutes=2)
+# How a parent execution that ended without our result shows on the root message.
+_ENDED = {"FAILED": Outcome.FAILED, "TIMED_OUT": Outcome.TIMED_OUT, "ABORTED": Outcome.CANCELLED}
+_MAX_RENDERS = 5
+
+
+class InvalidFlowInput(SignoffError):
+    """The child state machine sent a payload Signoff cannot start an approval from."""
+
+
+# -- the payload ---------------------------------------------------------------------------------
+
+_EXECUTION_ARN = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:\s]+:[^:\s]+$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:(?P<name>[A-Za-z0-9_-]{1,256})$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_APPROVER = re.compile(
+    r"^(?:[\w+=,.@-]{1,64}"
+    r"|arn:aws[a-z-]*:iam::\d{12}:(?:user|role)/[\w+=,.@/-]{1,512}"
+    r"|arn:aws[a-z-]*:sts::\d{12}:assumed-role/[\w+=,.@-]{1,64}/[\w+=,.@-]{2,64})$"
+)
+
+# What each payload key must hold, said in every refusal that names it.
+EXPECTED = {
+    "token": "the task token (`token.$: $$.Task.Token`), 1 to 2048 characters",
+    "flow_id": "the parent execution ARN (`flow_id.$: "
+    "$$.Execution.Input.AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID`), "
+    "arn:aws:states:<region>:<account>:execution:<state machine>:<name>",
+    "level": "this level's number, a whole number from 1 to `levels`",
+    "levels": f"how many levels the flow has, a whole number from 1 to {MAX_LEVELS}",
+    "step": "the state's name (`step.$: $$.State.Name`), text",
+    "ssm_doc_name": "the name of Signoff's approval document, or nothing",
+    "ssm_automation_assume_role": "an IAM role ARN for Automation to run as, or empty",
+    "ssm_description": "text, at most 1024 characters",
+    "ssm_message": "text, at most 4096 characters (the aws:approve limit)",
+    "ssm_notification_arn": "an SNS topic ARN whose name starts with `Automation` "
+    "(SSM's service role may publish only to those)",
+    "ssm_approvers": "1 to 10 approvers (IAM user names, user ARNs, role ARNs or assumed-role "
+    'ARNs) as a list, a JSON list string such as ["a","b"], or a comma-separated string',
+    "ssm_min_required_approvals": "a whole number of approvals from 1 to 10",
+}
+
+
+class StartApprovalRequest(BaseModel):
+    """The child state machine's `lambda:invoke.waitForTaskToken` payload for one level.
+
+    The keys are the seed's (token, step, ssm_*) plus flow_id, level and levels; other keys the
+    state machine passes along (region, confirmation_url, …) are ignored.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+
+    token: SecretStr
+    flow_id: str
+    levels: int = Field(ge=1, le=MAX_LEVELS)
+    level: int = Field(ge=1, le=MAX_LEVELS)  # after `levels`, which its check reads
+    step: str = Field(default="", max_length=256)
+    ssm_doc_name: str | None = None
+    ssm_automation_assume_role: str = ""
+    ssm_description: str = Field(default="", max_length=1024)
+    ssm_message: str = Field(default="", max_length=4096)
+    ssm_notification_arn: str
+    ssm_approvers: tuple[str, ...] = Field(min_length=1, max_length=10)
+    ssm_min_required_approvals: int = Field(ge=1, le=10)
+
+    @field_validator("token")
+    @classmethod
+    def _token_length(cls, value: SecretStr) -> SecretStr:
+        if not 1 <= len(value.get_secret_value()) <= 2048:
+            raise ValueError("must be 1 to 2048 characters")
+        return value
+
+    @field_validator("flow_id")
+    @classmethod
+    def _flow_arn(cls, value: str) -> str:
+        if not _EXECUTION_ARN.match(value):
+            raise ValueError("is not a Step Functions execution ARN")
+        return value
+
+    @field_validator("ssm_notification_arn")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        match = _TOPIC_ARN.match(value)
+        if not match:
+            raise ValueError("is not an SNS topic ARN")
+        if not match.group("name").startswith("Automation"):
+            raise ValueError(f"names the topic {match.group('name')!r}, not an Automation* one")
+        return value
+
+    @field_validator("ssm_automation_assume_role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if value and not _ROLE_ARN.match(value):
+            raise ValueError("is not an IAM role ARN")
+        return value
+
+    @field_validator("ssm_approvers", mode="before")
+    @classmethod
+    def _approvers(cls, value: object) -> object:
+        return split_approvers(value)
+
+    @field_validator("ssm_approvers")
+    @classmethod
+    def _approver_forms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        odd = [a for a in value if not _APPROVER.match(a)]
+        if odd:
+            raise ValueError(f"has entries that are neither IAM names nor ARNs: {odd[:3]}")
+        return value
+
+    @field_validator("level")
+    @classmethod
+    def _level_within(cls, value: int, info: ValidationInfo) -> int:
+        levels = info.data.get("levels")
+        if levels is not None and value > levels:
+            raise ValueError(f"is {value}, beyond levels ({levels})")
+        return value
+
+    @property
+    def member(self) -> Membership:
+        return Membership(flow_id=self.flow_id, level=self.level, levels=self.levels)
+
+
+def split_approvers(value: object) -> object:
+    """Approvers as a list, a JSON list string, or a comma-separated string → a list of names."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                raise ValueError("looks like a JSON list but does not parse") from exc
+        else:
+            return [part.strip() for part in text.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        if not all(isinstance(v, str) for v in value):
+            raise ValueError("must hold only strings")
+        return [v.strip() for v in value if v.strip()]
+    return value
+
+
+def describe_invalid_input(error: ValidationError) -> str:
+    """A cause that names each bad field and says what it must hold (never the token)."""
+    problems: list[str] = []
+    for issue in error.errors(include_input=False, include_url=False):
+        field = ".".join(str(part) for part in issue["loc"][:1])
+        if not field:
+            problems.append("the payload is not a JSON object of the keys below")
+            continue
+        if issue["type"] == "missing":
+            what = f"{field} is missing"
+        elif field == "token":
+            what = "token is not a usable task token"
+        else:
+            what = f"{field} {_reason(issue)}"
+        expected = EXPECTED.get(field)
+        problems.append(f"{what}; expected {expected}" if expected else what)
+    return "Signoff cannot start this approval: " + "; ".join(problems) + "."
+
+
+def _reason(issue: Mapping[str, Any]) -> str:
+    message = str(issue["msg"]).removeprefix("Value error, ")
+    if message.startswith(("is ", "has ", "names ", "looks ", "must ")):
+        return message
+    return f"is not valid ({message[0].lower()}{message[1:]})"
+
+
+def task_key(token: str) -> str:
+    """What the tables know a task token by: its SHA-256, never the token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# -- the flow's records, thread and task, kept in step with its approvals ------------------------
+
+
+class FlowTracker:
+    """ApprovalService's flow hooks: where a flow level's card goes, and what follows a change.
+
+    `observe` runs whenever Signoff reads an approval anew (card posted, decision, EventBridge
+    event, reconciler): it first completes the Step Functions task of a closed approval, exactly
+    once and before any Slack call, so no flow waits on Slack; then it moves the ladder on.
+    """
+
+    def __init__(
+        self,
+        *,
+        flows: FlowStore,
+        sfn: StepFunctionsGateway,
+        slack: SlackGateway,
+        audit: AuditLog,
+        channel_for: ChannelFor,
+        now: Clock,
+    ) -> None:
+        self._flows = flows
+        self._sfn = sfn
+        self._slack = slack
+        self._audit = audit
+        self._channel_for = channel_for
+        self._now = now
+
+    # -- hooks ---------------------------------------------------------------------------------
+
+    def placement(self, approval: Approval) -> Placement | None:
+        """The flow's thread for a level's card; None for an approval that is in no flow."""
+        member = self.membership(approval)
+        if member is None:
+            return None
+        flow = self._flows.flow(member.flow_id)
+        return self.place(flow, member.level) if flow else None
+
+    def observe(self, approval: Approval) -> None:
+        member = self.membership(approval)
+        token = approval.parameter(TOKEN_PARAMETER)
+        closed_code = None
+        if not approval.outcome.is_open and token:
+            closed_code = self._complete(approval, token, member)
+        if member is None:
+            return
+        flow = self._flows.flow(member.flow_id)
+        if flow is None:
+            logger.warning("flow record missing", extra={"flow_id": member.flow_id})
+            return
+        channel = self.level_channel(approval)
+        if self._flows.record_level(_snapshot(flow.flow_id, member.level, approval, channel)):
+            self._flows.bump(flow.flow_id)
+        if not approval.outcome.is_open:
+            self._conclude(flow, member, approval, closed_code)
+        self.ensure_root(flow)
+        self.render(flow.flow_id)
+        self._sync_pointer(flow.flow_id, member.level, approval.execution_id)
+
+    # -- what the hooks and FlowService share ------------------------------------------------------
+
+    def membership(self, approval: Approval) -> Membership | None:
+        """The flow and level of an approval: by its execution, else by its task token's hash.
+
+        The token's record is written before the execution starts, so an SNS notice that races
+        the start still finds the flow.
+        """
+        member = self._flows.member(approval.execution_id)
+        if member is not None:
+            return member
+        token = approval.parameter(TOKEN_PARAMETER)
+        return self._flows.task(task_key(token)) if token else None
+
+    def level_channel(self, approval: Approval) -> str:
+        return self._channel_for(approval.notification_arn, approval.document_name)
+
+    def place(self, flow: FlowItem, level: int) -> Placement:
+        root = self.ensure_root(flow)
+        return Placement(
+            channel=root.channel,
+            thread_ts=root.ts,
+            flow_id=flow.flow_id,
+            level=level,
+            levels=flow.levels,
+        )
+
+    def ensure_root(self, flow: FlowItem) -> CardRef:
+        """The flow's root message, posted once however many invocations ask at the same time."""
+        if flow.root:
+            return flow.root
+        if not self._flows.claim_root(flow.flow_id, self._now() - _STALE_CLAIM):
+            latest = self._flows.flow(flow.flow_id)
+            if latest and latest.root:
+                return latest.root
+            raise TransientError("Another invocation is posting this flow's root message.")
+        current = self._flows.flow(flow.flow_id) or flow
+        state = _state(current, self._flows.levels(flow.flow_id))
+        try:
+            ref = self._slack.post(
+                current.channel, views.flow_root_text(state), views.flow_root(state)
+            )
+        except Exception:
+            self._flows.release_root(flow.flow_id)
+            raise
+        self._flows.set_root(flow.flow_id, ref)
+        self._flows.set_rendered(flow.flow_id, current.version)
+        self._audit.append(flow.flow_id, "flow_thread", channel=ref.channel, ts=ref.ts)
+        return ref
+
+    def render(self, flow_id: str) -> None:
+        """Bring the root message's ladder up to the flow's latest recorded version.
+
+        Renders can race. A render whose version turns out older than one already shown may have
+        overwritten it, so it renders again from a fresh read; the last update is never stale.
+        """
+        overwritten = False
+        for _ in range(_MAX_RENDERS):
+            flow = self._flows.flow(flow_id)
+            if flow is None or flow.root is None:
+                return
+            if not overwritten and flow.version <= flow.rendered:
+                return
+            state = _state(flow, self._flows.levels(flow_id))
+            self._slack.update(flow.root, views.flow_root_text(state), views.flow_root(state))
+            overwritten = not self._flows.set_rendered(flow_id, flow.version)
+
+    def state(self, flow_id: str) -> views.FlowState | None:
+        flow = self._flows.flow(flow_id)
+        return _state(flow, self._flows.levels(flow_id)) if flow else None
+
+    # -- the Step Functions task -------------------------------------------------------------------
+
+    def _complete(self, approval: Approval, token: str, member: Membership | None) -> str | None:
+        """Tell Step Functions how the level ended, once; the closed code if it stopped waiting."""
+        execution_id = approval.execution_id
+        if not self._flows.claim_completion(execution_id, self._now() - _STALE_CLAIM):
+            return self._flows.completion_closed_code(execution_id)
+        subject = member.flow_id if member else execution_id
+        level = member.level if member else None
+        try:
+            if approval.outcome is Outcome.APPROVED or approval.outcome is Outcome.REJECTED:
+                self._sfn.send_task_success(token, task_output(approval, level))
+                sent = "success"
+            else:
+                error = TASK_ERRORS[approval.outcome]
+                self._sfn.send_task_failure(token, error, task_cause(approval, level))
+                sent = error
+        except TaskClosed as closed:
+            self._flows.finish_completion(execution_id, closed_code=closed.code)
+            # Not an error: someone (a timeout, a stop, an earlier event) closed it before us.
+            logger.info(
+                "task already closed; result not delivered",
+                extra={"execution_id": execution_id, "level": level, "code": closed.code},
+            )
+            self._audit.append(
+                subject, "task_closed_before_result", execution_id=execution_id, code=closed.code
+            )
+            return closed.code
+        except Exception:
+            # Let the next event (EventBridge retries, the reconciler) try again.
+            self._flows.release_completion(execution_id)
+            raise
+        self._flows.finish_completion(execution_id)
+        logger.info(
+            "task completed",
+            extra={"execution_id": execution_id, "level": level, "sent": sent},
+        )
+        self._audit.append(
+            subject,
+            "task_completed",
+            execution_id=execution_id,
+            level=level,
+            outcome=approval.outcome.value,
+            sent=sent,
+        )
+        return None
+
+    # -- the flow's outcome and the level pointers ------------------------------------------------
+
+    def _conclude(
+        self, flow: FlowItem, member: Membership, approval: Approval, closed_code: str | None
+    ) -> None:
+        if closed_code is not None:
+            self._say_late(flow, member, approval, closed_code)
+            return
+        outcome = flow_outcome_after(approval.outcome, member.level, flow.levels)
+        if outcome is None or not self._flows.claim(flow.flow_id, "outcome"):
+            return
+        root = self.ensure_root(flow)
+        base = self.state(flow.flow_id) or _state(flow, [])
+        state = views.FlowState(
+            flow_id=base.flow_id,
+            levels=base.levels,
+            description=base.description,
+            outcome=outcome,
+        )
+        try:
+            self._slack.reply(root, views.flow_outcome_text(state, TASK_ERRORS.get(outcome)))
+        except Exception:
+            self._flows.release(flow.flow_id, "outcome")
+            raise
+        self._flows.set_outcome(flow.flow_id, outcome)
+        self._audit.append(flow.flow_id, "flow_outcome", outcome=outcome.value, level=member.level)
+
+    def _say_late(self, flow: FlowItem, member: Membership, approval: Approval, code: str) -> None:
+        if not self._flows.claim(flow.flow_id, f"late#{approval.execution_id}"):
+            return
+        try:
+            execution = self._sfn.describe_execution(flow.flow_id)
+        except ServiceError:
+            execution = None
+        status = execution.status if execution else None
+        level = _level_state(member.level, approval)
+        try:
+            self._slack.reply(
+                self.ensure_root(flow), views.late_result_text(level, flow.levels, code, status)
+            )
+        except Exception:
+            self._flows.release(flow.flow_id, f"late#{approval.execution_id}")
+            raise
+        ended = _ENDED.get(status or "")
+        if ended is not None and self._flows.claim(flow.flow_id, "outcome"):
+            self._flows.set_outcome(flow.flow_id, ended)
+
+    def _sync_pointer(self, flow_id: str, level: int, execution_id: str) -> None:
+        """A short message in the level's own channel when the thread lives in another one.
+
+        It says where the card is and, once the level ends, how it ended: the card itself lives
+        only in the thread, so there is no second copy to keep in step.
+        """
+        flow = self._flows.flow(flow_id)
+        item = next((lv for lv in self._flows.levels(flow_id) if lv.level == level), None)
+        if flow is None or flow.root is None or item is None or item.execution_id != execution_id:
+            return
+        if not item.channel or item.channel == flow.root.channel:
+            return
+        state = _state(flow, [item])
+        shown = state.levels[level - 1]
+        blocks = views.level_pointer(state, shown, flow.root.channel)
+        text = views.level_pointer_text(state, shown, flow.root.channel)
+        if item.pointer_ts is None:
+            key = f"pointer#{execution_id}"
+            if item.outcome is not Outcome.WAITING or not self._flows.claim(flow_id, key):
+                return
+            try:
+                ref = self._slack.post(item.channel, text, blocks)
+            except Exception:
+                self._flows.release(flow_id, key)
+                raise
+            self._flows.set_pointer(flow_id, level, ref.ts)
+        elif item.outcome is not Outcome.WAITING and self._flows.claim(
+            flow_id, f"pointer-closed#{execution_id}"
+        ):
+            try:
+                self._slack.update(CardRef(item.channel, item.pointer_ts), text, blocks)
+            except Exception:
+                self._flows.release(flow_id, f"pointer-closed#{execution_id}")
+                raise
+
+
+# -- starting a level ------------------------------------------------------------------------------
+
+
+class FlowService:
+    """Flow B's entry: the child state machine asks for one level's approval.
+
+    Starts Signoff's approval document with the task token as `SfnToken` (the token stays in
+    AWS: SSM parameters and a SHA-256 in DynamoDB), records which flow and level the execution
+    is, and puts the level's card in the flow's thread. Bad input fails the task at once with
+    `Signoff.InvalidInput`, so the flow never waits on an approval that cannot exist.
+    """
+
+    def __init__(
+        self,
+        *,
+        approvals: ApprovalService,
+        tracker: FlowTracker,
+        automation: AutomationGateway,
+        sfn: StepFunctionsGateway,
+        flows: FlowStore,
+        audit: AuditLog,
+        document: str,
+        default_channel: str,
+        channel_for: ChannelFor,
+        now: Clock,
+    ) -> None:
+        self._approvals = approvals
+        self._tracker = tracker
+        self._automation = automation
+        self._sfn = sfn
+        self._flows = flows
+        self._audit = audit
+        self._document = document
+        self._default_channel = default_channel
+        self._channel_for = channel_for
+        self._now = now
+
+    def start(self, request: StartApprovalRequest) -> dict[str, Any]:
+        """Start the level's approval once per task token; post its card in the flow's thread."""
+        token = request.token.get_secret_value()
+        if request.ssm_doc_name and request.ssm_doc_name != self._document:
+            return self.refuse(
+                token,
+                f"Signoff cannot start this approval: ssm_doc_name is {request.ssm_doc_name!r}; "
+                f"expected {self._document!r}, the approval document this function may start "
+                "(or leave ssm_doc_name out).",
+                request.flow_id,
+            )
+        key = task_key(token)
+        claim = self._flows.claim_task(key, request.member, self._now() - _STALE_CLAIM)
+        if claim is not TaskClaim.WON:
+            # A retried invocation: the first one started (or is starting) the approval.
+            known = self._flows.task(key)
+            execution_id = known.execution_id if known else None
+            logger.info(
+                "approval already started for this task",
+                extra={"flow_id": request.flow_id, "level": request.level},
+            )
+            if execution_id and execution_id != _REFUSED:
+                self._post_card(execution_id, request)
+            return {"result": f"already_{claim.value}", "execution_id": execution_id or ""}
+        level_channel = self._channel_for(request.ssm_notification_arn, self._document)
+        self._flows.create_flow(
+            FlowItem(
+                flow_id=request.flow_id,
+                levels=request.levels,
+                # The thread lives where level 1 is decided; a flow first seen later, in default.
+                channel=level_channel if request.level == 1 else self._default_channel,
+                name=views.flow_name(request.flow_id),
+                description=request.ssm_description,
+            )
+        )
+        try:
+            execution_id = self._automation.start(self._document, _parameters(request, token))
+        except InvalidRequest as refused:
+            try:
+                result = self.refuse(
+                    token, f"Signoff cannot start this approval: {refused}", request.flow_id
+                )
+            except Exception:
+                self._flows.release_task(key)
+                raise
+            self._flows.finish_task(key, _REFUSED)
+            return result
+        except Exception:
+            self._flows.release_task(key)
+            raise
+        member = Membership(request.flow_id, request.level, request.levels, execution_id)
+        self._flows.put_member(execution_id, member)
+        self._flows.finish_task(key, execution_id)
+        if self._flows.start_level(
+            request.flow_id,
+            request.level,
+            execution_id,
+            request.ssm_min_required_approvals,
+            level_channel,
+        ):
+            self._flows.bump(request.flow_id)
+        self._audit.append(
+            request.flow_id,
+            "level_started",
+            level=request.level,
+            levels=request.levels,
+            execution_id=execution_id,
+            state=request.step,
+            approvers=list(request.ssm_approvers),
+            min_required=request.ssm_min_required_approvals,
+        )
+        self._post_card(execution_id, request)
+        return {
+            "result": "started",
+            "execution_id": execution_id,
+            "flow_id": request.flow_id,
+            "level": request.level,
+        }
+
+    def refuse(self, token: str | None, cause: str, flow_id: str | None = None) -> dict[str, Any]:
+        """Fail the waiting task with Signoff.InvalidInput and a cause a person can act on."""
+        if not token:
+            # Without a token nothing can be told to Step Functions: fail the invocation itself.
+            raise InvalidFlowInput(cause)
+        try:
+            self._sfn.send_task_failure(token, INVALID_INPUT, cause)
+        except TaskClosed as closed:
+            logger.info("task already closed; refusal not delivered", extra={"code": closed.code})
+        logger.warning("invalid approval request refused", extra={"cause": cause})
+        if flow_id:
+            self._audit.append(flow_id, "invalid_input", cause=cause)
+        return {"result": "invalid_input", "error": INVALID_INPUT, "cause": cause}
+
+    def refuse_payload(self, event: object, error: ValidationError) -> dict[str, Any]:
+        """A payload that failed validation: refuse it through its token, if it has a usable one."""
+        raw = event if isinstance(event, Mapping) else {}
+        token = raw.get("token")
+        usable = isinstance(token, str) and 1 <= len(token) <= 2048
+        flow_id = raw.get("flow_id")
+        return self.refuse(
+            token if usable else None,
+            describe_invalid_input(error),
+            flow_id if isinstance(flow_id, str) and _EXECUTION_ARN.match(flow_id) else None,
+        )
+
+    def _post_card(self, execution_id: str, request: StartApprovalRequest) -> None:
+        # Best effort: the approval runs whatever Slack does; the SNS notice and the reconciler
+        # post a card this misses, in the same thread (FlowTracker.placement).
+        try:
+            flow = self._flows.flow(request.flow_id)
+            if flow is None:
+                return
+            placement = self._tracker.place(flow, request.level)
+            self._approvals.announce(execution_id, None, placement)
+        except (ServiceError, ApprovalNotFound) as exc:
+            logger.warning(
+                "level card not posted yet; the notice or the reconciler will post it",
+                extra={"execution_id": execution_id, "reason": str(exc)},
+            )
+
+
+# -- pure rules --------------------------------------------------------------------------------
+
+
+def flow_outcome_after(outcome: Outcome, level: int, levels: int) -> Outcome | None:
+    """How the whole flow ends when `level` ends so; None while later levels still run."""
+    if outcome is Outcome.WAITING:
+        return None
+    if outcome is Outcome.APPROVED:
+        return Outcome.APPROVED if level >= levels else None
+    return outcome
+
+
+def task_output(approval: Approval, level: int | None) -> dict[str, Any]:
+    """The task's result: what the child's Choice reads (`is_approved`) and who decided."""
+    decided_by: dict[str, None] = {}
+    for decision in approval.decisions:
+        decided_by.setdefault(decision.principal)
+    return {
+        "is_approved": approval.outcome is Outcome.APPROVED,
+        "decided_by": list(decided_by),
+        "comments": [d.comment for d in approval.decisions if d.comment],
+        "decisions": [
+            {"principal": d.principal, "verdict": d.verdict.value, "comment": d.comment}
+            for d in approval.decisions
+        ],
+        "approval_execution_id": approval.execution_id,
+        "level": level,
+    }
+
+
+def task_cause(approval: Approval, level: int | None) -> str:
+    """Why a level's task fails, in words a person reading the execution can act on."""
+    done, needed = approval.progress
+    what = f"The level {level} approval" if level else "The approval"
+    where = f"(SSM Automation execution {approval.execution_id}, step {approval.step_name})"
+    how = {
+        Outcome.TIMED_OUT: f"timed out with {done} of {needed} approvals; nobody decided in time",
+        Outcome.CANCELLED: "was cancelled (the automation was stopped) before a decision",
+    }.get(approval.outcome, "failed before a decision; see the execution in the SSM console")
+    return f"{what} {where} {how}. {approval.console_url}"
+
+
+def _parameters(request: StartApprovalRequest, token: str) -> dict[str, list[str]]:
+    parameters = {
+        "Description": [request.ssm_description],
+        "Message": [request.ssm_message],
+        "NotificationArn": [request.ssm_notification_arn],
+        "Approvers": list(request.ssm_approvers),
+        "MinRequiredApprovals": [str(request.ssm_min_required_approvals)],
+        TOKEN_PARAMETER: [token],
+    }
+    if request.ssm_automation_assume_role:
+        parameters["AutomationAssumeRole"] = [request.ssm_automation_assume_role]
+    # SSM rejects empty strings for parameters; leave them to the document's defaults.
+    return {k: v for k, v in parameters.items() if all(v)}
+
+
+def _snapshot(flow_id: str, level: int, approval: Approval, channel: str) -> LevelItem:
+    done, needed = approval.progress
+    return LevelItem(
+        flow_id=flow_id,
+        level=level,
+        execution_id=approval.execution_id,
+        outcome=approval.outcome,
+        rank=approval.rank,
+        done=done,
+        needed=needed,
+        approved_by=approval.approved_by,
+        rejected_by=_rejecters(approval),
+        channel=channel,
+    )
+
+
+def _rejecters(approval: Approval) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for decision in approval.decisions:
+        if decision.verdict is Verdict.REJECT:
+            seen.setdefault(decision.principal)
+    return tuple(seen)
+
+
+def _level_state(level: int, approval: Approval) -> views.LevelState:
+    done, needed = approval.progress
+    return views.LevelState(
+        level=level,
+        outcome=approval.outcome,
+        done=done,
+        needed=needed,
+        approved_by=approval.approved_by,
+        rejected_by=_rejecters(approval),
+    )
+
+
+def _state(flow: FlowItem, levels: list[LevelItem]) -> views.FlowState:
+    by_level = {item.level: item for item in levels}
+    shown: list[views.LevelState] = []
+    for number in range(1, flow.levels + 1):
+        item = by_level.get(number)
+        shown.append(
+            views.LevelState(
+                level=number,
+                outcome=item.outcome,
+                done=item.done,
+                needed=item.needed,
+                approved_by=item.approved_by,
+                rejected_by=item.rejected_by,
+            )
+            if item
+            else views.LevelState(level=number)
+        )
+    return views.FlowState(
+        flow_id=flow.flow_id,
+        levels=tuple(shown),
+        description=flow.description,
+        outcome=flow.outcome,
+    )

@@ -1,0 +1,31 @@
+"""Lambda the child state machine invokes (lambda:invoke.waitForTaskToken): start one level."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import ValidationError, parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bot.flows import StartApprovalRequest
+from bot.logs import handler_logger
+from bot.wiring import Services, services_from_env
+
+logger = handler_logger()
+
+
+@cache
+def services() -> Services:
+    return services_from_env()[0]
+
+
+# The event carries the task token: never log it, whatever POWERTOOLS_LOGGER_LOG_EVENT says.
+@logger.inject_lambda_context(log_event=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        request = parse(model=StartApprovalRequest, event=event)
+    except ValidationError as invalid:
+        # Fails the task with Signoff.InvalidInput naming the field; the invocation succeeds.
+        return services().flows.refuse_payload(event, invalid)
+    return services().flows.start(request)

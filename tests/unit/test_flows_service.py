@@ -1,0 +1,555 @@
+"""FlowService and FlowTracker: start a level, one thread per flow, each task completed once."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from pydantic import ValidationError
+
+from bot.approvals import ApprovalService
+from bot.errors import InvalidRequest, TransientError
+from bot.flows import (
+    FlowService,
+    FlowTracker,
+    InvalidFlowInput,
+    StartApprovalRequest,
+    flow_outcome_after,
+)
+from bot.gateways.flowstore import FlowStore
+from bot.gateways.stepfunctions import TaskClosed
+from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
+from bot.models import Approval, CardRef, Decision, Outcome, Verdict
+
+ACCT = "123456789012"
+REGION = "us-east-1"
+DOCUMENT = "Signoff-Approval"
+FLOW = f"arn:aws:states:{REGION}:{ACCT}:execution:ApprovalFlow:deploy-42"
+ROLE = f"arn:aws:iam::{ACCT}:role/SignoffApprover"
+ALICE = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0ALICE"
+BOB = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0BOB"
+DEFAULT = "C0DEFAULT"
+ROUTES = {
+    "AutomationLevel1": "C0LEVEL1",
+    "AutomationLevel2": "C0LEVEL1",
+    "AutomationLevel3": "C0SEC",
+}
+NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
+
+
+def topic(level: int) -> str:
+    return f"arn:aws:sns:{REGION}:{ACCT}:AutomationLevel{level}"
+
+
+def token(level: int) -> str:
+    return f"TASKTOKEN-level{level}-" + "s" * 200
+
+
+def channel_for(*keys: str | None) -> str:
+    for key in keys:
+        if key and key.rsplit(":", 1)[-1] in ROUTES:
+            return ROUTES[key.rsplit(":", 1)[-1]]
+    return DEFAULT
+
+
+# -- fakes ---------------------------------------------------------------------------------------
+
+
+class FakeAutomation:
+    """SSM as the services see it: started executions and their approve step."""
+
+    def __init__(self) -> None:
+        self.approvals: dict[str, Approval] = {}
+        self.started: list[tuple[str, dict[str, list[str]]]] = []
+        self.refuse: str | None = None
+
+    def start(self, document_name: str, parameters: dict[str, list[str]]) -> str:
+        if self.refuse:
+            raise InvalidRequest(f"SSM refused to start {document_name}: {self.refuse}")
+        self.started.append((document_name, parameters))
+        execution_id = f"00000000-0000-4000-8000-{len(self.started):012d}"
+        self.approvals[execution_id] = Approval(
+            execution_id=execution_id,
+            step_name="ApprovalAction",
+            document_name=document_name,
+            region=REGION,
+            outcome=Outcome.WAITING,
+            approvers=tuple(parameters["Approvers"]),
+            min_required=int(parameters["MinRequiredApprovals"][0]),
+            message=parameters.get("Message", [""])[0],
+            notification_arn=parameters["NotificationArn"][0],
+            parameters={k: tuple(v) for k, v in parameters.items()},
+        )
+        return execution_id
+
+    def get_approval(self, execution_id: str, step_name: str | None = None) -> Approval:
+        return self.approvals[execution_id]
+
+    def decide(self, execution_id: str, outcome: Outcome, *decisions: Decision) -> None:
+        current = self.approvals[execution_id]
+        self.approvals[execution_id] = dataclasses.replace(
+            current, outcome=outcome, decisions=current.decisions + decisions
+        )
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    thread_ts: str | None = None
+    history: list[str] = field(default_factory=list)
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.down = False
+
+    def post(
+        self, channel: str, text: str, blocks: Any = (), thread_ts: str | None = None
+    ) -> CardRef:
+        if self.down:
+            raise TransientError("Slack did not answer chat.postMessage")
+        ts = f"1700000000.{len(self.messages):06d}"
+        self.messages.append(Message(channel, ts, text, [b.to_dict() for b in blocks], thread_ts))
+        return CardRef(channel, ts)
+
+    def reply(self, ref: CardRef, text: str, blocks: Any = ()) -> CardRef:
+        return self.post(ref.channel, text, blocks, thread_ts=ref.ts)
+
+    def update(self, ref: CardRef, text: str, blocks: Any) -> None:
+        if self.down:
+            raise TransientError("Slack did not answer chat.update")
+        message = self.find(ref)
+        message.history.append(message.text)
+        message.text = text
+        message.blocks = [b.to_dict() for b in blocks]
+
+    def find(self, ref: CardRef) -> Message:
+        return next(m for m in self.messages if (m.channel, m.ts) == (ref.channel, ref.ts))
+
+    def top_level(self, channel: str) -> list[Message]:
+        return [m for m in self.messages if m.channel == channel and m.thread_ts is None]
+
+    def thread(self, root: Message) -> list[Message]:
+        return [m for m in self.messages if m.thread_ts == root.ts]
+
+    def everything(self) -> str:
+        return json.dumps([dataclasses.asdict(m) for m in self.messages], ensure_ascii=False)
+
+
+class FakeSfn:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, Any]] = []
+        self.fail_next: list[Exception] = []
+        self.executions: dict[str, str] = {FLOW: "RUNNING"}
+
+    def send_task_success(self, token: str, output: dict[str, Any]) -> None:
+        self._call("success", token, output)
+
+    def send_task_failure(self, token: str, error: str, cause: str) -> None:
+        self._call("failure", token, {"error": error, "cause": cause})
+
+    def describe_execution(self, arn: str) -> Any:
+        status = self.executions.get(arn)
+        return type("Execution", (), {"status": status})() if status else None
+
+    def _call(self, kind: str, token: str, body: Any) -> None:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        self.calls.append((kind, token, body))
+
+
+# -- the world of one test -------------------------------------------------------------------
+
+
+@dataclass
+class Flows:
+    service: FlowService
+    tracker: FlowTracker
+    approvals: ApprovalService
+    automation: FakeAutomation
+    slack: FakeSlack
+    sfn: FakeSfn
+    store: FlowStore
+    audit: AuditLog
+    clock: list[datetime]
+
+    def request(self, level: int, levels: int = 3, **changes: Any) -> StartApprovalRequest:
+        data: dict[str, Any] = {
+            "token": token(level),
+            "step": "InvokeLambdaForSsmStartAutomationExecution",
+            "flow_id": FLOW,
+            "level": level,
+            "levels": levels,
+            "ssm_doc_name": DOCUMENT,
+            "ssm_description": "Deploy build 42",
+            "ssm_message": f"Level {level}: please review",
+            "ssm_notification_arn": topic(level),
+            "ssm_approvers": ROLE,
+            "ssm_min_required_approvals": "1",
+        }
+        data.update(changes)
+        return StartApprovalRequest.model_validate(data)
+
+    def start(self, level: int, levels: int = 3, **changes: Any) -> str:
+        result = self.service.start(self.request(level, levels, **changes))
+        assert result["result"] == "started", result
+        return str(result["execution_id"])
+
+    def close(self, execution_id: str, outcome: Outcome, *decisions: Decision) -> None:
+        """SSM closes the step; then the EventBridge event arrives (ResultService → refresh)."""
+        self.automation.decide(execution_id, outcome, *decisions)
+        self.approvals.refresh(execution_id)
+
+    def root(self) -> Message:
+        flow = self.store.flow(FLOW)
+        assert flow is not None and flow.root is not None
+        return self.slack.find(flow.root)
+
+
+@pytest.fixture
+def flows() -> Iterator[Flows]:
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb", region_name=REGION)
+        tables = {}
+        for name, keys in {
+            "approvals": [("pk", "HASH"), ("sk", "RANGE")],
+            "audit": [("pk", "HASH"), ("sk", "RANGE")],
+            "identities": [("slack_user_id", "HASH")],
+        }.items():
+            tables[name] = dynamodb.create_table(
+                TableName=name,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k, _ in keys],
+                KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys],
+            )
+        clock = [NOW]
+
+        def now() -> datetime:
+            return clock[0]
+
+        automation, slack, sfn = FakeAutomation(), FakeSlack(), FakeSfn()
+        store = FlowStore(tables["approvals"], now)
+        audit = AuditLog(tables["audit"], now)
+        tracker = FlowTracker(
+            flows=store,
+            sfn=sfn,  # type: ignore[arg-type]
+            slack=slack,  # type: ignore[arg-type]
+            audit=audit,
+            channel_for=channel_for,
+            now=now,
+        )
+        approvals = ApprovalService(
+            automation=automation,  # type: ignore[arg-type]
+            signals=None,  # type: ignore[arg-type]
+            store=ApprovalStore(tables["approvals"], now),
+            identities=IdentityStore(tables["identities"]),
+            audit=audit,
+            slack=slack,  # type: ignore[arg-type]
+            route=lambda a: channel_for(a.notification_arn, a.document_name),
+            now=now,
+            reminder_before=timedelta(hours=1),
+            flows=tracker,
+        )
+        service = FlowService(
+            approvals=approvals,
+            tracker=tracker,
+            automation=automation,  # type: ignore[arg-type]
+            sfn=sfn,  # type: ignore[arg-type]
+            flows=store,
+            audit=audit,
+            document=DOCUMENT,
+            default_channel=DEFAULT,
+            channel_for=channel_for,
+            now=now,
+        )
+        yield Flows(service, tracker, approvals, automation, slack, sfn, store, audit, clock)
+
+
+# -- starting a level --------------------------------------------------------------------------
+
+
+def test_start_runs_the_approval_document_with_the_token_and_records_the_flow(
+    flows: Flows,
+) -> None:
+    execution_id = flows.start(1, ssm_approvers=f'["{ROLE}", "alice"]')
+    document, parameters = flows.automation.started[0]
+    assert document == DOCUMENT
+    assert parameters["SfnToken"] == [token(1)]
+    assert parameters["Approvers"] == [ROLE, "alice"]
+    assert parameters["MinRequiredApprovals"] == ["1"]
+    assert parameters["NotificationArn"] == [topic(1)]
+    member = flows.store.member(execution_id)
+    assert member is not None and (member.flow_id, member.level, member.levels) == (FLOW, 1, 3)
+    flow = flows.store.flow(FLOW)
+    assert flow is not None and flow.levels == 3 and flow.channel == "C0LEVEL1"
+
+
+def test_the_root_goes_to_the_level_1_channel_and_each_card_into_its_thread(
+    flows: Flows,
+) -> None:
+    first = flows.start(1)
+    flows.close(first, Outcome.APPROVED, Decision(ALICE, Verdict.APPROVE, comment="ok"))
+    second = flows.start(2)
+    roots = flows.slack.top_level("C0LEVEL1")
+    assert len(roots) == 1, "one root message per flow"
+    root = roots[0]
+    assert "Approval flow: ApprovalFlow/deploy-42" in json.dumps(root.blocks)
+    cards = [m for m in flows.slack.thread(root) if m.blocks]
+    headers = [c.blocks[0]["text"]["text"] for c in cards]
+    assert headers == [
+        "Level 1 of 3 · Approval: Signoff-Approval",
+        "Level 2 of 3 · Approval: Signoff-Approval",
+    ]
+    assert first != second
+    assert "level 1 ✓ approved by <@U0ALICE> · level 2 ⏳ 0 of 1 · level 3 \u2013" in root.text
+
+
+def test_a_flow_first_seen_at_a_later_level_opens_its_thread_in_the_default_channel(
+    flows: Flows,
+) -> None:
+    flows.start(2)
+    assert len(flows.slack.top_level(DEFAULT)) == 1
+
+
+def test_a_level_whose_channel_differs_gets_a_pointer_that_ends_with_the_level(
+    flows: Flows,
+) -> None:
+    for level in (1, 2):
+        flows.close(flows.start(level), Outcome.APPROVED, Decision(ALICE, Verdict.APPROVE))
+    assert flows.slack.top_level("C0SEC") == [], "levels 1 and 2 share the thread's channel"
+    third = flows.start(3)
+    pointers = flows.slack.top_level("C0SEC")
+    assert len(pointers) == 1 and "approval_approve" not in json.dumps(pointers[0].blocks)
+    assert "Level 3 of 3" in pointers[0].text and "<#C0LEVEL1>" in pointers[0].text
+    flows.close(third, Outcome.APPROVED, Decision(BOB, Verdict.APPROVE))
+    flows.approvals.refresh(third)  # a duplicate event changes nothing
+    assert "approved by <@U0BOB>" in pointers[0].text
+    assert len(pointers[0].history) == 1, "updated once, when the level ended"
+    assert len(flows.slack.top_level("C0SEC")) == 1
+
+
+def test_a_retried_invocation_starts_nothing_twice(flows: Flows) -> None:
+    first = flows.service.start(flows.request(1))
+    again = flows.service.start(flows.request(1))
+    assert len(flows.automation.started) == 1
+    assert again["result"] == "already_started"
+    assert again["execution_id"] == first["execution_id"]
+    root = flows.slack.top_level("C0LEVEL1")[0]
+    assert len([m for m in flows.slack.thread(root) if m.blocks]) == 1
+
+
+def test_a_claim_left_by_a_dead_invocation_is_taken_over(flows: Flows) -> None:
+    from bot.flows import task_key
+    from bot.gateways.flowstore import Membership, TaskClaim
+
+    dead = flows.store.claim_task(task_key(token(1)), Membership(FLOW, 1, 3), NOW)
+    assert dead is TaskClaim.WON
+    assert flows.service.start(flows.request(1))["result"] == "already_busy"
+    flows.clock[0] = NOW + timedelta(minutes=5)
+    assert flows.service.start(flows.request(1))["result"] == "started"
+
+
+def test_slack_being_down_does_not_stop_the_approval(flows: Flows) -> None:
+    flows.slack.down = True
+    execution_id = flows.start(1)
+    assert flows.automation.started and flows.slack.messages == []
+    flows.slack.down = False
+    # The SNS notice (or the reconciler) posts the card later, in the flow's thread.
+    flows.approvals.announce(execution_id)
+    root = flows.slack.top_level("C0LEVEL1")[0]
+    assert "Approval flow" in root.text
+    assert [m for m in flows.slack.thread(root) if m.blocks]
+
+
+def test_another_document_name_fails_the_task_with_invalid_input(flows: Flows) -> None:
+    result = flows.service.start(flows.request(1, ssm_doc_name="SsmDocumentForApprovalAction"))
+    assert result["result"] == "invalid_input" and not flows.automation.started
+    kind, sent_token, body = flows.sfn.calls[0]
+    assert (kind, sent_token, body["error"]) == ("failure", token(1), "Signoff.InvalidInput")
+    assert "ssm_doc_name" in body["cause"] and "'Signoff-Approval'" in body["cause"]
+
+
+def test_ssm_refusing_the_parameters_fails_the_task_with_its_reason(flows: Flows) -> None:
+    flows.automation.refuse = "MinRequiredApprovals can't exceed the number of approvers"
+    result = flows.service.start(flows.request(1, ssm_min_required_approvals=3))
+    assert result["result"] == "invalid_input"
+    assert flows.sfn.calls[0][2]["error"] == "Signoff.InvalidInput"
+    assert "can't exceed the number of approvers" in flows.sfn.calls[0][2]["cause"]
+    again = flows.service.start(flows.request(1, ssm_min_required_approvals=3))
+    assert again["result"] == "already_started" and len(flows.sfn.calls) == 1
+
+
+def test_a_malformed_payload_fails_its_task_naming_the_field(flows: Flows) -> None:
+    event = flows.request(2).model_dump() | {"token": token(2), "ssm_approvers": ""}
+    with pytest.raises(ValidationError) as invalid:
+        StartApprovalRequest.model_validate(event)
+    result = flows.service.refuse_payload(event, invalid.value)
+    assert result["error"] == "Signoff.InvalidInput"
+    kind, sent_token, body = flows.sfn.calls[0]
+    assert kind == "failure" and sent_token == token(2)
+    assert body["cause"].startswith("Signoff cannot start this approval: ssm_approvers")
+    assert [e["event"] for e in flows.audit.events(FLOW)] == ["invalid_input"]
+
+
+def test_a_payload_without_a_token_fails_the_invocation_itself(flows: Flows) -> None:
+    event = {"flow_id": FLOW, "level": 1, "levels": 3}
+    with pytest.raises(ValidationError) as invalid:
+        StartApprovalRequest.model_validate(event)
+    with pytest.raises(InvalidFlowInput, match="token is missing"):
+        flows.service.refuse_payload(event, invalid.value)
+    assert flows.sfn.calls == []
+
+
+# -- completing the task -------------------------------------------------------------------
+
+
+def test_approved_completes_the_task_once_with_who_decided(flows: Flows) -> None:
+    execution_id = flows.start(1)
+    flows.close(execution_id, Outcome.APPROVED, Decision(ALICE, Verdict.APPROVE, comment="LGTM"))
+    flows.approvals.refresh(execution_id)  # EventBridge delivers twice
+    flows.approvals.refresh(execution_id)
+    assert len(flows.sfn.calls) == 1
+    kind, sent_token, output = flows.sfn.calls[0]
+    assert (kind, sent_token) == ("success", token(1))
+    assert output["is_approved"] is True
+    assert output["decided_by"] == [ALICE]
+    assert output["comments"] == ["LGTM"]
+    assert output["level"] == 1 and output["approval_execution_id"] == execution_id
+
+
+def test_rejected_completes_the_task_with_false_and_ends_the_flow(flows: Flows) -> None:
+    first = flows.start(1)
+    flows.close(first, Outcome.APPROVED, Decision(ALICE, Verdict.APPROVE))
+    second = flows.start(2, ssm_min_required_approvals=2)
+    flows.close(
+        second,
+        Outcome.REJECTED,
+        Decision(ALICE, Verdict.APPROVE),
+        Decision(BOB, Verdict.REJECT, comment="not today"),
+    )
+    flows.approvals.refresh(second)
+    output = flows.sfn.calls[-1][2]
+    assert output["is_approved"] is False
+    assert output["decided_by"] == [ALICE, BOB] and output["comments"] == ["not today"]
+    root = flows.root()
+    outcomes = [m.text for m in flows.slack.thread(root) if "*Flow" in m.text]
+    assert outcomes == [
+        ":no_entry: *Flow rejected* at level 2 of 3 by <@U0BOB>. Level 3 will not start."
+    ]
+    assert "level 2 ✗ rejected by <@U0BOB>" in root.text
+    assert "*Rejected* at level 2 of 3" in json.dumps(root.blocks, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "error", "words"),
+    [
+        (Outcome.TIMED_OUT, "Signoff.ApprovalTimedOut", "timed out with 0 of 1 approvals"),
+        (Outcome.CANCELLED, "Signoff.ApprovalCancelled", "was cancelled"),
+        (Outcome.FAILED, "Signoff.ApprovalFailed", "failed before a decision"),
+    ],
+)
+def test_an_approval_without_a_decision_fails_the_task_so_the_flow_does_not_hang(
+    flows: Flows, outcome: Outcome, error: str, words: str
+) -> None:
+    execution_id = flows.start(1)
+    flows.close(execution_id, outcome)
+    kind, sent_token, body = flows.sfn.calls[0]
+    assert (kind, sent_token, body["error"]) == ("failure", token(1), error)
+    assert "level 1 approval" in body["cause"] and execution_id in body["cause"]
+    assert words in body["cause"]
+    said = [m.text for m in flows.slack.thread(flows.root()) if "*Flow stopped*" in m.text]
+    assert len(said) == 1 and f"`{error}`" in said[0]
+
+
+def test_a_closed_token_is_already_decided_not_an_error_loop(flows: Flows) -> None:
+    execution_id = flows.start(1)
+    flows.sfn.fail_next = [TaskClosed("TaskTimedOut")]
+    flows.sfn.executions[FLOW] = "FAILED"
+    flows.close(execution_id, Outcome.APPROVED, Decision(ALICE, Verdict.APPROVE))
+    flows.approvals.refresh(execution_id)
+    assert flows.sfn.calls == [], "tried once, never again"
+    thread = [m.text for m in flows.slack.thread(flows.root())]
+    late = [t for t in thread if "stopped waiting" in t]
+    assert len(late) == 1 and "`TaskTimedOut`" in late[0] and "FAILED" in late[0]
+    assert not any("*Flow approved*" in t for t in thread)
+    events = [e["event"] for e in flows.audit.events(FLOW)]
+    assert "task_closed_before_result" in events
+
+
+def test_a_transient_failure_releases_the_claim_so_the_retry_completes(flows: Flows) -> None:
+    execution_id = flows.start(1)
+    flows.sfn.fail_next = [TransientError("throttled")]
+    flows.automation.decide(execution_id, Outcome.APPROVED, Decision(ALICE, Verdict.APPROVE))
+    with pytest.raises(TransientError):
+        flows.approvals.refresh(execution_id)
+    flows.approvals.refresh(execution_id)  # EventBridge's retry
+    assert [c[0] for c in flows.sfn.calls] == ["success"]
+
+
+def test_the_task_is_completed_before_slack_is_touched(flows: Flows) -> None:
+    execution_id = flows.start(1)
+    flows.slack.down = True
+    flows.automation.decide(execution_id, Outcome.APPROVED, Decision(ALICE, Verdict.APPROVE))
+    with pytest.raises(TransientError):
+        flows.approvals.refresh(execution_id)
+    assert [c[0] for c in flows.sfn.calls] == ["success"]
+
+
+def test_all_levels_approved_ends_the_flow_approved_once(flows: Flows) -> None:
+    for level in (1, 2, 3):
+        execution_id = flows.start(level)
+        flows.close(execution_id, Outcome.APPROVED, Decision(ALICE, Verdict.APPROVE))
+        flows.approvals.refresh(execution_id)
+    root = flows.root()
+    said = [m.text for m in flows.slack.thread(root) if "*Flow approved*" in m.text]
+    assert len(said) == 1
+    assert root.text.endswith(
+        "level 1 ✓ approved by <@U0ALICE> · level 2 ✓ approved by <@U0ALICE> · "
+        "level 3 ✓ approved by <@U0ALICE>"
+    )
+    flow = flows.store.flow(FLOW)
+    assert flow is not None and flow.outcome is Outcome.APPROVED
+
+
+def test_the_ladder_shows_progress_as_decisions_arrive(flows: Flows) -> None:
+    execution_id = flows.start(1, ssm_min_required_approvals=2)
+    flows.automation.decide(execution_id, Outcome.WAITING, Decision(ALICE, Verdict.APPROVE))
+    flows.approvals.refresh(execution_id)
+    assert "level 1 ⏳ 1 of 2 · level 2 \u2013" in flows.root().text
+    assert flows.sfn.calls == []
+
+
+def test_the_token_never_reaches_slack_the_audit_or_the_logs(
+    flows: Flows, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    first = flows.start(1)
+    flows.close(first, Outcome.APPROVED, Decision(ALICE, Verdict.APPROVE))
+    flows.sfn.fail_next = [TaskClosed("InvalidToken")]
+    second = flows.start(2)
+    flows.close(second, Outcome.TIMED_OUT)
+    tokens = [token(1), token(2), token(1)[-40:]]
+    everything = (
+        flows.slack.everything() + json.dumps(flows.audit.events(FLOW), default=str) + caplog.text
+    )
+    assert not any(t in everything for t in tokens)
+
+
+def test_the_flow_outcome_rule() -> None:
+    assert flow_outcome_after(Outcome.APPROVED, 1, 3) is None
+    assert flow_outcome_after(Outcome.APPROVED, 3, 3) is Outcome.APPROVED
+    assert flow_outcome_after(Outcome.REJECTED, 1, 3) is Outcome.REJECTED
+    assert flow_outcome_after(Outcome.TIMED_OUT, 2, 3) is Outcome.TIMED_OUT
+    assert flow_outcome_after(Outcome.WAITING, 3, 3) is None
