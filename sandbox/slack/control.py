@@ -66,7 +66,7 @@ Steering
   GET|POST /_emulator/config {"bot_url", "post_message_rate_limit": 1 | null (msgs/s/channel),
                            "rate_limit_burst", "ack_timeout_seconds", "trigger_ttl_seconds"}
   POST   /_emulator/reset   forget messages, ephemerals, modals, logs, faults; config back to
-                           construction values
+                           construction values except bot_url, which stays
   GET    /_emulator/health  {"ok": true}
 """
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, redirect, send_from_directory
+from flask import Flask, Response, redirect
 
 from sandbox.slack.control import build_blueprint
 from sandbox.slack.interactions import Interactions
@@ -72,7 +73,13 @@ class SlackEmulator:
 
         @app.get("/")
         def index() -> Response:
-            response = send_from_directory(STATIC, "index.html")
+            # The first state rides in the page, so it draws on load (and in a plain
+            # `chromium --screenshot`) before the long poll starts. "<" is escaped so no
+            # message text can close the script element.
+            data = json.dumps(self.snapshot()).replace("<", "\\u003c")
+            html = (STATIC / "index.html").read_text(encoding="utf-8")
+            html = html.replace("{{INITIAL_STATE}}", data)
+            response = Response(html, mimetype="text/html")
             response.headers["Cache-Control"] = "no-store"
             return response
 
@@ -98,9 +105,9 @@ class SlackEmulator:
         """`base_url` for `slack_sdk.WebClient` (note the trailing slash it expects)."""
         return f"{self.url}/api/"
 
-    def serve(self, host: str = "127.0.0.1", port: int = 3000) -> None:
+    def serve(self, host: str = "127.0.0.1", port: int = 3000, *, quiet: bool = True) -> None:
         """Serve in the foreground until interrupted."""
-        server = BackgroundServer(self.app, host, port, quiet=False)
+        server = BackgroundServer(self.app, host, port, quiet=quiet)
         self._server = server
         server.start()
         try:
@@ -156,9 +163,9 @@ class SlackEmulator:
             self.trigger_ttl_seconds = float(settings["trigger_ttl_seconds"])
 
     def reset(self) -> None:
-        """Back to an empty workspace and the construction-time settings."""
+        """Back to an empty workspace and the construction-time settings (the bot_url stays)."""
         self.faults.clear()
-        self.configure(**self._defaults)
+        self.configure(**{k: v for k, v in self._defaults.items() if k != "bot_url"})
         self.state.reset()
 
     # -- acting (the control API's operations, for Python callers) ----------------------------

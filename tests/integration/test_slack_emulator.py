@@ -1,0 +1,649 @@
+"""The Slack emulator against a real Bolt app over HTTP: signatures, payloads, Web API, faults."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from slack_bolt import Ack, App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from sandbox.slack import BackgroundServer, SlackEmulator
+from sandbox.slack.demo_bot import (
+    APPROVE,
+    REASON_BLOCK,
+    REASON_INPUT,
+    REJECT,
+    build_demo_app,
+)
+from sandbox.slack.demo_bot import card as card_blocks
+
+TOKEN = "xoxb-emulator-test-token"
+SECRET = "emulator-test-signing-secret"
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass
+class World:
+    """The emulator, a demo bot that records every request it accepted, and ways to poke both."""
+
+    emu: SlackEmulator
+    bot_url: str
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def base(self) -> str:
+        return self.emu.url
+
+    def client(self, token: str = TOKEN, **kwargs: Any) -> WebClient:
+        return WebClient(token=token, base_url=self.emu.api_url, **kwargs)
+
+    def http(
+        self, method: str, path: str, body: Any = None, *, form: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], Any]:
+        data, headers = None, {}
+        if form is not None:
+            data = urllib.parse.urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(  # noqa: S310 - always the emulator's http URL
+            self.base + path, data=data, headers=headers, method=method
+        )
+        try:
+            with NO_PROXY.open(request, timeout=15) as response:
+                return response.status, dict(response.headers), json.load(response)
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), json.load(exc)
+
+    def get(self, path: str) -> Any:
+        status, _, body = self.http("GET", path)
+        assert status == 200, body
+        return body
+
+    def post(self, path: str, body: Any) -> Any:
+        status, _, answer = self.http("POST", path, body)
+        assert status == 200, answer
+        return answer
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        return self.get(f"/_emulator/messages?channel={urllib.parse.quote(channel)}")["messages"]
+
+    def wait(self, query: str) -> None:
+        assert self.get(f"/_emulator/wait?{query}&timeout=5")["ok"], f"never happened: {query}"
+
+    def kinds(self, kind: str) -> list[dict[str, Any]]:
+        return [b for b in self.received if b.get("type", b.get("command")) == kind]
+
+    def demo_card(self, user: str = "dave", channel: str = "approvals") -> dict[str, Any]:
+        before = len(self.messages(channel))
+        result = self.post(
+            "/_emulator/command", {"user": user, "channel": channel, "command": "/demo"}
+        )
+        assert result["status"] == 200
+        self.wait(f"channel={channel}&count={before + 1}")
+        return self.messages(channel)[-1]
+
+
+def _test_bot(api_url: str, received: list[dict[str, Any]]) -> App:
+    app = build_demo_app(api_url=api_url, bot_token=TOKEN, signing_secret=SECRET)
+
+    @app.middleware
+    def record(body: dict[str, Any], next: Any) -> Any:
+        received.append(body)
+        return next()
+
+    @app.command("/slow")
+    def on_command_slow(ack: Ack) -> None:
+        time.sleep(1.0)
+        ack()
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[World]:
+    emu = SlackEmulator(signing_secret=SECRET, bot_token=TOKEN)
+    emu.start()
+    received: list[dict[str, Any]] = []
+    bot = BackgroundServer(SlackRequestHandler(_test_bot(emu.api_url, received)))
+    bot.start()
+    bot_url = f"{bot.url}/slack/events"
+    emu.configure(bot_url=bot_url)
+    try:
+        yield World(emu, bot_url, received)
+    finally:
+        bot.stop()
+        emu.stop()
+
+
+@pytest.fixture
+def world(running: World) -> World:
+    running.post("/_emulator/reset", {})
+    running.received.clear()
+    return running
+
+
+# -- requests to the bot ------------------------------------------------------------------------
+
+
+def test_a_command_reaches_the_bot_signed_and_its_ack_shows_only_to_the_invoker(
+    world: World,
+) -> None:
+    result = world.post(
+        "/_emulator/command",
+        {"user": "dave", "channel": "approvals", "command": "/demo", "text": "please"},
+    )
+
+    assert result["status"] == 200
+    (sent,) = world.kinds("/demo")
+    assert sent["user_id"] == "U0DAVE"
+    assert sent["user_name"] == "dave"
+    assert sent["channel_id"] == "C0APPROVALS"
+    assert sent["channel_name"] == "approvals"
+    assert sent["text"] == "please"
+    assert sent["team_id"] == "T0SIGNOFF"
+    assert sent["api_app_id"] == "A0SIGNOFF"
+    assert sent["trigger_id"] == result["trigger_id"]
+    assert sent["response_url"].startswith(f"{world.base}/_emulator/respond/")
+    dave = world.get("/_emulator/ephemeral?user=dave")["ephemeral"]
+    assert [e["text"] for e in dave] == ["Posting a demo approval…"]
+    assert world.get("/_emulator/ephemeral?user=alice")["ephemeral"] == []
+    world.wait("channel=approvals&count=1")
+    assert world.messages("approvals")[0]["text"] == "Approval needed: rotate key"
+
+
+def test_a_wrong_signing_secret_is_refused_by_bolt_with_401(world: World) -> None:
+    impostor = SlackEmulator(
+        signing_secret="not-the-secret", bot_token=TOKEN, bot_url=world.bot_url
+    )
+    impostor.start()
+    try:
+        client = WebClient(token=TOKEN, base_url=impostor.api_url)
+        ts = client.chat_postMessage(channel="approvals", text="x", blocks=card_blocks("U0DAVE"))[
+            "ts"
+        ]
+        clicked = impostor.click("alice", APPROVE, channel="approvals", ts=ts)
+        command = impostor.command("dave", "approvals", "/demo")
+    finally:
+        impostor.stop()
+
+    assert clicked["status"] == 401
+    assert clicked["error"] == "dispatch_failed"
+    assert command["status"] == 401
+    assert command["ephemeral"]["text"] == '/demo failed with the error "dispatch_failed"'
+    assert world.received == []
+
+
+def test_a_click_sends_slacks_block_actions_payload_and_the_update_shows(world: World) -> None:
+    card = world.demo_card()
+    world.received.clear()
+
+    result = world.post(
+        "/_emulator/click",
+        {"user": "alice", "channel": "approvals", "ts": card["ts"], "action_id": APPROVE},
+    )
+
+    assert result["status"] == 200
+    (payload,) = world.kinds("block_actions")
+    assert payload["user"] == {
+        "id": "U0ALICE",
+        "username": "alice",
+        "name": "alice",
+        "team_id": "T0SIGNOFF",
+    }
+    assert payload["container"] == {
+        "type": "message",
+        "message_ts": card["ts"],
+        "channel_id": "C0APPROVALS",
+        "is_ephemeral": False,
+    }
+    assert payload["channel"] == {"id": "C0APPROVALS", "name": "approvals"}
+    assert payload["message"]["ts"] == card["ts"]
+    assert payload["message"]["blocks"] == card["blocks"]
+    assert payload["api_app_id"] == "A0SIGNOFF"
+    assert payload["trigger_id"] == result["trigger_id"]
+    assert payload["response_url"].startswith(world.base)
+    assert payload["state"] == {"values": {}}
+    (action,) = payload["actions"]
+    assert action["action_id"] == APPROVE
+    assert action["block_id"] == "decision"
+    assert action["value"] == "U0DAVE"
+    assert action["type"] == "button"
+    assert action["text"]["text"] == "Approve"
+    assert float(action["action_ts"]) > 0
+
+    world.wait(f"channel=approvals&thread={card['ts']}&count=1")
+    (updated,) = world.messages("approvals")
+    assert updated["text"] == "Approved"
+    assert "edited" in updated
+    assert updated["blocks"][-1]["elements"][0]["text"].endswith("Approved by <@U0ALICE>")
+    assert [r["text"] for r in updated["replies"]] == ["<@U0ALICE> approved."]
+
+
+def test_a_click_on_an_unknown_button_is_a_404_naming_the_real_ones(world: World) -> None:
+    card = world.demo_card()
+    status, _, body = world.http(
+        "POST",
+        "/_emulator/click",
+        {"user": "alice", "channel": "approvals", "ts": card["ts"], "action_id": "nope"},
+    )
+    assert status == 404
+    assert body["error"] == "action_not_found"
+    assert APPROVE in body["detail"]
+
+
+def test_a_modal_opens_on_a_fresh_trigger_and_its_submission_reaches_the_bot(world: World) -> None:
+    card = world.demo_card()
+
+    clicked = world.post(
+        "/_emulator/click",
+        {"user": "alice", "channel": "approvals", "ts": card["ts"], "action_id": REJECT},
+    )
+
+    view = clicked["view"]
+    assert view["callback_id"] == "demo_reason"
+    assert view["id"].startswith("V")
+    assert view["title"] == "Reject request"
+    (open_view,) = world.get("/_emulator/views?user=alice")["views"]
+    assert open_view["id"] == view["id"]
+    assert world.get("/_emulator/views?user=bob")["views"] == []
+
+    refused = world.post(
+        "/_emulator/submit",
+        {"user": "alice", "view_id": view["id"], "values": {REASON_BLOCK: {REASON_INPUT: "no"}}},
+    )
+    assert refused["status"] == 200
+    assert refused["response_action"] == "errors"
+    assert refused["errors"] == {REASON_BLOCK: "Say a little more (5+ characters)."}
+    (still_open,) = world.get("/_emulator/views?user=alice")["views"]
+    assert still_open["errors"] == {REASON_BLOCK: "Say a little more (5+ characters)."}
+
+    accepted = world.post(
+        "/_emulator/submit",
+        {
+            "user": "alice",
+            "view_id": view["id"],
+            "values": {REASON_BLOCK: {REASON_INPUT: "Not during the freeze"}},
+        },
+    )
+    assert accepted["closed"] is True
+    assert world.get("/_emulator/views?user=alice")["views"] == []
+    submission = world.kinds("view_submission")[-1]
+    assert submission["view"]["id"] == view["id"]
+    assert submission["view"]["state"]["values"] == {
+        REASON_BLOCK: {REASON_INPUT: {"type": "plain_text_input", "value": "Not during the freeze"}}
+    }
+    assert json.loads(submission["view"]["private_metadata"]) == {
+        "channel": "C0APPROVALS",
+        "ts": card["ts"],
+        "requester": "U0DAVE",
+    }
+    assert submission["user"]["id"] == "U0ALICE"
+
+    world.wait("channel=@alice&count=1")
+    (dm,) = world.messages("@alice")
+    assert dm["text"] == "You rejected the request: Not during the freeze"
+    world.wait(f"channel=approvals&thread={card['ts']}&count=1")
+    (rejected,) = world.messages("approvals")
+    assert rejected["text"] == "Rejected"
+    assert rejected["replies"][0]["text"] == "<@U0ALICE> rejected: Not during the freeze"
+
+
+def test_slacks_client_refuses_an_empty_required_input_without_calling_the_bot(
+    world: World,
+) -> None:
+    opened = world.post(
+        "/_emulator/command",
+        {"user": "dave", "channel": "approvals", "command": "/demo", "text": "modal"},
+    )
+    view_id = opened["view"]["id"]
+    world.received.clear()
+
+    result = world.post("/_emulator/submit", {"user": "dave", "view_id": view_id, "values": {}})
+
+    assert result["sent"] is False
+    assert result["errors"] == {REASON_BLOCK: "This field is required."}
+    assert world.received == []
+    assert world.get("/_emulator/views?user=dave")["views"][0]["errors"] == result["errors"]
+
+
+def test_views_open_checks_the_trigger_like_slack(world: World) -> None:
+    client = world.client()
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "Hi"}, "blocks": []}
+
+    with pytest.raises(SlackApiError) as unknown:
+        client.views_open(trigger_id="123.456.abc", view=modal)
+    assert unknown.value.response["error"] == "invalid_trigger_id"
+
+    card = world.demo_card()
+    clicked = world.post(
+        "/_emulator/click",
+        {"user": "alice", "channel": "approvals", "ts": card["ts"], "action_id": REJECT},
+    )
+    with pytest.raises(SlackApiError) as reused:
+        client.views_open(trigger_id=clicked["trigger_id"], view=modal)
+    assert reused.value.response["error"] == "exchanged_trigger_id"
+
+    world.post("/_emulator/config", {"trigger_ttl_seconds": 0})
+    late = world.post(
+        "/_emulator/click",
+        {"user": "bob", "channel": "approvals", "ts": card["ts"], "action_id": REJECT},
+    )
+    assert late["view"] is None
+    opened = world.get("/_emulator/calls?method=views.open")["calls"]
+    assert opened[-1]["response"]["error"] == "expired_trigger_id"
+
+
+def test_views_update_honours_the_hash_and_push_stops_at_three(world: World) -> None:
+    client = world.client()
+    opened = world.post(
+        "/_emulator/command",
+        {"user": "dave", "channel": "approvals", "command": "/demo", "text": "modal"},
+    )["view"]
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "Step 2"}, "blocks": []}
+
+    with pytest.raises(SlackApiError) as conflict:
+        client.views_update(view_id=opened["id"], hash="stale", view=modal)
+    assert conflict.value.response["error"] == "hash_conflict"
+    updated = client.views_update(view_id=opened["id"], hash=opened["hash"], view=modal)["view"]
+    assert updated["id"] == opened["id"]
+    assert updated["hash"] != opened["hash"]
+    assert world.get("/_emulator/views?user=dave")["views"][0]["title"] == "Step 2"
+
+    with pytest.raises(SlackApiError) as missing:
+        client.views_update(view_id="VNOPE", view=modal)
+    assert missing.value.response["error"] == "not_found"
+
+
+# -- Web API -------------------------------------------------------------------------------------
+
+
+def test_tokens_are_checked_like_slack(world: World) -> None:
+    status, _, missing = world.http("POST", "/api/auth.test", form={})
+    assert (status, missing) == (200, {"ok": False, "error": "not_authed"})
+    status, _, wrong = world.http("POST", "/api/auth.test", form={"token": "xoxb-wrong"})
+    assert (status, wrong) == (200, {"ok": False, "error": "invalid_auth"})
+    with pytest.raises(SlackApiError) as refused:
+        world.client(token="xoxb-wrong").chat_postMessage(channel="approvals", text="hi")
+    assert refused.value.response["error"] == "invalid_auth"
+
+    status, _, by_field = world.http("POST", "/api/auth.test", form={"token": TOKEN})
+    assert by_field["ok"] is True
+    me = world.client().auth_test()
+    assert (me["user_id"], me["bot_id"], me["team_id"]) == ("U0SIGNOFF", "B0SIGNOFF", "T0SIGNOFF")
+
+
+def test_posting_validates_channel_blocks_and_length(world: World) -> None:
+    client = world.client()
+
+    def error_of(**kwargs: Any) -> str:
+        with pytest.raises(SlackApiError) as exc:
+            client.chat_postMessage(**kwargs)
+        return str(exc.value.response["error"])
+
+    assert error_of(channel="C0NOPE", text="hi") == "channel_not_found"
+    assert (
+        error_of(channel="approvals", text="x", blocks=[{"type": "carousel"}]) == "invalid_blocks"
+    )
+    long_header = {"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}
+    assert error_of(channel="approvals", text="x", blocks=[long_header]) == "invalid_blocks"
+    divider = {"type": "divider"}
+    assert error_of(channel="approvals", text="x", blocks=[divider] * 51) == "invalid_blocks"
+    assert error_of(channel="approvals", text="x" * 40_001) == "msg_too_long"
+    with pytest.warns(UserWarning, match="text"):  # slack_sdk warns too, rightly
+        assert error_of(channel="approvals") == "no_text"
+    assert world.messages("approvals") == []
+
+    by_name = client.chat_postMessage(channel="#approvals", text="hi", blocks=[divider] * 50)
+    assert by_name["channel"] == "C0APPROVALS"
+    assert by_name["message"]["blocks"][0]["block_id"]  # Slack fills in missing block ids
+
+
+def test_form_encoded_blocks_are_parsed_like_json_ones(world: World) -> None:
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*hi*"}}]
+    status, _, body = world.http(
+        "POST",
+        "/api/chat.postMessage",
+        form={"token": TOKEN, "channel": "C0APPROVALS", "blocks": json.dumps(blocks)},
+    )
+    assert status == 200
+    assert body["ok"] is True
+    assert body["message"]["blocks"][0]["text"]["text"] == "*hi*"
+
+
+def test_chat_update_refuses_what_slack_refuses(world: World) -> None:
+    client = world.client()
+    mine = client.chat_postMessage(channel="approvals", text="v1")
+    theirs = world.post("/_emulator/post", {"user": "carol", "channel": "approvals", "text": "hi"})
+
+    with pytest.raises(SlackApiError) as missing:
+        client.chat_update(channel="approvals", ts="1.000001", text="v2")
+    assert missing.value.response["error"] == "message_not_found"
+    with pytest.raises(SlackApiError) as not_mine:
+        client.chat_update(channel="approvals", ts=theirs["ts"], text="v2")
+    assert not_mine.value.response["error"] == "cant_update_message"
+
+    client.chat_update(channel=mine["channel"], ts=mine["ts"], text="v2")
+    assert [m["text"] for m in world.messages("approvals")] == ["v2", "hi"]
+
+
+def test_thread_replies_appear_under_their_parent(world: World) -> None:
+    client = world.client()
+    parent = client.chat_postMessage(channel="approvals", text="card")
+    client.chat_postMessage(channel="approvals", thread_ts=parent["ts"], text="one")
+    client.chat_postMessage(
+        channel="approvals", thread_ts=parent["ts"], text="two", reply_broadcast=True
+    )
+
+    top = world.messages("approvals")
+    assert [m["text"] for m in top] == ["card", "two"]
+    assert [r["text"] for r in top[0]["replies"]] == ["one", "two"]
+    assert top[0]["reply_count"] == 2
+    replies = client.conversations_replies(channel="C0APPROVALS", ts=parent["ts"])["messages"]
+    assert [m["text"] for m in replies] == ["card", "one", "two"]
+    history = client.conversations_history(channel="C0APPROVALS")["messages"]
+    assert [m["text"] for m in history] == ["two", "card"]
+
+
+def test_dms_open_on_a_stable_channel_per_user(world: World) -> None:
+    client = world.client()
+    first = client.conversations_open(users="U0DAVE")["channel"]["id"]
+    again = client.conversations_open(users="U0DAVE")["channel"]["id"]
+    other = client.conversations_open(users="U0BOB")["channel"]["id"]
+
+    assert first == again == "D0DAVE"
+    assert other != first
+    client.chat_postMessage(channel=first, text="your key is ready")
+    assert [m["text"] for m in world.messages("@dave")] == ["your key is ready"]
+    assert client.conversations_info(channel=first)["channel"]["is_im"] is True
+    with pytest.raises(SlackApiError) as unknown:
+        client.conversations_open(users="U0NOBODY")
+    assert unknown.value.response["error"] == "user_not_found"
+
+
+def test_users_and_permalinks(world: World) -> None:
+    client = world.client()
+    alice = client.users_info(user="U0ALICE")["user"]
+    assert (alice["name"], alice["profile"]["email"]) == ("alice", "alice@example.com")
+    found = client.users_lookupByEmail(email="dave@example.com")["user"]
+    assert found["id"] == "U0DAVE"
+    names = {m["name"] for m in client.users_list()["members"]}
+    assert {"alice", "bob", "carol", "dave", "mallory", "signoff"} <= names
+    with pytest.raises(SlackApiError) as nobody:
+        client.users_lookupByEmail(email="eve@example.com")
+    assert nobody.value.response["error"] == "users_not_found"
+
+    posted = client.chat_postMessage(channel="approvals", text="card")
+    link = client.chat_getPermalink(channel="C0APPROVALS", message_ts=posted["ts"])["permalink"]
+    assert link == f"{world.base}/archives/C0APPROVALS/p{posted['ts'].replace('.', '')}"
+
+
+def test_ephemeral_messages_go_to_one_user_and_never_into_history(world: World) -> None:
+    client = world.client()
+    sent = client.chat_postEphemeral(channel="approvals", user="U0MALLORY", text="not for you")
+
+    (shown,) = world.get("/_emulator/ephemeral?user=mallory")["ephemeral"]
+    assert shown["ts"] == sent["message_ts"]
+    assert shown["text"] == "not for you"
+    assert world.messages("approvals") == []
+    with pytest.raises(SlackApiError) as update:
+        client.chat_update(channel="approvals", ts=sent["message_ts"], text="x")
+    assert update.value.response["error"] == "message_not_found"
+
+
+def test_response_urls_post_replace_and_delete_like_slack(world: World) -> None:
+    card = world.demo_card()
+    world.post(
+        "/_emulator/click",
+        {"user": "alice", "channel": "approvals", "ts": card["ts"], "action_id": APPROVE},
+    )
+    world.wait(f"channel=approvals&thread={card['ts']}&count=1")
+    path = world.kinds("block_actions")[-1]["response_url"].removeprefix(world.base)
+
+    assert world.post(path, {"text": "just for alice"})["ok"] is True
+    assert [e["text"] for e in world.get("/_emulator/ephemeral?user=alice")["ephemeral"]] == [
+        "just for alice"
+    ]
+    world.post(path, {"text": "replaced", "replace_original": True})
+    assert world.messages("approvals")[0]["text"] == "replaced"
+    world.post(path, {"response_type": "in_channel", "text": "for everyone"})
+    assert [m["text"] for m in world.messages("approvals")] == ["replaced", "for everyone"]
+    world.post(path, {"delete_original": True})
+    # The card had a thread, so Slack leaves a tombstone in its place.
+    assert [m["text"] for m in world.messages("approvals")] == [
+        "This message was deleted.",
+        "for everyone",
+    ]
+    world.post(path, {"text": "fifth and last use"})
+
+    status, _, used = world.http("POST", path, {"text": "sixth"})
+    assert (status, used["error"]) == (404, "used_url")
+    assert any(c["method"] == "response_url" for c in world.get("/_emulator/calls")["calls"])
+
+
+# -- limits and faults ---------------------------------------------------------------------------
+
+
+def test_rate_limit_is_off_by_default_and_429s_with_retry_after_when_on(world: World) -> None:
+    client = world.client()
+    for i in range(5):
+        client.chat_postMessage(channel="approvals", text=f"burst {i}")
+
+    world.post("/_emulator/config", {"post_message_rate_limit": 1})
+    client.chat_postMessage(channel="approvals", text="first")
+    with pytest.raises(SlackApiError) as limited:
+        client.chat_postMessage(channel="approvals", text="second")
+    assert limited.value.response.status_code == 429
+    assert limited.value.response["error"] == "ratelimited"
+    assert limited.value.response.headers["Retry-After"] == "1"
+    client.chat_postMessage(channel="approvals-level1", text="another channel is fine")
+
+    patient = world.client()
+    patient.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
+    assert patient.chat_postMessage(channel="approvals", text="after waiting")["ok"] is True
+    assert world.messages("approvals")[-1]["text"] == "after waiting"
+
+
+def test_faults_are_consumed_one_per_call(world: World) -> None:
+    client = world.client()
+    posted = client.chat_postMessage(channel="approvals", text="v1")
+    world.post(
+        "/_emulator/faults",
+        {"method": "chat.update", "status": 429, "count": 2, "retry_after": 3},
+    )
+    world.post("/_emulator/faults", {"method": "chat.update", "status": 500})
+
+    statuses = []
+    for _ in range(3):
+        with pytest.raises(SlackApiError) as failed:
+            client.chat_update(channel=posted["channel"], ts=posted["ts"], text="v2")
+        statuses.append(failed.value.response.status_code)
+    assert statuses == [429, 429, 500]
+    assert failed.value.response["error"] == "internal_error"
+    assert client.chat_update(channel=posted["channel"], ts=posted["ts"], text="v2")["ok"]
+
+    world.post("/_emulator/faults", {"method": "auth.test", "error": "fatal_error"})
+    assert world.get("/_emulator/faults")["faults"][0]["method"] == "auth.test"
+    status, _, cleared = world.http("DELETE", "/_emulator/faults")
+    assert (status, cleared["faults"]) == (200, [])
+    assert client.auth_test()["ok"] is True
+
+
+def test_a_delay_fault_times_the_client_out(world: World) -> None:
+    world.post("/_emulator/faults", {"method": "auth.test", "delay_seconds": 1})
+    impatient = world.client(timeout=0.3)
+    with pytest.raises(TimeoutError):
+        impatient.auth_test()
+
+
+def test_a_bot_slower_than_three_seconds_gets_slacks_timeout(world: World) -> None:
+    world.post("/_emulator/config", {"ack_timeout_seconds": 0.3})
+    result = world.post(
+        "/_emulator/command", {"user": "dave", "channel": "approvals", "command": "/slow"}
+    )
+    assert result["status"] is None
+    assert result["error"] == "operation_timeout"
+    assert result["ephemeral"]["text"] == '/slow failed with the error "operation_timeout"'
+
+
+# -- the logs ------------------------------------------------------------------------------------
+
+
+def test_the_calls_log_records_every_call_without_the_token(world: World) -> None:
+    client = world.client()
+    client.chat_postMessage(channel="approvals", text="secret AKIAEXAMPLEKEY leaked")
+    with pytest.raises(SlackApiError):
+        client.chat_postMessage(channel="nowhere", text="x")
+
+    calls = world.get("/_emulator/calls")["calls"]
+    assert [c["method"] for c in calls] == ["chat.postMessage", "chat.postMessage"]
+    assert calls[0]["params"]["text"] == "secret AKIAEXAMPLEKEY leaked"
+    assert calls[0]["response"]["ok"] is True
+    assert calls[1]["response"]["error"] == "channel_not_found"
+    dumped = json.dumps(calls)
+    assert "AKIAEXAMPLEKEY" in dumped
+    assert TOKEN not in dumped
+    since = world.get(f"/_emulator/calls?since={calls[0]['seq']}")["calls"]
+    assert [c["seq"] for c in since] == [calls[1]["seq"]]
+
+
+def test_wait_returns_when_lazy_work_lands_and_times_out_otherwise(world: World) -> None:
+    card = world.demo_card()
+    clicked = world.post(
+        "/_emulator/click",
+        {"user": "alice", "channel": "approvals", "ts": card["ts"], "action_id": APPROVE},
+    )
+    done = world.get("/_emulator/wait?method=chat.update&count=1&timeout=5")
+    assert done["ok"] is True
+    assert done["version"] >= clicked["version"]
+
+    started = time.monotonic()
+    never = world.get("/_emulator/wait?method=views.push&timeout=0.2")
+    assert never == {"ok": False, "timed_out": True, "version": never["version"]}
+    assert time.monotonic() - started < 2
+    assert world.get("/_emulator/wait?quiet=0.1&timeout=2")["ok"] is True
+
+
+def test_the_control_api_names_bad_requests(world: World) -> None:
+    status, _, body = world.http(
+        "POST", "/_emulator/command", {"user": "eve", "channel": "approvals", "command": "/demo"}
+    )
+    assert (status, body["error"]) == (404, "user_not_found")
+    status, _, body = world.http("GET", "/_emulator/messages?channel=nowhere")
+    assert (status, body["error"]) == (404, "channel_not_found")
+    status, _, body = world.http("POST", "/_emulator/config", {"colour": "blue"})
+    assert (status, body["error"]) == (400, "unknown_setting")
+    status, _, body = world.http("POST", "/_emulator/faults", {"method": "chat.update"})
+    assert (status, body["error"]) == (400, "invalid_arguments")
