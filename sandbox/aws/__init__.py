@@ -23,7 +23,7 @@ __all__ = ["Clock", "clock", "install", "lambdas", "reset", "settle"]
 
 # How long the sandbox must stay idle before settle() believes it: work may arrive from threads
 # it does not own (a Step Functions execution, an HTTP request) right after a task ends.
-_QUIET_PERIOD = 0.02
+_QUIET_PERIOD = 0.005
 
 
 def settle(timeout: float = 10.0) -> None:

@@ -66,7 +66,10 @@ class SandboxApp:
 
     def _control(self, request: Request) -> Response:
         route = (request.method, request.path.removeprefix(CONTROL_PREFIX).rstrip("/"))
-        body = request.get_json(silent=True) or {}
+        # curl and urllib often omit the JSON content type; accept the body anyway.
+        body = request.get_json(force=True, silent=True)
+        if not isinstance(body, dict):
+            body = {}
         clock = sandbox_aws.clock
         if route == ("GET", "health"):
             return _json({"status": "ok", "now": clock.now().isoformat()})
