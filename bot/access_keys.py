@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 # IAM's user-name rule (CreateUser: "[\w+=,.@-]+", 1 to 64 characters).
 IAM_USER_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 REASON_MAX = 500
+# The runbook's RequestReason pattern: it is spliced into the issuer's JSON payload as text.
+_UNSAFE_IN_REASON = re.compile(r'["\\\x00-\x1f]')
 MAX_KEYS = 2  # IAM's quota of access keys per user
 ISSUE_ACTION = "aws:invokeLambdaFunction"
 
@@ -170,7 +172,8 @@ class KeyRequestService:
     # -- helpers ---------------------------------------------------------------------------
 
     def _validate(self, requester: str, iam_user: str, reason: str) -> KeyRequest:
-        iam_user, reason = iam_user.strip(), reason.strip()
+        # Line breaks become spaces: the runbook's RequestReason is one line.
+        iam_user, reason = iam_user.strip(), " ".join(reason.split())
         if not IAM_USER_NAME.fullmatch(iam_user):
             raise BadIamUserName(
                 f"`{iam_user or ' '}` is not an IAM user name: 1 to 64 letters, digits or "
@@ -180,6 +183,11 @@ class KeyRequestService:
             raise ReasonMissing("Say why you need the key; the approvers decide on it.")
         if len(reason) > REASON_MAX:
             raise ReasonMissing(f"Keep the reason under {REASON_MAX} characters.")
+        if _UNSAFE_IN_REASON.search(reason):
+            raise ReasonMissing(
+                "Leave out double quotes and backslashes: the runbook hands the reason on "
+                "inside JSON."
+            )
         if requester not in self._admins:
             identity = self._identities.get(requester)
             own = identity.iam_user if identity else None

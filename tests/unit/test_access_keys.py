@@ -233,6 +233,14 @@ def test_a_missing_or_overlong_reason_is_refused_on_the_reason_field(env: Env, r
     assert env.automation.started == []
 
 
+def test_line_breaks_become_spaces_and_json_breaking_characters_are_refused(env: Env) -> None:
+    env.service.request("U0DAVE", "dave", "deploy\n  from CI\r\n")
+    assert env.automation.started[0][1]["RequestReason"] == ["deploy from CI"]
+    for reason in ('say "please"', "C:\\keys"):
+        with pytest.raises(ReasonMissing, match="double quotes and backslashes"):
+            env.service.check("U0DAVE", "dave", reason)
+
+
 def test_a_request_already_waiting_for_that_user_blocks_a_second(env: Env) -> None:
     waiting = env.finished_run(status="Waiting")
     with pytest.raises(KeyRequestPending, match=waiting):

@@ -1,0 +1,371 @@
+"""Flow C end to end: /request-key → card → approval in Slack → key in Secrets Manager → DM.
+
+Everything runs through the real pieces: signed Slack requests into the Lambda adapter, the
+SSM engine running the access-key runbook from infra/template.yaml, the issuer Lambda it
+invokes, EventBridge to the result Lambda, and the Slack emulator as the Web API. Every test
+ends by scanning what Slack saw, what was logged and what the issuer returned for the secret.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.views import (
+    ACTION_APPROVE,
+    ACTION_REJECT,
+    KEY_REASON_ACTION,
+    KEY_REASON_BLOCK,
+    KEY_USER_ACTION,
+    KEY_USER_BLOCK,
+)
+from tests.support.template import load_template
+from tests.support.world import ACCOUNT, APPROVER_ROLE, World
+
+KEY_DOCUMENT = "Signoff-AccessKey"
+ISSUER = "signoff-issue-access-key"
+ADMIN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/SignoffKeyAdmin"
+SECRET_NAME = re.compile(r"dave/access-key-\d{8}T\d{6}Z")
+CLI = "aws secretsmanager get-secret-value --secret-id '{}' --query SecretString --output text"
+
+
+def key_document(topic_arn: str, issuer_arn: str) -> str:
+    """The access-key runbook exactly as the template deploys it, with its references resolved."""
+    resource = load_template()["Resources"]["AccessKeyDocument"]
+    content = json.loads(json.dumps(resource["Properties"]["Content"]))
+    parameters = content["parameters"]
+    parameters["AutomationAssumeRole"]["default"] = ""
+    parameters["Approvers"]["default"] = [APPROVER_ROLE]
+    parameters["NotificationArn"]["default"] = topic_arn
+    [issue] = [s for s in content["mainSteps"] if s["action"] == "aws:invokeLambdaFunction"]
+    issue["inputs"]["FunctionName"] = issuer_arn
+    leftover = [v for v in _walk(content) if isinstance(v, dict)]
+    assert not leftover, f"unresolved CloudFormation references: {leftover}"
+    return yaml.safe_dump(content, sort_keys=False)
+
+
+def _walk(value: Any) -> Iterator[Any]:
+    # CloudFormation intrinsics come out of the loader as one-key dicts ({"GetAtt": …}).
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)) in {"Ref", "GetAtt", "If", "Sub", "Join"}:
+            yield value
+            return
+        for item in value.values():
+            yield from _walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item)
+
+
+@dataclass
+class Keys:
+    """The world with flow C deployed: the runbook, the issuer, dave's IAM user."""
+
+    world: World
+    issuer_arn: str
+
+    def command(self, user: str, text: str = "") -> dict[str, Any]:
+        reply = self.world.control(
+            "POST",
+            "command",
+            json={"user": user, "channel": "approvals", "command": "/request-key", "text": text},
+        )
+        self.world.settle()
+        return dict(reply)
+
+    def submit_form(self, user: str, iam_user: str, reason: str) -> dict[str, Any]:
+        modal = self.world.views(user)[-1]
+        reply = self.world.control(
+            "POST",
+            "submit",
+            json={
+                "user": user,
+                "view_id": modal["id"],
+                "values": {
+                    KEY_USER_BLOCK: {KEY_USER_ACTION: iam_user},
+                    KEY_REASON_BLOCK: {KEY_REASON_ACTION: reason},
+                },
+            },
+        )
+        self.world.settle()
+        return dict(reply)
+
+    def executions(self) -> list[dict[str, Any]]:
+        ssm = self.world.client("ssm")
+        listed = ssm.describe_automation_executions(
+            Filters=[{"Key": "DocumentNamePrefix", "Values": [KEY_DOCUMENT]}]
+        )["AutomationExecutionMetadataList"]
+        return [
+            ssm.get_automation_execution(AutomationExecutionId=m["AutomationExecutionId"])[
+                "AutomationExecution"
+            ]
+            for m in listed
+        ]
+
+    def execution(self) -> dict[str, Any]:
+        [execution] = self.executions()
+        return execution
+
+    def dms(self, user: str) -> list[str]:
+        return [m["text"] for m in self.world.messages(f"@{user}")]
+
+    def keys(self, user: str = "dave") -> list[str]:
+        metadata = self.world.client("iam").list_access_keys(UserName=user)["AccessKeyMetadata"]
+        return [k["AccessKeyId"] for k in metadata]
+
+    def secrets(self) -> list[str]:
+        return [s["Name"] for s in self.world.client("secretsmanager").list_secrets()["SecretList"]]
+
+    def secret_keys(self) -> list[str]:
+        """Every secret access key Secrets Manager holds: what must appear nowhere else."""
+        sm = self.world.client("secretsmanager")
+        values = [
+            json.loads(sm.get_secret_value(SecretId=n)["SecretString"]) for n in self.secrets()
+        ]
+        return [v["SecretAccessKey"] for v in values]
+
+
+@pytest.fixture
+def keys(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Keys]:
+    import handlers.issue_access_key
+
+    env = {
+        **world.env,
+        "SIGNOFF_ADMINS": "U0CAROL",
+        "SIGNOFF_KEY_ADMIN_ROLE_ARN": ADMIN_ROLE,
+        "SIGNOFF_ACCESS_KEY_DOCUMENT": KEY_DOCUMENT,
+    }
+    lam = world.client("lambda")
+    for name in ("signoff-slack-events", "signoff-automation-result"):
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": env})
+    iam = world.client("iam")
+    role = iam.get_role(RoleName="signoff-bot")["Role"]["Arn"]
+    issuer_arn = lam.create_function(
+        FunctionName=ISSUER,
+        Runtime="python3.12",
+        Role=role,
+        Handler="handlers.issue_access_key.lambda_handler",
+        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},  # an empty zip: the code runs in-process
+        Timeout=60,
+        MemorySize=256,
+        Environment={"Variables": env},
+    )["FunctionArn"]
+    world.client("ssm").create_document(
+        Name=KEY_DOCUMENT,
+        Content=key_document(world.topic_arn, issuer_arn),
+        DocumentType="Automation",
+        DocumentFormat="YAML",
+    )
+    events = world.client("events")
+    events.put_rule(
+        Name="signoff-ssm-status-keys",
+        EventPattern=json.dumps({"source": ["aws.ssm"], "detail": {"Definition": [KEY_DOCUMENT]}}),
+    )
+    result_arn = lam.get_function(FunctionName="signoff-automation-result")["Configuration"][
+        "FunctionArn"
+    ]
+    events.put_targets(
+        Rule="signoff-ssm-status-keys", Targets=[{"Id": "result", "Arn": result_arn}]
+    )
+    for user in ("dave", "erin"):
+        iam.create_user(UserName=user)
+    world.map_user("U0ALICE", "alice")
+    world.map_user("U0DAVE", "dave", iam_user="dave")  # an approver too: he may not approve his own
+    world.map_user("U0CAROL", "carol")
+    handlers.issue_access_key.issue.cache_clear()
+    yield Keys(world, issuer_arn)
+    handlers.issue_access_key.issue.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _every_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+
+
+@pytest.fixture
+def no_secret_anywhere(
+    keys: Keys, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> Iterator[None]:
+    """After the test: no secret key in Slack traffic, logs, outputs, tables or return values."""
+    yield
+    secrets = keys.secret_keys()
+    world = keys.world
+    ssm = world.client("ssm")
+    dynamodb = world.client("dynamodb")
+    seen = {
+        "slack api calls": world.control("GET", "calls"),
+        "requests to the bot": world.control("GET", "interactions"),
+        "ssm executions and step outputs": [
+            (
+                e,
+                ssm.describe_automation_step_executions(
+                    AutomationExecutionId=e["AutomationExecutionId"]
+                ),
+            )
+            for e in keys.executions()
+        ],
+        "tables": [
+            dynamodb.scan(TableName=t)["Items"]
+            for t in ("signoff-approvals", "signoff-audit", "signoff-idempotency")
+        ],
+        "log records": [r.getMessage() + repr(r.__dict__) for r in caplog.records],
+        "stdout and stderr": capfd.readouterr(),
+    }
+    for where, what in seen.items():
+        text = json.dumps(what, default=str)
+        for secret in secrets:
+            assert secret not in text, f"a secret access key leaked into {where}"
+    assert caplog.records, "the scan saw no log records at all"
+
+
+pytestmark = pytest.mark.usefixtures("no_secret_anywhere")
+
+
+def test_a_key_requested_by_command_and_approved_lands_in_a_secret_and_a_dm(keys: Keys) -> None:
+    reply = keys.command("dave", "dave CI deploy key")
+    assert reply["status"] == 200
+    [answer] = keys.world.ephemeral("dave")
+    assert "Requested an access key for IAM user `dave`" in answer
+
+    card = keys.world.card_text()
+    assert "<@U0DAVE>" in card and "`dave`" in card and "CI deploy key" in card
+    keys.world.decide("alice", ACTION_APPROVE, comment="ok for CI")
+
+    execution = keys.execution()
+    assert execution["AutomationExecutionStatus"] == "Success"
+    [name] = keys.secrets()
+    assert SECRET_NAME.fullmatch(name)
+    assert len(keys.keys()) == 1
+    [dm] = [t for t in keys.dms("dave") if ":key:" in t]
+    assert name in dm and CLI.format(name) in dm
+    thread = keys.world.thread()
+    assert any(name in t and "<@U0DAVE>" in t for t in thread)
+    assert not any("get-secret-value" in t for t in thread)
+    tags = {
+        t["Key"]: t["Value"]
+        for t in keys.world.client("secretsmanager").describe_secret(SecretId=name)["Tags"]
+    }
+    assert tags["signoff:requester"] == "U0DAVE"
+    assert (
+        tags["signoff:approvers"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/SignoffApprover/U0ALICE"
+    )
+    assert tags["signoff:execution-id"] == execution["AutomationExecutionId"]
+    # What the issuer returned to SSM: the secret's name, the user, a status. No key, no key id.
+    [issue] = [s for s in execution["StepExecutions"] if s["StepName"] == "IssueKey"]
+    report = json.loads(issue["Outputs"]["Payload"][0])
+    assert report == {"status": "issued", "iam_user": "dave", "secret_name": name}
+    events = [row["event"] for row in keys.world.audit(execution["AutomationExecutionId"])]
+    assert {"access_key_requested", "access_key_issued", "access_key_outcome"} <= set(events)
+
+
+def test_a_key_requested_through_the_form(keys: Keys) -> None:
+    opened = keys.command("dave")
+    assert opened["view"]["callback_id"] == "key_request"
+
+    submitted = keys.submit_form("dave", "dave", "laptop\nrebuild")
+    assert submitted["errors"] in ({}, None), submitted
+    assert "Requested an access key" in json.dumps(submitted["view"])
+    assert keys.execution()["Parameters"]["RequestReason"] == ["laptop rebuild"]
+
+    keys.world.decide("alice", ACTION_APPROVE)
+    [name] = keys.secrets()
+    assert any(CLI.format(name) in t for t in keys.dms("dave"))
+
+
+def test_the_form_shows_refusals_under_their_field_and_starts_nothing(keys: Keys) -> None:
+    keys.command("dave")
+    bad_name = keys.submit_form("dave", "not a name", "reason")
+    assert KEY_USER_BLOCK in bad_name["errors"]
+    someone_else = keys.submit_form("dave", "erin", "reason")
+    assert "only for your own IAM user" in someone_else["errors"][KEY_USER_BLOCK]
+    no_reason = keys.submit_form("dave", "dave", "   ")
+    assert KEY_REASON_BLOCK in no_reason["errors"]
+    assert keys.executions() == []
+
+
+def test_a_rejected_request_dms_the_reason_and_issues_nothing(keys: Keys) -> None:
+    keys.command("dave", "dave need it")
+    keys.world.decide("alice", ACTION_REJECT, comment="Use SSO instead")
+
+    assert keys.execution()["AutomationExecutionStatus"] == "Failed"
+    assert keys.keys() == [] and keys.secrets() == []
+    [dm] = [t for t in keys.dms("dave") if "rejected" in t]
+    assert "rejected by <@U0ALICE>: Use SSO instead" in dm
+    assert sum("rejected by <@U0ALICE>" in t for t in keys.world.thread()) == 1
+
+
+def test_a_user_with_two_keys_gets_no_third_and_a_clear_message(keys: Keys) -> None:
+    iam = keys.world.client("iam")
+    iam.create_access_key(UserName="dave")
+    iam.create_access_key(UserName="dave")
+    keys.command("dave", "dave one more")
+    keys.world.decide("alice", ACTION_APPROVE)
+
+    assert len(keys.keys()) == 2 and keys.secrets() == []
+    assert any("already has 2 access keys" in t for t in keys.dms("dave"))
+
+
+def test_an_unknown_iam_user_is_refused_at_once(keys: Keys) -> None:
+    keys.command("carol", "ghost rotation")  # carol is an admin: any user, if it exists
+    [answer] = keys.world.ephemeral("carol")
+    assert "There is no IAM user `ghost`" in answer
+    assert keys.executions() == []
+    keys.command("carol", "erin rotation")
+    assert keys.execution()["Parameters"]["IamUser"] == ["erin"]
+
+
+def test_a_second_request_while_one_waits_is_refused(keys: Keys) -> None:
+    keys.command("dave", "dave first")
+    keys.command("carol", "dave second")
+    [refusal] = keys.world.ephemeral("carol")
+    assert refusal.startswith(":no_entry: No request started: A request for `dave`")
+    assert len(keys.executions()) == 1
+
+
+def test_the_requester_cannot_approve_their_own_request(keys: Keys) -> None:
+    keys.command("dave", "dave my own")
+    keys.world.click("dave", ACTION_APPROVE)
+
+    refusals = keys.world.ephemeral("dave")
+    assert any("someone else has to approve it" in t for t in refusals)
+    # The decision form he opened has turned into the refusal: there is nothing to submit.
+    on_screen = keys.world.views("dave")[-1]
+    assert "someone else has to approve it" in json.dumps(on_screen["blocks"])
+    assert not on_screen.get("submit")
+    execution = keys.execution()
+    assert execution["AutomationExecutionStatus"] == "Waiting"
+    [approve] = [s for s in execution["StepExecutions"] if s["StepName"] == "ApproveKey"]
+    assert not approve.get("Outputs", {}).get("ApproverDecisions")
+    assert keys.keys() == []
+
+
+def test_a_retried_invocation_creates_no_second_key(keys: Keys) -> None:
+    keys.command("dave", "dave CI")
+    keys.world.decide("alice", ACTION_APPROVE)
+    execution = keys.execution()
+    [issue] = [s for s in execution["StepExecutions"] if s["StepName"] == "IssueKey"]
+
+    # What SSM (or Lambda's own retry) would send again.
+    payload = json.dumps(
+        {
+            "execution_id": execution["AutomationExecutionId"],
+            "iam_user": "dave",
+            "requester": "U0DAVE",
+            "reason": "CI",
+        }
+    )
+    again = keys.world.client("lambda").invoke(FunctionName=ISSUER, Payload=payload)
+    assert json.loads(again["Payload"].read()) == json.loads(issue["Outputs"]["Payload"][0])
+    assert len(keys.keys()) == 1 and len(keys.secrets()) == 1
+    assert sum(":key:" in t for t in keys.dms("dave")) == 1
+    # Powertools answered the retry from its record, keyed on the execution id.
+    records = keys.world.client("dynamodb").scan(TableName="signoff-idempotency")["Items"]
+    [record] = [r for r in records if "KeyIssuer.issue#" in r["id"]["S"]]
+    assert record["status"]["S"] == "COMPLETED"
