@@ -586,6 +586,8 @@ def test_a_delay_fault_times_the_client_out(world: World) -> None:
     impatient = world.client(timeout=0.3)
     with pytest.raises(TimeoutError):
         impatient.auth_test()
+    # Like a slow Slack, the call still lands afterwards (and must not leak into the next test).
+    world.wait("method=auth.test&count=1")
 
 
 def test_a_bot_slower_than_three_seconds_gets_slacks_timeout(world: World) -> None:
