@@ -69,6 +69,10 @@ class UnknownIamUser(KeyRequestRefused):
     """IAM has no such user."""
 
 
+class IamUserOutOfReach(KeyRequestRefused):
+    """IAM denies Signoff that user (outside the IAM path the deployment manages)."""
+
+
 class KeyRequestPending(KeyRequestRefused):
     """A request for that IAM user is already waiting or being started."""
 
@@ -202,7 +206,11 @@ class KeyRequestService:
                     f"You may request keys only for your own IAM user, `{own}`; "
                     "ask an admin for others."
                 )
-        if self._keys.user_arn(iam_user) is None:
+        try:
+            exists = self._keys.user_arn(iam_user) is not None
+        except InvalidRequest as refusal:
+            raise IamUserOutOfReach(str(refusal)) from refusal
+        if not exists:
             raise UnknownIamUser(f"There is no IAM user `{iam_user}` in this account.")
         return KeyRequest(requester, iam_user, reason)
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.errors import ServiceError
+from bot.errors import InvalidRequest, ServiceError
 from bot.gateways.aws import error_code, wrap_client_error
 
 if TYPE_CHECKING:
@@ -44,6 +44,12 @@ class AccessKeyGateway:
         except ClientError as exc:
             if error_code(exc) == "NoSuchEntity":
                 return None
+            if error_code(exc) in {"AccessDenied", "AccessDeniedException"}:
+                # The deployment scopes Signoff to users under one IAM path (KeyUserPath).
+                raise InvalidRequest(
+                    f"Signoff may not issue keys for IAM user `{user_name}`: it is not among "
+                    "the users Signoff manages (ask an admin which IAM path that is)."
+                ) from exc
             raise wrap_client_error(exc, f"look up the IAM user {user_name}") from exc
 
     def key_count(self, user_name: str) -> int:

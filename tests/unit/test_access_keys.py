@@ -7,15 +7,18 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from bot import views
 from bot.access_key_models import KeyRequest, OutcomeKind
 from bot.access_keys import (
     BadIamUserName,
+    IamUserOutOfReach,
     KeyRequestPending,
     KeyRequestService,
     NoIamUserMapped,
@@ -209,6 +212,17 @@ def test_an_admin_may_ask_for_anyone_but_not_for_a_user_iam_does_not_know(env: E
     with pytest.raises(UnknownIamUser, match="`ghost`"):
         env.service.request(ADMIN, "ghost", "rotation")
     assert len(env.automation.started) == 1
+
+
+def test_a_user_iam_keeps_from_signoff_is_refused_on_the_name_field(env: Env) -> None:
+    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "not under /"}}, "GetUser")
+    with (
+        patch.object(env.iam, "get_user", side_effect=denied),
+        pytest.raises(IamUserOutOfReach, match="may not issue keys for IAM user `dave`") as e,
+    ):
+        env.service.request("U0DAVE", "dave", "CI")
+    assert e.value.field == "iam_user"
+    assert env.automation.started == []
 
 
 @pytest.mark.parametrize("name", ["", "two words", "x" * 65, "dave;rm", "dåve", "a/b"])
