@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SANDBOX_ARGS ?=
 
-.PHONY: chromium install test lint types cfn pytest sandbox clean
+.PHONY: chromium install test lint types cfn checkov pytest package sandbox clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,20 @@ types: $(STAMP)
 cfn: $(STAMP)
 	$(BIN)/cfn-lint infra/template.yaml
 
+# checkov has its own venv: it pins boto3, urllib3 and packaging below what Signoff needs.
+# Its skips, each with a reason, are in .checkov.yaml.
+CHECKOV := $(VENV)/checkov/bin/checkov
+$(CHECKOV): | $(BIN)/python
+	$(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install --quiet 'checkov==3.3.30'
+
+checkov: $(CHECKOV)
+	$(CHECKOV) --config-file .checkov.yaml
+
+# The Lambda artifact (build/signoff-lambda.zip) from registry wheels for the Lambda runtime.
+package: $(STAMP)
+	$(BIN)/python infra/package.py
+
 # Browser tests drive Debian's Chromium (Playwright's own browser download cannot work offline).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -37,7 +51,7 @@ chromium:
 pytest: $(STAMP) chromium
 	$(BIN)/pytest
 
-test: lint types cfn pytest
+test: lint types cfn checkov pytest
 
 sandbox: $(STAMP)
 	$(BIN)/signoff sandbox $(SANDBOX_ARGS)

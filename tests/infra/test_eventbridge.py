@@ -1,0 +1,127 @@
+"""The EventBridge rules match SSM's documented events for Signoff's runbooks, and nothing else.
+
+Fixtures are AWS's sample events (SSM user guide, "Systems Manager event examples"), verbatim in
+tests/fixtures/; variants change only what a real approval event would carry. Matching is done by
+moto's implementation of EventBridge patterns, not by a copy of the rule.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto.events.models import EventPattern
+
+from sandbox.template import functions, resolver
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+DOCUMENTS = ("Signoff-Approval", "Signoff-AccessKey")
+CLOSING = ("Success", "Failed", "TimedOut", "Cancelled")
+
+
+def sample(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((FIXTURES / f"eventbridge_{name}.json").read_text())
+    return event
+
+
+def variant(name: str, **detail: Any) -> dict[str, Any]:
+    event = copy.deepcopy(sample(name))
+    event["detail"].update(detail)
+    return event
+
+
+@pytest.fixture(scope="module")
+def rules(template: dict[str, Any]) -> dict[str, EventPattern]:
+    resolve = resolver(
+        template, refs={"ApprovalDocument": DOCUMENTS[0], "AccessKeyDocument": DOCUMENTS[1]}
+    )
+    events = functions(template)["AutomationResultFunction"]["Events"]
+    return {
+        name: EventPattern.load(json.dumps(resolve.resolve(spec["Properties"]["Pattern"])))
+        for name, spec in events.items()
+        if spec["Type"] == "EventBridgeRule"
+    }
+
+
+def matched_by(rules: dict[str, EventPattern], event: dict[str, Any]) -> list[str]:
+    return sorted(name for name, pattern in rules.items() if pattern.matches_event(event))
+
+
+def test_the_samples_themselves_are_not_signoffs(rules: dict[str, EventPattern]) -> None:
+    # runcommand1 is someone else's runbook: its events must not wake automation_result.
+    assert matched_by(rules, sample("ssm_step_status")) == []
+    assert matched_by(rules, sample("ssm_execution_status")) == []
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+@pytest.mark.parametrize("status", ["Waiting", *CLOSING])
+def test_every_state_of_an_approval_step_reaches_automation_result(
+    rules: dict[str, EventPattern], document: str, status: str
+) -> None:
+    event = variant(
+        "ssm_step_status",
+        Definition=document,
+        Action="aws:approve",
+        StepName="ApprovalAction",
+        Status=status,
+    )
+
+    assert matched_by(rules, event) == ["ApprovalStepStatus"]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+@pytest.mark.parametrize("status", ["Waiting", *CLOSING])
+def test_executions_of_signoffs_runbooks_reach_automation_result(
+    rules: dict[str, EventPattern], document: str, status: str
+) -> None:
+    event = variant("ssm_execution_status", Definition=document, Status=status)
+
+    assert matched_by(rules, event) == ["ExecutionStatus"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"Action": "aws:invokeLambdaFunction", "Status": "Success"},  # the key issuer step
+        {"Action": "aws:runCommand", "Status": "Failed"},
+        {"Action": "aws:approve", "Status": "InProgress"},
+        {"Action": "aws:approve", "Status": "Pending"},
+        {"Action": "aws:approve", "Definition": "Signoff-Approval-Copy"},
+        {"Action": "aws:approve", "Definition": "AWS-ApproveSomething"},
+    ],
+)
+def test_other_steps_statuses_and_documents_are_left_out(
+    rules: dict[str, EventPattern], change: dict[str, str]
+) -> None:
+    event = variant("ssm_step_status", **{"Definition": "Signoff-Approval", **change})
+
+    assert matched_by(rules, event) == []
+
+
+def test_execution_events_that_are_not_news_are_left_out(rules: dict[str, EventPattern]) -> None:
+    running = variant("ssm_execution_status", Definition="Signoff-AccessKey", Status="InProgress")
+    foreign = variant("ssm_execution_status", Definition="runcommand2", Status="Failed")
+
+    assert matched_by(rules, running) == []
+    assert matched_by(rules, foreign) == []
+
+
+@pytest.mark.parametrize("source", ["aws.ec2", "custom.ssm", "aws.states"])
+def test_other_sources_are_left_out_even_with_the_same_detail(
+    rules: dict[str, EventPattern], source: str
+) -> None:
+    event = variant("ssm_step_status", Definition="Signoff-Approval", Action="aws:approve")
+    event["source"] = source
+
+    assert matched_by(rules, event) == []
+
+
+def test_the_detail_type_decides_which_rule_matches(rules: dict[str, EventPattern]) -> None:
+    event = variant("ssm_step_status", Definition="Signoff-Approval", Action="aws:approve")
+    event["detail-type"] = "EC2 Automation Execution Status-change Notification"
+    del event["detail"]["Action"]
+
+    assert matched_by(rules, event) == ["ExecutionStatus"]

@@ -1,0 +1,265 @@
+"""Least privilege, checked: no write on "*" beyond a reasoned allowlist, every statement explained.
+
+Who trusts whom is asserted too: approver roles trust the bot role only, the automation role is
+SSM's only, and iam:PassRole names one role for one service.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from sandbox.template import TEMPLATE_PATH, Resolver, resolver
+
+# Actions that may be granted on "*" and why. Everything else must name its resources.
+ALLOWED_ON_STAR = {
+    "ssm:DescribeAutomationExecutions": "read-only; the action has no resource type",
+    "secretsmanager:ListSecrets": "list-only; the action has no resource type",
+    "states:SendTaskSuccess": "task tokens are not IAM resources (no resource type)",
+    "states:SendTaskFailure": "task tokens are not IAM resources (no resource type)",
+    "xray:PutTraceSegments": "X-Ray trace APIs have no resource type",
+    "xray:PutTelemetryRecords": "X-Ray trace APIs have no resource type",
+    "xray:GetSamplingRules": "X-Ray trace APIs have no resource type",
+    "xray:GetSamplingTargets": "X-Ray trace APIs have no resource type",
+    "logs:CreateLogDelivery": "vended log delivery APIs have no resource type",
+    "logs:GetLogDelivery": "vended log delivery APIs have no resource type",
+    "logs:UpdateLogDelivery": "vended log delivery APIs have no resource type",
+    "logs:DeleteLogDelivery": "vended log delivery APIs have no resource type",
+    "logs:ListLogDeliveries": "vended log delivery APIs have no resource type",
+    "logs:PutResourcePolicy": "vended log delivery APIs have no resource type",
+    "logs:DescribeResourcePolicies": "vended log delivery APIs have no resource type",
+    "logs:DescribeLogGroups": "vended log delivery APIs have no resource type",
+}
+
+PARAMETER_SETS = [
+    {},
+    {"LevelCount": 5, "EnableTracing": "true"},
+    {"LevelCount": 1},
+    {"ApproverRoleArns": "arn:aws:iam::123456789012:role/Mine", "KeyApprovers": "alice"},
+]
+
+LAMBDA_ROLES = {
+    "SlackEventsRole",
+    "ApprovalNoticeRole",
+    "AutomationResultRole",
+    "ReconcileRole",
+    "StartApprovalRole",
+    "IssueAccessKeyRole",
+}
+APPROVER_ROLES = [f"Level{n}ApproverRole" for n in range(1, 6)] + ["KeyApproverRole"]
+
+
+@dataclass(frozen=True)
+class Grant:
+    owner: str
+    kind: str  # "trust" or "permissions"
+    statement: dict[str, Any]
+
+    @property
+    def actions(self) -> list[str]:
+        return _list(self.statement.get("Action"))
+
+    @property
+    def resources(self) -> list[Any]:
+        return _list(self.statement.get("Resource"))
+
+
+def _list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def grants(template: dict[str, Any], resolve: Resolver | None = None) -> Iterator[Grant]:
+    """Every IAM statement of the template (resolved, for existing resources, if `resolve`)."""
+    for logical_id, resource in template["Resources"].items():
+        if resolve is not None and not resolve.resource_exists(logical_id):
+            continue
+        properties = resource.get("Properties", {})
+        if resolve is not None:
+            properties = resolve.resolve(properties)
+        documents: list[tuple[str, dict[str, Any]]] = []
+        if resource["Type"] == "AWS::IAM::Role":
+            documents.append(("trust", properties["AssumeRolePolicyDocument"]))
+            for policy in properties.get("Policies", []):
+                documents.append(("permissions", policy["PolicyDocument"]))
+        elif resource["Type"] in {"AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"}:
+            documents.append(("permissions", properties["PolicyDocument"]))
+        for kind, document in documents:
+            for statement in document["Statement"]:
+                yield Grant(logical_id, kind, statement)
+
+
+@pytest.mark.parametrize("parameters", PARAMETER_SETS, ids=lambda p: ",".join(p) or "defaults")
+def test_no_action_is_granted_on_star_unless_aws_allows_nothing_narrower(
+    template: dict[str, Any], parameters: dict[str, Any]
+) -> None:
+    offenders = [
+        (g.owner, g.statement.get("Sid"), action)
+        for g in grants(template, resolver(template, parameters))
+        if g.kind == "permissions" and "*" in g.resources
+        for action in g.actions
+        if action not in ALLOWED_ON_STAR
+    ]
+
+    assert offenders == []
+
+
+def test_no_statement_uses_wildcard_actions_or_negations(template: dict[str, Any]) -> None:
+    for grant in grants(template, resolver(template, {"LevelCount": 5})):
+        assert grant.statement["Effect"] == "Allow", grant
+        assert not {"NotAction", "NotResource", "NotPrincipal"} & set(grant.statement), grant
+        for action in grant.actions:
+            assert "*" not in action, (grant.owner, action)
+
+
+def test_every_statement_has_a_sid_and_a_comment_saying_why(template: dict[str, Any]) -> None:
+    statements = list(grants(template))
+    lines = TEMPLATE_PATH.read_text(encoding="utf-8").splitlines()
+    sid_lines = [i for i, line in enumerate(lines) if re.match(r"^\s*- Sid: ", line)]
+
+    assert all(next(iter(g.statement)) == "Sid" for g in statements)
+    assert len(sid_lines) == len(statements)
+    unexplained = [lines[i].strip() for i in sid_lines if not lines[i - 1].strip().startswith("#")]
+    assert unexplained == []
+
+
+def test_approver_roles_trust_only_the_bot_role_with_a_slack_source_identity(
+    template: dict[str, Any],
+) -> None:
+    resolve = resolver(template, {"LevelCount": 5})
+    roles = {g.owner: g for g in grants(template, resolve) if g.owner in APPROVER_ROLES}
+
+    assert set(roles) == set(APPROVER_ROLES)
+    for grant in grants(template, resolve):
+        if grant.owner not in APPROVER_ROLES:
+            continue
+        if grant.kind == "trust":
+            assert grant.statement["Principal"] == {"AWS": "SlackEventsRole.Arn"}
+            assert sorted(grant.actions) == ["sts:AssumeRole", "sts:SetSourceIdentity"]
+            assert grant.statement["Condition"] == {
+                "StringLike": {"sts:SourceIdentity": ["U*", "W*"]}
+            }
+        else:
+            assert grant.actions == ["ssm:SendAutomationSignal"]
+            assert grant.resources == ["arn:aws:ssm:us-east-1:123456789012:automation-execution/*"]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "assumable"),
+    [
+        ({"LevelCount": 1}, ["Level1ApproverRole.Arn", "KeyApproverRole.Arn"]),
+        (
+            {"LevelCount": 3},
+            [
+                "Level1ApproverRole.Arn",
+                "Level2ApproverRole.Arn",
+                "Level3ApproverRole.Arn",
+                "KeyApproverRole.Arn",
+            ],
+        ),
+        (
+            {"ApproverRoleArns": "arn:aws:iam::1:role/A,arn:aws:iam::1:role/B"},
+            ["arn:aws:iam::1:role/A", "arn:aws:iam::1:role/B"],
+        ),
+    ],
+)
+def test_the_bot_role_may_assume_the_approver_roles_and_nothing_else(
+    template: dict[str, Any], parameters: dict[str, Any], assumable: list[str]
+) -> None:
+    resolve = resolver(template, parameters)
+    assuming = [g for g in grants(template, resolve) if "sts:AssumeRole" in g.actions]
+    bot = [g for g in assuming if g.kind == "permissions"]
+
+    assert [(g.owner, g.resources) for g in bot] == [("SlackEventsAssumeApprovers", assumable)]
+    assert resolve.resolve(template["Resources"]["SlackEventsAssumeApprovers"]["Properties"])[
+        "Roles"
+    ] == ["SlackEventsRole"]
+    created = [r for r in APPROVER_ROLES if resolve.resource_exists(r)]
+    assert (created == []) == ("ApproverRoleArns" in parameters)
+
+
+def test_function_roles_are_for_lambda_and_state_machine_roles_for_step_functions(
+    template: dict[str, Any],
+) -> None:
+    for grant in grants(template, resolver(template)):
+        if grant.kind != "trust" or grant.owner in APPROVER_ROLES:
+            continue
+        principal = grant.statement["Principal"]
+        if grant.owner in LAMBDA_ROLES:
+            assert principal == {"Service": "lambda.amazonaws.com"}, grant.owner
+        elif grant.owner == "AutomationRole":
+            assert principal == {"Service": "ssm.amazonaws.com"}
+            assert grant.statement["Condition"]["StringEquals"] == {
+                "aws:SourceAccount": "123456789012"
+            }
+        else:
+            assert principal == {"Service": "states.amazonaws.com"}, grant.owner
+
+
+def test_the_automation_role_publishes_notices_invokes_the_issuer_and_nothing_else(
+    template: dict[str, Any],
+) -> None:
+    resolve = resolver(template, {"LevelCount": 2})
+    allowed = {
+        action: g.resources
+        for g in grants(template, resolve)
+        if g.owner == "AutomationRole" and g.kind == "permissions"
+        for action in g.actions
+    }
+
+    assert allowed == {
+        "sns:Publish": ["Level1Topic", "Level2Topic", "AccessKeyTopic"],
+        "lambda:InvokeFunction": ["IssueAccessKeyFunction.Arn"],
+    }
+
+
+def test_pass_role_passes_only_the_automation_role_only_to_ssm(template: dict[str, Any]) -> None:
+    passing = [g for g in grants(template, resolver(template)) if "iam:PassRole" in g.actions]
+
+    assert {g.owner for g in passing} == {"SlackEventsRole", "StartApprovalRole"}
+    for grant in passing:
+        assert grant.actions == ["iam:PassRole"]
+        assert grant.resources == ["AutomationRole.Arn"]
+        assert grant.statement["Condition"] == {
+            "StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}
+        }
+
+
+def test_the_key_issuer_touches_only_users_under_the_path_and_secrets_under_the_prefix(
+    template: dict[str, Any],
+) -> None:
+    resolve = resolver(template, {"KeyUserPath": "/contractors/", "SecretPrefix": "keys/"})
+    issuer = [g for g in grants(template, resolve) if g.owner == "IssueAccessKeyRole"]
+    by_service: dict[str, set[str]] = {}
+    for grant in issuer:
+        if grant.kind == "permissions":
+            for action in grant.actions:
+                by_service.setdefault(action.split(":")[0], set()).update(grant.resources)
+
+    assert by_service["iam"] == {"arn:aws:iam::123456789012:user/contractors/*"}
+    assert by_service["secretsmanager"] == {
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:keys/*",
+        "*",  # ListSecrets only (see ALLOWED_ON_STAR)
+    }
+    assert "ssm" in by_service and "sts" not in by_service and "states" not in by_service
+    assert not any("secretsmanager:GetSecretValue" in g.actions for g in issuer)
+
+
+def test_starting_runbooks_is_scoped_to_signoffs_documents(template: dict[str, Any]) -> None:
+    resolve = resolver(template, {"ApprovalDocumentName": "Ap", "AccessKeyDocumentName": "Key"})
+    starts = {
+        g.owner: g.resources
+        for g in grants(template, resolve)
+        if "ssm:StartAutomationExecution" in g.actions
+    }
+    definition = "arn:aws:ssm:us-east-1:123456789012:automation-definition/{}:*"
+
+    assert starts == {
+        "SlackEventsRole": [definition.format("Key")],
+        "StartApprovalRole": [definition.format("Ap")],
+    }
