@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -369,3 +369,15 @@ def test_a_retried_invocation_creates_no_second_key(keys: Keys) -> None:
     records = keys.world.client("dynamodb").scan(TableName="signoff-idempotency")["Items"]
     [record] = [r for r in records if "KeyIssuer.issue#" in r["id"]["S"]]
     assert record["status"]["S"] == "COMPLETED"
+
+
+def test_a_request_nobody_decides_times_out_and_says_so(
+    keys: Keys, advance_clock: Callable[[float], None]
+) -> None:
+    keys.command("dave", "dave CI")
+    advance_clock(86400 + 1)  # the runbook's approval timeout
+    keys.world.settle()
+
+    assert keys.execution()["AutomationExecutionStatus"] == "TimedOut"
+    assert keys.keys() == []
+    assert any("before it timed out" in t for t in keys.dms("dave"))
