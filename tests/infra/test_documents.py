@@ -1,0 +1,167 @@
+"""The SSM runbooks as deployed: the approval level keeps the seed's parameters, and the
+access-key runbook approves before it issues, with a payload that stays JSON whatever is typed."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sandbox.template import load_template, resolver, ssm_document_content
+
+SEED_APPROVAL_PARAMETERS = {
+    "AutomationAssumeRole",
+    "Description",
+    "Message",
+    "NotificationArn",
+    "Approvers",
+    "MinRequiredApprovals",
+    "SfnToken",
+}
+
+
+def substitute(text: str, values: dict[str, str]) -> str:
+    """What SSM does with {{ Name }} placeholders."""
+
+    def value(match: re.Match[str]) -> str:
+        return values[match.group(1)]
+
+    return re.sub(r"\{\{\s*([\w:]+)\s*\}\}", value, text)
+
+
+def test_the_approval_level_keeps_the_seeds_parameters(template: dict[str, Any]) -> None:
+    content = ssm_document_content(template, "ApprovalDocument")
+    [step] = content["mainSteps"]
+
+    assert set(content["parameters"]) == SEED_APPROVAL_PARAMETERS
+    assert content["assumeRole"] == "{{ AutomationAssumeRole }}"
+    assert content["parameters"]["AutomationAssumeRole"]["default"] == "AutomationRole.Arn"
+    assert content["parameters"]["Approvers"]["type"] == "StringList"
+    assert step["action"] == "aws:approve"
+    assert step["onFailure"] == "Abort"
+    assert set(step["inputs"]) == {
+        "Message",
+        "NotificationArn",
+        "Approvers",
+        "MinRequiredApprovals",
+    }
+
+
+def test_the_access_key_runbook_approves_then_issues(template: dict[str, Any]) -> None:
+    content = ssm_document_content(template, "AccessKeyDocument")
+    approve, issue = content["mainSteps"]
+    parameters = content["parameters"]
+
+    assert set(parameters) == {
+        "AutomationAssumeRole",
+        "IamUser",
+        "RequestReason",
+        "RequesterSlackId",
+        "Approvers",
+        "MinRequiredApprovals",
+        "NotificationArn",
+    }
+    assert (approve["name"], approve["action"]) == ("ApproveKey", "aws:approve")
+    assert approve["onFailure"] == "Abort"  # a rejection or timeout never reaches IssueKey
+    assert approve["timeoutSeconds"] == 86400
+    assert approve["inputs"]["NotificationArn"] == "{{ NotificationArn }}"
+    assert approve["inputs"]["Approvers"] == "{{ Approvers }}"
+    assert (issue["name"], issue["action"]) == ("IssueKey", "aws:invokeLambdaFunction")
+    assert issue["inputs"]["FunctionName"] == "IssueAccessKeyFunction.Arn"
+    assert issue["isEnd"] is True
+    assert parameters["NotificationArn"]["default"] == "AccessKeyTopic"
+    assert parameters["AutomationAssumeRole"]["default"] == "AutomationRole.Arn"
+
+
+def test_key_approvers_default_to_the_parameter_then_the_key_role(template: dict[str, Any]) -> None:
+    def default(**parameters: Any) -> Any:
+        content = ssm_document_content(template, "AccessKeyDocument", parameters=parameters)
+        return content["parameters"]["Approvers"]["default"]
+
+    assert default() == ["KeyApproverRole.Arn"]
+    assert default(KeyApprovers="alice,arn:aws:iam::1:role/Sec") == [
+        "alice",
+        "arn:aws:iam::1:role/Sec",
+    ]
+    assert default(ApproverRoleArns="arn:aws:iam::1:role/Mine") == ["arn:aws:iam::1:role/Mine"]
+
+
+def _pattern(template: dict[str, Any], name: str) -> re.Pattern[str]:
+    content = ssm_document_content(template, "AccessKeyDocument")
+    return re.compile(content["parameters"][name]["allowedPattern"])
+
+
+def test_the_patterns_refuse_what_would_break_the_payload(template: dict[str, Any]) -> None:
+    reason, user, requester = (
+        _pattern(template, n) for n in ("RequestReason", "IamUser", "RequesterSlackId")
+    )
+
+    assert reason.fullmatch("CI deploys for the billing service (ticket OPS-42)")
+    assert reason.fullmatch("日本語の理由でも大丈夫")
+    for bad in ['say "hi"', "back\\slash", "two\nlines", "tab\there", "", "x" * 501]:
+        assert not reason.fullmatch(bad), bad
+    assert user.fullmatch("svc-deploy.ci@team")
+    for bad in ["has space", "a/b", 'q"', "x" * 65]:
+        assert not user.fullmatch(bad), bad
+    assert requester.fullmatch("U0123ABCD")
+    assert requester.fullmatch("W0123ABCD")
+    assert not requester.fullmatch("alice")
+
+
+# Read at import: hypothesis builds its strategies before any fixture exists.
+ACCESS_KEY_RUNBOOK = ssm_document_content(load_template(), "AccessKeyDocument")
+
+
+def _allowed(name: str) -> st.SearchStrategy[str]:
+    pattern = ACCESS_KEY_RUNBOOK["parameters"][name]["allowedPattern"]
+    return st.from_regex(pattern, fullmatch=True)
+
+
+@given(
+    iam_user=_allowed("IamUser"),
+    reason=_allowed("RequestReason"),
+    requester=_allowed("RequesterSlackId"),
+)
+def test_the_issue_payload_is_json_for_any_input_the_patterns_admit(
+    iam_user: str, reason: str, requester: str
+) -> None:
+    [issue] = [s for s in ACCESS_KEY_RUNBOOK["mainSteps"] if s["name"] == "IssueKey"]
+    execution_id = "333ba70b-2333-48db-b17e-a5e69c6f4d1c"
+
+    payload = substitute(
+        issue["inputs"]["Payload"],
+        {
+            "automation:EXECUTION_ID": execution_id,
+            "IamUser": iam_user,
+            "RequestReason": reason,
+            "RequesterSlackId": requester,
+        },
+    )
+
+    assert json.loads(payload) == {
+        "execution_id": execution_id,
+        "iam_user": iam_user,
+        "requester": requester,
+        "reason": reason,
+    }
+
+
+def test_the_runbooks_tell_automation_topics(template: dict[str, Any]) -> None:
+    resolve = resolver(template, {"LevelCount": 5})
+    topics = [
+        resolve.resolve(r["Properties"]["TopicName"])
+        for lid, r in template["Resources"].items()
+        if r["Type"] == "AWS::SNS::Topic" and resolve.resource_exists(lid)
+    ]
+
+    assert len(topics) == 6
+    # AmazonSSMAutomationRole-style policies publish to arn:aws:sns:*:*:Automation* only.
+    assert all(t.startswith("Automation") for t in topics)
+    assert all(
+        r["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::SNS::Topic"
+    )
