@@ -425,6 +425,7 @@ function renderThread() {
   const parent = S.thread && ch && ch.messages.find((m) => m.ts === S.thread);
   if (!parent) {
     pane.hidden = true;
+    $("thread-messages").innerHTML = "";
     return;
   }
   pane.hidden = false;
@@ -450,7 +451,7 @@ function unread(ch) {
 function navItem(ch, label, prefix) {
   const active = ch.id === S.channel ? " active" : "";
   const bold = unread(ch) ? " unread" : "";
-  return `<li><a href="#channel=${esc(ch.id)}" class="nav-item${active}${bold}" data-channel="${esc(ch.id)}"><span class="nav-prefix">${prefix}</span><span>${esc(label)}</span></a></li>`;
+  return `<li><a href="#channel=${esc(ch.id)}" class="nav-item${active}${bold}" data-channel="${esc(ch.id)}"><span class="nav-prefix" aria-hidden="true">${prefix}</span><span>${esc(label)}</span></a></li>`;
 }
 
 function renderSidebar() {
