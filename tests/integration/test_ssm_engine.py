@@ -239,6 +239,29 @@ def test_two_of_three_approvers_in_every_accepted_form_reach_quorum(
     ]
 
 
+def test_one_reject_rejects_even_after_approvals(
+    flow: AccessKeyFlow,
+    engine_settle: Callable[..., None],
+    user_session: Callable[[str], boto3.Session],
+) -> None:
+    # Sandbox semantics (AWS documents none): a single Reject ends the step.
+    execution_id = flow.start(["alice", "bob", "carol"], minimum=2)
+    engine_settle()
+
+    signal(user_session("alice"), execution_id, "Approve")
+    signal(user_session("bob"), execution_id, "Reject", "Wrong user")
+    engine_settle()
+
+    execution = flow.execution(execution_id)
+    assert execution["AutomationExecutionStatus"] == "Failed"
+    assert f"arn:aws:iam::{ACCOUNT}:user/bob" in execution["FailureMessage"]
+    assert [d["ApprovalStatus"] for d in decisions(flow.approval(execution_id))] == [
+        "Approve",
+        "Reject",
+    ]
+    assert flow.issuer.events == []
+
+
 def test_an_exact_session_entry_approves_as_that_session(
     flow: AccessKeyFlow,
     engine_settle: Callable[..., None],

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+import yaml
 from botocore.exceptions import ClientError
 
 from sandbox.aws.clock import Clock
 
 REGION = "us-east-1"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ACCESS_KEY_DOCUMENT = "Signoff-AccessKeyRequest"
 
 
@@ -118,6 +121,29 @@ def test_unknown_documents_versions_and_executions_have_their_own_errors(
     with pytest.raises(ClientError) as excinfo:
         ssm.get_automation_execution(AutomationExecutionId="0" * 8 + "-0000-0000-0000-" + "0" * 12)
     assert error_code(excinfo) == "AutomationExecutionNotFoundException"
+
+
+def test_a_json_runbook_runs_like_its_yaml_twin(
+    ssm: Any, engine_settle: Callable[..., None]
+) -> None:
+    content = yaml.safe_load((FIXTURES / "ssm_access_key_document.yaml").read_text())
+    ssm.create_document(
+        Name="Json-Runbook",
+        Content=json.dumps(content),
+        DocumentType="Automation",
+        DocumentFormat="JSON",
+    )
+    sns = boto3.client("sns", region_name=REGION)
+    topic = sns.create_topic(Name="AutomationTopic")["TopicArn"]
+
+    execution_id = ssm.start_automation_execution(
+        DocumentName="Json-Runbook", Parameters={**VALID, "NotificationArn": [topic]}
+    )["AutomationExecutionId"]
+    engine_settle()
+
+    (step,) = execution(ssm, execution_id)["StepExecutions"]
+    assert step["StepStatus"] == "Waiting"
+    assert step["Inputs"]["Message"] == "Access key requested for bob. Reason: why not"
 
 
 def test_sleep_waits_for_the_engine_clock(
