@@ -77,6 +77,12 @@ class StartRequest:
 
 
 class Engine:
+    """Runs Automation executions for every account and region moto serves.
+
+    The API methods (start, get, list_*, signal, stop) are what the SSM response methods call;
+    `check_timers` is what the clock, the server's ticker and `settle()` call.
+    """
+
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._lock = threading.RLock()

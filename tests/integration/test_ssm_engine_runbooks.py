@@ -146,6 +146,24 @@ def test_a_json_runbook_runs_like_its_yaml_twin(
     assert step["Inputs"]["Message"] == "Access key requested for bob. Reason: why not"
 
 
+def test_a_client_token_makes_start_idempotent(
+    ssm: Any, create_runbook: Callable[..., str]
+) -> None:
+    create_runbook("Sleeper", "ssm_sleep_document.yaml")
+    token = "11111111-2222-3333-4444-555555555555"
+
+    first = ssm.start_automation_execution(DocumentName="Sleeper", ClientToken=token)
+    again = ssm.start_automation_execution(DocumentName="Sleeper", ClientToken=token)
+    with pytest.raises(ClientError) as excinfo:
+        ssm.start_automation_execution(
+            DocumentName="Sleeper", ClientToken=token, Parameters={"Duration": ["PT1M"]}
+        )
+
+    assert first["AutomationExecutionId"] == again["AutomationExecutionId"]
+    assert error_code(excinfo) == "IdempotentParameterMismatch"
+    assert len(ssm.describe_automation_executions()["AutomationExecutionMetadataList"]) == 1
+
+
 def test_sleep_waits_for_the_engine_clock(
     ssm: Any, create_runbook: Callable[..., str], engine_settle: Callable[..., None], clock: Clock
 ) -> None:
