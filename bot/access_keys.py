@@ -108,25 +108,24 @@ class KeyRequestService:
         self._slack = slack
         self._now = now
 
-    def check(self, requester: str, iam_user: str, reason: str) -> KeyRequest:
-        """Raise the refusal this request would get; the validated request if none."""
-        request = self._validate(requester, iam_user, reason)
-        self._refuse_if_pending(request.iam_user)
-        return request
-
     def request(self, requester: str, iam_user: str, reason: str) -> KeyRequest:
         """Start the access-key runbook for a valid request, at most one per IAM user at a time."""
         request = self._validate(requester, iam_user, reason)
-        self._lock(request.iam_user)
-        self._refuse_if_pending(request.iam_user)
-        execution_id = self._automation.start(
-            self._document,
-            {
-                "IamUser": [request.iam_user],
-                "RequestReason": [request.reason],
-                "RequesterSlackId": [request.requester],
-            },
-        )
+        subject, lock = self._lock(request.iam_user)
+        try:
+            self._refuse_if_pending(request.iam_user)
+            execution_id = self._automation.start(
+                self._document,
+                {
+                    "IamUser": [request.iam_user],
+                    "RequestReason": [request.reason],
+                    "RequesterSlackId": [request.requester],
+                },
+            )
+        except Exception:
+            # Nothing started: a retry must not be told one was.
+            self._store.release(subject, lock)
+            raise
         self._audit.append(
             execution_id,
             "access_key_requested",
@@ -222,10 +221,11 @@ class KeyRequestService:
                     f"{run.execution_id}); wait for its outcome."
                 )
 
-    def _lock(self, iam_user: str) -> None:
+    def _lock(self, iam_user: str) -> tuple[str, str]:
         # SSM lists a new execution only once it has started, so two requests a moment apart
-        # could both find none waiting. A claim per minute closes that window; it is never
-        # released, and lapses on its own two minutes later, even if this Lambda dies here.
+        # could both find none waiting. A claim per minute closes that window; once a runbook
+        # has started it is kept, and lapses on its own two minutes later (also if this Lambda
+        # dies here), when SSM's list has long caught up.
         subject = f"key-request:{iam_user}"
         now = self._now()
         this_minute, last_minute = (
@@ -237,6 +237,7 @@ class KeyRequestService:
             raise KeyRequestPending(
                 f"A request for `{iam_user}` was started a moment ago; wait for its outcome."
             )
+        return subject, this_minute
 
     def _outcome(self, run: RunSummary) -> KeyOutcome:
         failed = KeyOutcome(

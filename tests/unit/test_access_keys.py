@@ -252,15 +252,16 @@ def test_line_breaks_become_spaces_and_json_breaking_characters_are_refused(env:
     assert env.automation.started[0][1]["RequestReason"] == ["deploy from CI"]
     for reason in ('say "please"', "C:\\keys"):
         with pytest.raises(ReasonMissing, match="double quotes and backslashes"):
-            env.service.check("U0DAVE", "dave", reason)
+            env.service.request(ADMIN, "erin", reason)
+    assert len(env.automation.started) == 1
 
 
 def test_a_request_already_waiting_for_that_user_blocks_a_second(env: Env) -> None:
     waiting = env.finished_run(status="Waiting")
     with pytest.raises(KeyRequestPending, match=waiting):
-        env.service.check("U0DAVE", "dave", "again")
-    with pytest.raises(KeyRequestPending):
-        env.service.request(ADMIN, "dave", "again")
+        env.service.request("U0DAVE", "dave", "again")
+    with pytest.raises(KeyRequestPending, match=waiting):
+        env.service.request(ADMIN, "dave", "again")  # the refusal released its own claim
     assert env.automation.started == []
     env.service.request(ADMIN, "erin", "other user is fine")
 
@@ -277,11 +278,6 @@ def test_two_requests_a_moment_apart_start_one_runbook_even_before_ssm_lists_it(
     env.clock.at += timedelta(minutes=2)
     env.service.request(ADMIN, "dave", "third")
     assert len(env.automation.started) == 2
-
-
-def test_check_refuses_like_request_but_starts_nothing(env: Env) -> None:
-    assert env.service.check("U0DAVE", "dave", "CI").iam_user == "dave"
-    assert env.automation.started == []
 
 
 def test_slash_command_text_is_split_and_unescaped() -> None:
