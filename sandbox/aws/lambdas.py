@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
+from moto.core.models import botocore_stubber
 
 from sandbox.aws.activity import TrackedPool
 
@@ -144,7 +145,20 @@ def invoke(function: LambdaFunction, body: str | bytes | None) -> Invocation:
         handler = resolve_handler(function)
     except _HandlerUnavailable as exc:
         return _error(request_id, version, exc.error_type, str(exc), [])
-    token = _environ_overlay.set(_lambda_environ(function, context))
+    environ = _lambda_environ(function, context)
+    if not botocore_stubber.enabled and not (
+        environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
+    ):
+        # A handler's boto3 calls would leave the machine: refuse rather than reach AWS.
+        return _error(
+            request_id,
+            version,
+            "Sandbox.NoLocalAws",
+            "No local AWS for in-process Lambdas: run inside moto.mock_aws() or the sandbox "
+            "server, or set AWS_ENDPOINT_URL.",
+            [],
+        )
+    token = _environ_overlay.set(environ)
     try:
         result = handler(_decode_event(body), context)
     except Exception as exc:

@@ -10,6 +10,8 @@ from typing import Any
 
 import boto3
 import pytest
+from moto.awslambda.utils import get_backend as lambda_backend
+from moto.core.models import botocore_stubber
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -199,3 +201,24 @@ def test_any_json_value_is_an_event_and_a_result(
 
     assert response["ExecutedVersion"] == "$LATEST"
     assert json.loads(response["Payload"].read()) == ["text", None]
+
+
+def test_handlers_never_run_without_a_local_aws(
+    deploy_lambda: Callable[..., str], recorder: Callable[..., Any]
+) -> None:
+    # As under moto's own ThreadedMotoServer: no in-process stubber and no AWS_ENDPOINT_URL,
+    # so a handler's boto3 calls would go to AWS. The sandbox refuses to run it.
+    calls = recorder()
+    deploy_lambda("sandbox-test-guarded", calls)
+    response_headers: dict[str, str] = {}
+    botocore_stubber.enabled = False
+    try:
+        payload = lambda_backend(ACCOUNT, REGION).invoke(
+            "sandbox-test-guarded", None, "{}", {}, response_headers
+        )
+    finally:
+        botocore_stubber.enabled = True
+
+    assert response_headers["x-amz-function-error"] == "Unhandled"
+    assert json.loads(payload)["errorType"] == "Sandbox.NoLocalAws"
+    assert calls.events == []
