@@ -21,6 +21,8 @@ from sandbox.slack.workspace import User, Workspace
 RESPONSE_URL_USES = 5  # Slack: "up to 5 times within 30 minutes"
 RESPONSE_URL_TTL = 30 * 60
 LOG_LIMIT = 5000  # keep memory bounded in long benchmark runs
+PRUNE_ABOVE = 2000  # triggers / response_urls kept before expired ones are dropped
+TRIGGER_MEMORY = 60.0  # long past Slack's 3 s, so "expired" stays distinguishable from "invalid"
 
 
 @dataclass
@@ -472,6 +474,10 @@ class EmulatorState:
     # -- triggers and response_urls ----------------------------------------------------------
 
     def issue_trigger_locked(self, user: User, source_view: str | None = None) -> Trigger:
+        if len(self.triggers) > PRUNE_ABOVE:
+            # Benchmarks click thousands of times; a trigger is worthless after seconds.
+            floor = self.now() - TRIGGER_MEMORY
+            self.triggers = {k: t for k, t in self.triggers.items() if t.issued_at > floor}
         trigger = Trigger(ids.trigger_id(), user.id, self.now(), source_view=source_view)
         self.triggers[trigger.id] = trigger
         return trigger
@@ -479,6 +485,11 @@ class EmulatorState:
     def issue_response_url_locked(
         self, user: User, channel: ChannelState, message_ts: str | None, *, is_ephemeral: bool
     ) -> ResponseTarget:
+        if len(self.response_targets) > PRUNE_ABOVE:
+            floor = self.now() - RESPONSE_URL_TTL
+            self.response_targets = {
+                k: t for k, t in self.response_targets.items() if t.issued_at > floor
+            }
         target = ResponseTarget(
             id=ids.url_token(),
             user=user.id,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from slack_sdk import WebClient
 
 from sandbox.slack import BackgroundServer, SlackEmulator
 from sandbox.slack.demo_bot import serve_demo_bot
@@ -56,6 +57,12 @@ def slack() -> Iterator[SlackEmulator]:
     finally:
         bot.stop()
         emulator.stop()
+
+
+@pytest.fixture
+def bot_client(slack: SlackEmulator) -> WebClient:
+    """The Web API as the bot sees it, for putting things on the page directly."""
+    return WebClient(token=TOKEN, base_url=slack.api_url)
 
 
 @pytest.fixture

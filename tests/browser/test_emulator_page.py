@@ -10,7 +10,6 @@ from playwright.sync_api import Locator, Page, expect
 from slack_sdk import WebClient
 
 from sandbox.slack import SlackEmulator, demo_workspace
-from tests.browser.conftest import TOKEN
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +34,7 @@ def card(page: Page, mentioning: str) -> Locator:
 
 
 def test_a_person_runs_a_command_approves_and_rejects_through_a_modal(
-    page: Page, slack: SlackEmulator, tmp_path: Path
+    page: Page, tmp_path: Path
 ) -> None:
     act_as(page, "dave")
     run_command(page, "/demo")
@@ -86,10 +85,9 @@ def test_a_person_runs_a_command_approves_and_rejects_through_a_modal(
     assert shot.stat().st_size > 10_000
 
 
-def test_text_from_bots_and_people_is_shown_never_run(page: Page, slack: SlackEmulator) -> None:
+def test_text_from_bots_and_people_is_shown_never_run(page: Page, bot_client: WebClient) -> None:
     hostile = '<img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script>'
-    client = WebClient(token=TOKEN, base_url=slack.api_url)
-    client.chat_postMessage(
+    bot_client.chat_postMessage(
         channel="approvals",
         text=hostile,
         blocks=[
@@ -108,10 +106,9 @@ def test_text_from_bots_and_people_is_shown_never_run(page: Page, slack: SlackEm
 
 
 def test_the_page_follows_slack_live_and_renders_block_kit(
-    page: Page, slack: SlackEmulator
+    page: Page, bot_client: WebClient
 ) -> None:
-    client = WebClient(token=TOKEN, base_url=slack.api_url)
-    client.chat_postMessage(
+    bot_client.chat_postMessage(
         channel="approvals-level2",
         text="Level 2 needs you",
         blocks=[
@@ -142,3 +139,16 @@ def test_the_page_follows_slack_live_and_renders_block_kit(
     expect(message.locator("b", has_text="Approvers")).to_be_visible()
     expect(message.locator("i")).to_have_text("two")
     expect(message).to_contain_text("Times out in 1 hour")
+
+
+def test_a_bot_that_does_not_answer_is_reported_like_slack_does(
+    page: Page, slack: SlackEmulator
+) -> None:
+    slack.configure(bot_url="http://127.0.0.1:9/slack/events")  # nothing listens on port 9
+
+    run_command(page, "/demo")
+
+    note = page.get_by_test_id("ephemeral")
+    expect(note).to_contain_text('/demo failed with the error "dispatch_failed"')
+    expect(note).to_contain_text("Slackbot")
+    expect(page.get_by_role("status")).to_contain_text("didn't respond")

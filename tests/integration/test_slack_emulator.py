@@ -96,6 +96,52 @@ class World:
         return self.messages(channel)[-1]
 
 
+def _modal(callback_id: str, title: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "notify_on_close": True,
+        "title": {"type": "plain_text", "text": title},
+        "submit": {"type": "plain_text", "text": "Next"},
+        "blocks": blocks,
+    }
+
+
+WIZARD = _modal(
+    "wizard",
+    "Wizard",
+    [
+        {
+            "type": "input",
+            "block_id": "env",
+            "label": {"type": "plain_text", "text": "Environment"},
+            "element": {
+                "type": "static_select",
+                "action_id": "env_select",
+                "options": [
+                    {"text": {"type": "plain_text", "text": t}, "value": t} for t in ("dev", "prod")
+                ],
+            },
+        },
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "wizard_more",
+                    "text": {"type": "plain_text", "text": "More"},
+                }
+            ],
+        },
+    ],
+)
+STEP_TWO = _modal(
+    "wizard_step_two",
+    "Step two",
+    [{"type": "section", "text": {"type": "mrkdwn", "text": "Almost there"}}],
+)
+
+
 def _test_bot(api_url: str, received: list[dict[str, Any]]) -> App:
     app = build_demo_app(api_url=api_url, bot_token=TOKEN, signing_secret=SECRET)
 
@@ -107,6 +153,20 @@ def _test_bot(api_url: str, received: list[dict[str, Any]]) -> App:
     @app.command("/slow")
     def on_command_slow(ack: Ack) -> None:
         time.sleep(1.0)
+        ack()
+
+    @app.command("/wizard")
+    def on_command_wizard(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        client.views_open(trigger_id=body["trigger_id"], view=WIZARD)
+        ack()
+
+    @app.action("wizard_more")
+    def on_action_more(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        client.views_push(trigger_id=body["trigger_id"], view=STEP_TWO)
+        ack()
+
+    @app.view_closed("wizard_step_two")
+    def on_view_closed(ack: Ack) -> None:
         ack()
 
     return app
@@ -365,6 +425,50 @@ def test_views_update_honours_the_hash_and_push_stops_at_three(world: World) -> 
     with pytest.raises(SlackApiError) as missing:
         client.views_update(view_id="VNOPE", view=modal)
     assert missing.value.response["error"] == "not_found"
+
+
+def test_clicks_inside_a_modal_push_a_view_and_closing_it_tells_the_bot(world: World) -> None:
+    opened = world.post(
+        "/_emulator/command", {"user": "carol", "channel": "approvals", "command": "/wizard"}
+    )["view"]
+
+    clicked = world.post(
+        "/_emulator/click",
+        {
+            "user": "carol",
+            "view_id": opened["id"],
+            "action_id": "wizard_more",
+            "values": {"env": {"env_select": "prod"}},
+        },
+    )
+
+    (payload,) = world.kinds("block_actions")
+    assert payload["container"] == {"type": "view", "view_id": opened["id"]}
+    assert "response_url" not in payload
+    assert payload["view"]["state"]["values"]["env"]["env_select"] == {
+        "type": "static_select",
+        "selected_option": {"text": {"type": "plain_text", "text": "prod"}, "value": "prod"},
+    }
+    pushed = clicked["view"]
+    assert pushed["callback_id"] == "wizard_step_two"
+    stack = world.get("/_emulator/views?user=carol")["views"]
+    assert [v["id"] for v in stack] == [opened["id"], pushed["id"]]
+    assert stack[1]["view"]["previous_view_id"] == opened["id"]
+    assert stack[1]["view"]["root_view_id"] == opened["id"]
+
+    closed = world.post("/_emulator/close", {"user": "carol"})
+
+    assert closed["closed"] == [pushed["id"]]
+    (notice,) = world.kinds("view_closed")
+    assert notice["view"]["id"] == pushed["id"]
+    assert notice["is_cleared"] is False
+    assert [v["id"] for v in world.get("/_emulator/views?user=carol")["views"]] == [opened["id"]]
+    status, _, bad = world.http(
+        "POST",
+        "/_emulator/submit",
+        {"user": "carol", "values": {"env": {"env_select": "staging"}}},
+    )
+    assert (status, bad["error"]) == (400, "invalid_value")
 
 
 # -- Web API -------------------------------------------------------------------------------------
