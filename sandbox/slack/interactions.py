@@ -161,7 +161,8 @@ def view_state(
     """`view.state.values` for a submission, and the errors Slack's client shows before sending."""
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    inputs = {b.get("block_id"): b for b in blocks if b.get("type") == "input"}
+    # ensure_ids gave every stored block a block_id, so str() is only for the type checker.
+    inputs = {str(b.get("block_id")): b for b in blocks if b.get("type") == "input"}
     unknown = set(provided) - set(inputs)
     if unknown:
         raise ControlError(400, "unknown_block", f"{sorted(unknown)}; inputs: {sorted(inputs)}")
@@ -294,10 +295,10 @@ class Interactions:
         if not isinstance(body, dict):
             return shown
         text = body.get("text") or ""
-        blocks = body.get("blocks") if isinstance(body.get("blocks"), list) else []
+        raw_blocks = body.get("blocks")
+        blocks = ensure_ids(raw_blocks) if isinstance(raw_blocks, list) else []
         if not text and not blocks:
             return shown
-        blocks = ensure_ids(blocks)
         if body.get("response_type") == "in_channel":
             shown["message"] = state.post_locked(channel, state.bot, text, blocks).to_api()
         else:
@@ -483,13 +484,14 @@ class Interactions:
         body = reply.body if isinstance(reply.body, dict) else {}
         action = body.get("response_action")
         if action == "errors":
-            errors = body.get("errors") if isinstance(body.get("errors"), dict) else {}
-            open_view.errors = {str(k): str(v) for k, v in errors.items()}
+            errors = body.get("errors")
+            items = errors.items() if isinstance(errors, dict) else ()
+            open_view.errors = {str(k): str(v) for k, v in items}
             return {"response_action": action, "errors": open_view.errors, "closed": False}
         if action in ("update", "push"):
             new_view = body.get("view")
             view_errors, block_errors = validate_view(new_view)
-            if view_errors or block_errors:
+            if not isinstance(new_view, dict) or view_errors or block_errors:
                 open_view.alert = BOT_FAILED_ALERT
                 return {
                     "response_action": action,

@@ -101,7 +101,7 @@ class BotEndpoint:
             reason = "operation_timeout" if isinstance(exc.reason, TimeoutError) else None
             error = reason or f"dispatch_failed: {exc.reason}"
             return BotReply(None, None, _ms(started), error=error)
-        content_type = headers.get("Content-Type", headers.get("content-type", ""))
+        content_type = str(headers.get("Content-Type", headers.get("content-type", "")))
         reply_error = None if status == 200 else "dispatch_failed"
         return BotReply(status, parse_body(raw, content_type), _ms(started), reply_error, headers)
 

@@ -52,25 +52,25 @@ class Params:
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
 
-    def str(self, key: str) -> str | None:
+    def text(self, key: str) -> str | None:
         value = self.data.get(key)
         if value is None or value == "":
             return None
         return value if isinstance(value, str) else str(value)
 
-    def bool(self, key: str) -> bool:
+    def flag(self, key: str) -> bool:
         value = self.data.get(key)
         if isinstance(value, str):
             return value.lower() in ("1", "true", "yes")
         return bool(value)
 
-    def int(self, key: str, default: int) -> int:
+    def number(self, key: str, default: int) -> int:
         try:
             return int(self.data.get(key, default))
         except (TypeError, ValueError):
             raise ApiError("invalid_arguments") from None
 
-    def json(self, key: str, error: str) -> Any:
+    def parsed(self, key: str, error: str) -> Any:
         """A structured argument: already parsed in a JSON body, a JSON string in a form body."""
         value = self.data.get(key)
         if isinstance(value, str):
@@ -101,7 +101,7 @@ def ensure_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def blocks_arg(params: Params, *, required: bool = False) -> list[dict[str, Any]] | None:
-    blocks = params.json("blocks", "invalid_blocks")
+    blocks = params.parsed("blocks", "invalid_blocks")
     if blocks is None:
         if required:
             raise ApiError("invalid_blocks", errors=["blocks is required"])
@@ -113,7 +113,7 @@ def blocks_arg(params: Params, *, required: bool = False) -> list[dict[str, Any]
 
 
 def text_arg(params: Params) -> str | None:
-    text = params.str("text")
+    text = params.text("text")
     if text is not None and len(text) > MESSAGE_TEXT_LIMIT:
         raise ApiError("msg_too_long")
     return text
@@ -198,20 +198,20 @@ class WebApi:
 
     def _post_rate_limit(self, params: Params) -> int | None:
         with self.state.lock:
-            channel = self.state.channel_locked(params.str("channel"))
+            channel = self.state.channel_locked(params.text("channel"))
         return None if channel is None else self.limiter.acquire(channel.id)
 
     # -- helpers shared by methods -----------------------------------------------------------
 
     def channel(self, params: Params, key: str = "channel") -> ChannelState:
-        channel = self.state.channel_locked(params.str(key))
+        channel = self.state.channel_locked(params.text(key))
         if channel is None:
             raise ApiError("channel_not_found")
         return channel
 
     def user(self, params: Params, key: str = "user") -> User:
         # The Web API takes ids only; names are a control-API convenience.
-        user = self.state.users.get(params.str(key) or "")
+        user = self.state.users.get(params.text(key) or "")
         if user is None:
             raise ApiError("user_not_found")
         return user
@@ -223,7 +223,7 @@ class WebApi:
         return message
 
     def view_arg(self, params: Params) -> dict[str, Any]:
-        view = params.json("view", "invalid_arguments")
+        view = params.parsed("view", "invalid_arguments")
         view_errors, block_errors = validate_view(view)
         if view_errors:
             raise ApiError(
@@ -239,7 +239,7 @@ class WebApi:
 
     def exchange_trigger(self, params: Params) -> Trigger:
         """The trigger behind views.open/push, checked as Slack does: known, fresh, unused."""
-        trigger = self.state.triggers.get(params.str("trigger_id") or "")
+        trigger = self.state.triggers.get(params.text("trigger_id") or "")
         if trigger is None:
             raise ApiError("invalid_trigger_id")
         if trigger.view_id is not None:
@@ -281,10 +281,10 @@ class WebApi:
             target.uses += 1
             user = state.users[target.user]
             channel = state.channels[target.channel]
-            if params.bool("delete_original") or params.bool("replace_original"):
+            if params.flag("delete_original") or params.flag("replace_original"):
                 if target.message_ts is None:
                     return 404, {"ok": False, "error": "message_not_found"}
-                replace = params.bool("replace_original") and not params.bool("delete_original")
+                replace = params.flag("replace_original") and not params.flag("delete_original")
                 return self._change_original(
                     target.message_ts,
                     target.is_ephemeral,
@@ -296,8 +296,8 @@ class WebApi:
                 )
             if text is None and not blocks:
                 return 400, {"ok": False, "error": "no_text"}
-            thread_ts = params.str("thread_ts")
-            if params.str("response_type") == "in_channel":
+            thread_ts = params.text("thread_ts")
+            if params.text("response_type") == "in_channel":
                 parent = state.thread_parent_locked(channel, thread_ts) if thread_ts else None
                 state.post_locked(channel, state.bot, text or "", blocks or [], parent=parent)
             else:
@@ -414,12 +414,12 @@ def chat_post_message(api: WebApi, p: Params) -> dict[str, Any]:
     blocks = blocks_arg(p)
     if not text and not blocks and not p.data.get("attachments"):
         raise ApiError("no_text")
-    metadata = p.json("metadata", "invalid_metadata_format")
+    metadata = p.parsed("metadata", "invalid_metadata_format")
     if metadata is not None and not (
         isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str)
     ):
         raise ApiError("invalid_metadata_format")
-    thread_ts = p.str("thread_ts")
+    thread_ts = p.text("thread_ts")
     # Slack posts to the channel itself when thread_ts names no message in it.
     parent = state.thread_parent_locked(channel, thread_ts) if thread_ts else None
     message = state.post_locked(
@@ -428,7 +428,7 @@ def chat_post_message(api: WebApi, p: Params) -> dict[str, Any]:
         text or "",
         blocks or [],
         parent=parent,
-        broadcast=p.bool("reply_broadcast"),
+        broadcast=p.flag("reply_broadcast"),
         metadata=metadata,
     )
     return {"channel": channel.id, "ts": message.ts, "message": message.to_api(state.bot.real_name)}
@@ -438,7 +438,7 @@ def chat_post_message(api: WebApi, p: Params) -> dict[str, Any]:
 def chat_update(api: WebApi, p: Params) -> dict[str, Any]:
     state = api.state
     channel = api.channel(p)
-    message = api.message(channel, p.str("ts"))
+    message = api.message(channel, p.text("ts"))
     if message.user != state.bot.id:
         raise ApiError("cant_update_message")
     text = text_arg(p)
@@ -449,7 +449,7 @@ def chat_update(api: WebApi, p: Params) -> dict[str, Any]:
         message.text = text
     # Slack drops the old blocks when an update carries text only.
     message.blocks = blocks if blocks is not None else []
-    metadata = p.json("metadata", "invalid_metadata_format")
+    metadata = p.parsed("metadata", "invalid_metadata_format")
     if isinstance(metadata, dict):
         message.metadata = metadata
     message.edited = {"user": state.bot.id, "ts": state.ts_clock.next()}
@@ -465,7 +465,7 @@ def chat_update(api: WebApi, p: Params) -> dict[str, Any]:
 @method("chat.delete")
 def chat_delete(api: WebApi, p: Params) -> dict[str, Any]:
     channel = api.channel(p)
-    message = api.message(channel, p.str("ts"))
+    message = api.message(channel, p.text("ts"))
     if message.user != api.state.bot.id:
         raise ApiError("cant_delete_message")
     api.state.delete_locked(channel, message)
@@ -484,7 +484,7 @@ def chat_post_ephemeral(api: WebApi, p: Params) -> dict[str, Any]:
     if not text and not blocks:
         raise ApiError("no_text")
     eph = state.add_ephemeral_locked(
-        user, channel, text or "", blocks or [], sender=state.bot.id, thread_ts=p.str("thread_ts")
+        user, channel, text or "", blocks or [], sender=state.bot.id, thread_ts=p.text("thread_ts")
     )
     return {"message_ts": eph.ts}
 
@@ -492,17 +492,17 @@ def chat_post_ephemeral(api: WebApi, p: Params) -> dict[str, Any]:
 @method("chat.getPermalink")
 def chat_get_permalink(api: WebApi, p: Params) -> dict[str, Any]:
     channel = api.channel(p)
-    message = api.message(channel, p.str("message_ts"))
+    message = api.message(channel, p.text("message_ts"))
     return {"channel": channel.id, "permalink": api.permalink(channel, message)}
 
 
 @method("conversations.open")
 def conversations_open(api: WebApi, p: Params) -> dict[str, Any]:
     state = api.state
-    if p.str("channel"):
+    if p.text("channel"):
         channel = api.channel(p)
-        return {"channel": channel.to_api() if p.bool("return_im") else {"id": channel.id}}
-    refs = [r.strip() for r in (p.str("users") or "").split(",") if r.strip()]
+        return {"channel": channel.to_api() if p.flag("return_im") else {"id": channel.id}}
+    refs = [r.strip() for r in (p.text("users") or "").split(",") if r.strip()]
     if not refs:
         raise ApiError("users_list_not_supplied")
     if len(refs) > 1:
@@ -514,15 +514,15 @@ def conversations_open(api: WebApi, p: Params) -> dict[str, Any]:
     if user.is_bot:
         raise ApiError("cannot_dm_bot")
     channel = state.dm_locked(user)
-    if p.bool("return_im"):
+    if p.flag("return_im"):
         return {"channel": channel.to_api()}
     return {"channel": {"id": channel.id}}
 
 
 def _page(items: list[Any], p: Params, default_limit: int) -> tuple[list[Any], dict[str, Any]]:
     """Slack's cursor pagination; the cursor is an offset, opaque to the client all the same."""
-    limit = max(1, min(p.int("limit", default_limit), 1000))
-    cursor = p.str("cursor")
+    limit = max(1, min(p.number("limit", default_limit), 1000))
+    cursor = p.text("cursor")
     start = int(cursor) if cursor and cursor.isdigit() else 0
     chunk = items[start : start + limit]
     more = start + limit < len(items)
@@ -532,15 +532,15 @@ def _page(items: list[Any], p: Params, default_limit: int) -> tuple[list[Any], d
 @method("conversations.history")
 def conversations_history(api: WebApi, p: Params) -> dict[str, Any]:
     channel = api.channel(p)
-    oldest = float(p.str("oldest") or 0)
-    latest = float(p.str("latest") or "inf")
-    inclusive = p.bool("inclusive")
+    oldest = float(p.text("oldest") or 0)
+    latest = float(p.text("latest") or "inf")
+    inclusive = p.flag("inclusive")
 
     def in_range(m: Message) -> bool:
         ts = float(m.ts)
         if inclusive:
             return oldest <= ts <= latest
-        return oldest < ts < latest or (oldest == 0 and ts <= latest and not p.str("latest"))
+        return oldest < ts < latest or (oldest == 0 and ts <= latest and not p.text("latest"))
 
     newest_first = [m for m in reversed(channel.messages) if in_range(m)]
     chunk, meta = _page(newest_first, p, 100)
@@ -556,7 +556,7 @@ def conversations_history(api: WebApi, p: Params) -> dict[str, Any]:
 @method("conversations.replies")
 def conversations_replies(api: WebApi, p: Params) -> dict[str, Any]:
     channel = api.channel(p)
-    message = channel.by_ts.get(p.str("ts") or "")
+    message = channel.by_ts.get(p.text("ts") or "")
     if message is None:
         raise ApiError("thread_not_found")
     parent = api.state.thread_parent_locked(channel, message.ts) or message
@@ -576,7 +576,7 @@ def conversations_info(api: WebApi, p: Params) -> dict[str, Any]:
 
 @method("conversations.list")
 def conversations_list(api: WebApi, p: Params) -> dict[str, Any]:
-    types = set((p.str("types") or "public_channel").split(","))
+    types = set((p.text("types") or "public_channel").split(","))
     channels = [
         c
         for c in api.state.channels.values()
@@ -606,7 +606,7 @@ def users_list(api: WebApi, p: Params) -> dict[str, Any]:
 
 @method("users.lookupByEmail")
 def users_lookup_by_email(api: WebApi, p: Params) -> dict[str, Any]:
-    user = api.state.user_by_email(p.str("email") or "")
+    user = api.state.user_by_email(p.text("email") or "")
     if user is None:
         raise ApiError("users_not_found")
     return {"user": user.to_api(api.state.workspace.team_id)}
@@ -647,13 +647,13 @@ def views_push(api: WebApi, p: Params) -> dict[str, Any]:
 @method("views.update")
 def views_update(api: WebApi, p: Params) -> dict[str, Any]:
     state = api.state
-    view_id, external_id = p.str("view_id"), p.str("external_id")
+    view_id, external_id = p.text("view_id"), p.text("external_id")
     if not view_id and not external_id:
         raise ApiError("invalid_arguments", detail="view_id or external_id is required")
     current = state.find_view_locked(view_id=view_id, external_id=external_id)
     if current is None:
         raise ApiError("not_found")
-    expected = p.str("hash")
+    expected = p.text("hash")
     if expected is not None and expected != current.view.get("hash"):
         raise ApiError("hash_conflict")
     view = api.view_arg(p)
