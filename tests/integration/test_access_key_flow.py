@@ -26,7 +26,7 @@ from bot.views import (
     KEY_USER_ACTION,
     KEY_USER_BLOCK,
 )
-from tests.support.template import load_template
+from sandbox.template import load_template, ssm_document_content
 from tests.support.world import ACCOUNT, APPROVER_ROLE, World
 
 KEY_DOCUMENT = "Signoff-AccessKey"
@@ -37,31 +37,18 @@ CLI = "aws secretsmanager get-secret-value --secret-id '{}' --query SecretString
 
 
 def key_document(topic_arn: str, issuer_arn: str) -> str:
-    """The access-key runbook exactly as the template deploys it, with its references resolved."""
-    resource = load_template()["Resources"]["AccessKeyDocument"]
-    content = json.loads(json.dumps(resource["Properties"]["Content"]))
-    parameters = content["parameters"]
-    parameters["AutomationAssumeRole"]["default"] = ""
-    parameters["Approvers"]["default"] = [APPROVER_ROLE]
-    parameters["NotificationArn"]["default"] = topic_arn
-    [issue] = [s for s in content["mainSteps"] if s["action"] == "aws:invokeLambdaFunction"]
-    issue["inputs"]["FunctionName"] = issuer_arn
-    leftover = [v for v in _walk(content) if isinstance(v, dict)]
-    assert not leftover, f"unresolved CloudFormation references: {leftover}"
+    """The access-key runbook exactly as the template deploys it, its references resolved here."""
+    content = ssm_document_content(
+        load_template(),
+        "AccessKeyDocument",
+        refs={
+            "AutomationRole.Arn": "",  # this world has no automation role to pass
+            "KeyApproverRole.Arn": APPROVER_ROLE,
+            "AccessKeyTopic": topic_arn,
+            "IssueAccessKeyFunction.Arn": issuer_arn,
+        },
+    )
     return yaml.safe_dump(content, sort_keys=False)
-
-
-def _walk(value: Any) -> Iterator[Any]:
-    # CloudFormation intrinsics come out of the loader as one-key dicts ({"GetAtt": …}).
-    if isinstance(value, dict):
-        if len(value) == 1 and next(iter(value)) in {"Ref", "GetAtt", "If", "Sub", "Join"}:
-            yield value
-            return
-        for item in value.values():
-            yield from _walk(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _walk(item)
 
 
 @dataclass
