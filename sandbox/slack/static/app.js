@@ -402,7 +402,7 @@ function renderMessages() {
     ...msgs.map((m) => ({ ts: m.ts, html: renderMessage(m, { channel: S.channel }) })),
     ...ephs.map((e) => ({ ts: e.ts, html: renderMessage(e, { channel: S.channel, ephemeral: true }) })),
   ].sort((a, b) => parseFloat(a.ts) - parseFloat(b.ts));
-  const intro = `<div class="channel-intro"><h2>${esc(channelTitle())}</h2><p>${ch && ch.is_im ? "This is the very beginning of your direct message history with Signoff." : `This is the very beginning of the <b>${esc(channelTitle())}</b> channel.`}</p></div>`;
+  const intro = `<div class="channel-intro"><h2>${esc(channelTitle())}</h2><p>${ch && ch.is_im ? `This is the very beginning of ${ch.user === S.user ? "your" : `${esc(userName(ch.user))}'s`} direct message history with ${esc(S.data.bot.real_name)}.` : `This is the very beginning of the <b>${esc(channelTitle())}</b> channel.`}</p></div>`;
   box.innerHTML = intro + items.map((i) => i.html).join("");
   if (atBottom || S.scrollNext) box.scrollTop = box.scrollHeight;
   S.scrollNext = false;
@@ -482,6 +482,7 @@ function renderHeader() {
   if (!note.hidden) note.textContent = `You are looking at ${userName(ch.user)}'s DM with ${S.data.bot.real_name} (sandbox view). Act as ${userName(ch.user)} to use it.`;
   const input = $("composer-input");
   input.disabled = !canAct(ch);
+  document.querySelector("#composer .send").disabled = !canAct(ch);
   input.placeholder = ch && ch.is_im ? `Message ${S.data.bot.real_name}` : `Message ${channelTitle()}`;
 }
 
