@@ -34,7 +34,7 @@ NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass
-class World:
+class Harness:
     """The emulator, a demo bot that records every request it accepted, and ways to poke both."""
 
     emu: SlackEmulator
@@ -173,7 +173,7 @@ def _test_bot(api_url: str, received: list[dict[str, Any]]) -> App:
 
 
 @pytest.fixture(scope="module")
-def running() -> Iterator[World]:
+def running() -> Iterator[Harness]:
     emu = SlackEmulator(signing_secret=SECRET, bot_token=TOKEN)
     emu.start()
     received: list[dict[str, Any]] = []
@@ -182,14 +182,14 @@ def running() -> Iterator[World]:
     bot_url = f"{bot.url}/slack/events"
     emu.configure(bot_url=bot_url)
     try:
-        yield World(emu, bot_url, received)
+        yield Harness(emu, bot_url, received)
     finally:
         bot.stop()
         emu.stop()
 
 
 @pytest.fixture
-def world(running: World) -> World:
+def harness(running: Harness) -> Harness:
     running.post("/_emulator/reset", {})
     running.received.clear()
     return running
@@ -199,15 +199,15 @@ def world(running: World) -> World:
 
 
 def test_a_command_reaches_the_bot_signed_and_its_ack_shows_only_to_the_invoker(
-    world: World,
+    harness: Harness,
 ) -> None:
-    result = world.post(
+    result = harness.post(
         "/_emulator/command",
         {"user": "dave", "channel": "approvals", "command": "/demo", "text": "please"},
     )
 
     assert result["status"] == 200
-    (sent,) = world.kinds("/demo")
+    (sent,) = harness.kinds("/demo")
     assert sent["user_id"] == "U0DAVE"
     assert sent["user_name"] == "dave"
     assert sent["channel_id"] == "C0APPROVALS"
@@ -216,17 +216,17 @@ def test_a_command_reaches_the_bot_signed_and_its_ack_shows_only_to_the_invoker(
     assert sent["team_id"] == "T0SIGNOFF"
     assert sent["api_app_id"] == "A0SIGNOFF"
     assert sent["trigger_id"] == result["trigger_id"]
-    assert sent["response_url"].startswith(f"{world.base}/_emulator/respond/")
-    dave = world.get("/_emulator/ephemeral?user=dave")["ephemeral"]
+    assert sent["response_url"].startswith(f"{harness.base}/_emulator/respond/")
+    dave = harness.get("/_emulator/ephemeral?user=dave")["ephemeral"]
     assert [e["text"] for e in dave] == ["Posting a demo approval…"]
-    assert world.get("/_emulator/ephemeral?user=alice")["ephemeral"] == []
-    world.wait("channel=approvals&count=1")
-    assert world.messages("approvals")[0]["text"] == "Approval needed: rotate key"
+    assert harness.get("/_emulator/ephemeral?user=alice")["ephemeral"] == []
+    harness.wait("channel=approvals&count=1")
+    assert harness.messages("approvals")[0]["text"] == "Approval needed: rotate key"
 
 
-def test_a_wrong_signing_secret_is_refused_by_bolt_with_401(world: World) -> None:
+def test_a_wrong_signing_secret_is_refused_by_bolt_with_401(harness: Harness) -> None:
     impostor = SlackEmulator(
-        signing_secret="not-the-secret", bot_token=TOKEN, bot_url=world.bot_url
+        signing_secret="not-the-secret", bot_token=TOKEN, bot_url=harness.bot_url
     )
     impostor.start()
     try:
@@ -243,20 +243,20 @@ def test_a_wrong_signing_secret_is_refused_by_bolt_with_401(world: World) -> Non
     assert clicked["error"] == "dispatch_failed"
     assert command["status"] == 401
     assert command["ephemeral"]["text"] == '/demo failed with the error "dispatch_failed"'
-    assert world.received == []
+    assert harness.received == []
 
 
-def test_a_click_sends_slacks_block_actions_payload_and_the_update_shows(world: World) -> None:
-    card = world.demo_card()
-    world.received.clear()
+def test_a_click_sends_slacks_block_actions_payload_and_the_update_shows(harness: Harness) -> None:
+    card = harness.demo_card()
+    harness.received.clear()
 
-    result = world.post(
+    result = harness.post(
         "/_emulator/click",
         {"user": "alice", "channel": "approvals", "ts": card["ts"], "action_id": APPROVE},
     )
 
     assert result["status"] == 200
-    (payload,) = world.kinds("block_actions")
+    (payload,) = harness.kinds("block_actions")
     assert payload["user"] == {
         "id": "U0ALICE",
         "username": "alice",
@@ -274,7 +274,7 @@ def test_a_click_sends_slacks_block_actions_payload_and_the_update_shows(world: 
     assert payload["message"]["blocks"] == card["blocks"]
     assert payload["api_app_id"] == "A0SIGNOFF"
     assert payload["trigger_id"] == result["trigger_id"]
-    assert payload["response_url"].startswith(world.base)
+    assert payload["response_url"].startswith(harness.base)
     assert payload["state"] == {"values": {}}
     (action,) = payload["actions"]
     assert action["action_id"] == APPROVE
@@ -284,17 +284,17 @@ def test_a_click_sends_slacks_block_actions_payload_and_the_update_shows(world: 
     assert action["text"]["text"] == "Approve"
     assert float(action["action_ts"]) > 0
 
-    world.wait(f"channel=approvals&thread={card['ts']}&count=1")
-    (updated,) = world.messages("approvals")
+    harness.wait(f"channel=approvals&thread={card['ts']}&count=1")
+    (updated,) = harness.messages("approvals")
     assert updated["text"] == "Approved"
     assert "edited" in updated
     assert updated["blocks"][-1]["elements"][0]["text"].endswith("Approved by <@U0ALICE>")
     assert [r["text"] for r in updated["replies"]] == ["<@U0ALICE> approved."]
 
 
-def test_a_click_on_an_unknown_button_is_a_404_naming_the_real_ones(world: World) -> None:
-    card = world.demo_card()
-    status, _, body = world.http(
+def test_a_click_on_an_unknown_button_is_a_404_naming_the_real_ones(harness: Harness) -> None:
+    card = harness.demo_card()
+    status, _, body = harness.http(
         "POST",
         "/_emulator/click",
         {"user": "alice", "channel": "approvals", "ts": card["ts"], "action_id": "nope"},
@@ -304,10 +304,12 @@ def test_a_click_on_an_unknown_button_is_a_404_naming_the_real_ones(world: World
     assert APPROVE in body["detail"]
 
 
-def test_a_modal_opens_on_a_fresh_trigger_and_its_submission_reaches_the_bot(world: World) -> None:
-    card = world.demo_card()
+def test_a_modal_opens_on_a_fresh_trigger_and_its_submission_reaches_the_bot(
+    harness: Harness,
+) -> None:
+    card = harness.demo_card()
 
-    clicked = world.post(
+    clicked = harness.post(
         "/_emulator/click",
         {"user": "alice", "channel": "approvals", "ts": card["ts"], "action_id": REJECT},
     )
@@ -316,21 +318,21 @@ def test_a_modal_opens_on_a_fresh_trigger_and_its_submission_reaches_the_bot(wor
     assert view["callback_id"] == "demo_reason"
     assert view["id"].startswith("V")
     assert view["title"] == "Reject request"
-    (open_view,) = world.get("/_emulator/views?user=alice")["views"]
+    (open_view,) = harness.get("/_emulator/views?user=alice")["views"]
     assert open_view["id"] == view["id"]
-    assert world.get("/_emulator/views?user=bob")["views"] == []
+    assert harness.get("/_emulator/views?user=bob")["views"] == []
 
-    refused = world.post(
+    refused = harness.post(
         "/_emulator/submit",
         {"user": "alice", "view_id": view["id"], "values": {REASON_BLOCK: {REASON_INPUT: "no"}}},
     )
     assert refused["status"] == 200
     assert refused["response_action"] == "errors"
     assert refused["errors"] == {REASON_BLOCK: "Say a little more (5+ characters)."}
-    (still_open,) = world.get("/_emulator/views?user=alice")["views"]
+    (still_open,) = harness.get("/_emulator/views?user=alice")["views"]
     assert still_open["errors"] == {REASON_BLOCK: "Say a little more (5+ characters)."}
 
-    accepted = world.post(
+    accepted = harness.post(
         "/_emulator/submit",
         {
             "user": "alice",
@@ -339,8 +341,8 @@ def test_a_modal_opens_on_a_fresh_trigger_and_its_submission_reaches_the_bot(wor
         },
     )
     assert accepted["closed"] is True
-    assert world.get("/_emulator/views?user=alice")["views"] == []
-    submission = world.kinds("view_submission")[-1]
+    assert harness.get("/_emulator/views?user=alice")["views"] == []
+    submission = harness.kinds("view_submission")[-1]
     assert submission["view"]["id"] == view["id"]
     assert submission["view"]["state"]["values"] == {
         REASON_BLOCK: {REASON_INPUT: {"type": "plain_text_input", "value": "Not during the freeze"}}
@@ -352,43 +354,43 @@ def test_a_modal_opens_on_a_fresh_trigger_and_its_submission_reaches_the_bot(wor
     }
     assert submission["user"]["id"] == "U0ALICE"
 
-    world.wait("channel=@alice&count=1")
-    (dm,) = world.messages("@alice")
+    harness.wait("channel=@alice&count=1")
+    (dm,) = harness.messages("@alice")
     assert dm["text"] == "You rejected the request: Not during the freeze"
-    world.wait(f"channel=approvals&thread={card['ts']}&count=1")
-    (rejected,) = world.messages("approvals")
+    harness.wait(f"channel=approvals&thread={card['ts']}&count=1")
+    (rejected,) = harness.messages("approvals")
     assert rejected["text"] == "Rejected"
     assert rejected["replies"][0]["text"] == "<@U0ALICE> rejected: Not during the freeze"
 
 
 def test_slacks_client_refuses_an_empty_required_input_without_calling_the_bot(
-    world: World,
+    harness: Harness,
 ) -> None:
-    opened = world.post(
+    opened = harness.post(
         "/_emulator/command",
         {"user": "dave", "channel": "approvals", "command": "/demo", "text": "modal"},
     )
     view_id = opened["view"]["id"]
-    world.received.clear()
+    harness.received.clear()
 
-    result = world.post("/_emulator/submit", {"user": "dave", "view_id": view_id, "values": {}})
+    result = harness.post("/_emulator/submit", {"user": "dave", "view_id": view_id, "values": {}})
 
     assert result["sent"] is False
     assert result["errors"] == {REASON_BLOCK: "This field is required."}
-    assert world.received == []
-    assert world.get("/_emulator/views?user=dave")["views"][0]["errors"] == result["errors"]
+    assert harness.received == []
+    assert harness.get("/_emulator/views?user=dave")["views"][0]["errors"] == result["errors"]
 
 
-def test_views_open_checks_the_trigger_like_slack(world: World) -> None:
-    client = world.client()
+def test_views_open_checks_the_trigger_like_slack(harness: Harness) -> None:
+    client = harness.client()
     modal = {"type": "modal", "title": {"type": "plain_text", "text": "Hi"}, "blocks": []}
 
     with pytest.raises(SlackApiError) as unknown:
         client.views_open(trigger_id="123.456.abc", view=modal)
     assert unknown.value.response["error"] == "invalid_trigger_id"
 
-    card = world.demo_card()
-    clicked = world.post(
+    card = harness.demo_card()
+    clicked = harness.post(
         "/_emulator/click",
         {"user": "alice", "channel": "approvals", "ts": card["ts"], "action_id": REJECT},
     )
@@ -396,19 +398,19 @@ def test_views_open_checks_the_trigger_like_slack(world: World) -> None:
         client.views_open(trigger_id=clicked["trigger_id"], view=modal)
     assert reused.value.response["error"] == "exchanged_trigger_id"
 
-    world.post("/_emulator/config", {"trigger_ttl_seconds": 0})
-    late = world.post(
+    harness.post("/_emulator/config", {"trigger_ttl_seconds": 0})
+    late = harness.post(
         "/_emulator/click",
         {"user": "bob", "channel": "approvals", "ts": card["ts"], "action_id": REJECT},
     )
     assert late["view"] is None
-    opened = world.get("/_emulator/calls?method=views.open")["calls"]
+    opened = harness.get("/_emulator/calls?method=views.open")["calls"]
     assert opened[-1]["response"]["error"] == "expired_trigger_id"
 
 
-def test_views_update_honours_the_hash_and_push_stops_at_three(world: World) -> None:
-    client = world.client()
-    opened = world.post(
+def test_views_update_honours_the_hash_and_push_stops_at_three(harness: Harness) -> None:
+    client = harness.client()
+    opened = harness.post(
         "/_emulator/command",
         {"user": "dave", "channel": "approvals", "command": "/demo", "text": "modal"},
     )["view"]
@@ -420,19 +422,19 @@ def test_views_update_honours_the_hash_and_push_stops_at_three(world: World) -> 
     updated = client.views_update(view_id=opened["id"], hash=opened["hash"], view=modal)["view"]
     assert updated["id"] == opened["id"]
     assert updated["hash"] != opened["hash"]
-    assert world.get("/_emulator/views?user=dave")["views"][0]["title"] == "Step 2"
+    assert harness.get("/_emulator/views?user=dave")["views"][0]["title"] == "Step 2"
 
     with pytest.raises(SlackApiError) as missing:
         client.views_update(view_id="VNOPE", view=modal)
     assert missing.value.response["error"] == "not_found"
 
 
-def test_clicks_inside_a_modal_push_a_view_and_closing_it_tells_the_bot(world: World) -> None:
-    opened = world.post(
+def test_clicks_inside_a_modal_push_a_view_and_closing_it_tells_the_bot(harness: Harness) -> None:
+    opened = harness.post(
         "/_emulator/command", {"user": "carol", "channel": "approvals", "command": "/wizard"}
     )["view"]
 
-    clicked = world.post(
+    clicked = harness.post(
         "/_emulator/click",
         {
             "user": "carol",
@@ -442,7 +444,7 @@ def test_clicks_inside_a_modal_push_a_view_and_closing_it_tells_the_bot(world: W
         },
     )
 
-    (payload,) = world.kinds("block_actions")
+    (payload,) = harness.kinds("block_actions")
     assert payload["container"] == {"type": "view", "view_id": opened["id"]}
     assert "response_url" not in payload
     assert payload["view"]["state"]["values"]["env"]["env_select"] == {
@@ -451,19 +453,19 @@ def test_clicks_inside_a_modal_push_a_view_and_closing_it_tells_the_bot(world: W
     }
     pushed = clicked["view"]
     assert pushed["callback_id"] == "wizard_step_two"
-    stack = world.get("/_emulator/views?user=carol")["views"]
+    stack = harness.get("/_emulator/views?user=carol")["views"]
     assert [v["id"] for v in stack] == [opened["id"], pushed["id"]]
     assert stack[1]["view"]["previous_view_id"] == opened["id"]
     assert stack[1]["view"]["root_view_id"] == opened["id"]
 
-    closed = world.post("/_emulator/close", {"user": "carol"})
+    closed = harness.post("/_emulator/close", {"user": "carol"})
 
     assert closed["closed"] == [pushed["id"]]
-    (notice,) = world.kinds("view_closed")
+    (notice,) = harness.kinds("view_closed")
     assert notice["view"]["id"] == pushed["id"]
     assert notice["is_cleared"] is False
-    assert [v["id"] for v in world.get("/_emulator/views?user=carol")["views"]] == [opened["id"]]
-    status, _, bad = world.http(
+    assert [v["id"] for v in harness.get("/_emulator/views?user=carol")["views"]] == [opened["id"]]
+    status, _, bad = harness.http(
         "POST",
         "/_emulator/submit",
         {"user": "carol", "values": {"env": {"env_select": "staging"}}},
@@ -474,23 +476,23 @@ def test_clicks_inside_a_modal_push_a_view_and_closing_it_tells_the_bot(world: W
 # -- Web API -------------------------------------------------------------------------------------
 
 
-def test_tokens_are_checked_like_slack(world: World) -> None:
-    status, _, missing = world.http("POST", "/api/auth.test", form={})
+def test_tokens_are_checked_like_slack(harness: Harness) -> None:
+    status, _, missing = harness.http("POST", "/api/auth.test", form={})
     assert (status, missing) == (200, {"ok": False, "error": "not_authed"})
-    status, _, wrong = world.http("POST", "/api/auth.test", form={"token": "xoxb-wrong"})
+    status, _, wrong = harness.http("POST", "/api/auth.test", form={"token": "xoxb-wrong"})
     assert (status, wrong) == (200, {"ok": False, "error": "invalid_auth"})
     with pytest.raises(SlackApiError) as refused:
-        world.client(token="xoxb-wrong").chat_postMessage(channel="approvals", text="hi")
+        harness.client(token="xoxb-wrong").chat_postMessage(channel="approvals", text="hi")
     assert refused.value.response["error"] == "invalid_auth"
 
-    status, _, by_field = world.http("POST", "/api/auth.test", form={"token": TOKEN})
+    status, _, by_field = harness.http("POST", "/api/auth.test", form={"token": TOKEN})
     assert by_field["ok"] is True
-    me = world.client().auth_test()
+    me = harness.client().auth_test()
     assert (me["user_id"], me["bot_id"], me["team_id"]) == ("U0SIGNOFF", "B0SIGNOFF", "T0SIGNOFF")
 
 
-def test_posting_validates_channel_blocks_and_length(world: World) -> None:
-    client = world.client()
+def test_posting_validates_channel_blocks_and_length(harness: Harness) -> None:
+    client = harness.client()
 
     def error_of(**kwargs: Any) -> str:
         with pytest.raises(SlackApiError) as exc:
@@ -508,16 +510,16 @@ def test_posting_validates_channel_blocks_and_length(world: World) -> None:
     assert error_of(channel="approvals", text="x" * 40_001) == "msg_too_long"
     with pytest.warns(UserWarning, match="text"):  # slack_sdk warns too, rightly
         assert error_of(channel="approvals") == "no_text"
-    assert world.messages("approvals") == []
+    assert harness.messages("approvals") == []
 
     by_name = client.chat_postMessage(channel="#approvals", text="hi", blocks=[divider] * 50)
     assert by_name["channel"] == "C0APPROVALS"
     assert by_name["message"]["blocks"][0]["block_id"]  # Slack fills in missing block ids
 
 
-def test_form_encoded_blocks_are_parsed_like_json_ones(world: World) -> None:
+def test_form_encoded_blocks_are_parsed_like_json_ones(harness: Harness) -> None:
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*hi*"}}]
-    status, _, body = world.http(
+    status, _, body = harness.http(
         "POST",
         "/api/chat.postMessage",
         form={"token": TOKEN, "channel": "C0APPROVALS", "blocks": json.dumps(blocks)},
@@ -527,10 +529,12 @@ def test_form_encoded_blocks_are_parsed_like_json_ones(world: World) -> None:
     assert body["message"]["blocks"][0]["text"]["text"] == "*hi*"
 
 
-def test_chat_update_refuses_what_slack_refuses(world: World) -> None:
-    client = world.client()
+def test_chat_update_refuses_what_slack_refuses(harness: Harness) -> None:
+    client = harness.client()
     mine = client.chat_postMessage(channel="approvals", text="v1")
-    theirs = world.post("/_emulator/post", {"user": "carol", "channel": "approvals", "text": "hi"})
+    theirs = harness.post(
+        "/_emulator/post", {"user": "carol", "channel": "approvals", "text": "hi"}
+    )
 
     with pytest.raises(SlackApiError) as missing:
         client.chat_update(channel="approvals", ts="1.000001", text="v2")
@@ -540,18 +544,18 @@ def test_chat_update_refuses_what_slack_refuses(world: World) -> None:
     assert not_mine.value.response["error"] == "cant_update_message"
 
     client.chat_update(channel=mine["channel"], ts=mine["ts"], text="v2")
-    assert [m["text"] for m in world.messages("approvals")] == ["v2", "hi"]
+    assert [m["text"] for m in harness.messages("approvals")] == ["v2", "hi"]
 
 
-def test_thread_replies_appear_under_their_parent(world: World) -> None:
-    client = world.client()
+def test_thread_replies_appear_under_their_parent(harness: Harness) -> None:
+    client = harness.client()
     parent = client.chat_postMessage(channel="approvals", text="card")
     client.chat_postMessage(channel="approvals", thread_ts=parent["ts"], text="one")
     client.chat_postMessage(
         channel="approvals", thread_ts=parent["ts"], text="two", reply_broadcast=True
     )
 
-    top = world.messages("approvals")
+    top = harness.messages("approvals")
     assert [m["text"] for m in top] == ["card", "two"]
     assert [r["text"] for r in top[0]["replies"]] == ["one", "two"]
     assert top[0]["reply_count"] == 2
@@ -561,8 +565,8 @@ def test_thread_replies_appear_under_their_parent(world: World) -> None:
     assert [m["text"] for m in history] == ["two", "card"]
 
 
-def test_dms_open_on_a_stable_channel_per_user(world: World) -> None:
-    client = world.client()
+def test_dms_open_on_a_stable_channel_per_user(harness: Harness) -> None:
+    client = harness.client()
     first = client.conversations_open(users="U0DAVE")["channel"]["id"]
     again = client.conversations_open(users="U0DAVE")["channel"]["id"]
     other = client.conversations_open(users="U0BOB")["channel"]["id"]
@@ -570,15 +574,15 @@ def test_dms_open_on_a_stable_channel_per_user(world: World) -> None:
     assert first == again == "D0DAVE"
     assert other != first
     client.chat_postMessage(channel=first, text="your key is ready")
-    assert [m["text"] for m in world.messages("@dave")] == ["your key is ready"]
+    assert [m["text"] for m in harness.messages("@dave")] == ["your key is ready"]
     assert client.conversations_info(channel=first)["channel"]["is_im"] is True
     with pytest.raises(SlackApiError) as unknown:
         client.conversations_open(users="U0NOBODY")
     assert unknown.value.response["error"] == "user_not_found"
 
 
-def test_users_and_permalinks(world: World) -> None:
-    client = world.client()
+def test_users_and_permalinks(harness: Harness) -> None:
+    client = harness.client()
     alice = client.users_info(user="U0ALICE")["user"]
     assert (alice["name"], alice["profile"]["email"]) == ("alice", "alice@example.com")
     found = client.users_lookupByEmail(email="dave@example.com")["user"]
@@ -591,61 +595,61 @@ def test_users_and_permalinks(world: World) -> None:
 
     posted = client.chat_postMessage(channel="approvals", text="card")
     link = client.chat_getPermalink(channel="C0APPROVALS", message_ts=posted["ts"])["permalink"]
-    assert link == f"{world.base}/archives/C0APPROVALS/p{posted['ts'].replace('.', '')}"
+    assert link == f"{harness.base}/archives/C0APPROVALS/p{posted['ts'].replace('.', '')}"
 
 
-def test_ephemeral_messages_go_to_one_user_and_never_into_history(world: World) -> None:
-    client = world.client()
+def test_ephemeral_messages_go_to_one_user_and_never_into_history(harness: Harness) -> None:
+    client = harness.client()
     sent = client.chat_postEphemeral(channel="approvals", user="U0MALLORY", text="not for you")
 
-    (shown,) = world.get("/_emulator/ephemeral?user=mallory")["ephemeral"]
+    (shown,) = harness.get("/_emulator/ephemeral?user=mallory")["ephemeral"]
     assert shown["ts"] == sent["message_ts"]
     assert shown["text"] == "not for you"
-    assert world.messages("approvals") == []
+    assert harness.messages("approvals") == []
     with pytest.raises(SlackApiError) as update:
         client.chat_update(channel="approvals", ts=sent["message_ts"], text="x")
     assert update.value.response["error"] == "message_not_found"
 
 
-def test_response_urls_post_replace_and_delete_like_slack(world: World) -> None:
-    card = world.demo_card()
-    world.post(
+def test_response_urls_post_replace_and_delete_like_slack(harness: Harness) -> None:
+    card = harness.demo_card()
+    harness.post(
         "/_emulator/click",
         {"user": "alice", "channel": "approvals", "ts": card["ts"], "action_id": APPROVE},
     )
-    world.wait(f"channel=approvals&thread={card['ts']}&count=1")
-    path = world.kinds("block_actions")[-1]["response_url"].removeprefix(world.base)
+    harness.wait(f"channel=approvals&thread={card['ts']}&count=1")
+    path = harness.kinds("block_actions")[-1]["response_url"].removeprefix(harness.base)
 
-    assert world.post(path, {"text": "just for alice"})["ok"] is True
-    assert [e["text"] for e in world.get("/_emulator/ephemeral?user=alice")["ephemeral"]] == [
+    assert harness.post(path, {"text": "just for alice"})["ok"] is True
+    assert [e["text"] for e in harness.get("/_emulator/ephemeral?user=alice")["ephemeral"]] == [
         "just for alice"
     ]
-    world.post(path, {"text": "replaced", "replace_original": True})
-    assert world.messages("approvals")[0]["text"] == "replaced"
-    world.post(path, {"response_type": "in_channel", "text": "for everyone"})
-    assert [m["text"] for m in world.messages("approvals")] == ["replaced", "for everyone"]
-    world.post(path, {"delete_original": True})
+    harness.post(path, {"text": "replaced", "replace_original": True})
+    assert harness.messages("approvals")[0]["text"] == "replaced"
+    harness.post(path, {"response_type": "in_channel", "text": "for everyone"})
+    assert [m["text"] for m in harness.messages("approvals")] == ["replaced", "for everyone"]
+    harness.post(path, {"delete_original": True})
     # The card had a thread, so Slack leaves a tombstone in its place.
-    assert [m["text"] for m in world.messages("approvals")] == [
+    assert [m["text"] for m in harness.messages("approvals")] == [
         "This message was deleted.",
         "for everyone",
     ]
-    world.post(path, {"text": "fifth and last use"})
+    harness.post(path, {"text": "fifth and last use"})
 
-    status, _, used = world.http("POST", path, {"text": "sixth"})
+    status, _, used = harness.http("POST", path, {"text": "sixth"})
     assert (status, used["error"]) == (404, "used_url")
-    assert any(c["method"] == "response_url" for c in world.get("/_emulator/calls")["calls"])
+    assert any(c["method"] == "response_url" for c in harness.get("/_emulator/calls")["calls"])
 
 
 # -- limits and faults ---------------------------------------------------------------------------
 
 
-def test_rate_limit_is_off_by_default_and_429s_with_retry_after_when_on(world: World) -> None:
-    client = world.client()
+def test_rate_limit_is_off_by_default_and_429s_with_retry_after_when_on(harness: Harness) -> None:
+    client = harness.client()
     for i in range(5):
         client.chat_postMessage(channel="approvals", text=f"burst {i}")
 
-    world.post("/_emulator/config", {"post_message_rate_limit": 1})
+    harness.post("/_emulator/config", {"post_message_rate_limit": 1})
     client.chat_postMessage(channel="approvals", text="first")
     with pytest.raises(SlackApiError) as limited:
         client.chat_postMessage(channel="approvals", text="second")
@@ -654,20 +658,20 @@ def test_rate_limit_is_off_by_default_and_429s_with_retry_after_when_on(world: W
     assert limited.value.response.headers["Retry-After"] == "1"
     client.chat_postMessage(channel="approvals-level1", text="another channel is fine")
 
-    patient = world.client()
+    patient = harness.client()
     patient.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
     assert patient.chat_postMessage(channel="approvals", text="after waiting")["ok"] is True
-    assert world.messages("approvals")[-1]["text"] == "after waiting"
+    assert harness.messages("approvals")[-1]["text"] == "after waiting"
 
 
-def test_faults_are_consumed_one_per_call(world: World) -> None:
-    client = world.client()
+def test_faults_are_consumed_one_per_call(harness: Harness) -> None:
+    client = harness.client()
     posted = client.chat_postMessage(channel="approvals", text="v1")
-    world.post(
+    harness.post(
         "/_emulator/faults",
         {"method": "chat.update", "status": 429, "count": 2, "retry_after": 3},
     )
-    world.post("/_emulator/faults", {"method": "chat.update", "status": 500})
+    harness.post("/_emulator/faults", {"method": "chat.update", "status": 500})
 
     statuses = []
     for _ in range(3):
@@ -678,25 +682,25 @@ def test_faults_are_consumed_one_per_call(world: World) -> None:
     assert failed.value.response["error"] == "internal_error"
     assert client.chat_update(channel=posted["channel"], ts=posted["ts"], text="v2")["ok"]
 
-    world.post("/_emulator/faults", {"method": "auth.test", "error": "fatal_error"})
-    assert world.get("/_emulator/faults")["faults"][0]["method"] == "auth.test"
-    status, _, cleared = world.http("DELETE", "/_emulator/faults")
+    harness.post("/_emulator/faults", {"method": "auth.test", "error": "fatal_error"})
+    assert harness.get("/_emulator/faults")["faults"][0]["method"] == "auth.test"
+    status, _, cleared = harness.http("DELETE", "/_emulator/faults")
     assert (status, cleared["faults"]) == (200, [])
     assert client.auth_test()["ok"] is True
 
 
-def test_a_delay_fault_times_the_client_out(world: World) -> None:
-    world.post("/_emulator/faults", {"method": "auth.test", "delay_seconds": 1})
-    impatient = world.client(timeout=0.3)
+def test_a_delay_fault_times_the_client_out(harness: Harness) -> None:
+    harness.post("/_emulator/faults", {"method": "auth.test", "delay_seconds": 1})
+    impatient = harness.client(timeout=0.3)
     with pytest.raises(TimeoutError):
         impatient.auth_test()
     # Like a slow Slack, the call still lands afterwards (and must not leak into the next test).
-    world.wait("method=auth.test&count=1")
+    harness.wait("method=auth.test&count=1")
 
 
-def test_a_bot_slower_than_three_seconds_gets_slacks_timeout(world: World) -> None:
-    world.post("/_emulator/config", {"ack_timeout_seconds": 0.3})
-    result = world.post(
+def test_a_bot_slower_than_three_seconds_gets_slacks_timeout(harness: Harness) -> None:
+    harness.post("/_emulator/config", {"ack_timeout_seconds": 0.3})
+    result = harness.post(
         "/_emulator/command", {"user": "dave", "channel": "approvals", "command": "/slow"}
     )
     assert result["status"] is None
@@ -707,13 +711,13 @@ def test_a_bot_slower_than_three_seconds_gets_slacks_timeout(world: World) -> No
 # -- the logs ------------------------------------------------------------------------------------
 
 
-def test_the_calls_log_records_every_call_without_the_token(world: World) -> None:
-    client = world.client()
+def test_the_calls_log_records_every_call_without_the_token(harness: Harness) -> None:
+    client = harness.client()
     client.chat_postMessage(channel="approvals", text="secret AKIAEXAMPLEKEY leaked")
     with pytest.raises(SlackApiError):
         client.chat_postMessage(channel="nowhere", text="x")
 
-    calls = world.get("/_emulator/calls")["calls"]
+    calls = harness.get("/_emulator/calls")["calls"]
     assert [c["method"] for c in calls] == ["chat.postMessage", "chat.postMessage"]
     assert calls[0]["params"]["text"] == "secret AKIAEXAMPLEKEY leaked"
     assert calls[0]["response"]["ok"] is True
@@ -721,35 +725,35 @@ def test_the_calls_log_records_every_call_without_the_token(world: World) -> Non
     dumped = json.dumps(calls)
     assert "AKIAEXAMPLEKEY" in dumped
     assert TOKEN not in dumped
-    since = world.get(f"/_emulator/calls?since={calls[0]['seq']}")["calls"]
+    since = harness.get(f"/_emulator/calls?since={calls[0]['seq']}")["calls"]
     assert [c["seq"] for c in since] == [calls[1]["seq"]]
 
 
-def test_wait_returns_when_lazy_work_lands_and_times_out_otherwise(world: World) -> None:
-    card = world.demo_card()
-    clicked = world.post(
+def test_wait_returns_when_lazy_work_lands_and_times_out_otherwise(harness: Harness) -> None:
+    card = harness.demo_card()
+    clicked = harness.post(
         "/_emulator/click",
         {"user": "alice", "channel": "approvals", "ts": card["ts"], "action_id": APPROVE},
     )
-    done = world.get("/_emulator/wait?method=chat.update&count=1&timeout=5")
+    done = harness.get("/_emulator/wait?method=chat.update&count=1&timeout=5")
     assert done["ok"] is True
     assert done["version"] >= clicked["version"]
 
     started = time.monotonic()
-    never = world.get("/_emulator/wait?method=views.push&timeout=0.2")
+    never = harness.get("/_emulator/wait?method=views.push&timeout=0.2")
     assert never == {"ok": False, "timed_out": True, "version": never["version"]}
     assert time.monotonic() - started < 2
-    assert world.get("/_emulator/wait?quiet=0.1&timeout=2")["ok"] is True
+    assert harness.get("/_emulator/wait?quiet=0.1&timeout=2")["ok"] is True
 
 
-def test_the_control_api_names_bad_requests(world: World) -> None:
-    status, _, body = world.http(
+def test_the_control_api_names_bad_requests(harness: Harness) -> None:
+    status, _, body = harness.http(
         "POST", "/_emulator/command", {"user": "eve", "channel": "approvals", "command": "/demo"}
     )
     assert (status, body["error"]) == (404, "user_not_found")
-    status, _, body = world.http("GET", "/_emulator/messages?channel=nowhere")
+    status, _, body = harness.http("GET", "/_emulator/messages?channel=nowhere")
     assert (status, body["error"]) == (404, "channel_not_found")
-    status, _, body = world.http("POST", "/_emulator/config", {"colour": "blue"})
+    status, _, body = harness.http("POST", "/_emulator/config", {"colour": "blue"})
     assert (status, body["error"]) == (400, "unknown_setting")
-    status, _, body = world.http("POST", "/_emulator/faults", {"method": "chat.update"})
+    status, _, body = harness.http("POST", "/_emulator/faults", {"method": "chat.update"})
     assert (status, body["error"]) == (400, "invalid_arguments")
