@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 import boto3
 
+from bot import doctor
 from bot.config import Settings
 from bot.errors import InvalidRequest, SignoffError
 from bot.gateways.tables import AuditLog, IdentityStore
@@ -39,6 +40,7 @@ def build_parser(plugins: Sequence[Register] = ()) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _register_users(commands)
     _register_audit(commands)
+    _register_doctor(commands)
     for register in plugins:
         register(commands)
     return parser
@@ -68,6 +70,10 @@ def _register_audit(commands: Any) -> None:
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     export.add_argument("--output", help="file to write (default: standard output)")
     export.set_defaults(run=_audit_export)
+
+
+def _register_doctor(commands: Any) -> None:
+    doctor.register(commands)
 
 
 def _tables() -> tuple[IdentityStore, AuditLog]:

@@ -1,0 +1,428 @@
+"""`signoff doctor` against a moto account: ✓ for a healthy deployment, and for each thing an
+operator can get wrong, a ✗ that names it and says how to fix it."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from bot import cli
+from bot.doctor import Doctor, Finding, Target, target_from_outputs
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STACK = "prod"
+SECRET = f"signoff/{STACK}/slack"
+TABLES = {
+    label: f"{STACK}-{label}" for label in ("approvals", "audit", "identities", "idempotency")
+}
+GOOD_SECRET = {"bot_token": "xoxb-1-2-3", "signing_secret": "s3cr3t"}
+
+
+def trust(principal: str, **condition: Any) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"AWS": principal},
+        "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+    }
+    if condition:
+        statement["Condition"] = condition
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def allow(actions: list[str], resource: str) -> str:
+    statement = {"Effect": "Allow", "Action": actions, "Resource": resource}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+@dataclass
+class Account:
+    """A deployed Signoff in moto, healthy until a test breaks one thing."""
+
+    session: boto3.Session
+    bot_role_arn: str
+    approver_role_arn: str
+    function_arn: str
+    topic_arn: str
+    secret_arn: str
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service)
+
+    def target(self, **changes: Any) -> Target:
+        fields: dict[str, Any] = {
+            "tables": TABLES,
+            "slack_secret_arn": self.secret_arn,
+            "bot_role_arn": self.bot_role_arn,
+            "notice_function_arn": self.function_arn,
+            "topic_arns": (self.topic_arn,),
+        }
+        fields.update(changes)
+        return Target(**fields)
+
+    def map_user(self, slack_user_id: str, role_arn: str, name: str = "Alice") -> None:
+        self.client("dynamodb").put_item(
+            TableName=TABLES["identities"],
+            Item={
+                "slack_user_id": {"S": slack_user_id},
+                "display_name": {"S": name},
+                "role_arn": {"S": role_arn},
+            },
+        )
+
+    def identities(self) -> list[Any]:
+        from bot.gateways.tables import IdentityStore
+
+        table = self.session.resource("dynamodb").Table(TABLES["identities"])
+        return IdentityStore(table).all()
+
+    def doctor(self) -> Doctor:
+        return Doctor(
+            secrets=self.client("secretsmanager"),
+            dynamodb=self.client("dynamodb"),
+            iam=self.client("iam"),
+            sns=self.client("sns"),
+            lambda_client=self.client("lambda"),
+            region=REGION,
+        )
+
+    def findings(self, **changes: Any) -> list[Finding]:
+        return self.doctor().run(self.target(**changes), self.identities)
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handlers/approval_notice.py", "def lambda_handler(e, c): return 0\n")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def account() -> Iterator[Account]:
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        secrets = session.client("secretsmanager")
+        secret_arn = secrets.create_secret(Name=SECRET, SecretString=json.dumps(GOOD_SECRET))["ARN"]
+        dynamodb = session.client("dynamodb")
+        for label, name in TABLES.items():
+            key = "slack_user_id" if label == "identities" else "id"
+            dynamodb.create_table(
+                TableName=name,
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        iam = session.client("iam")
+        lambda_trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        bot = iam.create_role(
+            RoleName="prod-bot", AssumeRolePolicyDocument=json.dumps(lambda_trust)
+        )
+        bot_arn = bot["Role"]["Arn"]
+        approver = iam.create_role(
+            RoleName="prod-level1-approver",
+            AssumeRolePolicyDocument=json.dumps(
+                trust(bot_arn, StringLike={"sts:SourceIdentity": ["U*", "W*"]})
+            ),
+        )
+        approver_arn = approver["Role"]["Arn"]
+        policy = iam.create_policy(
+            PolicyName="prod-assume-approvers",
+            PolicyDocument=allow(["sts:AssumeRole", "sts:SetSourceIdentity"], approver_arn),
+        )
+        iam.attach_role_policy(RoleName="prod-bot", PolicyArn=policy["Policy"]["Arn"])
+        iam.put_role_policy(
+            RoleName="prod-level1-approver",
+            PolicyName="send-decision",
+            PolicyDocument=allow(
+                ["ssm:SendAutomationSignal"],
+                f"arn:aws:ssm:{REGION}:{ACCOUNT}:automation-execution/*",
+            ),
+        )
+        function_arn = session.client("lambda").create_function(
+            FunctionName="prod-approval-notice",
+            Runtime="python3.12",
+            Role=bot_arn,
+            Handler="handlers.approval_notice.lambda_handler",
+            Code={"ZipFile": _zip()},
+        )["FunctionArn"]
+        sns = session.client("sns")
+        topic_arn = sns.create_topic(Name="Automation-prod-Level1")["TopicArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="lambda", Endpoint=function_arn)
+        session.client("lambda").add_permission(
+            FunctionName="prod-approval-notice",
+            StatementId="sns-level1",
+            Action="lambda:InvokeFunction",
+            Principal="sns.amazonaws.com",
+            SourceArn=topic_arn,
+        )
+        world = Account(session, bot_arn, approver_arn, function_arn, topic_arn, secret_arn)
+        world.map_user("U0ALICE", approver_arn)
+        yield world
+
+
+def wrong(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if not f.ok]
+
+
+def test_a_healthy_deployment_is_all_ticks(account: Account) -> None:
+    findings = account.findings()
+
+    assert wrong(findings) == []
+    subjects = [f.subject for f in findings]
+    assert subjects[0] == f"Slack secret {account.secret_arn}"
+    assert [s.split(" table")[0] for s in subjects[1:5]] == [
+        "approvals",
+        "audit",
+        "identities",
+        "idempotency",
+    ]
+    assert f"U0ALICE (Alice) → {account.approver_role_arn}" in subjects
+    assert f"topic {account.topic_arn}" in subjects
+
+
+def test_an_empty_secret_says_how_to_fill_it(account: Account) -> None:
+    empty = account.client("secretsmanager").create_secret(Name="signoff/prod/empty")["ARN"]
+
+    [finding] = wrong(account.findings(slack_secret_arn=empty))
+
+    assert finding.detail == "exists but was never filled"
+    assert finding.fix.startswith(f"aws secretsmanager put-secret-value --secret-id {empty}")
+    assert '"bot_token":"xoxb-…","signing_secret":"…"' in finding.fix
+
+
+def test_a_secret_missing_a_key_names_the_key_and_never_its_values(account: Account) -> None:
+    account.client("secretsmanager").put_secret_value(
+        SecretId=SECRET, SecretString=json.dumps({"bot_token": "xoxb-very-secret"})
+    )
+
+    [finding] = wrong(account.findings())
+
+    assert finding.detail == "has no signing_secret"
+    assert "very-secret" not in finding.render()
+
+
+def test_a_user_token_in_the_secret_is_caught(account: Account) -> None:
+    account.client("secretsmanager").put_secret_value(
+        SecretId=SECRET, SecretString=json.dumps({**GOOD_SECRET, "bot_token": "xoxp-user"})
+    )
+
+    [finding] = wrong(account.findings())
+
+    assert "not a bot token" in finding.detail
+    assert "xoxp-user" not in finding.render()
+
+
+def test_a_missing_table_is_named_with_its_variable(account: Account) -> None:
+    account.client("dynamodb").delete_table(TableName=TABLES["audit"])
+
+    [finding] = wrong(account.findings())
+
+    assert finding.subject == f"audit table {TABLES['audit']}"
+    assert finding.detail == "does not exist"
+    assert "SIGNOFF_AUDIT_TABLE" in finding.fix
+
+
+def test_a_role_that_does_not_trust_the_bot_gets_the_statement_to_add(account: Account) -> None:
+    other = account.client("iam").create_role(
+        RoleName="someone-elses",
+        AssumeRolePolicyDocument=json.dumps(trust(f"arn:aws:iam::{ACCOUNT}:role/x")),
+    )["Role"]["Arn"]
+    account.client("iam").put_role_policy(
+        RoleName="prod-bot", PolicyName="also", PolicyDocument=allow(["sts:*"], other)
+    )
+    account.map_user("U0BOB", other, "Bob")
+
+    [finding] = wrong(account.findings())
+
+    assert finding.subject == f"U0BOB (Bob) → {other}"
+    assert "trust policy does not let the bot role sts:AssumeRole or sts:SetSourceIdentity" in (
+        finding.detail
+    )
+    statement = json.loads(finding.fix.split(": ", 1)[1])
+    assert statement["Principal"] == {"AWS": account.bot_role_arn}
+    assert statement["Action"] == ["sts:AssumeRole", "sts:SetSourceIdentity"]
+
+
+def test_a_role_the_bot_may_not_assume_points_at_approver_role_arns(account: Account) -> None:
+    stray = account.client("iam").create_role(
+        RoleName="stray", AssumeRolePolicyDocument=json.dumps(trust(account.bot_role_arn))
+    )["Role"]["Arn"]
+    account.map_user("U0CAROL", stray, "Carol")
+
+    [finding] = wrong(account.findings())
+
+    assert finding.detail == (
+        "the bot role may not sts:AssumeRole or sts:SetSourceIdentity on this role"
+    )
+    assert "ApproverRoleArns" in finding.fix
+
+
+def test_a_source_identity_condition_that_excludes_the_person_is_reported(
+    account: Account,
+) -> None:
+    account.client("iam").update_assume_role_policy(
+        RoleName="prod-level1-approver",
+        PolicyDocument=json.dumps(
+            trust(account.bot_role_arn, StringEquals={"sts:SourceIdentity": "U0SOMEONE"})
+        ),
+    )
+
+    [finding] = wrong(account.findings())
+
+    assert "with SourceIdentity U0ALICE" in finding.detail
+
+
+def test_a_role_that_cannot_send_decisions_is_reported(account: Account) -> None:
+    account.client("iam").delete_role_policy(
+        RoleName="prod-level1-approver", PolicyName="send-decision"
+    )
+
+    [finding] = wrong(account.findings())
+
+    assert finding.detail == "the role may not send decisions (ssm:SendAutomationSignal)"
+
+
+def test_nobody_mapped_means_nobody_can_decide(account: Account) -> None:
+    account.client("dynamodb").delete_item(
+        TableName=TABLES["identities"], Key={"slack_user_id": {"S": "U0ALICE"}}
+    )
+
+    [finding] = wrong(account.findings())
+
+    assert "nobody is mapped" in finding.detail
+    assert finding.fix.startswith("signoff users map")
+
+
+def test_an_unsubscribed_topic_gets_the_subscribe_command(account: Account) -> None:
+    sns = account.client("sns")
+    lone = sns.create_topic(Name="Automation-prod-Level2")["TopicArn"]
+
+    [finding] = wrong(account.findings(topic_arns=(account.topic_arn, lone)))
+
+    assert finding.subject == f"topic {lone}"
+    assert finding.fix == (
+        f"aws sns subscribe --topic-arn {lone} --protocol lambda "
+        f"--notification-endpoint {account.function_arn}"
+    )
+
+
+def test_a_subscription_without_invoke_permission_gets_add_permission(account: Account) -> None:
+    sns = account.client("sns")
+    level2 = sns.create_topic(Name="Automation-prod-Level2")["TopicArn"]
+    sns.subscribe(TopicArn=level2, Protocol="lambda", Endpoint=account.function_arn)
+
+    [finding] = wrong(account.findings(topic_arns=(level2,)))
+
+    assert finding.detail == "subscribed, but SNS may not invoke the notice function"
+    assert finding.fix.startswith("aws lambda add-permission")
+    assert f"--source-arn {level2}" in finding.fix
+
+
+def test_a_topic_ssm_may_not_publish_to_is_reported(account: Account) -> None:
+    plain = account.client("sns").create_topic(Name="approvals")["TopicArn"]
+
+    [finding] = wrong(account.findings(topic_arns=(plain,)))
+
+    assert "does not start with Automation" in finding.detail
+
+
+def test_the_stack_outputs_name_everything_doctor_checks() -> None:
+    outputs = {
+        "SlackSecretArn": "arn:secret",
+        "ApprovalsTableName": "a",
+        "AuditTableName": "b",
+        "IdentitiesTableName": "c",
+        "IdempotencyTableName": "d",
+        "BotRoleArn": "arn:bot",
+        "ApprovalNoticeFunctionArn": "arn:fn",
+        "AutomationTopicArns": "arn:t1,arn:t2",
+    }
+
+    assert target_from_outputs(outputs) == Target(
+        tables={"approvals": "a", "audit": "b", "identities": "c", "idempotency": "d"},
+        slack_secret_arn="arn:secret",
+        bot_role_arn="arn:bot",
+        notice_function_arn="arn:fn",
+        topic_arns=("arn:t1", "arn:t2"),
+    )
+
+
+def _stack(account: Account) -> None:
+    outputs = {
+        "SlackSecretArn": account.secret_arn,
+        "ApprovalsTableName": TABLES["approvals"],
+        "AuditTableName": TABLES["audit"],
+        "IdentitiesTableName": TABLES["identities"],
+        "IdempotencyTableName": TABLES["idempotency"],
+        "BotRoleArn": account.bot_role_arn,
+        "ApprovalNoticeFunctionArn": account.function_arn,
+        "AutomationTopicArns": account.topic_arn,
+    }
+    template = {
+        "Resources": {"Nothing": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    account.client("cloudformation").create_stack(
+        StackName=STACK, TemplateBody=json.dumps(template)
+    )
+
+
+# moto creates no resource for the placeholder; only the stack's outputs matter here.
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS::CloudFormation::WaitConditionHandle")
+def test_the_command_reads_the_stack_and_exits_0_when_all_is_well(
+    account: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _stack(account)
+
+    code = cli.main(["doctor", "--stack", STACK, "--region", REGION])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "✗" not in out
+    assert f"✓ Slack secret {account.secret_arn}: filled, with bot_token and signing_secret" in out
+    assert out.rstrip().endswith("all 7 ok")
+
+
+def test_the_command_exits_1_and_prints_each_fix(
+    account: Account, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account.client("dynamodb").delete_table(TableName=TABLES["idempotency"])
+    for label, name in TABLES.items():
+        monkeypatch.setenv(f"SIGNOFF_{label.upper()}_TABLE", name)
+    monkeypatch.setenv("SIGNOFF_DEFAULT_CHANNEL", "C0APPROVALS")
+    monkeypatch.setenv("SLACK_SECRET_ARN", account.secret_arn)
+    monkeypatch.setenv("AWS_REGION", REGION)
+
+    code = cli.main(
+        [
+            "doctor",
+            "--bot-role-arn",
+            account.bot_role_arn,
+            "--notice-function",
+            account.function_arn,
+        ]
+    )
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert f"✗ idempotency table {TABLES['idempotency']}: does not exist" in out
+    assert "    fix: deploy infra/template.yaml" in out
+    assert "✗ approval topics: none named" in out
+    assert out.rstrip().endswith("5 ok, 2 to fix")
