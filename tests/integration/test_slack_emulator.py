@@ -611,6 +611,47 @@ def test_ephemeral_messages_go_to_one_user_and_never_into_history(harness: Harne
     assert update.value.response["error"] == "message_not_found"
 
 
+def test_a_click_in_an_ephemeral_message_carries_no_message_and_can_replace_it(
+    harness: Harness,
+) -> None:
+    button = {
+        "type": "button",
+        "action_id": "eph_button",
+        "text": {"type": "plain_text", "text": "Show me"},
+        "value": "req-7",
+    }
+    sent = harness.client().chat_postEphemeral(
+        channel="approvals",
+        user="U0BOB",
+        text="choose",
+        blocks=[{"type": "actions", "block_id": "eph", "elements": [button]}],
+    )
+
+    harness.post(
+        "/_emulator/click",
+        {
+            "user": "bob",
+            "channel": "approvals",
+            "ts": sent["message_ts"],
+            "action_id": "eph_button",
+        },
+    )
+
+    (payload,) = harness.kinds("block_actions")
+    assert payload["container"] == {
+        "type": "message",
+        "message_ts": sent["message_ts"],
+        "channel_id": "C0APPROVALS",
+        "is_ephemeral": True,
+    }
+    assert "message" not in payload
+    assert payload["actions"][0]["value"] == "req-7"
+    path = payload["response_url"].removeprefix(harness.base)
+    harness.post(path, {"replace_original": True, "text": "here it is"})
+    (shown,) = harness.get("/_emulator/ephemeral?user=bob")["ephemeral"]
+    assert (shown["ts"], shown["text"], shown["blocks"]) == (sent["message_ts"], "here it is", [])
+
+
 def test_response_urls_post_replace_and_delete_like_slack(harness: Harness) -> None:
     card = harness.demo_card()
     harness.post(
