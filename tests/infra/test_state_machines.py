@@ -34,6 +34,12 @@ SEED_INPUT_KEYS = {
     "ssm_description",
     *(f"level{n}_{key}" for n in (1, 2, 3) for key in LEVEL_KEYS),
 }
+# The seed's approval message, built from the level's confirmation file and URL.
+SEED_MESSAGE = (
+    "States.Format('Approval request has been received. Please review file {} at the following "
+    "URL to decide whether to approve or deny. URL: {}', $$.Execution.Input.confirmation_file, "
+    "$$.Execution.Input.confirmation_url)"
+)
 CONTEXT_INPUT = re.compile(r"\$\$\.Execution\.Input\.([A-Za-z0-9_]+)")
 
 
@@ -227,9 +233,8 @@ def test_the_child_task_hands_the_token_to_start_approval(template: dict[str, An
     assert payload["level.$"] == "$$.Execution.Input.level"
     for key in ("ssm_doc_name", "ssm_automation_assume_role", "ssm_description", *LEVEL_KEYS[:3]):
         assert payload[f"{key}.$"] == f"$$.Execution.Input.{key}"
-    message = payload["ssm_message.$"]
-    assert message.startswith("States.Format('")
-    assert message.index("confirmation_file") < message.index("confirmation_url")
+    assert payload["step.$"] == "$$.State.Name"
+    assert payload["ssm_message.$"] == SEED_MESSAGE
     # Longer than the approval runbook's own 7-day timeout, whose TimedOut fails the task first.
     assert 604800 < task["TimeoutSeconds"] <= child(template)["TimeoutSeconds"]
     assert "HeartbeatSeconds" not in task
