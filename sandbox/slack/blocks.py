@@ -142,7 +142,7 @@ class _Checker:
             else:
                 self.fail(f"{pointer}/type", "image is not allowed here")
             return
-        if kind not in allowed:
+        if not isinstance(kind, str) or kind not in allowed:
             self.fail(f"{pointer}/type", f"unknown or disallowed element type {kind!r}")
             return
         self.string(el.get("action_id"), f"{pointer}/action_id", limit=255)
@@ -170,7 +170,7 @@ class _Checker:
             self.fail(pointer, "must be a block object")
             return
         kind = block.get("type")
-        if kind not in KNOWN_BLOCKS:
+        if not isinstance(kind, str) or kind not in KNOWN_BLOCKS:
             self.fail(f"{pointer}/type", f"unknown block type {kind!r}")
             return
         self.string(block.get("block_id"), f"{pointer}/block_id", limit=255)

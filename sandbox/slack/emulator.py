@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, redirect
+from flask import Flask, Response, jsonify, redirect
+from werkzeug.exceptions import InternalServerError
 
 from sandbox.slack.control import build_blueprint
 from sandbox.slack.interactions import Interactions
@@ -70,6 +71,13 @@ class SlackEmulator:
         app.json.sort_keys = False  # type: ignore[attr-defined]
         app.register_blueprint(self.web_api.blueprint())
         app.register_blueprint(build_blueprint(self))
+
+        @app.errorhandler(InternalServerError)
+        def crashed(exc: InternalServerError) -> tuple[Response, int]:
+            # Flask has logged the traceback; the caller gets JSON it can show, like every answer.
+            cause = exc.original_exception or exc
+            body = {"ok": False, "error": "emulator_error", "detail": repr(cause)}
+            return jsonify(body), 500
 
         @app.get("/")
         def index() -> Response:

@@ -159,6 +159,8 @@ def view_state(
     blocks: list[dict[str, Any]], provided: dict[str, Any], select: _Selection
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """`view.state.values` for a submission, and the errors Slack's client shows before sending."""
+    if not isinstance(provided, dict):
+        raise ControlError(400, "invalid_values", "values is {block_id: {action_id: value}}")
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     # ensure_ids gave every stored block a block_id, so str() is only for the type checker.

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
@@ -515,6 +517,51 @@ def test_posting_validates_channel_blocks_and_length(harness: Harness) -> None:
     by_name = client.chat_postMessage(channel="#approvals", text="hi", blocks=[divider] * 50)
     assert by_name["channel"] == "C0APPROVALS"
     assert by_name["message"]["blocks"][0]["block_id"]  # Slack fills in missing block ids
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["type", "text", "block_id", "elements", "fields", "accessory"])
+            | st.sampled_from(["element", "label", "action_id", "options", "value", "style"]),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=16,
+)
+BLOCK_TYPES = ["section", "header", "actions", "context", "input", "image", "divider", "carousel"]
+BLOCKS = JSON | st.lists(
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(BLOCK_TYPES)},
+        optional={
+            "text": JSON,
+            "elements": JSON,
+            "fields": JSON,
+            "accessory": JSON,
+            "element": JSON,
+            "label": JSON,
+            "block_id": JSON,
+        },
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(blocks=BLOCKS)
+def test_any_blocks_get_an_answer_slack_could_give_never_a_crash(
+    running: Harness, blocks: Any
+) -> None:
+    status, _, body = running.http(
+        "POST",
+        "/api/chat.postMessage",
+        {"token": TOKEN, "channel": "approvals-level3", "text": "x", "blocks": blocks},
+    )
+    assert status == 200
+    assert body["ok"] or body["error"] == "invalid_blocks", body
 
 
 def test_form_encoded_blocks_are_parsed_like_json_ones(harness: Harness) -> None:
