@@ -68,6 +68,11 @@ Steering
   POST   /_emulator/reset   forget messages, ephemerals, modals, logs, faults; config back to
                            construction values except bot_url, which stays
   GET    /_emulator/health  {"ok": true}
+
+Slack-facing (for the bot, not for tests): /api/<method> (the Web API, see webapi.py),
+/_emulator/respond/<id> (the response_urls handed out in payloads), /archives/<C>/p<ts>
+(chat.getPermalink links, open the page on that message), / (the page). An emulator bug answers
+500 {"ok": false, "error": "emulator_error", "detail"} rather than an HTML page.
 """
 
 from __future__ import annotations
