@@ -5,7 +5,8 @@
   ends in `LambdaFunction.invoke`, which now runs the handler in-process (lambdas.py).
 - SNS -> Lambda subscriptions: asynchronous, with the real topic ARN and subject in the event
   (moto sends placeholders such as "arn:aws:sns:EXAMPLE" and delivers synchronously).
-- EventBridge -> Lambda targets: moto 5.2.5 raises NotImplementedError for them.
+- EventBridge -> Lambda targets: moto 5.2.5 raises NotImplementedError for them; schedule
+  rules (no event pattern) match no events (moto matches every event against them).
 - Step Functions: sfn_fix.py.
 """
 
@@ -168,6 +169,9 @@ _moto_send_to_targets = Rule.send_to_targets
 def _send_to_targets(
     self: Rule, original_event: dict[str, Any], transform_input: bool = True
 ) -> None:
+    if self.scheduled_expression and not self.event_pattern._pattern:
+        # A schedule rule has no event pattern and never matches events (moto matches all).
+        return
     lambda_targets = [t for t in self.targets if parse_arn(t["Arn"]).service == "lambda"]
     deliveries: list[tuple[LambdaFunction, str]] = []
     if (
