@@ -1,12 +1,15 @@
-"""Fixtures every test level shares: fake AWS credentials and the integration world."""
+"""Fixtures every test level shares: fake AWS credentials, the integration world, the leak scan."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, settings
 
+from tests.support.leaks import LogSpy, find_leaks, moto_issued_secrets
 from tests.support.world import (
     BOT_TOKEN,
     REGION,
@@ -16,6 +19,21 @@ from tests.support.world import (
     settings_env,
     slack_request_url,
 )
+
+# Property tests (tests/hardening): a few dozen derandomized cases in `make test`;
+# `pytest tests/hardening --hypothesis-profile=long` runs at least 10,000 per property.
+settings.register_profile(
+    "ci",
+    max_examples=30,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "long", max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("ci")  # --hypothesis-profile, read after this file, overrides it
 
 HANDLER_CACHES = (
     "handlers.slack_events.slack_handler",
@@ -71,6 +89,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
                 topic_arn=topic_arn,
                 settle_engine=lambda: _settle_all(emulator),
                 env=env,
+                emulator=emulator,
             )
             sandbox.aws.settle()
     emulator.stop()
@@ -110,3 +129,33 @@ def advance_clock() -> Callable[[float], None]:
     import sandbox.aws
 
     return sandbox.aws.clock.advance
+
+
+@pytest.fixture
+def watched_secrets() -> set[str]:
+    """Secrets a test knows of (e.g. a key it issued); the leak scan looks for them too."""
+    return set()
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """For tests that use the world: no token, signing secret or secret key in Slack or logs."""
+    if "world" not in request.fixturenames:
+        yield
+        return
+    with LogSpy().installed() as logs:
+        # Requested here, after the spy is in place: the world's set-up is scanned too, and the
+        # world is torn down after this fixture has looked at it.
+        world: World = request.getfixturevalue("world")
+        watched: set[str] = request.getfixturevalue("watched_secrets")
+        yield
+        with contextlib.suppress(TimeoutError):  # the test failed already; scan what there is
+            world.settle()
+        sources = {
+            "Slack Web API calls": world.control("GET", "calls")["calls"],
+            "requests Slack sent the bot, and its answers": world.control("GET", "interactions"),
+            "log records": logs.lines,
+        }
+        secrets = {BOT_TOKEN, SIGNING_SECRET, *moto_issued_secrets(), *watched}
+    leaks = find_leaks(sources, secrets)
+    assert not leaks, "secrets leaked:\n  " + "\n  ".join(leaks)

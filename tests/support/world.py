@@ -75,6 +75,7 @@ class World:
     topic_arn: str
     settle_engine: Any
     env: dict[str, str] = field(default_factory=dict)
+    emulator: Any = None  # the SlackEmulator itself, for what the control API does not offer
 
     # -- AWS ----------------------------------------------------------------------------------
 
