@@ -48,8 +48,11 @@ class FlowHooks(Protocol):
     def placement(self, approval: Approval) -> Placement | None:
         """The flow's thread for this approval's card; None when it is in no flow."""
 
+    def complete(self, approval: Approval) -> None:
+        """First thing on every fresh read: tell Step Functions how a closed approval ended."""
+
     def observe(self, approval: Approval) -> None:
-        """Called with every fresh read of an approval: complete its task, move the ladder."""
+        """Last thing on every fresh read, after the card's own messages: move the flow on."""
 
 
 class ApprovalService:
@@ -136,11 +139,13 @@ class ApprovalService:
         approval = self._automation.get_approval(execution_id, step_name)
         if self._flows is not None:
             # First, before any Slack call: a flow's task must not wait on Slack.
-            self._flows.observe(approval)
+            self._flows.complete(approval)
         card = self._store.card(execution_id, approval.step_name)
         if card is None or card.ref is None:
             if approval.outcome.is_open:
                 self.announce(execution_id, approval.step_name)
+            elif self._flows is not None:
+                self._flows.observe(approval)
             return approval
         for decision in approval.decisions:
             self._announce_decision(approval, card, decision, via="AWS, outside Slack")
@@ -156,6 +161,9 @@ class ApprovalService:
                 approved_by=list(approval.approved_by),
             )
             self._reply(card, views.outcome_text(approval))
+        if self._flows is not None:
+            # After the card's outcome, so the flow's thread reads in order.
+            self._flows.observe(approval)
         return approval
 
     # -- decisions -------------------------------------------------------------------------

@@ -222,9 +222,10 @@ def task_key(token: str) -> str:
 class FlowTracker:
     """ApprovalService's flow hooks: where a flow level's card goes, and what follows a change.
 
-    `observe` runs whenever Signoff reads an approval anew (card posted, decision, EventBridge
-    event, reconciler): it first completes the Step Functions task of a closed approval, exactly
-    once and before any Slack call, so no flow waits on Slack; then it moves the ladder on.
+    Whenever Signoff reads an approval anew (card posted, decision, EventBridge event,
+    reconciler), `complete` runs first: it completes the Step Functions task of a closed approval
+    exactly once, before any Slack call, so no flow waits on Slack. `observe` runs last, after the
+    card's own messages: it moves the ladder on and says how the flow ended.
     """
 
     def __init__(
@@ -254,12 +255,13 @@ class FlowTracker:
         flow = self._flows.flow(member.flow_id)
         return self.place(flow, member.level) if flow else None
 
+    def complete(self, approval: Approval) -> None:
+        """Complete a closed approval's Step Functions task, once however often it is called."""
+        self._completion(approval)
+
     def observe(self, approval: Approval) -> None:
+        closed_code = self._completion(approval)
         member = self.membership(approval)
-        token = approval.parameter(TOKEN_PARAMETER)
-        closed_code = None
-        if not approval.outcome.is_open and token:
-            closed_code = self._complete(approval, token, member)
         if member is None:
             return
         flow = self._flows.flow(member.flow_id)
@@ -347,6 +349,14 @@ class FlowTracker:
         return _state(flow, self._flows.levels(flow_id)) if flow else None
 
     # -- the Step Functions task -------------------------------------------------------------------
+
+    def _completion(self, approval: Approval) -> str | None:
+        # Safe to repeat: a task already completed is not sent twice, and how that went (the
+        # code, when Step Functions had stopped waiting) is read back.
+        token = approval.parameter(TOKEN_PARAMETER)
+        if approval.outcome.is_open or not token:
+            return None
+        return self._complete(approval, token, self.membership(approval))
 
     def _complete(self, approval: Approval, token: str, member: Membership | None) -> str | None:
         """Tell Step Functions how the level ended, once; the closed code if it stopped waiting."""

@@ -515,6 +515,7 @@ def test_all_levels_approved_ends_the_flow_approved_once(flows: Flows) -> None:
     root = flows.root()
     said = [m.text for m in flows.slack.thread(root) if "*Flow approved*" in m.text]
     assert len(said) == 1
+    assert flows.slack.thread(root)[-1].text == said[0], "after level 3's own outcome"
     assert root.text.endswith(
         "level 1 ✓ approved by <@U0ALICE> · level 2 ✓ approved by <@U0ALICE> · "
         "level 3 ✓ approved by <@U0ALICE>"
