@@ -1,0 +1,421 @@
+"""Flow B end to end: the template's own state machines, the SSM engine, Signoff's Lambdas, Slack.
+
+The parent and child definitions are read from infra/template.yaml (sandbox.template) and run
+in moto's Step Functions interpreter; the child invokes start_approval in-process, the SSM engine
+runs the approval runbook, EventBridge carries its status to automation_result, and people
+decide through signed clicks in the Slack emulator. The input is the seed's own
+StepFunctionsInputExample (tests/fixtures/sfn_input_seed_example.json) with its CloudFormation
+placeholders filled in, nothing else changed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto.core.config import default_user_config
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_callback,
+)
+
+from bot.views import ACTION_APPROVE, ACTION_REJECT
+from sandbox.template import load_template, state_machine_definition
+from tests.support.world import ACCOUNT, REGION, World
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "sfn_input_seed_example.json"
+LEVELS = (1, 2, 3)
+START_FUNCTION = "signoff-start-approval"
+# Level 1 decides in #approvals-level1, where the flow's thread lives; levels 2 and 3 have their
+# own channels, which get a pointer to the thread.
+CHANNELS = {1: "C0LEVEL1", 2: "C0LEVEL2", 3: "C0LEVEL3"}
+APPROVERS = {1: "alice", 2: "bob", 3: "carol"}
+
+
+def topic_name(level: int) -> str:
+    return f"Automation-signoff-Level{level}"
+
+
+def seed_input(values: dict[str, str]) -> dict[str, Any]:
+    """The seed's input example with its `${...}` placeholders filled in, as its stack would."""
+    text = FIXTURE.read_text()
+    for name, value in values.items():
+        text = text.replace("${" + name + "}", value)
+    assert "${" not in text, "every placeholder of the seed's example is filled"
+    return dict(json.loads(text))
+
+
+@dataclass
+class MultiLevel:
+    world: World
+    sfn: Any
+    parent_arn: str
+    child_arn: str
+    input: dict[str, Any]
+    roles: dict[int, str]
+
+    # -- Step Functions ---------------------------------------------------------------------
+
+    def start(self, **changes: Any) -> str:
+        flow_input = {**self.input, **changes}
+        response = self.sfn.start_execution(
+            stateMachineArn=self.parent_arn, input=json.dumps(flow_input)
+        )
+        return str(response["executionArn"])
+
+    def finished(self, execution_arn: str) -> dict[str, Any]:
+        def done() -> dict[str, Any] | None:
+            described = self.sfn.describe_execution(executionArn=execution_arn)
+            return None if described["status"] == "RUNNING" else dict(described)
+
+        return self.wait(done, f"{execution_arn} to finish")
+
+    def children(self) -> list[dict[str, Any]]:
+        executions = self.sfn.list_executions(stateMachineArn=self.child_arn)["executions"]
+        return [self.sfn.describe_execution(executionArn=e["executionArn"]) for e in executions]
+
+    def entered_states(self, execution_arn: str) -> list[str]:
+        history = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)
+        return [
+            e["stateEnteredEventDetails"]["name"]
+            for e in history["events"]
+            if "stateEnteredEventDetails" in e
+        ]
+
+    # -- SSM ----------------------------------------------------------------------------------
+
+    def approvals(self) -> list[dict[str, Any]]:
+        ssm = self.world.client("ssm")
+        listed = ssm.describe_automation_executions()["AutomationExecutionMetadataList"]
+        return [
+            ssm.get_automation_execution(AutomationExecutionId=m["AutomationExecutionId"])[
+                "AutomationExecution"
+            ]
+            for m in listed
+        ]
+
+    # -- Slack --------------------------------------------------------------------------------
+
+    def root(self) -> dict[str, Any]:
+        roots = [
+            m
+            for m in self.world.messages(CHANNELS[1])
+            if m.get("text", "").startswith("Approval flow")
+        ]
+        assert len(roots) == 1, f"one root message per flow, got {len(roots)}"
+        return roots[0]
+
+    def card(self, level: int) -> dict[str, Any]:
+        """The level's card in the flow's thread (waiting until it is there)."""
+
+        def posted() -> dict[str, Any] | None:
+            roots = [
+                m
+                for m in self.world.messages(CHANNELS[1])
+                if m.get("text", "").startswith("Approval flow")
+            ]
+            for reply in roots[0].get("replies", []) if roots else []:
+                if header(reply).startswith(f"Level {level} of "):
+                    return dict(reply)
+            return None
+
+        return self.wait(posted, f"the level {level} card")
+
+    def decide(self, level: int, action_id: str, comment: str = "") -> None:
+        """The level's approver clicks on the card in the thread and submits the modal."""
+        user = APPROVERS[level]
+        card = self.card(level)
+        clicked = self.world.control(
+            "POST",
+            "click",
+            json={"user": user, "channel": CHANNELS[1], "ts": card["ts"], "action_id": action_id},
+        )
+        assert clicked["status"] == 200, clicked
+        self.world.settle()
+        modal = self.world.views(user)[-1]
+        self.world.control(
+            "POST",
+            "submit",
+            json={
+                "user": user,
+                "view_id": modal["id"],
+                "values": {"comment": {"comment_input": comment}},
+            },
+        )
+        self.world.settle()
+
+    def wait(self, probe: Callable[[], Any], what: str, timeout: float = 30) -> Any:
+        # Step Functions executions run on moto's own threads, which settle() does not track.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.world.settle()
+            found = probe()
+            if found is not None:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}")
+
+
+def header(message: dict[str, Any]) -> str:
+    blocks = message.get("blocks") or []
+    return str(blocks[0]["text"]["text"]) if blocks and blocks[0]["type"] == "header" else ""
+
+
+@pytest.fixture
+def flow(
+    world: World, monkeypatch: pytest.MonkeyPatch, watched_secrets: set[str]
+) -> Iterator[MultiLevel]:
+    import handlers.start_approval
+
+    # The world's moto does not execute state machines unless asked; `.sync` children are polled
+    # every 0.5 s by default, far slower than these levels.
+    monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": True})
+    monkeypatch.setattr(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", 0.05)
+    sns, iam, lam = world.client("sns"), world.client("iam"), world.client("lambda")
+    topics = {n: str(sns.create_topic(Name=topic_name(n))["TopicArn"]) for n in LEVELS}
+    notice_arn = lam.get_function(FunctionName="signoff-approval-notice")["Configuration"][
+        "FunctionArn"
+    ]
+    for arn in topics.values():
+        sns.subscribe(TopicArn=arn, Protocol="lambda", Endpoint=notice_arn)
+    env = {
+        **world.env,
+        "SIGNOFF_CHANNEL_ROUTES": json.dumps({topic_name(n): CHANNELS[n] for n in LEVELS}),
+    }
+    for name in ("signoff-slack-events", "signoff-approval-notice", "signoff-automation-result"):
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": env})
+    bot_role = iam.get_role(RoleName="signoff-bot")["Role"]["Arn"]
+    start_arn = lam.create_function(
+        FunctionName=START_FUNCTION,
+        Runtime="python3.12",
+        Role=bot_role,
+        Handler="handlers.start_approval.lambda_handler",
+        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},  # an empty zip: the code runs in-process
+        Timeout=30,
+        MemorySize=256,
+        Environment={"Variables": env},
+    )["FunctionArn"]
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "ssm.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+    automation_role = iam.create_role(
+        RoleName="SsmAutomationAssumeRole", AssumeRolePolicyDocument=trust
+    )["Role"]["Arn"]
+    roles = {
+        n: str(
+            iam.create_role(RoleName=f"Level{n}Approver", AssumeRolePolicyDocument=trust)["Role"][
+                "Arn"
+            ]
+        )
+        for n in LEVELS
+    }
+    for n in LEVELS:
+        world.map_user(f"U0{APPROVERS[n].upper()}", APPROVERS[n], role_arn=roles[n])
+
+    template = load_template()
+    sfn = world.client("stepfunctions")
+    child_arn = sfn.create_state_machine(
+        name="signoff-approval-level",
+        definition=json.dumps(
+            state_machine_definition(
+                template,
+                "ApprovalLevelStateMachine",
+                substitutions={"StartApprovalFunctionArn": start_arn},
+            )
+        ),
+        roleArn=bot_role,
+    )["stateMachineArn"]
+    parent_arn = sfn.create_state_machine(
+        name="signoff-approval-flow",
+        definition=json.dumps(
+            state_machine_definition(
+                template,
+                "ApprovalFlowStateMachine",
+                substitutions={"ApprovalLevelStateMachineArn": child_arn},
+                parameters={"LevelCount": "3"},
+            )
+        ),
+        roleArn=bot_role,
+    )["stateMachineArn"]
+    values = {
+        "AWS::Region": REGION,
+        "SsmAutomationAssumeRole.Arn": automation_role,
+        "SsmDocumentForApprovalAction": world.env["SIGNOFF_APPROVAL_DOCUMENT"],
+    }
+    for n in LEVELS:
+        values[f"SnsAutomationApprovalNotificationLevel{n}"] = topics[n]
+        values[f"Level{n}SsmApprovers"] = roles[n]
+        values[f"Level{n}SsmMinRequiredApprovals"] = "1"
+    handlers.start_approval.services.cache_clear()
+    multilevel = MultiLevel(world, sfn, parent_arn, child_arn, seed_input(values), roles)
+    yield multilevel
+    handlers.start_approval.services.cache_clear()
+    # Every task token is a secret: the world's leak scan (tests/conftest.py) looks for each in
+    # what Slack saw and in every log record once the test is over.
+    watched_secrets.update(a["Parameters"]["SfnToken"][0] for a in multilevel.approvals())
+
+
+def test_all_levels_approved_in_slack_end_the_parent_at_approved(flow: MultiLevel) -> None:
+    parent = flow.start()
+    for level in LEVELS:
+        flow.decide(level, ACTION_APPROVE, comment=f"level {level} ok")
+    result = flow.finished(parent)
+
+    assert result["status"] == "SUCCEEDED"
+    assert flow.entered_states(parent)[-1] == "Approved"
+    output = json.loads(result["output"])
+    assert output["is_approved"] is True and output["level"] == 3
+    assert output["decided_by"] == [f"arn:aws:sts::{ACCOUNT}:assumed-role/Level3Approver/U0CAROL"]
+    assert output["comments"] == ["level 3 ok"]
+    assert sorted(c["status"] for c in flow.children()) == ["SUCCEEDED"] * 3
+
+
+def test_the_thread_of_one_flow_shows_every_level_in_order(flow: MultiLevel) -> None:
+    parent = flow.start()
+    for level in LEVELS:
+        flow.decide(level, ACTION_APPROVE)
+    flow.finished(parent)
+    flow.world.settle()
+
+    root = flow.root()
+    assert root["text"].endswith(
+        "level 1 ✓ approved by <@U0ALICE> · level 2 ✓ approved by <@U0BOB> · "
+        "level 3 ✓ approved by <@U0CAROL>"
+    )
+    replies = root.get("replies", [])
+    cards = [header(r) for r in replies if header(r)]
+    assert cards == [f"Level {n} of 3 · Approval: Signoff-Approval" for n in LEVELS]
+    positions = [
+        next(i for i, r in enumerate(replies) if header(r).startswith(f"Level {n} of"))
+        for n in LEVELS
+    ]
+    assert positions == sorted(positions)
+    outcome = [r["text"] for r in replies if "*Flow approved*" in r.get("text", "")]
+    assert len(outcome) == 1 and replies[-1]["text"] == outcome[0]
+    # Levels 2 and 3 decide in their own channels: a pointer there, no second card.
+    for level in (2, 3):
+        [pointer] = flow.world.messages(CHANNELS[level])
+        assert f"Level {level} of 3" in pointer["text"] and "<#C0LEVEL1>" in pointer["text"]
+        assert "approved by" in pointer["text"]
+
+
+def test_a_rejection_at_level_two_ends_at_rejected_and_level_three_never_starts(
+    flow: MultiLevel,
+) -> None:
+    parent = flow.start()
+    flow.decide(1, ACTION_APPROVE)
+    flow.decide(2, ACTION_REJECT, comment="not this week")
+    result = flow.finished(parent)
+
+    assert result["status"] == "SUCCEEDED"
+    states = flow.entered_states(parent)
+    assert states[-1] == "Rejected" and "Level3" not in states
+    assert json.loads(result["output"])["is_approved"] is False
+    assert len(flow.children()) == 2
+    assert len(flow.approvals()) == 2, "no level-3 approval was started"
+    flow.world.settle()
+    root = flow.root()
+    said = [r["text"] for r in root.get("replies", []) if "*Flow rejected*" in r.get("text", "")]
+    assert said == [
+        ":no_entry: *Flow rejected* at level 2 of 3 by <@U0BOB>. Level 3 will not start."
+    ]
+    assert "level 2 ✗ rejected by <@U0BOB> · level 3 \u2013" in root["text"]
+
+
+def test_a_timed_out_level_fails_its_task_and_the_parent_fails(
+    flow: MultiLevel, advance_clock: Callable[[float], None]
+) -> None:
+    parent = flow.start()
+    flow.card(1)
+    advance_clock(604800)  # the approval runbook's 7-day timeout
+    result = flow.finished(parent)
+
+    assert result["status"] == "FAILED", "no waiting out the flow's own timeout"
+    [child] = flow.children()
+    assert child["status"] == "FAILED" and child["error"] == "Signoff.ApprovalTimedOut"
+    assert "Level2" not in flow.entered_states(parent)
+    flow.world.settle()
+    said = [r["text"] for r in flow.root().get("replies", []) if "*Flow stopped*" in r["text"]]
+    assert len(said) == 1 and "`Signoff.ApprovalTimedOut`" in said[0]
+    assert "level 1 ⏰ timed out · level 2 \u2013" in flow.root()["text"]
+
+
+# The parent's Failed state re-raises the child's `$.error.Error`, which for a failed
+# startExecution.sync:2 task is States.TaskFailed; a Fail state may not raise a States.* name, so
+# the execution ends States.Runtime (template change requested); and moto 5.2.5 drops
+# SendTaskFailure's cause (sandbox fix requested).
+_BLOCKED = pytest.mark.xfail(
+    strict=True,
+    reason="needs the parent's Failed state to keep the child's error (infra) and "
+    "SendTaskFailure's cause in the sandbox (sandbox.aws)",
+)
+
+
+@_BLOCKED
+def test_the_parent_of_a_timed_out_level_names_the_timeout(
+    flow: MultiLevel, advance_clock: Callable[[float], None]
+) -> None:
+    parent = flow.start()
+    flow.card(1)
+    advance_clock(604800)
+    result = flow.finished(parent)
+
+    failure = f"{result.get('error', '')} {result.get('cause', '')}"
+    assert "Signoff.ApprovalTimedOut" in failure
+    assert "timed out with 0 of 1 approvals" in failure
+
+
+def test_a_malformed_level_input_fails_its_task_as_invalid_input(flow: MultiLevel) -> None:
+    parent = flow.start(level2_ssm_notification_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:Approvals")
+    flow.decide(1, ACTION_APPROVE)
+    result = flow.finished(parent)
+
+    assert result["status"] == "FAILED"
+    [_, child] = sorted(flow.children(), key=lambda c: c["startDate"])
+    assert child["status"] == "FAILED" and child["error"] == "Signoff.InvalidInput"
+    assert len(flow.approvals()) == 1, "no approval was started for the malformed level"
+    [refusal] = [e for e in flow.world.audit(parent) if e["event"] == "invalid_input"]
+    assert "ssm_notification_arn names the topic 'Approvals'" in refusal["cause"]
+    assert "starts with `Automation`" in refusal["cause"]
+
+
+@_BLOCKED
+def test_a_malformed_level_input_is_named_in_the_flows_failure(flow: MultiLevel) -> None:
+    parent = flow.start(level2_ssm_notification_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:Approvals")
+    flow.decide(1, ACTION_APPROVE)
+    result = flow.finished(parent)
+
+    [_, child] = sorted(flow.children(), key=lambda c: c["startDate"])
+    assert "ssm_notification_arn" in (child.get("cause") or "")
+    assert "ssm_notification_arn" in (result.get("cause") or "")
+
+
+def test_the_task_token_stays_inside_aws(flow: MultiLevel) -> None:
+    parent = flow.start()
+    flow.decide(1, ACTION_APPROVE)
+    flow.decide(2, ACTION_REJECT, comment="no")
+    flow.finished(parent)
+
+    tokens = [a["Parameters"]["SfnToken"][0] for a in flow.approvals()]
+    assert len(tokens) == 2 and all(tokens)
+    slack = json.dumps(
+        [flow.world.control("GET", "calls"), flow.world.control("GET", "interactions")]
+    )
+    assert not any(token in slack for token in tokens)
+    table = flow.world.session.resource("dynamodb", region_name=REGION).Table("signoff-approvals")
+    stored = json.dumps(table.scan()["Items"], default=str)
+    assert not any(token in stored for token in tokens), "only its SHA-256 is kept"
+    # The fixture hands the tokens to the leak scan, which also reads every log record.
