@@ -602,6 +602,28 @@ class FlowService:
             "level": request.level,
         }
 
+    def reconcile(self) -> dict[str, int]:
+        """Re-read every level still shown as waiting, so no task waits on a lost event.
+
+        The approval reconciler only sees executions still Waiting and cards still open; a level
+        whose card was never posted (Slack was down) and whose status events were lost would be
+        seen by neither, and its flow would wait for its own timeout.
+        """
+        counts = {"checked": 0, "failed": 0}
+        for level in self._flows.open_levels():
+            if not level.execution_id:
+                continue
+            try:
+                self._approvals.refresh(level.execution_id)
+                counts["checked"] += 1
+            except (ServiceError, ApprovalNotFound):
+                counts["failed"] += 1
+                logger.exception(
+                    "flow level sync failed",
+                    extra={"flow_id": level.flow_id, "execution_id": level.execution_id},
+                )
+        return counts
+
     def refuse(self, token: str | None, cause: str, flow_id: str | None = None) -> dict[str, Any]:
         """Fail the waiting task with Signoff.InvalidInput and a cause a person can act on."""
         if not token:

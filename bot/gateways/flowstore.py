@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
 from bot.gateways.aws import error_code, wrap_client_error
@@ -274,6 +275,22 @@ class FlowStore:
 
     def set_pointer(self, flow_id: str, level: int, ts: str) -> None:
         self._update(f"FLOW#{flow_id}", _level_sk(level), "SET pointer_ts = :ts", {":ts": ts})
+
+    def open_levels(self) -> Iterator[LevelItem]:
+        """Levels still shown as waiting, for the reconciler to re-check against SSM."""
+        kwargs: dict[str, Any] = {
+            "FilterExpression": Attr("sk").begins_with("LEVEL#")
+            & Attr("outcome").eq(Outcome.WAITING.value)
+        }
+        while True:
+            try:
+                response = self._table.scan(**kwargs)
+            except ClientError as exc:
+                raise wrap_client_error(exc, "scan the approvals table") from exc
+            yield from (_level(item) for item in response["Items"])
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def levels(self, flow_id: str) -> list[LevelItem]:
         try:

@@ -548,6 +548,21 @@ def test_the_token_never_reaches_slack_the_audit_or_the_logs(
     assert not any(t in everything for t in tokens)
 
 
+def test_the_reconciler_completes_a_level_whose_card_and_events_were_lost(
+    flows: Flows,
+) -> None:
+    flows.slack.down = True
+    execution_id = flows.start(1)  # no card: Slack is down
+    flows.automation.decide(execution_id, Outcome.TIMED_OUT)  # and the event never arrives
+    flows.slack.down = False
+    assert flows.service.reconcile() == {"checked": 1, "failed": 0}
+    assert [(c[0], c[2]["error"]) for c in flows.sfn.calls] == [
+        ("failure", "Signoff.ApprovalTimedOut")
+    ]
+    assert "level 1 ⏰ timed out" in flows.root().text
+    assert flows.service.reconcile() == {"checked": 0, "failed": 0}, "nothing left open"
+
+
 def test_the_flow_outcome_rule() -> None:
     assert flow_outcome_after(Outcome.APPROVED, 1, 3) is None
     assert flow_outcome_after(Outcome.APPROVED, 3, 3) is Outcome.APPROVED
