@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from bot.errors import (
     ApprovalClosed,
@@ -49,6 +49,9 @@ class AutomationGateway:
                 "AutomationExecution"
             ]
             steps = list(self._approve_steps(execution_id))
+        except ParamValidationError as exc:
+            # botocore refuses an id that cannot be one (SSM's are 36 characters) before sending.
+            raise ApprovalNotFound(f"No automation execution {execution_id!r}.") from exc
         except ClientError as exc:
             code = error_code(exc)
             if code in {"AutomationExecutionNotFoundException", "ValidationException"}:

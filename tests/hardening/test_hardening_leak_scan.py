@@ -30,6 +30,7 @@ def test_ids_and_digests_are_not_mistaken_for_secret_keys() -> None:
         "ts": "1700000000.000100",
         "session": "arn:aws:sts::123456789012:assumed-role/SignoffApprover/U0ALICE",
         "long token": "A1b2" * 30,
+        "response_url": "http://127.0.0.1:4000/_emulator/respond/Ab3dEf6hIj9lMn0pQr-tUv",
     }
     assert find_leaks({"ids": harmless}, {BOT_TOKEN}) == []
 

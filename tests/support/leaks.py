@@ -22,9 +22,10 @@ from typing import Any
 
 # xoxb-/xoxp-/xoxa-/xoxr-/xoxs- tokens and xapp- app tokens.
 SLACK_TOKEN = re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}|\bxapp-[A-Za-z0-9-]{10,}")
-# An AWS secret access key: exactly 40 base64 characters, standing alone. Hex digests and ids are
-# excluded by requiring upper case, lower case and a digit.
-SECRET_KEY_SHAPE = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+# An AWS secret access key: exactly 40 base64 characters, standing alone (not inside a longer
+# base64 or URL-safe token such as a URL path). Hex digests and ids are excluded by requiring
+# upper case, lower case and a digit.
+SECRET_KEY_SHAPE = re.compile(r"(?<![A-Za-z0-9/+=_-])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=_-])")
 
 
 def _looks_like_secret_key(candidate: str) -> bool:
@@ -106,6 +107,13 @@ def moto_issued_secrets() -> set[str]:
     return {s for s in found if s}
 
 
+def _around(text: str, match: re.Match[str]) -> str:
+    # Enough context to tell a leak from a false positive, with the value itself masked.
+    before = text[max(0, match.start() - 60) : match.start()]
+    after = text[match.end() : match.end() + 20]
+    return repr(f"{before}<{len(match.group())} chars>{after}")
+
+
 def find_leaks(sources: dict[str, Any], secrets: Iterable[str]) -> list[str]:
     """Human-readable findings: which secret (or secret-shaped string) appeared where."""
     known = sorted({s for s in secrets if s and len(s) >= 8}, key=len, reverse=True)
@@ -119,5 +127,7 @@ def find_leaks(sources: dict[str, Any], secrets: Iterable[str]) -> list[str]:
             findings.append(f"{where}: a Slack token ({match.group()[:5]}…)")
         for match in SECRET_KEY_SHAPE.finditer(text):
             if _looks_like_secret_key(match.group()):
-                findings.append(f"{where}: a string shaped like a secret access key")
+                findings.append(
+                    f"{where}: a string shaped like a secret access key, in {_around(text, match)}"
+                )
     return sorted(set(findings))
