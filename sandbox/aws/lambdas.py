@@ -184,15 +184,35 @@ def invoke_async(function: LambdaFunction, body: str | bytes | None) -> None:
     _async_pool.submit(_invoke_and_log, function, body)
 
 
+# AWS retries a failed asynchronous invocation (by default twice, after about one and then two
+# minutes; EventInvokeConfig's MaximumRetryAttempts changes the count). Same count and order
+# here, seconds instead of minutes; the worker waits, so settle() waits for the retries too.
+ASYNC_RETRY_DELAYS = (1.0, 2.0)
+
+
 def _invoke_and_log(function: LambdaFunction, body: str | bytes | None) -> None:
-    result = invoke(function, body)
-    if result.function_error:
+    attempts = 1 + _max_retries(function)
+    for attempt in range(1, attempts + 1):
+        result = invoke(function, body)
+        if not result.function_error:
+            return
         # AWS records async failures in the function's logs; callers are not told.
         log.warning(
-            "async invocation of %s failed: %s",
+            "async invocation of %s failed (attempt %d of %d): %s",
             function.function_name,
+            attempt,
+            attempts,
             result.payload.decode("utf-8", "replace"),
         )
+        if attempt < attempts:
+            time.sleep(ASYNC_RETRY_DELAYS[min(attempt, len(ASYNC_RETRY_DELAYS)) - 1])
+
+
+def _max_retries(function: LambdaFunction) -> int:
+    configs = getattr(function, "event_invoke_config", None) or []
+    if configs:
+        return int(configs[0].config.get("MaximumRetryAttempts", 2))
+    return 2
 
 
 def _decode_event(body: str | bytes | None) -> Any:
