@@ -1,0 +1,577 @@
+"""Deploy infra/template.yaml into the local AWS: SAM transformed offline, one CloudFormation stack.
+
+The sandbox has no second copy of Signoff's resources: it reads the template, runs the SAM
+transform locally (samtranslator, no network), and hands the result to moto's CloudFormation,
+which creates the tables, topics, functions, roles, rules, documents and state machines from it.
+
+moto 5.2.5's CloudFormation cannot create four of the template's resource types; the sandbox
+teaches it to, from each resource's own properties, through the same moto backends the APIs use
+(`SUBSTITUTES` says how; the start-up banner says so in one line), and replaces two of its
+models that lose information. Conditions are evaluated up front, with CloudFormation's
+semantics (moto writes "None" for an AWS::NoValue inside Fn::Join).
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+from moto.awslambda.utils import get_backend as lambda_backend
+from moto.cloudformation import parsing as cfn_parsing
+from moto.core.common_models import CloudFormationModel
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.sns.models import sns_backends
+from moto.ssm.models import ssm_backends
+from moto.stepfunctions.responses import get_backend as stepfunctions_backend
+
+from sandbox.template import TEMPLATE_PATH, load_template, resolver
+
+STACK_NAME = "signoff"
+CODE_BUCKET = "signoff-sandbox-artifacts"
+CODE_KEY = "signoff-lambda.zip"
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+
+# Resource types moto's CloudFormation lacks → what the sandbox creates from their properties.
+SUBSTITUTES = {
+    "AWS::SecretsManager::Secret": "CreateSecret",
+    "AWS::SNS::Subscription": "SNS Subscribe",
+    "AWS::Lambda::Url": "CreateFunctionUrlConfig, served on loopback",
+    "AWS::Lambda::EventInvokeConfig": "PutFunctionEventInvokeConfig (stored, not enforced)",
+    # moto has these two, but its models ignore Definition/DefinitionSubstitutions and create
+    # the machine where the executing interpreter never looks, or store a document's Content
+    # as an object (DescribeDocument then fails).
+    "AWS::StepFunctions::StateMachine": "CreateStateMachine (Definition, substitutions)",
+    "AWS::SSM::Document": "CreateDocument (Content serialized)",
+}
+
+
+class ProvisionError(RuntimeError):
+    """The template could not be deployed into the local AWS; the message says which resource."""
+
+
+@dataclass(frozen=True)
+class StackResource:
+    logical_id: str
+    type: str
+    physical_id: str
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A deployed stack: its outputs and resources, as DescribeStacks/-Resources report them."""
+
+    name: str
+    parameters: Mapping[str, str]
+    outputs: Mapping[str, str]
+    resources: Mapping[str, StackResource]
+
+    def physical_id(self, logical_id: str) -> str:
+        try:
+            return self.resources[logical_id].physical_id
+        except KeyError:
+            raise ProvisionError(f"the stack has no resource {logical_id}") from None
+
+    def of_type(self, resource_type: str) -> list[StackResource]:
+        return [r for r in self.resources.values() if r.type == resource_type]
+
+
+# --- the template --------------------------------------------------------------------------
+
+
+def code_package() -> bytes:
+    """A placeholder code package: functions run in-process from their Handler string."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "Signoff's sandbox runs the handlers in-process.")
+    return buffer.getvalue()
+
+
+class OfflinePolicyLoader:
+    """SAM's managed-policy loader without IAM: SAM resolves names from its bundled list."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def sam_transform(
+    template: Mapping[str, Any], parameters: Mapping[str, Any], region: str
+) -> dict[str, Any]:
+    """AWS::Serverless-2016-10-31 → plain CloudFormation, offline; local CodeUri → S3 object."""
+    # Imported here: samtranslator costs a second of start-up, and only provisioning needs it.
+    from samtranslator.metrics.metrics import DummyMetricsPublisher, Metrics
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    sam = copy.deepcopy(dict(template))
+    _point_code_at_s3(sam)
+    # The session only tells SAM the region; the metrics publisher is the no-network one.
+    metrics = Metrics(metrics_publisher=DummyMetricsPublisher())
+    translator = Translator(
+        None, Parser(), boto_session=boto3.Session(region_name=region), metrics=metrics
+    )
+    loader = OfflinePolicyLoader()
+    try:
+        transformed: dict[str, Any] = translator.translate(
+            sam, parameter_values=dict(parameters), get_managed_policy_map=loader.load
+        )
+    except Exception as exc:  # samtranslator's errors carry the template's own complaint
+        raise ProvisionError(f"SAM transform of the template failed: {exc}") from exc
+    finally:
+        metrics.publish()
+    return transformed
+
+
+def _point_code_at_s3(sam: dict[str, Any]) -> None:
+    code = {"Bucket": CODE_BUCKET, "Key": CODE_KEY}
+    globals_ = sam.get("Globals", {}).get("Function", {})
+    if _is_local(globals_.get("CodeUri")):
+        globals_["CodeUri"] = code
+    for resource in sam.get("Resources", {}).values():
+        properties = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::Serverless::Function" and _is_local(
+            properties.get("CodeUri")
+        ):
+            properties["CodeUri"] = code
+
+
+def _is_local(uri: Any) -> bool:
+    return isinstance(uri, str) and not uri.startswith("s3://")
+
+
+def prepare(
+    template: Mapping[str, Any], parameters: Mapping[str, Any], region: str
+) -> dict[str, Any]:
+    """The template as moto's CloudFormation can create it, with CloudFormation's semantics."""
+    transformed = sam_transform(template, parameters, region)
+    resolve = resolver(
+        transformed, parameters, pseudo={"AWS::Region": region, "AWS::StackName": STACK_NAME}
+    )
+    prepared = {
+        key: value
+        for key, value in transformed.items()
+        if key not in ("Resources", "Outputs", "Conditions")
+    }
+    prepared["Resources"] = {
+        logical_id: _without_conditions(resource, resolve)
+        for logical_id, resource in transformed["Resources"].items()
+        if _exists(resource, resolve)
+    }
+    prepared["Outputs"] = {
+        key: _without_conditions(output, resolve)
+        for key, output in transformed.get("Outputs", {}).items()
+        if _exists(output, resolve)
+    }
+    return prepared
+
+
+def _exists(node: Mapping[str, Any], resolve: Any) -> bool:
+    condition = node.get("Condition")
+    return condition is None or bool(resolve.condition(condition))
+
+
+_NO_VALUE = object()
+
+
+def _without_conditions(node: Any, resolve: Any) -> Any:
+    """Fn::If replaced by its branch, AWS::NoValue removed, resource Conditions dropped."""
+    if isinstance(node, list):
+        items = [_without_conditions(item, resolve) for item in node]
+        return [item for item in items if item is not _NO_VALUE]
+    if isinstance(node, dict):
+        if node == {"Ref": "AWS::NoValue"}:
+            return _NO_VALUE
+        if len(node) == 1 and "Fn::If" in node:
+            name, when_true, when_false = node["Fn::If"]
+            chosen = when_true if resolve.condition(name) else when_false
+            return _without_conditions(chosen, resolve)
+        cleaned = {
+            key: _without_conditions(value, resolve)
+            for key, value in node.items()
+            if key != "Condition"
+        }
+        return {key: value for key, value in cleaned.items() if value is not _NO_VALUE}
+    return node
+
+
+# --- deploying -----------------------------------------------------------------------------
+
+
+def deploy(
+    session: boto3.Session,
+    parameters: Mapping[str, str],
+    *,
+    template_path: Path | str = TEMPLATE_PATH,
+    client_config: Any = None,
+) -> Stack:
+    """Create the stack from the template; raises ProvisionError naming what failed."""
+    install_substitutes()
+    region = str(session.region_name)
+    s3 = session.client("s3", config=client_config)
+    s3.create_bucket(Bucket=CODE_BUCKET)
+    s3.put_object(Bucket=CODE_BUCKET, Key=CODE_KEY, Body=code_package())
+    body = prepare(load_template(template_path), parameters, region)
+    cloudformation = session.client("cloudformation", config=client_config)
+    try:
+        cloudformation.create_stack(
+            StackName=STACK_NAME,
+            TemplateBody=json.dumps(body),
+            Parameters=_stack_parameters(parameters),
+            Capabilities=CAPABILITIES,
+        )
+    except Exception as exc:
+        raise ProvisionError(f"creating the stack from {template_path} failed: {exc}") from exc
+    return describe(session, client_config=client_config)
+
+
+def redeploy(
+    session: boto3.Session,
+    parameters: Mapping[str, str],
+    *,
+    template_path: Path | str = TEMPLATE_PATH,
+    client_config: Any = None,
+) -> Stack:
+    """Update the stack with new parameter values (what an operator's second deploy does)."""
+    region = str(session.region_name)
+    body = prepare(load_template(template_path), parameters, region)
+    cloudformation = session.client("cloudformation", config=client_config)
+    try:
+        cloudformation.update_stack(
+            StackName=STACK_NAME,
+            TemplateBody=json.dumps(body),
+            Parameters=_stack_parameters(parameters),
+            Capabilities=CAPABILITIES,
+        )
+    except Exception as exc:
+        raise ProvisionError(f"updating the stack failed: {exc}") from exc
+    return describe(session, client_config=client_config)
+
+
+def _stack_parameters(parameters: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in parameters.items()]
+
+
+def describe(session: boto3.Session, *, client_config: Any = None) -> Stack:
+    cloudformation = session.client("cloudformation", config=client_config)
+    stack = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+    if not str(stack["StackStatus"]).endswith("_COMPLETE"):
+        raise ProvisionError(
+            f"stack {STACK_NAME} is {stack['StackStatus']}: {stack.get('StackStatusReason', '')}"
+        )
+    described = cloudformation.describe_stack_resources(StackName=STACK_NAME)["StackResources"]
+    resources = {
+        r["LogicalResourceId"]: StackResource(
+            r["LogicalResourceId"], r["ResourceType"], str(r.get("PhysicalResourceId") or "")
+        )
+        for r in described
+        if r.get("LogicalResourceId")
+    }
+    return Stack(
+        name=STACK_NAME,
+        parameters={p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])},
+        outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
+        resources=resources,
+    )
+
+
+# --- the resource types moto's CloudFormation lacks ----------------------------------------
+
+
+class _Substitute:
+    """Common plumbing: a resource made by calling a moto backend, with Ref and GetAtt."""
+
+    def __init__(self, physical_id: str, attributes: Mapping[str, str]) -> None:
+        self._physical_id = physical_id
+        self._attributes = dict(attributes)
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return True
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name not in self._attributes:
+            raise ProvisionError(f"{self.cloudformation_type()} has no attribute {attribute_name}")
+        return self._attributes[attribute_name]
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self._physical_id
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        raise ProvisionError(
+            f"the sandbox cannot update {original_resource.cloudformation_type()} "
+            f"{original_resource.physical_resource_id}"
+        )
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        return None
+
+
+class _SecretSubstitute(_Substitute, CloudFormationModel):  # type: ignore[misc]
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SecretsManager::Secret"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> _SecretSubstitute:
+        properties = cloudformation_json.get("Properties", {})
+        if "GenerateSecretString" in properties:
+            raise ProvisionError("the sandbox does not generate secrets (GenerateSecretString)")
+        created = secretsmanager_backends[account_id][region_name].create_secret(
+            name=properties.get("Name") or resource_name,
+            secret_string=properties.get("SecretString"),
+            secret_binary=None,
+            description=properties.get("Description"),
+            tags=properties.get("Tags"),
+            kms_key_id=properties.get("KmsKeyId"),
+            client_request_token=None,
+            replica_regions=[],
+            force_overwrite=False,
+        )
+        arn = json.loads(created)["ARN"] if isinstance(created, str) else created["ARN"]
+        return cls(arn, {"Id": arn})
+
+
+class _SubscriptionSubstitute(_Substitute, CloudFormationModel):  # type: ignore[misc]
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::Subscription"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> _SubscriptionSubstitute:
+        properties = cloudformation_json["Properties"]
+        topic_arn = properties["TopicArn"]
+        region = topic_arn.split(":")[3]
+        backend = sns_backends[account_id][region]
+        subscription = backend.subscribe(topic_arn, properties["Endpoint"], properties["Protocol"])
+        for name in ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy"):
+            if name in properties:
+                value = properties[name]
+                backend.set_subscription_attributes(
+                    subscription.arn, name, value if isinstance(value, str) else json.dumps(value)
+                )
+        return cls(subscription.arn, {"Arn": subscription.arn})
+
+
+class _FunctionUrlSubstitute(_Substitute, CloudFormationModel):  # type: ignore[misc]
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::Url"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> _FunctionUrlSubstitute:
+        properties = cloudformation_json["Properties"]
+        config = {
+            key: properties[key] for key in ("AuthType", "Cors", "InvokeMode") if key in properties
+        }
+        url = lambda_backend(account_id, region_name).create_function_url_config(
+            properties["TargetFunctionArn"], config
+        )
+        arn = url.function.function_arn
+        return cls(arn, {"FunctionUrl": url.url, "FunctionArn": arn})
+
+
+class _EventInvokeConfigSubstitute(_Substitute, CloudFormationModel):  # type: ignore[misc]
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::EventInvokeConfig"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> _EventInvokeConfigSubstitute:
+        properties = cloudformation_json["Properties"]
+        config: dict[str, Any] = {}
+        for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+            if key in properties:
+                config[key] = int(properties[key])
+        if "DestinationConfig" in properties:
+            config["DestinationConfig"] = properties["DestinationConfig"]
+        function = properties["FunctionName"]
+        lambda_backend(account_id, region_name).put_function_event_invoke_config(function, config)
+        return cls(f"{function}:{properties.get('Qualifier', '$LATEST')}", {})
+
+
+class _StateMachineSubstitute(_Substitute, CloudFormationModel):  # type: ignore[misc]
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "StateMachineName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::StepFunctions::StateMachine"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> _StateMachineSubstitute:
+        properties = cloudformation_json["Properties"]
+        definition = properties.get("DefinitionString") or json.dumps(properties["Definition"])
+        for name, value in properties.get("DefinitionSubstitutions", {}).items():
+            definition = definition.replace("${" + name + "}", str(value))
+        # moto's own model writes to the plain backend; with execute_state_machine on, the
+        # API (and so every StartExecution) reads the interpreter's backend instead.
+        machine = stepfunctions_backend(account_id, region_name).create_state_machine(
+            properties.get("StateMachineName") or resource_name,
+            definition,
+            properties["RoleArn"],
+            tags=properties.get("Tags"),
+            loggingConfiguration=properties.get("LoggingConfiguration"),
+            tracingConfiguration=properties.get("TracingConfiguration"),
+            sm_type=properties.get("StateMachineType"),
+        )
+        return cls(machine.arn, {"Arn": machine.arn, "Name": machine.name})
+
+
+class _DocumentSubstitute(_Substitute, CloudFormationModel):  # type: ignore[misc]
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SSM::Document"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> _DocumentSubstitute:
+        properties = cloudformation_json["Properties"]
+        name = properties.get("Name") or resource_name
+        ssm_backends[account_id][region_name].create_document(
+            content=_document_text(properties),
+            requires=properties.get("Requires"),
+            attachments=properties.get("Attachments"),
+            name=name,
+            version_name=properties.get("VersionName"),
+            document_type=properties.get("DocumentType"),
+            document_format=properties.get("DocumentFormat", "JSON"),
+            target_type=properties.get("TargetType"),
+            tags=properties.get("Tags"),
+        )
+        return cls(name, {})
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        backend = ssm_backends[account_id][region_name]
+        name = original_resource.physical_resource_id
+        # UpdateMethod NewVersion: a new version that becomes the default.
+        updated = backend.update_document(
+            content=_document_text(properties),
+            attachments=[],
+            name=name,
+            version_name=properties.get("VersionName") or "",
+            document_version="$LATEST",
+            document_format=properties.get("DocumentFormat", "JSON"),
+            target_type=properties.get("TargetType") or "",
+        )
+        backend.update_document_default_version(name, updated["DocumentVersion"])
+        return original_resource
+
+
+def _document_text(properties: Mapping[str, Any]) -> str:
+    content = properties["Content"]
+    if isinstance(content, str):
+        return content
+    if properties.get("DocumentFormat", "JSON") == "YAML":
+        return str(yaml.safe_dump(content, sort_keys=False))
+    return json.dumps(content)
+
+
+_SUBSTITUTE_MODELS = (
+    _SecretSubstitute,
+    _SubscriptionSubstitute,
+    _FunctionUrlSubstitute,
+    _EventInvokeConfigSubstitute,
+    _StateMachineSubstitute,
+    _DocumentSubstitute,
+)
+
+
+def install_substitutes() -> None:
+    """Make moto's CloudFormation create the SUBSTITUTES types our way (idempotent)."""
+    # moto looks resource types up in two cached maps; the cached dicts are updated in place.
+    for model in _SUBSTITUTE_MODELS:
+        cfn_parsing.get_model_map()[model.cloudformation_type()] = model
+        cfn_parsing.get_name_type_map()[model.cloudformation_type()] = (
+            model.cloudformation_name_type()
+        )
+
+
+def substitutes_line(stack: Stack, *extra: str) -> str:
+    """The one start-up line that says which resource types the sandbox made itself."""
+    made = [f"{t.split('::', 1)[1]} → {how}" for t, how in SUBSTITUTES.items() if stack.of_type(t)]
+    return (
+        "substituted (moto's CloudFormation lacks these types; made from the template's own "
+        "properties): " + "; ".join([*made, *extra])
+    )
