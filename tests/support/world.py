@@ -8,20 +8,18 @@ re-invoke the function asynchronously), and the Slack emulator as the Web API.
 
 from __future__ import annotations
 
-import io
 import json
 import time
-import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-import requests
 
-from sandbox.function_url import FunctionUrl
-from sandbox.slack.server import BackgroundServer
+from sandbox.demo import SlackActions
+from sandbox.provision import code_package
+from sandbox.runtime import serve_function_url
 from tests.support.template import approval_document_content
 
 ACCOUNT = "123456789012"  # moto's default account: obviously not a real one
@@ -68,7 +66,9 @@ def settings_env(slack_api_url: str, **extra: str) -> dict[str, str]:
 
 
 @dataclass
-class World:
+class World(SlackActions):
+    """The world's AWS side; acting in Slack comes from `sandbox.demo.SlackActions`."""
+
     session: boto3.Session
     slack_url: str
     bot_url: str
@@ -140,72 +140,8 @@ class World:
         """Wait until the engine, async Lambdas (lazy listeners, SNS, EventBridge) are idle."""
         self.settle_engine()
 
-    # -- Slack --------------------------------------------------------------------------------
 
-    def control(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = requests.request(
-            method, f"{self.slack_url}/_emulator/{path}", timeout=30, **kwargs
-        )
-        response.raise_for_status()
-        return response.json()
-
-    def messages(self, channel: str = "approvals") -> list[dict[str, Any]]:
-        return list(self.control("GET", "messages", params={"channel": channel})["messages"])
-
-    def card(self, channel: str = "approvals") -> dict[str, Any]:
-        cards = [m for m in self.messages(channel) if m.get("blocks")]
-        assert cards, f"no card in #{channel}"
-        return cards[-1]
-
-    def card_text(self, channel: str = "approvals") -> str:
-        return json.dumps(self.card(channel)["blocks"], ensure_ascii=False)
-
-    def thread(self, channel: str = "approvals") -> list[str]:
-        return [r["text"] for r in self.card(channel).get("replies", [])]
-
-    def ephemeral(self, user: str) -> list[str]:
-        data = self.control("GET", "ephemeral", params={"user": user})
-        return [m["text"] for m in data["ephemeral"]]
-
-    def views(self, user: str) -> list[dict[str, Any]]:
-        return list(self.control("GET", "views", params={"user": user})["views"])
-
-    def click(self, user: str, action_id: str, channel: str = "approvals") -> dict[str, Any]:
-        card = self.card(channel)
-        reply = self.control(
-            "POST",
-            "click",
-            json={"user": user, "channel": channel, "ts": card["ts"], "action_id": action_id},
-        )
-        self.settle()
-        return dict(reply)
-
-    def decide(
-        self, user: str, action_id: str, comment: str = "", channel: str = "approvals"
-    ) -> dict[str, Any]:
-        """Click Approve/Reject on the card, then submit the modal it opened."""
-        clicked = self.click(user, action_id, channel)
-        assert clicked["status"] == 200, clicked
-        modal = self.views(user)[-1]
-        reply = self.control(
-            "POST",
-            "submit",
-            json={
-                "user": user,
-                "view_id": modal["id"],
-                "values": {"comment": {"comment_input": comment}},
-            },
-        )
-        self.settle()
-        return dict(reply)
-
-
-def make_zip() -> bytes:
-    # moto wants a code package; the in-process registry runs the Handler string instead.
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("README.txt", "Signoff runs handlers in-process in the sandbox.")
-    return buffer.getvalue()
+make_zip = code_package  # moto wants a code package; handlers run in-process
 
 
 def provision(session: boto3.Session, env: Mapping[str, str]) -> str:
@@ -281,14 +217,9 @@ def provision(session: boto3.Session, env: Mapping[str, str]) -> str:
 @contextmanager
 def slack_request_url(session: boto3.Session) -> Iterator[str]:
     """The Slack request URL: a Function URL in front of the slack_events function."""
-    server = BackgroundServer(
-        FunctionUrl(session.client("lambda", region_name=REGION), "signoff-slack-events")
-    )
-    url = server.start()
-    try:
+    lam = session.client("lambda", region_name=REGION)
+    with serve_function_url(lam, "signoff-slack-events") as url:
         yield f"{url}/slack/events"
-    finally:
-        server.stop()
 
 
 def wait_for(predicate: Any, timeout: float = 10.0, message: str = "condition") -> Any:
