@@ -252,7 +252,13 @@ class Sandbox:
                 secrets.add(variables["SLACK_SECRET_ARN"])
             lam.update_function_configuration(
                 FunctionName=function.physical_id,
-                Environment={"Variables": {**variables, **slack}},
+                Environment={
+                    "Variables": {
+                        **variables,
+                        **slack,
+                        **self._role_credentials(str(config["Role"]), function.physical_id),
+                    }
+                },
             )
         # The same values in the template's Slack secret, as the README's deploy step does.
         value = json.dumps({"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET})
@@ -260,6 +266,18 @@ class Sandbox:
             self.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=value)
         # New functions start cold: no services cached from another sandbox in this process.
         _cold_start(self._handler_modules)
+
+    def _role_credentials(self, role_arn: str, function_name: str) -> dict[str, str]:
+        # Lambda hands each function its execution role's session in these variables, so SSM
+        # sees the bot's role (not the sandbox's own key) as who started a runbook.
+        session = self.client("sts").assume_role(
+            RoleArn=role_arn, RoleSessionName=function_name, DurationSeconds=43200
+        )["Credentials"]
+        return {
+            "AWS_ACCESS_KEY_ID": session["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": session["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": session["SessionToken"],
+        }
 
     def _serve_function_urls(self, first_port: int) -> None:
         assert self.stack is not None
