@@ -159,3 +159,19 @@ def _no_secret_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
         secrets = {BOT_TOKEN, SIGNING_SECRET, *moto_issued_secrets(), *watched}
     leaks = find_leaks(sources, secrets)
     assert not leaks, "secrets leaked:\n  " + "\n  ".join(leaks)
+
+
+@pytest.fixture(scope="module")
+def running_sandbox() -> Iterator[object]:
+    """`signoff sandbox` in this process on free ports, shared by a module (e2e, browser)."""
+    from sandbox.runtime import Sandbox
+
+    with pytest.MonkeyPatch.context() as env:
+        # The functions run in this process and sign with its credentials: fake ones.
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setenv("AWS_DEFAULT_REGION", REGION)
+        env.delenv("AWS_PROFILE", raising=False)
+        env.delenv("AWS_ENDPOINT_URL", raising=False)
+        with Sandbox(aws_port=0, slack_port=0, bot_port=0) as sandbox:
+            yield sandbox
