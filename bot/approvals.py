@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -193,27 +193,43 @@ class ApprovalService:
         # not also tell the thread about it (as "outside Slack").
         if not self._store.claim(execution_id, claims[0], verdict=verdict.value):
             raise AlreadyDecided("Your decision on this approval is already on its way to SSM.")
-        self._store.claim(execution_id, claims[1])
         try:
+            self._store.claim(execution_id, claims[1])
             self._signals.send(identity, execution_id, verdict, comment)
+        except ApprovalClosed:
+            # SSM refuses a repeat of a signal it already took (botocore retries a 5xx or a
+            # timeout whose request had landed): then the decision stands.
+            if not self._landed(execution_id, step, principal, verdict):
+                self._release(execution_id, claims)
+                raise
         except Exception:
-            for claim in claims:
-                self._store.release(execution_id, claim)
+            self._release(execution_id, claims)
             raise
-        self._audit.append(
-            execution_id,
-            "decision",
-            step=step,
-            slack_user=slack_user_id,
-            principal=principal,
-            verdict=verdict.value,
-            comment=comment,
-            via="slack",
-        )
-        card = self._store.card(execution_id, step)
-        if card and card.ref:
-            self._reply(card, views.decision_text(principal, verdict, comment))
-        return self.refresh(execution_id, step) or approval
+        # From here on the decision is in SSM: nothing below may report it as failed.
+        try:
+            self._audit.append(
+                execution_id,
+                "decision",
+                step=step,
+                slack_user=slack_user_id,
+                principal=principal,
+                verdict=verdict.value,
+                comment=comment,
+                via="slack",
+            )
+        except ServiceError:
+            # Not written down: let the next sync (EventBridge, the reconciler) announce it.
+            logger.exception("decision sent; audit row left to the next sync")
+            self._release(execution_id, claims[1:])
+            return approval
+        try:
+            card = self._store.card(execution_id, step)
+            if card and card.ref:
+                self._reply(card, views.decision_text(principal, verdict, comment))
+            return self.refresh(execution_id, step) or approval
+        except ServiceError:
+            logger.exception("decision sent; card left to the next sync")
+            return approval
 
     # -- the reconciler ----------------------------------------------------------------------
 
@@ -292,15 +308,25 @@ class ApprovalService:
         key = f"announced#{approval.step_name}#{decision.principal}"
         if not self._store.claim(approval.execution_id, key):
             return
-        self._audit.append(
-            approval.execution_id,
-            "decision",
-            step=approval.step_name,
-            principal=decision.principal,
-            verdict=decision.verdict.value,
-            comment=decision.comment,
-            via="aws",
+        # A decision sent from Slack whose audit row could not be written is announced here too.
+        from_slack = self._store.has_claim(
+            approval.execution_id, f"decision#{approval.step_name}#{decision.principal}"
         )
+        if from_slack:
+            via = "Slack"
+        try:
+            self._audit.append(
+                approval.execution_id,
+                "decision",
+                step=approval.step_name,
+                principal=decision.principal,
+                verdict=decision.verdict.value,
+                comment=decision.comment,
+                via="slack" if from_slack else "aws",
+            )
+        except ServiceError:
+            self._release(approval.execution_id, [key])  # the next sync tries again
+            raise
         self._reply(
             card,
             views.decision_text(decision.principal, decision.verdict, decision.comment, via=via),
@@ -326,6 +352,18 @@ class ApprovalService:
             if latest is None or latest.rank <= approval.rank:
                 return
             approval = self._automation.get_approval(approval.execution_id, approval.step_name)
+
+    def _landed(self, execution_id: str, step: str, principal: str, verdict: Verdict) -> bool:
+        decision = self._automation.get_approval(execution_id, step).decision_of(principal)
+        return decision is not None and decision.verdict is verdict
+
+    def _release(self, execution_id: str, claims: Sequence[str]) -> None:
+        for claim in claims:
+            try:
+                self._store.release(execution_id, claim)
+            except ServiceError:
+                # Kept, the claim says "on its way" until its TTL: worth an operator's look.
+                logger.exception("could not release a claim", extra={"claim": claim})
 
     def _reply(self, card: CardItem, text: str) -> None:
         if card.ref is not None:

@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot import views
 from bot.approvals import ApprovalService
-from bot.errors import UserFacingError
+from bot.errors import ServiceError, UserFacingError
 from bot.gateways.slack import SlackGateway
 from bot.models import Verdict
 
@@ -34,6 +34,9 @@ def register(app: App, approvals: ApprovalService, slack: SlackGateway) -> None:
         user = body["user"]["id"]
         try:
             approvals.check(user, target.execution_id, target.step_name)
+        except ServiceError:
+            # AWS or Slack failing now says nothing about this person; the decision will try again.
+            logger.warning("could not check the click in advance", exc_info=True)
         except UserFacingError as refusal:
             slack.update_view(
                 views.notice_modal("Not possible", str(refusal)),
@@ -59,6 +62,12 @@ def register(app: App, approvals: ApprovalService, slack: SlackGateway) -> None:
             )
         except UserFacingError as refusal:
             slack.ephemeral(target.channel, user, f":no_entry: {refusal}")
+        except ServiceError as failure:
+            # Bolt swallows a lazy listener's exception: unless told here, nobody would know.
+            logger.warning("decision not sent", exc_info=True)
+            slack.ephemeral(
+                target.channel, user, f":warning: Your decision was not sent. {failure}"
+            )
 
     app.action(views.ACTION_APPROVE)(ack=on_card_approve_click, lazy=[on_card_click_check])
     app.action(views.ACTION_REJECT)(ack=on_card_reject_click, lazy=[on_card_click_check])

@@ -1,0 +1,274 @@
+"""Fault injection: Slack and AWS fail on the way; every decision lands once or the person is told.
+
+Slack faults come from the emulator (`POST /_emulator/faults`); AWS faults from a botocore hook
+in the bot's own sessions (tests/hardening/conftest.py), so botocore's retries see them as they
+would see AWS's. After each story: SSM's ApproverDecisions, the audit table and the card agree.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bot.views import ACTION_APPROVE
+from tests.hardening.conftest import AwsFaults
+from tests.support.world import ACCOUNT, World
+
+ALICE = f"arn:aws:sts::{ACCOUNT}:assumed-role/SignoffApprover/U0ALICE"
+BOB = f"arn:aws:sts::{ACCOUNT}:assumed-role/SignoffApprover/U0BOB"
+# bot.wiring.AWS_CONFIG: max_attempts=5 retries after the first attempt.
+BEYOND_RETRIES = 6
+
+
+@pytest.fixture
+def people(world: World) -> World:
+    world.map_user("U0ALICE", "alice")
+    world.map_user("U0BOB", "bob")
+    return world
+
+
+def ssm_decisions(world: World, execution_id: str) -> list[tuple[str, str]]:
+    outputs = world.approve_step(execution_id).get("Outputs", {})
+    entries = [json.loads(d) for d in outputs.get("ApproverDecisions", [])]
+    return [(e["Approver"], e["ApprovalStatus"]) for e in entries]
+
+
+def audited_decisions(world: World, execution_id: str) -> list[tuple[str, str]]:
+    rows = [r for r in world.audit(execution_id) if r["event"] == "decision"]
+    return [(str(r["principal"]), str(r["verdict"])) for r in rows]
+
+
+def cards(world: World) -> list[dict[str, Any]]:
+    return [m for m in world.messages() if m.get("blocks")]
+
+
+def assert_consistent(world: World, execution_id: str, expected: list[tuple[str, str]]) -> None:
+    """SSM holds each decision once, the audit table holds the same ones, one card shows them."""
+    assert sorted(ssm_decisions(world, execution_id)) == sorted(expected)
+    assert sorted(audited_decisions(world, execution_id)) == sorted(expected)
+    [card] = cards(world)
+    text = json.dumps(card["blocks"])
+    for principal, _ in expected:
+        assert f"<@{principal.rsplit('/', 1)[1]}>" in text
+
+
+def reconcile(world: World) -> dict[str, int]:
+    result = world.client("lambda").invoke(FunctionName="signoff-reconcile", Payload=b"{}")
+    world.settle()
+    return dict(json.loads(result["Payload"].read()))
+
+
+# -- Slack ---------------------------------------------------------------------------------------
+
+
+def test_slack_5xx_on_the_card_post_is_retried_into_one_card(people: World) -> None:
+    people.control("POST", "faults", json={"method": "chat.postMessage", "status": 500, "count": 2})
+    execution_id = people.start_approval([ALICE])
+
+    assert len(cards(people)) == 1
+    assert execution_id in people.card_text()
+
+
+def test_slack_down_for_one_notice_is_outlasted_by_lambdas_retry(people: World) -> None:
+    # More failures than slack_sdk's retry handler allows (1 + 3): the notice fails, the claim
+    # is released, and Lambda's own retry of the asynchronous invocation posts the card.
+    people.control("POST", "faults", json={"method": "chat.postMessage", "status": 503, "count": 4})
+    execution_id = people.start_approval([ALICE])
+
+    assert len(cards(people)) == 1
+    assert execution_id in people.card_text()
+
+
+def test_slack_down_for_every_retry_leaves_the_card_to_the_reconciler(people: World) -> None:
+    for function in ("signoff-approval-notice", "signoff-automation-result"):
+        people.client("lambda").put_function_event_invoke_config(
+            FunctionName=function, MaximumRetryAttempts=0
+        )
+    people.control(
+        "POST", "faults", json={"method": "chat.postMessage", "status": 503, "count": 99}
+    )
+    execution_id = people.start_approval([ALICE])
+    assert cards(people) == []
+    people.control("DELETE", "faults")  # Slack is back
+
+    assert reconcile(people)["posted"] == 1
+    assert reconcile(people)["posted"] == 0
+    assert len(cards(people)) == 1
+    people.decide("alice", ACTION_APPROVE)
+    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+
+
+def test_rate_limited_and_failing_card_updates_still_show_every_decision(people: World) -> None:
+    execution_id = people.start_approval([ALICE, BOB], min_required=2)
+    people.control(
+        "POST",
+        "faults",
+        json={"method": "chat.update", "status": 429, "count": 1, "retry_after": 1},
+    )
+    people.control("POST", "faults", json={"method": "chat.update", "status": 500, "count": 1})
+
+    people.decide("alice", ACTION_APPROVE)
+    people.decide("bob", ACTION_APPROVE)
+
+    assert people.execution_status(execution_id) == "Success"
+    assert "Approved* by <@U0ALICE>, <@U0BOB>" in people.card_text()
+    assert_consistent(people, execution_id, [(ALICE, "Approve"), (BOB, "Approve")])
+
+
+# -- AWS -----------------------------------------------------------------------------------------
+
+
+def test_ssm_throttling_on_the_signal_is_retried_and_lands_once(
+    people: World, aws_faults: AwsFaults
+) -> None:
+    execution_id = people.start_approval([ALICE])
+    fault = aws_faults.add("ssm", "SendAutomationSignal", "ThrottlingException", count=2)
+
+    people.decide("alice", ACTION_APPROVE, comment="ok")
+
+    assert fault.seen == 2
+    assert people.ephemeral("alice") == []
+    assert people.execution_status(execution_id) == "Success"
+    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+
+
+def test_an_ssm_error_after_the_signal_landed_is_not_a_second_decision(
+    people: World, aws_faults: AwsFaults
+) -> None:
+    # SSM recorded the decision, then the answer was lost (a 500): botocore sends it again, and
+    # SSM refuses the repeat. The person's decision stands and they are not told it failed.
+    execution_id = people.start_approval([ALICE, BOB], min_required=2)
+    aws_faults.add(
+        "ssm", "SendAutomationSignal", "InternalServerError", status=500, after_processing=True
+    )
+
+    people.decide("alice", ACTION_APPROVE)
+
+    assert people.ephemeral("alice") == []
+    assert "1 of 2 approvals" in people.card_text()
+    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+    assert any("<@U0ALICE> approved (via Slack)" in t for t in people.thread())
+
+
+def test_ssm_failing_beyond_retries_tells_the_person_and_a_second_try_works(
+    people: World, aws_faults: AwsFaults
+) -> None:
+    execution_id = people.start_approval([ALICE])
+    aws_faults.add(
+        "ssm", "SendAutomationSignal", "InternalServerError", status=500, count=BEYOND_RETRIES
+    )
+
+    people.decide("alice", ACTION_APPROVE)
+
+    [told] = people.ephemeral("alice")
+    assert "AWS was busy" in told and "try again" in told
+    assert ssm_decisions(people, execution_id) == []
+    assert people.execution_status(execution_id) == "Waiting"
+
+    people.decide("alice", ACTION_APPROVE)
+    assert people.execution_status(execution_id) == "Success"
+    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+
+
+def test_sts_access_denied_explains_the_trust_policy_and_sends_nothing(
+    people: World, aws_faults: AwsFaults
+) -> None:
+    execution_id = people.start_approval([ALICE])
+    aws_faults.add("sts", "AssumeRole", "AccessDenied", status=403)
+
+    people.decide("alice", ACTION_APPROVE)
+
+    [told] = people.ephemeral("alice")
+    assert "cannot assume arn:aws:iam::123456789012:role/SignoffApprover" in told
+    assert "sts:SetSourceIdentity" in told
+    assert ssm_decisions(people, execution_id) == []
+
+    # The admin fixes the trust policy; the same person tries again and it goes through.
+    people.decide("alice", ACTION_APPROVE)
+    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+
+
+def test_dynamodb_throttling_on_the_claim_is_retried(people: World, aws_faults: AwsFaults) -> None:
+    execution_id = people.start_approval([ALICE])
+    fault = aws_faults.add(
+        "dynamodb",
+        "PutItem",
+        "ProvisionedThroughputExceededException",
+        count=3,
+        table="signoff-approvals",
+    )
+
+    people.decide("alice", ACTION_APPROVE)
+
+    assert fault.seen == 3
+    assert people.ephemeral("alice") == []
+    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+
+
+def test_dynamodb_throttled_beyond_retries_before_the_signal_tells_the_person(
+    people: World, aws_faults: AwsFaults
+) -> None:
+    execution_id = people.start_approval([ALICE])
+    aws_faults.add(
+        "dynamodb",
+        "PutItem",
+        "ThrottlingException",
+        count=BEYOND_RETRIES,
+        table="signoff-approvals",
+    )
+
+    people.decide("alice", ACTION_APPROVE)
+
+    [told] = people.ephemeral("alice")
+    assert "AWS was busy" in told
+    assert ssm_decisions(people, execution_id) == []
+    people.decide("alice", ACTION_APPROVE)
+    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+
+
+def test_a_claim_that_half_failed_is_released_so_the_person_can_try_again(
+    people: World, aws_faults: AwsFaults
+) -> None:
+    # The decision claim is taken, the announcement claim is not: both must be let go, or the
+    # person is told "already on its way" for 45 days while nothing went to SSM.
+    execution_id = people.start_approval([ALICE])
+    aws_faults.add(
+        "dynamodb",
+        "PutItem",
+        "ThrottlingException",
+        skip=1,
+        count=BEYOND_RETRIES,
+        table="signoff-approvals",
+    )
+
+    people.decide("alice", ACTION_APPROVE)
+    [told] = people.ephemeral("alice")
+    assert "AWS was busy" in told
+    assert ssm_decisions(people, execution_id) == []
+
+    people.decide("alice", ACTION_APPROVE)
+    assert people.execution_status(execution_id) == "Success"
+    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+
+
+def test_the_audit_table_failing_after_the_signal_loses_no_decision(
+    people: World, aws_faults: AwsFaults
+) -> None:
+    # The signal went through; writing it down did not. The person is not told it failed (it
+    # did not), and the next sync of the approval writes the decision down, as made in Slack.
+    execution_id = people.start_approval([ALICE, BOB], min_required=2)
+    aws_faults.add(
+        "dynamodb", "PutItem", "ThrottlingException", count=BEYOND_RETRIES, table="signoff-audit"
+    )
+
+    people.decide("alice", ACTION_APPROVE)
+    assert ssm_decisions(people, execution_id) == [(ALICE, "Approve")]
+    assert people.ephemeral("alice") == []
+
+    people.decide("bob", ACTION_APPROVE)
+    assert people.execution_status(execution_id) == "Success"
+    assert_consistent(people, execution_id, [(ALICE, "Approve"), (BOB, "Approve")])
+    assert {r["via"] for r in people.audit(execution_id) if r["event"] == "decision"} == {"slack"}
+    assert sum("<@U0ALICE> approved (via Slack)" in t for t in people.thread()) == 1
