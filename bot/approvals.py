@@ -344,14 +344,23 @@ class ApprovalService:
         ):
             return
         context = views.CardContext(level=card.level, levels=card.levels)
-        for _ in range(_MAX_RENDERS):
-            self._slack.update(
-                card.ref, views.card_text(approval), views.approval_card(approval, context)
+        shown = approval.rank
+        try:
+            for _ in range(_MAX_RENDERS):
+                self._slack.update(
+                    card.ref, views.card_text(approval), views.approval_card(approval, context)
+                )
+                latest = self._store.card(approval.execution_id, approval.step_name)
+                if latest is None or latest.rank <= approval.rank:
+                    return
+                approval = self._automation.get_approval(approval.execution_id, approval.step_name)
+        except ServiceError:
+            # Slack never showed it: take the rank back, or no later sync would render it (and
+            # the reconciler would stop looking at a card recorded as closed).
+            self._store.lower_rank(
+                approval.execution_id, approval.step_name, shown, card.rank, card.outcome
             )
-            latest = self._store.card(approval.execution_id, approval.step_name)
-            if latest is None or latest.rank <= approval.rank:
-                return
-            approval = self._automation.get_approval(approval.execution_id, approval.step_name)
+            raise
 
     def _landed(self, execution_id: str, step: str, principal: str, verdict: Verdict) -> bool:
         decision = self._automation.get_approval(execution_id, step).decision_of(principal)

@@ -137,6 +137,26 @@ class ApprovalStore:
             raise wrap_client_error(exc, "update the approvals table") from exc
         return True
 
+    def lower_rank(
+        self, execution_id: str, step_name: str, rank: int, back_to: int, outcome: Outcome
+    ) -> None:
+        """Undo `raise_rank(rank)` when Slack never showed that state (unless a later one came)."""
+        try:
+            self._table.update_item(
+                Key={"pk": _pk(execution_id), "sk": f"CARD#{step_name}"},
+                UpdateExpression="SET #rank = :back, outcome = :outcome",
+                ConditionExpression="#rank = :rank",
+                ExpressionAttributeNames={"#rank": "rank"},
+                ExpressionAttributeValues={
+                    ":rank": rank,
+                    ":back": back_to,
+                    ":outcome": outcome.value,
+                },
+            )
+        except ClientError as exc:
+            if error_code(exc) != _CONDITION_FAILED:
+                raise wrap_client_error(exc, "update the approvals table") from exc
+
     def claim(self, execution_id: str, key: str, **attributes: Any) -> bool:
         """Take a one-time claim (a decision, an announcement, a reminder); False if taken."""
         item = {

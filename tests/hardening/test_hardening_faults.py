@@ -54,6 +54,13 @@ def assert_consistent(world: World, execution_id: str, expected: list[tuple[str,
         assert f"<@{principal.rsplit('/', 1)[1]}>" in text
 
 
+def no_lambda_retries(world: World, *functions: str) -> None:
+    for function in functions:
+        world.client("lambda").put_function_event_invoke_config(
+            FunctionName=function, MaximumRetryAttempts=0
+        )
+
+
 def reconcile(world: World) -> dict[str, int]:
     result = world.client("lambda").invoke(FunctionName="signoff-reconcile", Payload=b"{}")
     world.settle()
@@ -82,10 +89,7 @@ def test_slack_down_for_one_notice_is_outlasted_by_lambdas_retry(people: World) 
 
 
 def test_slack_down_for_every_retry_leaves_the_card_to_the_reconciler(people: World) -> None:
-    for function in ("signoff-approval-notice", "signoff-automation-result"):
-        people.client("lambda").put_function_event_invoke_config(
-            FunctionName=function, MaximumRetryAttempts=0
-        )
+    no_lambda_retries(people, "signoff-approval-notice", "signoff-automation-result")
     people.control(
         "POST", "faults", json={"method": "chat.postMessage", "status": 503, "count": 99}
     )
@@ -272,3 +276,21 @@ def test_the_audit_table_failing_after_the_signal_loses_no_decision(
     assert_consistent(people, execution_id, [(ALICE, "Approve"), (BOB, "Approve")])
     assert {r["via"] for r in people.audit(execution_id) if r["event"] == "decision"} == {"slack"}
     assert sum("<@U0ALICE> approved (via Slack)" in t for t in people.thread()) == 1
+
+
+def test_a_card_update_slack_never_took_is_made_by_the_next_sync(people: World) -> None:
+    # Slack refuses every chat.update while the approval closes (beyond every retry): the card
+    # must not be recorded as showing the outcome, or no later sync would ever render it.
+    execution_id = people.start_approval([ALICE])
+    no_lambda_retries(people, "signoff-automation-result")  # each retry waits out Slack's too
+    people.control("POST", "faults", json={"method": "chat.update", "status": 500, "count": 99})
+
+    people.decide("alice", ACTION_APPROVE)
+    assert people.execution_status(execution_id) == "Success"
+    assert "Approved" not in people.card_text()
+
+    people.control("DELETE", "faults")  # Slack is back
+    reconcile(people)
+    assert "Approved* by <@U0ALICE>" in people.card_text()
+    assert ACTION_APPROVE not in people.card_text()
+    assert_consistent(people, execution_id, [(ALICE, "Approve")])
