@@ -8,11 +8,14 @@
 - EventBridge -> Lambda targets: moto 5.2.5 raises NotImplementedError for them; schedule
   rules (no event pattern) match no events (moto matches every event against them).
 - Step Functions: sfn_fix.py.
+- DynamoDB: writes run one at a time, so a conditional write is atomic as on AWS (moto checks
+  the condition and writes without a lock: two threads can both win an exactly-once claim).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import threading
@@ -23,6 +26,7 @@ from typing import Any
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.dynamodb.models import DynamoDBBackend
 from moto.events.models import Rule
 from moto.events.utils import EventTemplateParser
 from moto.sns.models import Subscription
@@ -55,9 +59,32 @@ def install() -> None:
         Subscription.publish = _subscription_publish
         Rule.send_to_targets = _send_to_targets
         sfn_fix.apply()
+        for name in _DYNAMODB_WRITES:
+            setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
         lambdas.install_environ_overlay()
         clock.subscribe(engine.check_timers)
         _installed = True
+
+
+# --- DynamoDB ------------------------------------------------------------------------------
+
+_DYNAMODB_WRITES = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "transact_write_items",
+    "batch_write_item",
+)
+_dynamodb_writes = threading.RLock()
+
+
+def _serialized(write: Any) -> Any:
+    @functools.wraps(write)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _dynamodb_writes:
+            return write(*args, **kwargs)
+
+    return locked
 
 
 # --- Lambda ----------------------------------------------------------------------------------
