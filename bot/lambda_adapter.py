@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.adapter.aws_lambda import SlackRequestHandler
 from slack_bolt.adapter.aws_lambda.handler import to_bolt_request
+from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListenerRunner
 from slack_sdk.signature import SignatureVerifier
 
 logger = logging.getLogger(__name__)
@@ -29,9 +30,14 @@ class VerifiedRequestHandler(SlackRequestHandler):
     judge; Bolt still verifies again as usual.
     """
 
-    def __init__(self, app: App, signing_secret: str) -> None:
+    def __init__(self, app: App, signing_secret: str, lambda_client: Any = None) -> None:
         super().__init__(app=app)
         self._verifier = SignatureVerifier(signing_secret)
+        if lambda_client is not None:
+            # The client lazy listeners re-invoke this function with (else Bolt makes its own).
+            self.app.listener_runner.lazy_listener_runner = LambdaLazyListenerRunner(
+                self.logger, lambda_client
+            )
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         if not self._signed_by_slack(event):
