@@ -67,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="replace")  # ✓ and → on a terminal that cannot show them
     _local_credentials()
+    # The handler modules build their Powertools logger when first imported, which happens
+    # outside any one function's environment here: give this process the same settings.
+    os.environ["POWERTOOLS_LOG_LEVEL"] = args.log_level
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "signoff")
     _say("Starting Signoff's sandbox (Ctrl-C stops it)…")
     began = time.monotonic()
     # Imported here: `signoff --help` and the operator commands need none of this.
@@ -165,5 +169,7 @@ def banner(sandbox: Any, region: str, took: float) -> list[str]:
         f"       {aws} ssm send-automation-signal --automation-execution-id <id> "
         "--signal-type Approve --payload Comment=from-the-CLI",
         "",
+        f"Check the deployment as an operator would: AWS_ENDPOINT_URL={sandbox.aws_url} "
+        f"signoff doctor --stack {stack.name}",
         "Ctrl-C stops everything.",
     ]

@@ -118,7 +118,7 @@ def flow_input(stack: Stack) -> dict[str, Any]:
 
 def run(sandbox: Any) -> list[str]:
     """`--demo`: a 3-level flow waiting for alice, and dave's access-key request for alice."""
-    execution_arn = start_flow(sandbox.session, sandbox.stack, client_config=_local_config())
+    execution_arn = start_flow(sandbox.client("stepfunctions"), sandbox.stack)
     user, command, text = KEY_REQUEST
     reply = sandbox.slack.command(user, "approvals", command, text)
     sandbox.settle()
@@ -133,15 +133,8 @@ def run(sandbox: Any) -> list[str]:
     return lines
 
 
-def _local_config() -> Any:
-    from sandbox.runtime import LOCAL
-
-    return LOCAL
-
-
-def start_flow(session: boto3.Session, stack: Stack, client_config: Any = None) -> str:
+def start_flow(sfn: Any, stack: Stack) -> str:
     """Start the multi-level flow (the parent state machine); returns the execution ARN."""
-    sfn = session.client("stepfunctions", config=client_config)
     started = sfn.start_execution(
         stateMachineArn=stack.outputs["ApprovalFlowStateMachineArn"],
         input=json.dumps(flow_input(stack)),
@@ -175,25 +168,12 @@ class SlackActions:
     def messages(self, channel: str = "approvals") -> list[dict[str, Any]]:
         return list(self.control("GET", "messages", params={"channel": channel})["messages"])
 
-    def cards(
-        self, channel: str = "approvals", *, in_threads: bool = False
-    ) -> list[dict[str, Any]]:
-        """Messages with blocks, oldest first; with in_threads, thread replies too."""
-        found = []
-        for message in self.messages(channel):
-            found.append(message)
-            if in_threads:
-                found.extend(message.get("replies", []))
-        return sorted((m for m in found if m.get("blocks")), key=lambda m: float(m["ts"]))
-
-    def card(
-        self, channel: str = "approvals", about: str = "", *, in_threads: bool = False
-    ) -> dict[str, Any]:
+    def card(self, channel: str = "approvals", about: str = "") -> dict[str, Any]:
         """The latest card in the channel (the latest whose blocks mention `about`, if given)."""
         cards = [
             m
-            for m in self.cards(channel, in_threads=in_threads)
-            if about in json.dumps(m["blocks"], ensure_ascii=False)
+            for m in self.messages(channel)
+            if m.get("blocks") and about in json.dumps(m["blocks"], ensure_ascii=False)
         ]
         assert cards, f"no card in #{channel}" + (f" about {about}" if about else "")
         return cards[-1]
@@ -229,16 +209,14 @@ class SlackActions:
         channel: str = "approvals",
         about: str = "",
         *,
-        in_threads: bool = False,
+        ts: str | None = None,
     ) -> dict[str, Any]:
-        """Click a button of the latest card (about `about`; in threads too, if asked)."""
-        card = self.card(
-            channel, about or action_id if in_threads else about, in_threads=in_threads
-        )
+        """Click a button of the message at `ts` (a thread reply too), else of the latest card."""
+        ts = ts or self.card(channel, about)["ts"]
         reply = self.control(
             "POST",
             "click",
-            json={"user": user, "channel": channel, "ts": card["ts"], "action_id": action_id},
+            json={"user": user, "channel": channel, "ts": ts, "action_id": action_id},
         )
         self.settle()
         return dict(reply)
@@ -251,10 +229,10 @@ class SlackActions:
         channel: str = "approvals",
         about: str = "",
         *,
-        in_threads: bool = False,
+        ts: str | None = None,
     ) -> dict[str, Any]:
         """Click Approve/Reject on the card, then submit the modal it opened."""
-        clicked = self.click(user, action_id, channel, about, in_threads=in_threads)
+        clicked = self.click(user, action_id, channel, about, ts=ts)
         assert clicked["status"] == 200, clicked
         modal = self.views(user)[-1]
         reply = self.control(

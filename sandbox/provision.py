@@ -27,10 +27,12 @@ import yaml
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.cloudformation import parsing as cfn_parsing
 from moto.core.common_models import CloudFormationModel
+from moto.iam.models import Role, iam_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
 from moto.ssm.models import ssm_backends
 from moto.stepfunctions.responses import get_backend as stepfunctions_backend
+from moto.utilities.utils import get_partition
 
 from sandbox.template import TEMPLATE_PATH, load_template, resolver
 
@@ -50,6 +52,8 @@ SUBSTITUTES = {
     # as an object (DescribeDocument then fails).
     "AWS::StepFunctions::StateMachine": "CreateStateMachine (Definition, substitutions)",
     "AWS::SSM::Document": "CreateDocument (Content serialized)",
+    # moto's role model ignores ManagedPolicyArns and stores inline policies as Python text.
+    "AWS::IAM::Role": "CreateRole (inline policies as JSON, managed policies attached)",
 }
 
 
@@ -548,6 +552,36 @@ def _document_text(properties: Mapping[str, Any]) -> str:
     return json.dumps(content)
 
 
+class _RoleSubstitute(Role):  # type: ignore[misc]
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Role:
+        properties = cloudformation_json["Properties"]
+        without_policies = {
+            **cloudformation_json,
+            "Properties": {k: v for k, v in properties.items() if k != "Policies"},
+        }
+        role = Role.create_from_cloudformation_json(
+            resource_name, without_policies, account_id, region_name, **kwargs
+        )
+        for policy in properties.get("Policies", []):
+            document = policy["PolicyDocument"]
+            role.put_policy(
+                policy["PolicyName"],
+                document if isinstance(document, str) else json.dumps(document),
+            )
+        iam = iam_backends[account_id][get_partition(region_name)]
+        for policy_arn in properties.get("ManagedPolicyArns", []):
+            iam.attach_role_policy(policy_arn, role.name)
+        return role
+
+
 _SUBSTITUTE_MODELS = (
     _SecretSubstitute,
     _SubscriptionSubstitute,
@@ -555,6 +589,7 @@ _SUBSTITUTE_MODELS = (
     _EventInvokeConfigSubstitute,
     _StateMachineSubstitute,
     _DocumentSubstitute,
+    _RoleSubstitute,
 )
 
 

@@ -199,9 +199,25 @@ class Sandbox:
         self.function_urls = []
 
     def _drain(self) -> None:
-        # In-flight invocations (a lazy listener, a retry) finish while Slack and AWS are up.
+        # Executions still waiting (a flow's task token) end as a user's StopExecution would,
+        # and in-flight invocations (a lazy listener, a retry) finish while Slack and AWS are up.
+        self._stop_executions()
         with contextlib.suppress(TimeoutError):
             sandbox.aws.settle(timeout=5)
+
+    def _stop_executions(self) -> None:
+        if self.stack is None:
+            return
+        sfn = self.client("stepfunctions")
+        for machine in self.stack.of_type("AWS::StepFunctions::StateMachine"):
+            running = sfn.list_executions(
+                stateMachineArn=machine.physical_id, statusFilter="RUNNING"
+            )["executions"]
+            for execution in running:
+                with contextlib.suppress(sfn.exceptions.ExecutionDoesNotExist):
+                    sfn.stop_execution(
+                        executionArn=execution["executionArn"], cause="the sandbox stopped"
+                    )
 
     def _stop_aws(self) -> None:
         if self.aws is not None:
