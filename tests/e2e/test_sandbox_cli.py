@@ -127,6 +127,18 @@ def test_make_sandbox_starts_in_seconds_serves_everything_and_stops_on_ctrl_c(
     assert {r["LogicalResourceId"] for r in resources} == expected
     assert {r["ResourceStatus"] for r in resources} <= {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
 
+    # What the banner suggests: the operator's own check of the deployment passes.
+    doctor = subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
+        [str(SIGNOFF), "doctor", "--stack", "signoff", "--region", "us-east-1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "AWS_ENDPOINT_URL": aws_url},
+        check=False,
+    )
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "✗" not in doctor.stdout
+
     # --demo: a 3-level flow waits for alice, dave's key request waits too.
     running.read_until("Demo started", 30)
 

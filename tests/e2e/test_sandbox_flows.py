@@ -20,6 +20,7 @@ from tests.e2e.conftest import SandboxClient, wait_for
 pytestmark = pytest.mark.e2e
 
 LEVEL1 = "approvals-level1"
+LEVEL_CHANNELS = ("approvals", LEVEL1, "approvals-level2", "approvals-level3")
 
 
 def test_flow_a_alice_approves_with_a_comment_as_her_own_principal(
@@ -102,14 +103,33 @@ def test_flow_b_three_levels_in_one_thread(sandbox: SandboxClient) -> None:
     def root() -> dict[str, Any] | None:
         return next((m for m in sandbox.messages(LEVEL1) if flow in m["text"]), None)
 
-    def a_level_waits() -> bool:
-        found = root()
-        return found is not None and ACTION_APPROVE in json.dumps(found.get("replies", []))
+    def waiting_card(role: str) -> dict[str, Any] | None:
+        """The level's card in the flow's thread, once it waits (its buttons are on)."""
+        for reply in reversed((root() or {}).get("replies", [])):
+            blocks = json.dumps(reply.get("blocks") or [])
+            if role in blocks and ACTION_APPROVE in blocks:
+                return dict(reply)
+        return None
 
-    for person in ("alice", "bob", "carol"):
+    def where_things_are() -> str:
+        thread = [r["text"][:90] for r in (root() or {}).get("replies", [])]
+        elsewhere = {c: [m["text"][:90] for m in sandbox.messages(c)] for c in LEVEL_CHANNELS}
+        children = sfn.list_executions(
+            stateMachineArn=sandbox.outputs["ApprovalLevelStateMachineArn"]
+        )["executions"]
+        return (
+            f"flow {sfn.describe_execution(executionArn=started['executionArn'])['status']}, "
+            f"levels {[c['status'] for c in children]}, thread {thread}, channels {elsewhere}"
+        )
+
+    for level, person in enumerate(("alice", "bob", "carol"), start=1):
         # Each level's card is posted once the previous level's task token came back.
-        wait_for(a_level_waits, what=f"the card {person} approves")
-        sandbox.decide(person, ACTION_APPROVE, f"ok from {person}", channel=LEVEL1, in_threads=True)
+        role = f"Level{level}ApproverRole"
+        try:
+            card = wait_for(lambda: waiting_card(role), 20, f"level {level}'s card")  # noqa: B023
+        except AssertionError as missing:
+            raise AssertionError(f"{missing}; {where_things_are()}") from None
+        sandbox.decide(person, ACTION_APPROVE, f"ok from {person}", channel=LEVEL1, ts=card["ts"])
 
     wait_for(
         lambda: (
