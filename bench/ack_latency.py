@@ -1,0 +1,139 @@
+"""How fast the bot acks a button click: p50/p95/p99 of the HTTP ack under 20 concurrent clicks.
+
+Slack gives an app 3 seconds to answer an interactive request; Signoff's target is p99 <= 300 ms
+at 20 concurrent clicks (DESIGN.md section 7). The clicks are real Slack clicks: the emulator
+builds each `block_actions` payload, signs it with the signing secret and POSTs it to the bot's
+request URL (the slack_events Function URL, through Lambda's Invoke API, as on AWS); the ack
+time is what Slack would measure, from sending the request to reading the answer. Each ack opens
+the decision modal (views.open) and starts the lazy check, which keeps running in the background
+(as on AWS, where it runs in another invocation; here it shares the machine's cores).
+
+The sandbox runs as `make sandbox` runs it, in a child process, unless --aws-url/--slack-url
+point at one already running. Clicks: alice on level-1 cards she may approve (80%), bob who may
+not (10%) and mallory who is not mapped (10%); nobody submits, so cards stay open.
+
+    .venv/bin/python bench/ack_latency.py            # 1,000 clicks, 20 at a time
+    .venv/bin/python bench/ack_latency.py --clicks 200 --concurrency 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+from _sandbox import RunningSandbox, percentile, sandbox_from_args
+
+TARGET_P99_MS = 300.0
+
+
+def start_cards(sandbox: RunningSandbox, count: int) -> list[str]:
+    """Level-1 approvals waiting for alice's role; returns their cards' ts in #approvals-level1."""
+    ssm = sandbox.aws("ssm")
+    ids = [
+        ssm.start_automation_execution(
+            DocumentName=sandbox.outputs["ApprovalDocumentName"],
+            Parameters={
+                "Description": ["Benchmark"],
+                "Message": [f"ack latency card {n}"],
+                "NotificationArn": [sandbox.outputs["Level1TopicArn"]],
+                "Approvers": [sandbox.role_arn("Level1ApproverRole")],
+            },
+        )["AutomationExecutionId"]
+        for n in range(count)
+    ]
+    sandbox.settle()
+    messages = sandbox.control("GET", "messages", params={"channel": "approvals-level1"})
+    cards = [
+        m["ts"]
+        for m in messages["messages"]
+        if any(e in json.dumps(m.get("blocks") or []) for e in ids)
+    ]
+    if len(cards) != count:
+        raise SystemExit(f"expected {count} cards, found {len(cards)}")
+    return cards
+
+
+def click(sandbox: RunningSandbox, session: requests.Session, n: int, ts: str) -> dict[str, Any]:
+    user = "bob" if n % 10 == 3 else "mallory" if n % 10 == 7 else "alice"
+    started = time.perf_counter()
+    reply = session.post(
+        f"{sandbox.slack_url}/_emulator/click",
+        json={
+            "user": user,
+            "channel": "approvals-level1",
+            "ts": ts,
+            "action_id": "approval_approve",
+        },
+        timeout=30,
+    ).json()
+    reply["round_trip_ms"] = (time.perf_counter() - started) * 1000
+    return dict(reply)
+
+
+def run(sandbox: RunningSandbox, clicks: int, concurrency: int, cards: int, warmup: int) -> int:
+    print(f"starting {cards} approvals…", flush=True)
+    card_ts = start_cards(sandbox, cards)
+    sessions = [requests.Session() for _ in range(concurrency)]
+    print(f"warm-up: {warmup} clicks (cold start of the function, connection pools)", flush=True)
+    for n in range(warmup):
+        click(sandbox, sessions[0], n, card_ts[n % cards])
+    sandbox.settle()
+
+    print(f"measuring: {clicks} clicks, {concurrency} at a time…", flush=True)
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        replies = list(
+            pool.map(
+                lambda n: click(sandbox, sessions[n % concurrency], n, card_ts[n % cards]),
+                range(clicks),
+            )
+        )
+    wall = time.perf_counter() - began
+    sandbox.settle(timeout=300)
+
+    acks = [r["elapsed_ms"] for r in replies if r.get("status") == 200]
+    failed = [r for r in replies if r.get("status") != 200]
+    p50, p95, p99 = (percentile(acks, p) for p in (50, 95, 99))
+    round_trips = [r["round_trip_ms"] for r in replies]
+    print()
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"clicks: {len(replies)} at {concurrency} concurrent, {len(failed)} not acked with 200")
+    print(f"throughput: {len(replies) / wall:.1f} clicks/s ({wall:.1f} s)")
+    print(f"HTTP ack (what Slack waits for): p50 {p50:.0f} ms  p95 {p95:.0f} ms  p99 {p99:.0f} ms")
+    print(f"  max {max(acks):.0f} ms; target p99 <= {TARGET_P99_MS:.0f} ms")
+    print(
+        f"through the emulator's control API: p50 {percentile(round_trips, 50):.0f} ms  "
+        f"p99 {percentile(round_trips, 99):.0f} ms"
+    )
+    for reply in failed[:5]:
+        print(f"  not acked: status {reply.get('status')} error {reply.get('error')}")
+    met = not failed and p99 <= TARGET_P99_MS
+    print("RESULT:", "meets the target" if met else "MISSES the target")
+    return 0 if met else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clicks", type=int, default=1000, help="measured clicks (1000)")
+    parser.add_argument("--concurrency", type=int, default=20, help="clicks in flight (20)")
+    parser.add_argument("--cards", type=int, default=20, help="open approvals clicked on (20)")
+    parser.add_argument("--warmup", type=int, default=20, help="unmeasured clicks first (20)")
+    parser.add_argument("--aws-url", help="a running sandbox's AWS endpoint (else start one)")
+    parser.add_argument("--slack-url", help="a running sandbox's Slack emulator")
+    args = parser.parse_args()
+    sandbox = sandbox_from_args(args.aws_url, args.slack_url)
+    try:
+        return run(sandbox, args.clicks, args.concurrency, args.cards, args.warmup)
+    finally:
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,327 @@
+"""Cold start of every Lambda: a fresh process imports the handler and serves one event.
+
+For each module in handlers/, a new Python process imports it and calls `lambda_handler` once
+with a realistic event (tests/fixtures/bench_*.json, filled in with ids from a running sandbox),
+exactly what Lambda does on a cold start. Its wall time and peak RSS are compared with a fresh
+process that only runs `import boto3, slack_bolt, aws_lambda_powertools`, in the same run.
+Targets (DESIGN.md section 7): <= 1.25x the time and <= 1.3x the memory of that baseline.
+
+Nothing real is called: the functions get the environment the template gives them in the
+sandbox (tables, the Slack secret's ARN, routes…) with AWS_ENDPOINT_URL pointing at the
+sandbox's local AWS (a `signoff sandbox` in a child process) and SLACK_API_URL at its emulator.
+The first event's calls (Secrets Manager, SSM, DynamoDB, Slack) are part of what is measured.
+
+    .venv/bin/python bench/cold_start.py              # 5 runs of each, medians
+    .venv/bin/python bench/cold_start.py --runs 3 --only slack_events
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from _sandbox import REPO, RunningSandbox, sandbox_from_args
+
+sys.path.insert(0, str(REPO))
+from tests.support.signed import function_url_event, payload_body, signed_headers
+
+FIXTURES = REPO / "tests" / "fixtures"
+TARGET_TIME, TARGET_MEMORY = 1.25, 1.3
+BASELINE = "import boto3, slack_bolt, aws_lambda_powertools"
+
+# Peak RSS as the process itself saw it: VmHWM belongs to the address space exec() creates, so
+# the parent's pages (which a forked child shares until exec) are not counted, unlike ru_maxrss.
+PEAK_RSS = """
+def peak_rss_mb():
+    with open("/proc/self/status") as status:
+        line = next(l for l in status if l.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+"""
+BASELINE_CHILD = (
+    "import time\nbegan = time.perf_counter()\n"
+    + BASELINE
+    + "\nimported = time.perf_counter()\n"
+    + PEAK_RSS
+    + "import json\nprint(json.dumps({'import_ms': (imported - began) * 1000, 'event_ms': 0,"
+    " 'rss_mb': peak_rss_mb(), 'done_at': time.time()}))\n"
+)
+
+# What runs in the fresh process: import the handler, serve one event, report the split.
+CHILD = (
+    PEAK_RSS
+    + """
+import json, sys, time
+began = time.perf_counter()
+import importlib
+module = importlib.import_module(sys.argv[1])
+imported = time.perf_counter()
+
+class Context:
+    function_name = sys.argv[3]
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + sys.argv[3]
+    memory_limit_in_mb = 256
+    aws_request_id = "00000000-0000-4000-8000-000000000001"
+    log_group_name = "/aws/lambda/" + sys.argv[3]
+    log_stream_name = "bench"
+    def get_remaining_time_in_millis(self):
+        return 30000
+
+if sys.argv[2] == "-":
+    result = "(import only)"
+else:
+    with open(sys.argv[2]) as f:
+        event = json.load(f)
+    result = module.lambda_handler(event, Context())
+served = time.perf_counter()
+print(json.dumps({"import_ms": (imported - began) * 1000, "event_ms": (served - imported) * 1000,
+                  "rss_mb": peak_rss_mb(), "done_at": time.time(), "result": result}, default=str))
+"""
+)
+
+
+@dataclass
+class Run:
+    """One fresh process: from spawn until it had served its event (its exit is not counted:
+    Lambda freezes the process after an invocation, it does not tear the interpreter down)."""
+
+    spawned_at: float
+    report: dict[str, Any]
+
+    @property
+    def wall_ms(self) -> float:
+        return (float(self.report["done_at"]) - self.spawned_at) * 1000
+
+    @property
+    def rss_mb(self) -> float:
+        return float(self.report["rss_mb"])
+
+
+def spawn(arguments: list[str], env: dict[str, str]) -> Run:
+    """Run a fresh interpreter; it reports when it was done and its peak RSS."""
+    spawned_at = time.time()
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        [sys.executable, *arguments],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"{arguments[:3]} failed:\n{stderr.decode()[-3000:]}")
+    lines = [line for line in stdout.decode().splitlines() if line.startswith("{")]
+    report = json.loads(lines[-1]) if lines else {}
+    return Run(spawned_at, report)
+
+
+def base_env() -> dict[str, str]:
+    keep = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT"}
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+class Events:
+    """Fills the bench fixtures with live ids from the sandbox."""
+
+    def __init__(self, sandbox: RunningSandbox) -> None:
+        self.sandbox = sandbox
+        self.ssm = sandbox.aws("ssm")
+        functions = sandbox.aws("lambda").list_functions()["Functions"]
+        self.functions = {f["Handler"].rsplit(".", 1)[0]: f for f in functions}
+        any_env = functions[0]["Environment"]["Variables"]
+        self.approval_document = sandbox.outputs["ApprovalDocumentName"]
+        self.key_document = any_env.get("SIGNOFF_ACCESS_KEY_DOCUMENT", "Signoff-AccessKey")
+        self.role = sandbox.role_arn("Level1ApproverRole")
+        # Notices go to a topic nobody subscribed and the status rules are off: the sandbox's own
+        # functions leave these executions alone, so each fresh process does the first-time work.
+        sns = sandbox.aws("sns")
+        self.topic = sns.create_topic(Name="Automation-bench-unsubscribed")["TopicArn"]
+        events = sandbox.aws("events")
+        for rule in events.list_rules()["Rules"]:
+            if "AutomationResult" in rule["Name"]:
+                events.disable_rule(Name=rule["Name"])
+
+    def env(self, module: str) -> dict[str, str]:
+        function = self.functions[module]
+        env = {
+            **base_env(),
+            **function["Environment"]["Variables"],
+            "AWS_ENDPOINT_URL": self.sandbox.aws_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_LAMBDA_FUNCTION_NAME": function["FunctionName"],
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.get("MemorySize", 256)),
+        }
+        env.setdefault("SLACK_API_URL", f"{self.sandbox.slack_url}/api/")
+        return env
+
+    def waiting_approval(self) -> str:
+        started = self.ssm.start_automation_execution(
+            DocumentName=self.approval_document,
+            Parameters={
+                "Description": ["Cold start benchmark"],
+                "Message": ["cold start"],
+                "NotificationArn": [self.topic],
+                "Approvers": [self.role],
+            },
+        )["AutomationExecutionId"]
+        self.sandbox.settle()
+        return str(started)
+
+    def fill(self, fixture: str, **values: str) -> Any:
+        text = (FIXTURES / fixture).read_text()
+        for key, value in values.items():
+            text = text.replace("{{" + key + "}}", value)
+        return json.loads(text)
+
+    def for_module(self, module: str) -> Any:
+        name = module.rsplit(".", 1)[-1]
+        if name == "approval_notice":
+            return self.fill(
+                "bench_sns_approval_notice.json",
+                execution_id=self.waiting_approval(),
+                topic_arn=self.topic,
+            )
+        if name == "automation_result":
+            return self.fill(
+                "bench_eventbridge_approve_step_waiting.json",
+                execution_id=self.waiting_approval(),
+                document=self.approval_document,
+                step="ApprovalAction",
+            )
+        if name == "reconcile":
+            self.waiting_approval()  # one card for it to post
+            return self.fill("bench_schedule.json")
+        if name == "start_approval":
+            return self.fill(
+                "bench_sfn_start_approval.json",
+                nonce=uuid.uuid4().hex,
+                document=self.approval_document,
+                topic_arn=self.topic,
+                approver_role=self.role,
+            )
+        if name == "issue_access_key":
+            execution_id = self.ssm.start_automation_execution(
+                DocumentName=self.key_document,
+                Parameters={
+                    "IamUser": ["dave"],
+                    "RequestReason": ["cold start benchmark"],
+                    "RequesterSlackId": ["U0DAVE"],
+                    "NotificationArn": [self.topic],
+                },
+            )["AutomationExecutionId"]
+            self.sandbox.settle()
+            # Not approved yet: the issuer reads SSM, refuses, records it (no key is made).
+            return self.fill("bench_issue_access_key.json", execution_id=execution_id)
+        if name == "slack_events":
+            payload = self.fill(
+                "bench_slack_decision_submission.json", execution_id=self.waiting_approval()
+            )
+            body = payload_body(payload)
+            # The signing secret is the sandbox's, which the function reads from Secrets Manager.
+            secret = json.loads(
+                self.sandbox.aws("secretsmanager").get_secret_value(
+                    SecretId=self.sandbox.outputs["SlackSecretArn"]
+                )["SecretString"]
+            )["signing_secret"]
+            return function_url_event(body, signed_headers(body, secret))
+        raise SystemExit(f"no benchmark event for {module}")
+
+
+def handler_modules() -> list[str]:
+    return sorted(
+        f"handlers.{p.stem}" for p in (REPO / "handlers").glob("*.py") if p.stem != "__init__"
+    )
+
+
+def run(sandbox: RunningSandbox, runs: int, only: list[str]) -> int:
+    events = Events(sandbox)
+    modules = [m for m in handler_modules() if not only or m.rsplit(".", 1)[-1] in only]
+    baseline = [spawn(["-c", BASELINE_CHILD], base_env()) for _ in range(runs)]
+    base = _medians(baseline)
+    print(
+        f"baseline `{BASELINE}`: {base['wall']:.0f} ms, {base['rss']:.1f} MB peak RSS "
+        f"(import {base['import']:.0f} ms; median of {runs} fresh processes)"
+    )
+    print()
+    print(
+        f"{'handler':<18} {'wall':>7} {'x':>5} {'peak RSS':>9} {'x':>5}   {'import':>6} "
+        f"{'1st event':>9}   {'import only':>14}   result"
+    )
+    missed = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for module in modules:
+            name = events.functions[module]["FunctionName"]
+            served, alone = [], []
+            for n in range(runs):
+                event_path = Path(tmp) / f"{module}-{n}.json"
+                event_path.write_text(json.dumps(events.for_module(module)))
+                env = events.env(module)
+                served.append(spawn(["-c", CHILD, module, str(event_path), name], env))
+                alone.append(spawn(["-c", CHILD, module, "-", name], env))
+                sandbox.settle()
+            got, bare = _medians(served), _medians(alone)
+            t_ratio, m_ratio = got["wall"] / base["wall"], got["rss"] / base["rss"]
+            flag = "" if t_ratio <= TARGET_TIME and m_ratio <= TARGET_MEMORY else "  <- misses"
+            if flag:
+                missed.append(module)
+            outcome = json.dumps(served[-1].report.get("result"), default=str)
+            outcome = outcome if len(outcome) <= 40 else outcome[:37] + "..."
+            print(
+                f"{module.split('.')[-1]:<18} {got['wall']:>5.0f}ms {t_ratio:>4.2f}x "
+                f"{got['rss']:>7.1f}MB {m_ratio:>4.2f}x   {got['import']:>4.0f}ms "
+                f"{got['event']:>7.0f}ms   "
+                f"{bare['wall'] / base['wall']:>4.2f}x {bare['rss'] / base['rss']:>4.2f}x"
+                f"      {outcome}{flag}"
+            )
+    print()
+    print(
+        f"wall and peak RSS of a fresh process that imports the handler and serves one event, as "
+        f"ratios to the baseline;\ntargets <= {TARGET_TIME}x time, <= {TARGET_MEMORY}x memory. "
+        "'import only': the same process without the event (time x, memory x)."
+    )
+    print("RESULT:", "every handler meets them" if not missed else f"MISSED by {missed}")
+    return 1 if missed else 0
+
+
+def _medians(results: list[Run]) -> dict[str, float]:
+    return {
+        "wall": statistics.median(r.wall_ms for r in results),
+        "rss": statistics.median(r.rss_mb for r in results),
+        "import": statistics.median(r.report["import_ms"] for r in results),
+        "event": statistics.median(r.report["event_ms"] for r in results),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="fresh processes per handler (5)")
+    parser.add_argument(
+        "--only", nargs="*", default=[], help="handler names, e.g. slack_events reconcile"
+    )
+    parser.add_argument("--aws-url", help="a running sandbox's AWS endpoint (else start one)")
+    parser.add_argument("--slack-url", help="a running sandbox's Slack emulator")
+    args = parser.parse_args()
+    sandbox = sandbox_from_args(args.aws_url, args.slack_url)
+    try:
+        return run(sandbox, args.runs, args.only)
+    finally:
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

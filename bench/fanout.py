@@ -1,0 +1,131 @@
+"""Notice fan-out at Slack's posting limit: N approval cards over C channels, none lost or doubled.
+
+Slack allows about one message per second per channel (429 with Retry-After beyond it;
+platform-facts C.4). N approvals start at once, spread over C channels; SSM publishes each notice
+to its Automation* topic and the sandbox delivers them to the notice function concurrently, as
+SNS does (and EventBridge's status events reach the result function, which posts a missing card
+too). The Slack emulator enforces 1 message per second per channel with no burst. slack_sdk's
+RateLimitErrorRetryHandler waits out each Retry-After.
+
+Reported: the time until the last card is in Slack against the floor of N/C seconds (every
+channel posting one card per second from the start; each notice also posts an "Approval
+requested" reply in the card's thread, which Slack counts too, so all the messages need 2N/C),
+cards lost (an execution without a card) and doubled (an execution with two). Targets (DESIGN.md
+section 7): <= 1.2x the N/C floor, 0 lost, 0 doubled.
+
+    .venv/bin/python bench/fanout.py                  # 40 notices over 4 channels
+    .venv/bin/python bench/fanout.py --notices 20 --channels 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+
+from _sandbox import RunningSandbox, sandbox_from_args
+
+TARGET_RATIO = 1.2
+# The sandbox routes each level's topic to its own channel (infra/template.yaml, sandbox.demo).
+ROUTES = [
+    ("Level1TopicArn", "approvals-level1"),
+    ("Level2TopicArn", "approvals-level2"),
+    ("Level3TopicArn", "approvals-level3"),
+    ("AccessKeyTopicArn", "approvals"),
+]
+
+
+def cards_by_execution(
+    sandbox: RunningSandbox, channels: list[str], ids: list[str]
+) -> Counter[str]:
+    """How many cards (top-level messages with blocks) name each execution."""
+    counts: Counter[str] = Counter()
+    for channel in channels:
+        for message in sandbox.control("GET", "messages", params={"channel": channel})["messages"]:
+            text = json.dumps(message.get("blocks") or [])
+            for execution_id in ids:
+                if execution_id in text:
+                    counts[execution_id] += 1
+    return counts
+
+
+def last_card_at(sandbox: RunningSandbox, channels: list[str]) -> float:
+    latest = 0.0
+    for channel in channels:
+        for message in sandbox.control("GET", "messages", params={"channel": channel})["messages"]:
+            if message.get("blocks"):
+                latest = max(latest, float(message["ts"]))
+    return latest
+
+
+def run(sandbox: RunningSandbox, notices: int, channel_count: int, timeout: float) -> int:
+    routes = ROUTES[:channel_count]
+    channels = [channel for _, channel in routes]
+    sandbox.control("POST", "config", json={"post_message_rate_limit": 1, "rate_limit_burst": 1})
+    ssm = sandbox.aws("ssm")
+    document = sandbox.outputs["ApprovalDocumentName"]
+    role = sandbox.role_arn("Level1ApproverRole")
+    floor = notices / channel_count
+    print(f"{notices} notices over {channel_count} channels at 1 message/s/channel", flush=True)
+
+    began = time.time()
+    ids = [
+        ssm.start_automation_execution(
+            DocumentName=document,
+            Parameters={
+                "Description": ["Fan-out benchmark"],
+                "Message": [f"fan-out {n}"],
+                "NotificationArn": [sandbox.outputs[routes[n % channel_count][0]]],
+                "Approvers": [role],
+            },
+        )["AutomationExecutionId"]
+        for n in range(notices)
+    ]
+    deadline = began + timeout
+    while time.time() < deadline:
+        counts = cards_by_execution(sandbox, channels, ids)
+        if len(counts) == notices or (time.time() - began > 5 and sandbox.idle()):
+            break  # every card is in, or nothing is left trying (a card is lost)
+        time.sleep(0.5)
+    wall = last_card_at(sandbox, channels) - began
+    sandbox.settle(timeout=max(60.0, timeout))  # let stragglers (retries) finish: doubles show
+    counts = cards_by_execution(sandbox, channels, ids)
+    lost = [e for e in ids if counts[e] == 0]
+    doubled = [e for e in ids if counts[e] > 1]
+    calls = sandbox.control("GET", "calls", params={"method": "chat.postMessage"})["calls"]
+    limited = sum(1 for c in calls if c["status"] == 429)
+
+    print()
+    print(f"last card posted after {wall:.1f} s; floor {floor:.1f} s (N/C) -> {wall / floor:.2f}x")
+    print(f"  all messages (cards + 'Approval requested' thread replies) need >= {2 * floor:.0f} s")
+    posted = notices - len(lost)
+    print(f"cards: {posted} of {notices} posted, {len(lost)} lost, {len(doubled)} doubled")
+    print(f"chat.postMessage: {len(calls)} calls, {limited} answered 429 (Retry-After)")
+    if lost:
+        print(f"  lost (left to the reconciler, every 5 min): {len(lost)}")
+    met = wall / floor <= TARGET_RATIO and not lost and not doubled
+    print("RESULT:", "meets the targets" if met else "MISSES the targets", f"(<= {TARGET_RATIO}x)")
+    return 0 if met else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--notices", type=int, default=40, help="approval notices, N (40)")
+    parser.add_argument(
+        "--channels", type=int, default=4, choices=range(1, len(ROUTES) + 1), help="C (4)"
+    )
+    parser.add_argument("--timeout", type=float, default=180, help="give up after (180 s)")
+    parser.add_argument("--aws-url", help="a running sandbox's AWS endpoint (else start one)")
+    parser.add_argument("--slack-url", help="a running sandbox's Slack emulator")
+    args = parser.parse_args()
+    sandbox = sandbox_from_args(args.aws_url, args.slack_url)
+    try:
+        return run(sandbox, args.notices, args.channels, args.timeout)
+    finally:
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
