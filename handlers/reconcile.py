@@ -21,5 +21,7 @@ def services() -> Services:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     counts = services().approvals.reconcile()
+    # Flow levels still shown as waiting: a lost event must not leave a task token hanging.
+    counts.update({f"flow_{k}": v for k, v in services().flows.reconcile().items()})
     logger.info("reconciled", extra=counts)
     return counts

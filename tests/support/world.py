@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import yaml
 
 from sandbox.demo import SlackActions
 from sandbox.provision import code_package
 from sandbox.runtime import serve_function_url
-from tests.support.template import approval_document_content
+from sandbox.template import load_template, ssm_document_content
 
 ACCOUNT = "123456789012"  # moto's default account: obviously not a real one
 REGION = "us-east-1"
@@ -186,7 +187,14 @@ def provision(session: boto3.Session, env: Mapping[str, str]) -> str:
     ssm = session.client("ssm", region_name=REGION)
     ssm.create_document(
         Name=APPROVAL_DOCUMENT,
-        Content=approval_document_content(),
+        Content=yaml.safe_dump(
+            ssm_document_content(
+                load_template(),
+                "ApprovalDocument",
+                refs={"AutomationRole.Arn": f"arn:aws:iam::{ACCOUNT}:role/signoff-automation"},
+            ),
+            sort_keys=False,
+        ),
         DocumentType="Automation",
         DocumentFormat="YAML",
     )
