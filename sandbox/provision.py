@@ -46,7 +46,7 @@ SUBSTITUTES = {
     "AWS::SecretsManager::Secret": "CreateSecret",
     "AWS::SNS::Subscription": "SNS Subscribe",
     "AWS::Lambda::Url": "CreateFunctionUrlConfig, served on loopback",
-    "AWS::Lambda::EventInvokeConfig": "PutFunctionEventInvokeConfig (stored, not enforced)",
+    "AWS::Lambda::EventInvokeConfig": "PutFunctionEventInvokeConfig (retries kept, no DLQ)",
     # moto has these two, but its models ignore Definition/DefinitionSubstitutions and create
     # the machine where the executing interpreter never looks, or store a document's Content
     # as an object (DescribeDocument then fails).
@@ -607,6 +607,6 @@ def substitutes_line(stack: Stack, *extra: str) -> str:
     """The one start-up line that says which resource types the sandbox made itself."""
     made = [f"{t.split('::', 1)[1]} → {how}" for t, how in SUBSTITUTES.items() if stack.of_type(t)]
     return (
-        "substituted (moto's CloudFormation lacks these types; made from the template's own "
-        "properties): " + "; ".join([*made, *extra])
+        "substituted (moto's CloudFormation lacks or mishandles these; made from the template's "
+        "own properties): " + "; ".join([*made, *extra])
     )
