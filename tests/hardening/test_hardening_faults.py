@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
 import bot.wiring
+import sandbox.aws.lambdas
 from bot.views import ACTION_APPROVE
 from tests.hardening.conftest import AwsFaults
 from tests.support.world import ACCOUNT, World
@@ -23,6 +25,17 @@ ALICE = f"arn:aws:sts::{ACCOUNT}:assumed-role/SignoffApprover/U0ALICE"
 BOB = f"arn:aws:sts::{ACCOUNT}:assumed-role/SignoffApprover/U0BOB"
 # bot.wiring.AWS_CONFIG: max_attempts=5 retries after the first attempt.
 BEYOND_RETRIES = 6
+
+
+@pytest.fixture(autouse=True)
+def _short_back_offs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The retries under test happen as in production, only without their waits: slack_sdk's
+    # back-off for 5xx and dropped connections, and Lambda's between asynchronous attempts.
+    # Retry-After (429) is still honoured to the second.
+    monkeypatch.setattr(
+        BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0.01
+    )
+    monkeypatch.setattr(sandbox.aws.lambdas, "ASYNC_RETRY_DELAYS", (0.05, 0.05))
 
 
 @pytest.fixture
