@@ -12,7 +12,8 @@ out (`StateTaskService._normalise_parameters` / `_normalise_response` do nothing
 Both are restored here for the Step Functions integration only, using the helpers moto kept
 (`_to_boto_request`, `_from_boto_response`). Separately, moto's interpreter backend names an
 execution started without `name` literally "None", so a second child start of the same state
-machine collides; AWS generates a UUID.
+machine collides; AWS generates a UUID. And its SendTaskFailure response handler passes only
+`error` to the backend, dropping `cause`, which AWS keeps in the failed task's event.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from typing import Any
 from botocore import xform_name
 from botocore.model import OperationModel
 from botocore.session import get_session
+from moto.core.responses import EmptyResult
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_sfn as sfn_integration,
 )
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.responses import StepFunctionResponse
 
 # The `arn:aws:states:::states:*` integration (moto types are opaque to mypy here).
 SfnIntegration = Any
@@ -87,8 +90,16 @@ def _start_execution(
     )
 
 
+def _send_task_failure(self: Any) -> Any:
+    self.stepfunction_backend.send_task_failure(
+        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return EmptyResult()
+
+
 def apply() -> None:
     integration = sfn_integration.StateTaskServiceSfn
     integration._normalise_parameters = _normalise_parameters
     integration._normalise_response = _normalise_response
     StepFunctionsParserBackend.start_execution = _start_execution
+    StepFunctionResponse.send_task_failure = _send_task_failure

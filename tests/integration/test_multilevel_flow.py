@@ -353,18 +353,6 @@ def test_a_timed_out_level_fails_its_task_and_the_parent_fails(
     assert "level 1 ⏰ timed out · level 2 \u2013" in flow.root()["text"]
 
 
-# The parent's Failed state re-raises the child's `$.error.Error`, which for a failed
-# startExecution.sync:2 task is States.TaskFailed; a Fail state may not raise a States.* name, so
-# the execution ends States.Runtime (template change requested); and moto 5.2.5 drops
-# SendTaskFailure's cause (sandbox fix requested).
-_BLOCKED = pytest.mark.xfail(
-    strict=True,
-    reason="needs the parent's Failed state to keep the child's error (infra) and "
-    "SendTaskFailure's cause in the sandbox (sandbox.aws)",
-)
-
-
-@_BLOCKED
 def test_the_parent_of_a_timed_out_level_names_the_timeout(
     flow: MultiLevel, advance_clock: Callable[[float], None]
 ) -> None:
@@ -392,7 +380,6 @@ def test_a_malformed_level_input_fails_its_task_as_invalid_input(flow: MultiLeve
     assert "starts with `Automation`" in refusal["cause"]
 
 
-@_BLOCKED
 def test_a_malformed_level_input_is_named_in_the_flows_failure(flow: MultiLevel) -> None:
     parent = flow.start(level2_ssm_notification_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:Approvals")
     flow.decide(1, ACTION_APPROVE)
