@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Attr
-from botocore.exceptions import ClientError
 
-from bot.gateways.aws import error_code, wrap_client_error
+from bot.gateways.dynamo import Clock, DynamoTable, expiry
 from bot.models import CardRef, Outcome
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
-
-Clock = Callable[[], datetime]
-
-# Every write pushes the expiry out again: one level can wait up to SSM's 30-day maximum.
-_RETENTION = timedelta(days=45)
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 @dataclass(frozen=True)
@@ -82,7 +75,7 @@ class FlowStore:
     """Flow items in the approvals table (pk FLOW#/EXEC#/TASK#), each write conditional."""
 
     def __init__(self, table: Table, now: Clock) -> None:
-        self._table = table
+        self._table = DynamoTable(table, "approvals")
         self._now = now
 
     # -- task tokens (keyed on a hash: the token itself is never stored) ------------------------
@@ -96,30 +89,26 @@ class FlowStore:
             "level": member.level,
             "levels": member.levels,
             "claimed_at": self._now().isoformat(),
-            "expires_at": self._expiry(),
+            "expires_at": expiry(self._now()),
         }
-        try:
-            self._table.put_item(
-                Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR "
-                "(attribute_not_exists(execution_id) AND claimed_at < :stale)",
-                ExpressionAttributeValues={":stale": stale_before.isoformat()},
-            )
-        except ClientError as exc:
-            if error_code(exc) != _CONDITION_FAILED:
-                raise wrap_client_error(exc, "write to the approvals table") from exc
-            existing = self.task(task_key)
-            return TaskClaim.STARTED if existing and existing.execution_id else TaskClaim.BUSY
-        return TaskClaim.WON
+        if self._table.claim(
+            item,
+            "attribute_not_exists(pk) OR "
+            "(attribute_not_exists(execution_id) AND claimed_at < :stale)",
+            {":stale": stale_before.isoformat()},
+        ):
+            return TaskClaim.WON
+        existing = self.task(task_key)
+        return TaskClaim.STARTED if existing and existing.execution_id else TaskClaim.BUSY
 
     def finish_task(self, task_key: str, execution_id: str) -> None:
-        self._update(f"TASK#{task_key}", "TASK", "SET execution_id = :eid", {":eid": execution_id})
+        self._table.update(_task(task_key), "SET execution_id = :eid", {":eid": execution_id})
 
     def release_task(self, task_key: str) -> None:
-        self._delete(f"TASK#{task_key}", "TASK")
+        self._table.release(_task(task_key))
 
     def task(self, task_key: str) -> Membership | None:
-        item = self._get(f"TASK#{task_key}", "TASK")
+        item = self._table.get(_task(task_key))
         return _membership(item) if item else None
 
     # -- executions ----------------------------------------------------------------------------
@@ -133,15 +122,12 @@ class FlowStore:
             "flow_id": member.flow_id,
             "level": member.level,
             "levels": member.levels,
-            "expires_at": self._expiry(),
+            "expires_at": expiry(self._now()),
         }
-        try:
-            self._table.put_item(Item=item)
-        except ClientError as exc:
-            raise wrap_client_error(exc, "write to the approvals table") from exc
+        self._table.put(item)
 
     def member(self, execution_id: str) -> Membership | None:
-        item = self._get(f"EXEC#{execution_id}", "FLOW")
+        item = self._table.get(_key(f"EXEC#{execution_id}", "FLOW"))
         return _membership(item) if item else None
 
     # -- flows -------------------------------------------------------------------------------
@@ -159,63 +145,58 @@ class FlowStore:
             "outcome": flow.outcome.value,
             "version": 0,
             "created_at": self._now().isoformat(),
-            "expires_at": self._expiry(),
+            "expires_at": expiry(self._now()),
         }
-        return self._put_once(item)
+        return self._table.claim(item)
 
     def flow(self, flow_id: str) -> FlowItem | None:
-        item = self._get(f"FLOW#{flow_id}", "FLOW")
+        item = self._table.get(_flow_key(flow_id))
         return _flow(item) if item else None
 
     def claim_root(self, flow_id: str, stale_before: datetime) -> bool:
         """Reserve posting the flow's root message; a claim older than `stale_before` is void."""
-        return self._conditional_update(
-            f"FLOW#{flow_id}",
-            "FLOW",
+        return self._table.update(
+            _flow_key(flow_id),
             "SET posting_at = :now",
-            "attribute_exists(pk) AND attribute_not_exists(root_ts) AND "
-            "(attribute_not_exists(posting_at) OR posting_at < :stale)",
             {":now": self._now().isoformat(), ":stale": stale_before.isoformat()},
+            condition="attribute_exists(pk) AND attribute_not_exists(root_ts) AND "
+            "(attribute_not_exists(posting_at) OR posting_at < :stale)",
         )
 
     def set_root(self, flow_id: str, ref: CardRef) -> None:
-        self._update(
-            f"FLOW#{flow_id}",
-            "FLOW",
+        self._table.update(
+            _flow_key(flow_id),
             "SET root_ts = :ts, channel = :channel REMOVE posting_at",
             {":ts": ref.ts, ":channel": ref.channel},
         )
 
     def release_root(self, flow_id: str) -> None:
-        self._update(f"FLOW#{flow_id}", "FLOW", "REMOVE posting_at", {})
+        self._table.update(_flow_key(flow_id), "REMOVE posting_at")
 
     def set_outcome(self, flow_id: str, outcome: Outcome) -> None:
-        self._update(
-            f"FLOW#{flow_id}",
-            "FLOW",
+        self._table.update(
+            _flow_key(flow_id),
             "SET outcome = :outcome, expires_at = :exp ADD version :one",
-            {":outcome": outcome.value, ":exp": self._expiry(), ":one": 1},
+            {":outcome": outcome.value, ":exp": expiry(self._now()), ":one": 1},
         )
 
     def set_rendered(self, flow_id: str, version: int) -> bool:
         """Record that the root shows `version`; False if a later version was shown meanwhile."""
-        return self._conditional_update(
-            f"FLOW#{flow_id}",
-            "FLOW",
+        return self._table.update(
+            _flow_key(flow_id),
             "SET rendered_version = :v",
-            "attribute_exists(pk) AND "
-            "(attribute_not_exists(rendered_version) OR rendered_version <= :v)",
             {":v": version},
+            condition="attribute_exists(pk) AND "
+            "(attribute_not_exists(rendered_version) OR rendered_version <= :v)",
         )
 
     def bump(self, flow_id: str) -> None:
         """Mark the flow as changed, so a render that read an older version renders again."""
-        self._conditional_update(
-            f"FLOW#{flow_id}",
-            "FLOW",
+        self._table.update(
+            _flow_key(flow_id),
             "SET expires_at = :exp ADD version :one",
-            "attribute_exists(pk)",
-            {":exp": self._expiry(), ":one": 1},
+            {":exp": expiry(self._now()), ":one": 1},
+            condition="attribute_exists(pk)",
         )
 
     # -- levels ------------------------------------------------------------------------------
@@ -224,13 +205,11 @@ class FlowStore:
         self, flow_id: str, level: int, execution_id: str, needed: int, channel: str
     ) -> bool:
         """Show a level as waiting on a new execution; False if this execution is already known."""
-        return self._conditional_update(
-            f"FLOW#{flow_id}",
-            _level_sk(level),
+        return self._table.update(
+            _level_key(flow_id, level),
             "SET flow_id = :flow, #level = :level, execution_id = :eid, outcome = :waiting, "
             "#rank = :rank, done = :zero, needed = :needed, approved_by = :none, "
             "rejected_by = :none, channel = :channel, expires_at = :exp REMOVE pointer_ts",
-            "attribute_not_exists(execution_id) OR execution_id <> :eid",
             {
                 ":flow": flow_id,
                 ":level": level,
@@ -241,22 +220,21 @@ class FlowStore:
                 ":needed": needed,
                 ":none": [],
                 ":channel": channel,
-                ":exp": self._expiry(),
+                ":exp": expiry(self._now()),
             },
+            condition="attribute_not_exists(execution_id) OR execution_id <> :eid",
             names={"#level": "level", "#rank": "rank"},
         )
 
     def record_level(self, snapshot: LevelItem) -> bool:
         """Store a later state of the level's current execution; False if it is not later."""
         assert snapshot.execution_id is not None
-        return self._conditional_update(
-            f"FLOW#{snapshot.flow_id}",
-            _level_sk(snapshot.level),
+        return self._table.update(
+            _level_key(snapshot.flow_id, snapshot.level),
             "SET flow_id = :flow, #level = :level, execution_id = :eid, outcome = :outcome, "
             "#rank = :rank, done = :done, needed = :needed, approved_by = :approved, "
             "rejected_by = :rejected, channel = if_not_exists(channel, :channel), "
             "expires_at = :exp",
-            "attribute_not_exists(pk) OR (execution_id = :eid AND #rank < :rank)",
             {
                 ":flow": snapshot.flow_id,
                 ":level": snapshot.level,
@@ -268,40 +246,25 @@ class FlowStore:
                 ":approved": list(snapshot.approved_by),
                 ":rejected": list(snapshot.rejected_by),
                 ":channel": snapshot.channel or "",
-                ":exp": self._expiry(),
+                ":exp": expiry(self._now()),
             },
+            condition="attribute_not_exists(pk) OR (execution_id = :eid AND #rank < :rank)",
             names={"#level": "level", "#rank": "rank"},
         )
 
     def set_pointer(self, flow_id: str, level: int, ts: str) -> None:
-        self._update(f"FLOW#{flow_id}", _level_sk(level), "SET pointer_ts = :ts", {":ts": ts})
+        self._table.update(_level_key(flow_id, level), "SET pointer_ts = :ts", {":ts": ts})
 
     def open_levels(self) -> Iterator[LevelItem]:
         """Levels still shown as waiting, for the reconciler to re-check against SSM."""
-        kwargs: dict[str, Any] = {
-            "FilterExpression": Attr("sk").begins_with("LEVEL#")
-            & Attr("outcome").eq(Outcome.WAITING.value)
-        }
-        while True:
-            try:
-                response = self._table.scan(**kwargs)
-            except ClientError as exc:
-                raise wrap_client_error(exc, "scan the approvals table") from exc
-            yield from (_level(item) for item in response["Items"])
-            if "LastEvaluatedKey" not in response:
-                return
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        waiting = Attr("sk").begins_with("LEVEL#") & Attr("outcome").eq(Outcome.WAITING.value)
+        yield from (_level(item) for item in self._table.scan(waiting))
 
     def levels(self, flow_id: str) -> list[LevelItem]:
-        try:
-            response = self._table.query(
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :level)",
-                ExpressionAttributeValues={":pk": f"FLOW#{flow_id}", ":level": "LEVEL#"},
-                ConsistentRead=True,
-            )
-        except ClientError as exc:
-            raise wrap_client_error(exc, "read the approvals table") from exc
-        return sorted((_level(i) for i in response["Items"]), key=lambda lv: lv.level)
+        items = self._table.query(
+            "pk = :pk AND begins_with(sk, :level)", {":pk": f"FLOW#{flow_id}", ":level": "LEVEL#"}
+        )
+        return sorted((_level(i) for i in items), key=lambda lv: lv.level)
 
     # -- completing an execution's task, once -------------------------------------------------
 
@@ -312,42 +275,31 @@ class FlowStore:
             "sk": "SFN",
             "phase": "sending",
             "claimed_at": self._now().isoformat(),
-            "expires_at": self._expiry(),
+            "expires_at": expiry(self._now()),
         }
-        try:
-            self._table.put_item(
-                Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR "
-                "(phase = :sending AND claimed_at < :stale)",
-                ExpressionAttributeValues={
-                    ":sending": "sending",
-                    ":stale": stale_before.isoformat(),
-                },
-            )
-        except ClientError as exc:
-            if error_code(exc) == _CONDITION_FAILED:
-                return False
-            raise wrap_client_error(exc, "write to the approvals table") from exc
-        return True
+        return self._table.claim(
+            item,
+            "attribute_not_exists(pk) OR (phase = :sending AND claimed_at < :stale)",
+            {":sending": "sending", ":stale": stale_before.isoformat()},
+        )
 
     def finish_completion(self, execution_id: str, closed_code: str | None = None) -> None:
         """Sent; or `closed_code` when Step Functions had already stopped waiting."""
         if closed_code is None:
-            self._update(f"EXEC#{execution_id}", "SFN", "SET phase = :p", {":p": "sent"})
+            self._table.update(_completion(execution_id), "SET phase = :p", {":p": "sent"})
             return
-        self._update(
-            f"EXEC#{execution_id}",
-            "SFN",
+        self._table.update(
+            _completion(execution_id),
             "SET phase = :p, closed_code = :code",
             {":p": "closed", ":code": closed_code},
         )
 
     def completion_closed_code(self, execution_id: str) -> str | None:
-        item = self._get(f"EXEC#{execution_id}", "SFN")
+        item = self._table.get(_completion(execution_id))
         return str(item["closed_code"]) if item and item.get("closed_code") else None
 
     def release_completion(self, execution_id: str) -> None:
-        self._delete(f"EXEC#{execution_id}", "SFN")
+        self._table.release(_completion(execution_id))
 
     # -- one-time claims on a flow (its outcome message, a level's pointer) -------------------
 
@@ -356,78 +308,33 @@ class FlowStore:
             "pk": f"FLOW#{flow_id}",
             "sk": f"CLAIM#{key}",
             "claimed_at": self._now().isoformat(),
-            "expires_at": self._expiry(),
+            "expires_at": expiry(self._now()),
         }
-        return self._put_once(item)
+        return self._table.claim(item)
 
     def release(self, flow_id: str, key: str) -> None:
-        self._delete(f"FLOW#{flow_id}", f"CLAIM#{key}")
-
-    # -- helpers -----------------------------------------------------------------------------
-
-    def _put_once(self, item: Mapping[str, Any]) -> bool:
-        try:
-            self._table.put_item(Item=dict(item), ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as exc:
-            if error_code(exc) == _CONDITION_FAILED:
-                return False
-            raise wrap_client_error(exc, "write to the approvals table") from exc
-        return True
-
-    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        try:
-            response = self._table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True)
-        except ClientError as exc:
-            raise wrap_client_error(exc, "read the approvals table") from exc
-        return response.get("Item")
-
-    def _update(self, pk: str, sk: str, expression: str, values: dict[str, Any]) -> None:
-        kwargs: dict[str, Any] = {"Key": {"pk": pk, "sk": sk}, "UpdateExpression": expression}
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        try:
-            self._table.update_item(**kwargs)
-        except ClientError as exc:
-            raise wrap_client_error(exc, "update the approvals table") from exc
-
-    def _conditional_update(
-        self,
-        pk: str,
-        sk: str,
-        expression: str,
-        condition: str,
-        values: dict[str, Any],
-        names: dict[str, str] | None = None,
-    ) -> bool:
-        kwargs: dict[str, Any] = {
-            "Key": {"pk": pk, "sk": sk},
-            "UpdateExpression": expression,
-            "ConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-        }
-        if names:
-            kwargs["ExpressionAttributeNames"] = names
-        try:
-            self._table.update_item(**kwargs)
-        except ClientError as exc:
-            if error_code(exc) == _CONDITION_FAILED:
-                return False
-            raise wrap_client_error(exc, "update the approvals table") from exc
-        return True
-
-    def _delete(self, pk: str, sk: str) -> None:
-        try:
-            self._table.delete_item(Key={"pk": pk, "sk": sk})
-        except ClientError as exc:
-            raise wrap_client_error(exc, "release a claim in the approvals table") from exc
-
-    def _expiry(self) -> int:
-        return int((self._now() + _RETENTION).timestamp())
+        self._table.release(_key(f"FLOW#{flow_id}", f"CLAIM#{key}"))
 
 
-def _level_sk(level: int) -> str:
+def _key(pk: str, sk: str) -> dict[str, str]:
+    return {"pk": pk, "sk": sk}
+
+
+def _task(task_key: str) -> dict[str, str]:
+    return _key(f"TASK#{task_key}", "TASK")
+
+
+def _flow_key(flow_id: str) -> dict[str, str]:
+    return _key(f"FLOW#{flow_id}", "FLOW")
+
+
+def _level_key(flow_id: str, level: int) -> dict[str, str]:
     # Zero-padded so a query returns levels in order.
-    return f"LEVEL#{level:04d}"
+    return _key(f"FLOW#{flow_id}", f"LEVEL#{level:04d}")
+
+
+def _completion(execution_id: str) -> dict[str, str]:
+    return _key(f"EXEC#{execution_id}", "SFN")
 
 
 def _strings(raw: Any) -> tuple[str, ...]:

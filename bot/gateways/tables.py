@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Attr
-from botocore.exceptions import ClientError
 
-from bot.gateways.aws import error_code, wrap_client_error
+from bot.gateways.dynamo import Clock, DynamoTable, expiry
 from bot.models import CardRef, Identity, Outcome
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
-
-Clock = Callable[[], datetime]
-
-# Cards and claims outlive their approval by this long, then DynamoDB's TTL removes them
-# (SSM's longest approval timeout is 30 days).
-_RETENTION = timedelta(days=45)
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 @dataclass(frozen=True)
@@ -59,7 +51,7 @@ class ApprovalStore:
     """
 
     def __init__(self, table: Table, now: Clock) -> None:
-        self._table = table
+        self._table = DynamoTable(table, "approvals")
         self._now = now
 
     def claim_card(self, execution_id: str, step_name: str, channel: str, **extra: Any) -> bool:
@@ -73,15 +65,14 @@ class ApprovalStore:
             "rank": -1,
             "outcome": Outcome.WAITING.value,
             "created_at": self._now().isoformat(),
-            "expires_at": self._expiry(),
+            "expires_at": expiry(self._now()),
             **{k: v for k, v in extra.items() if v is not None},
         }
-        return self._put_once(item)
+        return self._table.claim(item)
 
     def set_card_ts(self, execution_id: str, step_name: str, ref: CardRef) -> None:
-        self._update(
-            execution_id,
-            f"CARD#{step_name}",
+        self._table.update(
+            _key(execution_id, f"CARD#{step_name}"),
             "SET ts = :ts, channel = :channel",
             {":ts": ref.ts, ":channel": ref.channel},
         )
@@ -91,71 +82,41 @@ class ApprovalStore:
         self.release(execution_id, f"CARD#{step_name}")
 
     def card(self, execution_id: str, step_name: str) -> CardItem | None:
-        item = self._get(execution_id, f"CARD#{step_name}")
+        item = self._table.get(_key(execution_id, f"CARD#{step_name}"))
         return _card(item) if item else None
 
     def cards(self, execution_id: str) -> list[CardItem]:
-        try:
-            response = self._table.query(
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :card)",
-                ExpressionAttributeValues={":pk": _pk(execution_id), ":card": "CARD#"},
-                ConsistentRead=True,
-            )
-        except ClientError as exc:
-            raise wrap_client_error(exc, "read the approvals table") from exc
-        return [_card(item) for item in response["Items"]]
+        items = self._table.query(
+            "pk = :pk AND begins_with(sk, :card)", {":pk": _pk(execution_id), ":card": "CARD#"}
+        )
+        return [_card(item) for item in items]
 
     def open_cards(self) -> Iterator[CardItem]:
         """Cards still showing Waiting (for the reconciler to re-check against SSM)."""
-        kwargs: dict[str, Any] = {
-            "FilterExpression": Attr("sk").begins_with("CARD#")
-            & Attr("outcome").eq(Outcome.WAITING.value)
-        }
-        while True:
-            try:
-                response = self._table.scan(**kwargs)
-            except ClientError as exc:
-                raise wrap_client_error(exc, "scan the approvals table") from exc
-            yield from (_card(item) for item in response["Items"])
-            if "LastEvaluatedKey" not in response:
-                return
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        waiting = Attr("sk").begins_with("CARD#") & Attr("outcome").eq(Outcome.WAITING.value)
+        yield from (_card(item) for item in self._table.scan(waiting))
 
     def raise_rank(self, execution_id: str, step_name: str, rank: int, outcome: Outcome) -> bool:
         """Record that the card now shows a later state; False if it already shows this or later."""
-        try:
-            self._table.update_item(
-                Key={"pk": _pk(execution_id), "sk": f"CARD#{step_name}"},
-                UpdateExpression="SET #rank = :rank, outcome = :outcome",
-                ConditionExpression="attribute_exists(pk) AND #rank < :rank",
-                ExpressionAttributeNames={"#rank": "rank"},
-                ExpressionAttributeValues={":rank": rank, ":outcome": outcome.value},
-            )
-        except ClientError as exc:
-            if error_code(exc) == _CONDITION_FAILED:
-                return False
-            raise wrap_client_error(exc, "update the approvals table") from exc
-        return True
+        return self._table.update(
+            _key(execution_id, f"CARD#{step_name}"),
+            "SET #rank = :rank, outcome = :outcome",
+            {":rank": rank, ":outcome": outcome.value},
+            condition="attribute_exists(pk) AND #rank < :rank",
+            names={"#rank": "rank"},
+        )
 
     def lower_rank(
         self, execution_id: str, step_name: str, rank: int, back_to: int, outcome: Outcome
     ) -> None:
         """Undo `raise_rank(rank)` when Slack never showed that state (unless a later one came)."""
-        try:
-            self._table.update_item(
-                Key={"pk": _pk(execution_id), "sk": f"CARD#{step_name}"},
-                UpdateExpression="SET #rank = :back, outcome = :outcome",
-                ConditionExpression="#rank = :rank",
-                ExpressionAttributeNames={"#rank": "rank"},
-                ExpressionAttributeValues={
-                    ":rank": rank,
-                    ":back": back_to,
-                    ":outcome": outcome.value,
-                },
-            )
-        except ClientError as exc:
-            if error_code(exc) != _CONDITION_FAILED:
-                raise wrap_client_error(exc, "update the approvals table") from exc
+        self._table.update(
+            _key(execution_id, f"CARD#{step_name}"),
+            "SET #rank = :back, outcome = :outcome",
+            {":rank": rank, ":back": back_to, ":outcome": outcome.value},
+            condition="#rank = :rank",
+            names={"#rank": "rank"},
+        )
 
     def claim(self, execution_id: str, key: str, **attributes: Any) -> bool:
         """Take a one-time claim (a decision, an announcement, a reminder); False if taken."""
@@ -163,64 +124,27 @@ class ApprovalStore:
             "pk": _pk(execution_id),
             "sk": f"CLAIM#{key}",
             "claimed_at": self._now().isoformat(),
-            "expires_at": self._expiry(),
+            "expires_at": expiry(self._now()),
             **attributes,
         }
-        return self._put_once(item)
+        return self._table.claim(item)
 
     def release(self, execution_id: str, key: str) -> None:
         sk = key if key.startswith("CARD#") else f"CLAIM#{key}"
-        try:
-            self._table.delete_item(Key={"pk": _pk(execution_id), "sk": sk})
-        except ClientError as exc:
-            raise wrap_client_error(exc, "release a claim in the approvals table") from exc
+        self._table.release(_key(execution_id, sk))
 
     def has_claim(self, execution_id: str, key: str) -> bool:
-        return self._get(execution_id, f"CLAIM#{key}") is not None
-
-    def _put_once(self, item: Mapping[str, Any]) -> bool:
-        try:
-            self._table.put_item(Item=dict(item), ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as exc:
-            if error_code(exc) == _CONDITION_FAILED:
-                return False
-            raise wrap_client_error(exc, "write to the approvals table") from exc
-        return True
-
-    def _get(self, execution_id: str, sk: str) -> dict[str, Any] | None:
-        try:
-            response = self._table.get_item(
-                Key={"pk": _pk(execution_id), "sk": sk}, ConsistentRead=True
-            )
-        except ClientError as exc:
-            raise wrap_client_error(exc, "read the approvals table") from exc
-        return response.get("Item")
-
-    def _update(self, execution_id: str, sk: str, expression: str, values: dict[str, Any]) -> None:
-        try:
-            self._table.update_item(
-                Key={"pk": _pk(execution_id), "sk": sk},
-                UpdateExpression=expression,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            raise wrap_client_error(exc, "update the approvals table") from exc
-
-    def _expiry(self) -> int:
-        return int((self._now() + _RETENTION).timestamp())
+        return self._table.get(_key(execution_id, f"CLAIM#{key}")) is not None
 
 
 class IdentityStore:
     """Identities table: Slack user id → the IAM role they act through (and IAM user they are)."""
 
     def __init__(self, table: Table) -> None:
-        self._table = table
+        self._table = DynamoTable(table, "identities")
 
     def get(self, slack_user_id: str) -> Identity | None:
-        try:
-            item = self._table.get_item(Key={"slack_user_id": slack_user_id}).get("Item")
-        except ClientError as exc:
-            raise wrap_client_error(exc, "read the identities table") from exc
+        item = self._table.get({"slack_user_id": slack_user_id}, consistent=False)
         return _identity(item) if item else None
 
     def put(self, identity: Identity) -> None:
@@ -230,40 +154,20 @@ class IdentityStore:
             "role_arn": identity.role_arn,
             "iam_user": identity.iam_user,
         }
-        try:
-            self._table.put_item(Item={k: v for k, v in item.items() if v})
-        except ClientError as exc:
-            raise wrap_client_error(exc, "write to the identities table") from exc
+        self._table.put({k: v for k, v in item.items() if v})
 
     def delete(self, slack_user_id: str) -> bool:
-        try:
-            response = self._table.delete_item(
-                Key={"slack_user_id": slack_user_id}, ReturnValues="ALL_OLD"
-            )
-        except ClientError as exc:
-            raise wrap_client_error(exc, "write to the identities table") from exc
-        return "Attributes" in response
+        return self._table.delete({"slack_user_id": slack_user_id})
 
     def all(self) -> list[Identity]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {}
-        while True:
-            try:
-                response = self._table.scan(**kwargs)
-            except ClientError as exc:
-                raise wrap_client_error(exc, "scan the identities table") from exc
-            items.extend(response["Items"])
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return sorted((_identity(i) for i in items), key=lambda i: i.display_name)
+        return sorted((_identity(i) for i in self._table.scan()), key=lambda i: i.display_name)
 
 
 class AuditLog:
     """Audit table: append-only events, pk = flow or execution id, sk = time#unique suffix."""
 
     def __init__(self, table: Table, now: Clock) -> None:
-        self._table = table
+        self._table = DynamoTable(table, "audit")
         self._now = now
 
     def append(self, subject: str, event: str, **fields: Any) -> None:
@@ -275,41 +179,24 @@ class AuditLog:
             "event": event,
             **{k: v for k, v in fields.items() if v not in (None, "", [], ())},
         }
-        try:
-            # Never overwrite: an audit row, once written, stays as written.
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(sk)")
-        except ClientError as exc:
-            raise wrap_client_error(exc, "write to the audit table") from exc
+        # Never overwrite: an audit row, once written, stays as written.
+        self._table.put(item, condition="attribute_not_exists(sk)")
 
     def events(self, subject: str) -> list[dict[str, Any]]:
-        try:
-            response = self._table.query(
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": subject},
-                ConsistentRead=True,
-            )
-        except ClientError as exc:
-            raise wrap_client_error(exc, "read the audit table") from exc
-        return list(response["Items"])
+        return self._table.query("pk = :pk", {":pk": subject})
 
     def since(self, start: datetime) -> list[dict[str, Any]]:
         """Every event at or after `start`, oldest first."""
-        rows: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"FilterExpression": Attr("at").gte(start.isoformat())}
-        while True:
-            try:
-                response = self._table.scan(**kwargs)
-            except ClientError as exc:
-                raise wrap_client_error(exc, "scan the audit table") from exc
-            rows.extend(response["Items"])
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        rows = self._table.scan(Attr("at").gte(start.isoformat()))
         return sorted(rows, key=lambda r: (str(r["at"]), str(r["sk"])))
 
 
 def _pk(execution_id: str) -> str:
     return f"EXEC#{execution_id}"
+
+
+def _key(execution_id: str, sk: str) -> dict[str, str]:
+    return {"pk": _pk(execution_id), "sk": sk}
 
 
 def _card(item: Mapping[str, Any]) -> CardItem:

@@ -1,0 +1,120 @@
+"""DynamoTable: claims won once, a failed condition is an answer, other refusals domain errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from boto3.dynamodb.conditions import Attr
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from bot.errors import ServiceError, TransientError
+from bot.gateways.dynamo import DynamoTable
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def table() -> Iterator[Any]:
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb", region_name=REGION)
+        yield dynamodb.create_table(
+            TableName="approvals",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+
+def test_a_claim_is_won_once_and_can_be_taken_again_after_release(table: Any) -> None:
+    db = DynamoTable(table, "approvals")
+    key = {"pk": "EXEC#e-1", "sk": "CLAIM#decision"}
+    assert db.claim({**key, "by": "alice"})
+    assert not db.claim({**key, "by": "bob"})
+    assert db.get(key) == {**key, "by": "alice"}
+    db.release(key)
+    assert db.claim({**key, "by": "bob"})
+
+
+def test_a_claim_with_its_own_condition_takes_over_only_what_it_allows(table: Any) -> None:
+    db = DynamoTable(table, "approvals")
+    key = {"pk": "TASK#t", "sk": "TASK"}
+    stale = "attribute_not_exists(pk) OR claimed_at < :stale"
+    assert db.claim({**key, "claimed_at": "2026-01-01T10:00"}, stale, {":stale": "2026-01-01"})
+    assert not db.claim({**key, "claimed_at": "2026-01-01T11:00"}, stale, {":stale": "2026-01-01"})
+    assert db.claim({**key, "claimed_at": "2026-01-02T10:00"}, stale, {":stale": "2026-01-02"})
+
+
+def test_a_conditional_update_says_whether_it_applied(table: Any) -> None:
+    db = DynamoTable(table, "approvals")
+    key = {"pk": "EXEC#e-1", "sk": "CARD#Approve"}
+    db.put({**key, "rank": 1})
+    raise_to = "attribute_exists(pk) AND #rank < :rank"
+    names = {"#rank": "rank"}
+    assert db.update(key, "SET #rank = :rank", {":rank": 2}, condition=raise_to, names=names)
+    assert not db.update(key, "SET #rank = :rank", {":rank": 2}, condition=raise_to, names=names)
+    assert db.get(key) == {**key, "rank": 2}
+
+
+def test_delete_says_whether_there_was_an_item(table: Any) -> None:
+    db = DynamoTable(table, "approvals")
+    key = {"pk": "EXEC#e-1", "sk": "CARD#Approve"}
+    db.put(key)
+    assert db.delete(key)
+    assert not db.delete(key)
+
+
+def test_a_put_that_must_not_overwrite_refuses_as_an_error(table: Any) -> None:
+    db = DynamoTable(table, "audit")
+    row = {"pk": "EXEC#e-1", "sk": "2026-01-01T10:00#abc"}
+    db.put(row, condition="attribute_not_exists(sk)")
+    with pytest.raises(ServiceError, match="write to the audit table"):
+        db.put(row, condition="attribute_not_exists(sk)")
+
+
+def test_scan_reads_every_page(table: Any) -> None:
+    db = DynamoTable(table, "approvals")
+    stub = Stubber(table.meta.client)
+    stub.add_response(
+        "scan", {"Items": [{"pk": {"S": "a"}}], "LastEvaluatedKey": {"pk": {"S": "a"}}}
+    )
+    stub.add_response("scan", {"Items": [{"pk": {"S": "b"}}]})
+    with stub:
+        assert [item["pk"] for item in db.scan(Attr("pk").exists())] == ["a", "b"]
+    stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        ("ProvisionedThroughputExceededException", TransientError),
+        ("ThrottlingException", TransientError),
+        ("AccessDeniedException", ServiceError),
+    ],
+)
+def test_other_refusals_are_domain_errors_that_name_the_table(
+    table: Any, code: str, kind: type[ServiceError]
+) -> None:
+    db = DynamoTable(table, "approvals")
+    stub = Stubber(table.meta.client)
+    stub.add_client_error("put_item", code)
+    stub.add_client_error("update_item", code)
+    stub.add_client_error("delete_item", code)
+    with stub:
+        with pytest.raises(kind, match="write to the approvals table") as claimed:
+            db.claim({"pk": "p", "sk": "s"})
+        with pytest.raises(kind, match="update the approvals table"):
+            db.update({"pk": "p", "sk": "s"}, "SET a = :a", {":a": 1}, condition="a < :a")
+        with pytest.raises(kind, match="release a claim in the approvals table"):
+            db.release({"pk": "p", "sk": "s"})
+    assert claimed.type is kind
+    assert code in str(claimed.value)
