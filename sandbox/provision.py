@@ -17,7 +17,7 @@ import copy
 import io
 import json
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,21 +40,6 @@ STACK_NAME = "signoff"
 CODE_BUCKET = "signoff-sandbox-artifacts"
 CODE_KEY = "signoff-lambda.zip"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
-
-# Resource types moto's CloudFormation lacks → what the sandbox creates from their properties.
-SUBSTITUTES = {
-    "AWS::SecretsManager::Secret": "CreateSecret",
-    "AWS::SNS::Subscription": "SNS Subscribe",
-    "AWS::Lambda::Url": "CreateFunctionUrlConfig, served on loopback",
-    "AWS::Lambda::EventInvokeConfig": "PutFunctionEventInvokeConfig (retries kept, no DLQ)",
-    # moto has these two, but its models ignore Definition/DefinitionSubstitutions and create
-    # the machine where the executing interpreter never looks, or store a document's Content
-    # as an object (DescribeDocument then fails).
-    "AWS::StepFunctions::StateMachine": "CreateStateMachine (Definition, substitutions)",
-    "AWS::SSM::Document": "CreateDocument (Content serialized)",
-    # moto's role model ignores ManagedPolicyArns and stores inline policies as Python text.
-    "AWS::IAM::Role": "CreateRole (inline policies as JSON, managed policies attached)",
-}
 
 
 class ProvisionError(RuntimeError):
@@ -217,22 +202,17 @@ def deploy(
 ) -> Stack:
     """Create the stack from the template; raises ProvisionError naming what failed."""
     install_substitutes()
-    region = str(session.region_name)
     s3 = session.client("s3", config=client_config)
     s3.create_bucket(Bucket=CODE_BUCKET)
     s3.put_object(Bucket=CODE_BUCKET, Key=CODE_KEY, Body=code_package())
-    body = prepare(load_template(template_path), parameters, region)
-    cloudformation = session.client("cloudformation", config=client_config)
-    try:
-        cloudformation.create_stack(
-            StackName=STACK_NAME,
-            TemplateBody=json.dumps(body),
-            Parameters=_stack_parameters(parameters),
-            Capabilities=CAPABILITIES,
-        )
-    except Exception as exc:
-        raise ProvisionError(f"creating the stack from {template_path} failed: {exc}") from exc
-    return describe(session, client_config=client_config)
+    return _apply(
+        session,
+        "create_stack",
+        parameters,
+        template_path,
+        client_config,
+        f"creating the stack from {template_path} failed",
+    )
 
 
 def redeploy(
@@ -243,18 +223,36 @@ def redeploy(
     client_config: Any = None,
 ) -> Stack:
     """Update the stack with new parameter values (what an operator's second deploy does)."""
-    region = str(session.region_name)
-    body = prepare(load_template(template_path), parameters, region)
+    return _apply(
+        session,
+        "update_stack",
+        parameters,
+        template_path,
+        client_config,
+        "updating the stack failed",
+    )
+
+
+def _apply(
+    session: boto3.Session,
+    operation: str,
+    parameters: Mapping[str, str],
+    template_path: Path | str,
+    client_config: Any,
+    failed: str,
+) -> Stack:
+    """CreateStack or UpdateStack with the prepared template; the stack as it then stands."""
+    body = prepare(load_template(template_path), parameters, str(session.region_name))
     cloudformation = session.client("cloudformation", config=client_config)
     try:
-        cloudformation.update_stack(
+        getattr(cloudformation, operation)(
             StackName=STACK_NAME,
             TemplateBody=json.dumps(body),
             Parameters=_stack_parameters(parameters),
             Capabilities=CAPABILITIES,
         )
     except Exception as exc:
-        raise ProvisionError(f"updating the stack failed: {exc}") from exc
+        raise ProvisionError(f"{failed}: {exc}") from exc
     return describe(session, client_config=client_config)
 
 
@@ -287,17 +285,191 @@ def describe(session: boto3.Session, *, client_config: Any = None) -> Stack:
 
 # --- the resource types moto's CloudFormation lacks ----------------------------------------
 
+_Properties = Mapping[str, Any]
+# (Properties, resource name, account id, region) → (physical id, GetAtt attributes).
+_Create = Callable[[_Properties, str, str, str], tuple[str, dict[str, str]]]
+# (Properties, physical id, account id, region): the resource updated in place.
+_Update = Callable[[_Properties, str, str, str], None]
 
-class _Substitute:
-    """Common plumbing: a resource made by calling a moto backend, with Ref and GetAtt."""
+
+@dataclass(frozen=True)
+class _Recipe:
+    """How the sandbox makes one resource type from its properties, through moto's backends."""
+
+    how: str  # what the start-up line says the sandbox does instead
+    create: _Create
+    name_property: str = ""  # the property that names the resource, as CloudFormation has it
+    update: _Update | None = None  # None: the sandbox refuses to update it
+
+
+def _create_secret(
+    properties: _Properties, name: str, account_id: str, region_name: str
+) -> tuple[str, dict[str, str]]:
+    if "GenerateSecretString" in properties:
+        raise ProvisionError("the sandbox does not generate secrets (GenerateSecretString)")
+    created = secretsmanager_backends[account_id][region_name].create_secret(
+        name=properties.get("Name") or name,
+        secret_string=properties.get("SecretString"),
+        secret_binary=None,
+        description=properties.get("Description"),
+        tags=properties.get("Tags"),
+        kms_key_id=properties.get("KmsKeyId"),
+        client_request_token=None,
+        replica_regions=[],
+        force_overwrite=False,
+    )
+    arn = json.loads(created)["ARN"] if isinstance(created, str) else created["ARN"]
+    return arn, {"Id": arn}
+
+
+def _create_subscription(
+    properties: _Properties, name: str, account_id: str, region_name: str
+) -> tuple[str, dict[str, str]]:
+    topic_arn = properties["TopicArn"]
+    region = topic_arn.split(":")[3]
+    backend = sns_backends[account_id][region]
+    subscription = backend.subscribe(topic_arn, properties["Endpoint"], properties["Protocol"])
+    for attribute in ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy"):
+        if attribute in properties:
+            value = properties[attribute]
+            backend.set_subscription_attributes(
+                subscription.arn, attribute, value if isinstance(value, str) else json.dumps(value)
+            )
+    return subscription.arn, {"Arn": subscription.arn}
+
+
+def _create_function_url(
+    properties: _Properties, name: str, account_id: str, region_name: str
+) -> tuple[str, dict[str, str]]:
+    config = {
+        key: properties[key] for key in ("AuthType", "Cors", "InvokeMode") if key in properties
+    }
+    url = lambda_backend(account_id, region_name).create_function_url_config(
+        properties["TargetFunctionArn"], config
+    )
+    arn = url.function.function_arn
+    return arn, {"FunctionUrl": url.url, "FunctionArn": arn}
+
+
+def _create_event_invoke_config(
+    properties: _Properties, name: str, account_id: str, region_name: str
+) -> tuple[str, dict[str, str]]:
+    config: dict[str, Any] = {}
+    for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+        if key in properties:
+            config[key] = int(properties[key])
+    if "DestinationConfig" in properties:
+        config["DestinationConfig"] = properties["DestinationConfig"]
+    function = properties["FunctionName"]
+    lambda_backend(account_id, region_name).put_function_event_invoke_config(function, config)
+    return f"{function}:{properties.get('Qualifier', '$LATEST')}", {}
+
+
+def _create_state_machine(
+    properties: _Properties, name: str, account_id: str, region_name: str
+) -> tuple[str, dict[str, str]]:
+    definition = properties.get("DefinitionString") or json.dumps(properties["Definition"])
+    for key, value in properties.get("DefinitionSubstitutions", {}).items():
+        definition = definition.replace("${" + key + "}", str(value))
+    # moto's own model writes to the plain backend; with execute_state_machine on, the
+    # API (and so every StartExecution) reads the interpreter's backend instead.
+    machine = stepfunctions_backend(account_id, region_name).create_state_machine(
+        properties.get("StateMachineName") or name,
+        definition,
+        properties["RoleArn"],
+        tags=properties.get("Tags"),
+        loggingConfiguration=properties.get("LoggingConfiguration"),
+        tracingConfiguration=properties.get("TracingConfiguration"),
+        sm_type=properties.get("StateMachineType"),
+    )
+    return machine.arn, {"Arn": machine.arn, "Name": machine.name}
+
+
+def _create_document(
+    properties: _Properties, name: str, account_id: str, region_name: str
+) -> tuple[str, dict[str, str]]:
+    name = properties.get("Name") or name
+    ssm_backends[account_id][region_name].create_document(
+        content=_document_text(properties),
+        requires=properties.get("Requires"),
+        attachments=properties.get("Attachments"),
+        name=name,
+        version_name=properties.get("VersionName"),
+        document_type=properties.get("DocumentType"),
+        document_format=properties.get("DocumentFormat", "JSON"),
+        target_type=properties.get("TargetType"),
+        tags=properties.get("Tags"),
+    )
+    return name, {}
+
+
+def _update_document(properties: _Properties, name: str, account_id: str, region_name: str) -> None:
+    backend = ssm_backends[account_id][region_name]
+    # UpdateMethod NewVersion: a new version that becomes the default.
+    updated = backend.update_document(
+        content=_document_text(properties),
+        attachments=[],
+        name=name,
+        version_name=properties.get("VersionName") or "",
+        document_version="$LATEST",
+        document_format=properties.get("DocumentFormat", "JSON"),
+        target_type=properties.get("TargetType") or "",
+    )
+    backend.update_document_default_version(name, updated["DocumentVersion"])
+
+
+def _document_text(properties: _Properties) -> str:
+    content = properties["Content"]
+    if isinstance(content, str):
+        return content
+    if properties.get("DocumentFormat", "JSON") == "YAML":
+        return str(yaml.safe_dump(content, sort_keys=False))
+    return json.dumps(content)
+
+
+# Resource types moto's CloudFormation lacks → how the sandbox creates them from their properties.
+_RECIPES = {
+    "AWS::SecretsManager::Secret": _Recipe("CreateSecret", _create_secret, "Name"),
+    "AWS::SNS::Subscription": _Recipe("SNS Subscribe", _create_subscription),
+    "AWS::Lambda::Url": _Recipe(
+        "CreateFunctionUrlConfig, served on loopback", _create_function_url
+    ),
+    "AWS::Lambda::EventInvokeConfig": _Recipe(
+        "PutFunctionEventInvokeConfig (retries kept, no DLQ)", _create_event_invoke_config
+    ),
+    # moto has these two, but its models ignore Definition/DefinitionSubstitutions and create
+    # the machine where the executing interpreter never looks, or store a document's Content
+    # as an object (DescribeDocument then fails).
+    "AWS::StepFunctions::StateMachine": _Recipe(
+        "CreateStateMachine (Definition, substitutions)", _create_state_machine, "StateMachineName"
+    ),
+    "AWS::SSM::Document": _Recipe(
+        "CreateDocument (Content serialized)", _create_document, "Name", _update_document
+    ),
+}
+
+
+class _SubstituteModel:
+    """A moto CloudFormation model made from a `_Recipe`: created by it, with Ref and GetAtt.
+
+    moto calls cloudformation_type() and cloudformation_name_type() on the class, so each
+    resource type gets its own subclass (made by `_model`) that carries its type and recipe.
+    """
+
+    resource_type = ""
+    recipe: _Recipe
 
     def __init__(self, physical_id: str, attributes: Mapping[str, str]) -> None:
         self._physical_id = physical_id
         self._attributes = dict(attributes)
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.resource_type
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.recipe.name_property
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
@@ -313,7 +485,22 @@ class _Substitute:
         return self._physical_id
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> _SubstituteModel:
+        properties = cloudformation_json.get("Properties", {})
+        physical_id, attributes = cls.recipe.create(
+            properties, resource_name, account_id, region_name
+        )
+        return cls(physical_id, attributes)
+
+    @classmethod
+    def update_from_cloudformation_json(
         cls,
         original_resource: Any,
         new_resource_name: str,
@@ -321,238 +508,36 @@ class _Substitute:
         account_id: str,
         region_name: str,
     ) -> Any:
-        raise ProvisionError(
-            f"the sandbox cannot update {original_resource.cloudformation_type()} "
-            f"{original_resource.physical_resource_id}"
+        if cls.recipe.update is None:
+            raise ProvisionError(
+                f"the sandbox cannot update {original_resource.cloudformation_type()} "
+                f"{original_resource.physical_resource_id}"
+            )
+        cls.recipe.update(
+            cloudformation_json["Properties"],
+            original_resource.physical_resource_id,
+            account_id,
+            region_name,
         )
+        return original_resource
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
+    def delete_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
     ) -> None:
         return None
 
 
-class _SecretSubstitute(_Substitute, CloudFormationModel):  # type: ignore[misc]
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SecretsManager::Secret"
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> _SecretSubstitute:
-        properties = cloudformation_json.get("Properties", {})
-        if "GenerateSecretString" in properties:
-            raise ProvisionError("the sandbox does not generate secrets (GenerateSecretString)")
-        created = secretsmanager_backends[account_id][region_name].create_secret(
-            name=properties.get("Name") or resource_name,
-            secret_string=properties.get("SecretString"),
-            secret_binary=None,
-            description=properties.get("Description"),
-            tags=properties.get("Tags"),
-            kms_key_id=properties.get("KmsKeyId"),
-            client_request_token=None,
-            replica_regions=[],
-            force_overwrite=False,
-        )
-        arn = json.loads(created)["ARN"] if isinstance(created, str) else created["ARN"]
-        return cls(arn, {"Id": arn})
-
-
-class _SubscriptionSubstitute(_Substitute, CloudFormationModel):  # type: ignore[misc]
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::Subscription"
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> _SubscriptionSubstitute:
-        properties = cloudformation_json["Properties"]
-        topic_arn = properties["TopicArn"]
-        region = topic_arn.split(":")[3]
-        backend = sns_backends[account_id][region]
-        subscription = backend.subscribe(topic_arn, properties["Endpoint"], properties["Protocol"])
-        for name in ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy"):
-            if name in properties:
-                value = properties[name]
-                backend.set_subscription_attributes(
-                    subscription.arn, name, value if isinstance(value, str) else json.dumps(value)
-                )
-        return cls(subscription.arn, {"Arn": subscription.arn})
-
-
-class _FunctionUrlSubstitute(_Substitute, CloudFormationModel):  # type: ignore[misc]
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Lambda::Url"
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> _FunctionUrlSubstitute:
-        properties = cloudformation_json["Properties"]
-        config = {
-            key: properties[key] for key in ("AuthType", "Cors", "InvokeMode") if key in properties
-        }
-        url = lambda_backend(account_id, region_name).create_function_url_config(
-            properties["TargetFunctionArn"], config
-        )
-        arn = url.function.function_arn
-        return cls(arn, {"FunctionUrl": url.url, "FunctionArn": arn})
-
-
-class _EventInvokeConfigSubstitute(_Substitute, CloudFormationModel):  # type: ignore[misc]
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Lambda::EventInvokeConfig"
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> _EventInvokeConfigSubstitute:
-        properties = cloudformation_json["Properties"]
-        config: dict[str, Any] = {}
-        for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
-            if key in properties:
-                config[key] = int(properties[key])
-        if "DestinationConfig" in properties:
-            config["DestinationConfig"] = properties["DestinationConfig"]
-        function = properties["FunctionName"]
-        lambda_backend(account_id, region_name).put_function_event_invoke_config(function, config)
-        return cls(f"{function}:{properties.get('Qualifier', '$LATEST')}", {})
-
-
-class _StateMachineSubstitute(_Substitute, CloudFormationModel):  # type: ignore[misc]
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "StateMachineName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::StepFunctions::StateMachine"
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> _StateMachineSubstitute:
-        properties = cloudformation_json["Properties"]
-        definition = properties.get("DefinitionString") or json.dumps(properties["Definition"])
-        for name, value in properties.get("DefinitionSubstitutions", {}).items():
-            definition = definition.replace("${" + name + "}", str(value))
-        # moto's own model writes to the plain backend; with execute_state_machine on, the
-        # API (and so every StartExecution) reads the interpreter's backend instead.
-        machine = stepfunctions_backend(account_id, region_name).create_state_machine(
-            properties.get("StateMachineName") or resource_name,
-            definition,
-            properties["RoleArn"],
-            tags=properties.get("Tags"),
-            loggingConfiguration=properties.get("LoggingConfiguration"),
-            tracingConfiguration=properties.get("TracingConfiguration"),
-            sm_type=properties.get("StateMachineType"),
-        )
-        return cls(machine.arn, {"Arn": machine.arn, "Name": machine.name})
-
-
-class _DocumentSubstitute(_Substitute, CloudFormationModel):  # type: ignore[misc]
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SSM::Document"
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> _DocumentSubstitute:
-        properties = cloudformation_json["Properties"]
-        name = properties.get("Name") or resource_name
-        ssm_backends[account_id][region_name].create_document(
-            content=_document_text(properties),
-            requires=properties.get("Requires"),
-            attachments=properties.get("Attachments"),
-            name=name,
-            version_name=properties.get("VersionName"),
-            document_type=properties.get("DocumentType"),
-            document_format=properties.get("DocumentFormat", "JSON"),
-            target_type=properties.get("TargetType"),
-            tags=properties.get("Tags"),
-        )
-        return cls(name, {})
-
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> Any:
-        properties = cloudformation_json["Properties"]
-        backend = ssm_backends[account_id][region_name]
-        name = original_resource.physical_resource_id
-        # UpdateMethod NewVersion: a new version that becomes the default.
-        updated = backend.update_document(
-            content=_document_text(properties),
-            attachments=[],
-            name=name,
-            version_name=properties.get("VersionName") or "",
-            document_version="$LATEST",
-            document_format=properties.get("DocumentFormat", "JSON"),
-            target_type=properties.get("TargetType") or "",
-        )
-        backend.update_document_default_version(name, updated["DocumentVersion"])
-        return original_resource
-
-
-def _document_text(properties: Mapping[str, Any]) -> str:
-    content = properties["Content"]
-    if isinstance(content, str):
-        return content
-    if properties.get("DocumentFormat", "JSON") == "YAML":
-        return str(yaml.safe_dump(content, sort_keys=False))
-    return json.dumps(content)
+def _model(resource_type: str, recipe: _Recipe) -> type[CloudFormationModel]:
+    # A direct subclass of CloudFormationModel, as moto's model list expects its models to be.
+    name = "_" + resource_type.replace("::", "") + "Substitute"
+    namespace = {"resource_type": resource_type, "recipe": recipe}
+    return type(name, (_SubstituteModel, CloudFormationModel), namespace)
 
 
 class _RoleSubstitute(Role):  # type: ignore[misc]
+    """moto's role model ignores ManagedPolicyArns and stores inline policies as Python text."""
+
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
         cls,
@@ -582,13 +567,14 @@ class _RoleSubstitute(Role):  # type: ignore[misc]
         return role
 
 
+# Resource types moto's CloudFormation lacks or mishandles → what the sandbox does instead.
+SUBSTITUTES = {
+    **{resource_type: recipe.how for resource_type, recipe in _RECIPES.items()},
+    "AWS::IAM::Role": "CreateRole (inline policies as JSON, managed policies attached)",
+}
+
 _SUBSTITUTE_MODELS = (
-    _SecretSubstitute,
-    _SubscriptionSubstitute,
-    _FunctionUrlSubstitute,
-    _EventInvokeConfigSubstitute,
-    _StateMachineSubstitute,
-    _DocumentSubstitute,
+    *(_model(resource_type, recipe) for resource_type, recipe in _RECIPES.items()),
     _RoleSubstitute,
 )
 
