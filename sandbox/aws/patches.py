@@ -10,6 +10,9 @@
 - Step Functions: sfn_fix.py.
 - DynamoDB: writes run one at a time, so a conditional write is atomic as on AWS (moto checks
   the condition and writes without a lock: two threads can both win an exactly-once claim).
+- Backend lookup: moto takes one process-wide lock on every request to find the account's
+  backend, even when it exists; with many threads that lock convoy dominated the sandbox's
+  time under load. Existing backends are now found without it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.base_backend import BackendDict
 from moto.dynamodb.models import DynamoDBBackend
 from moto.events.models import Rule
 from moto.events.utils import EventTemplateParser
@@ -61,9 +65,32 @@ def install() -> None:
         sfn_fix.apply()
         for name in _DYNAMODB_WRITES:
             setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
+        BackendDict.__getitem__ = _backend_for_account
         lambdas.install_environ_overlay()
         clock.subscribe(engine.check_timers)
         _installed = True
+
+
+# --- Backends ------------------------------------------------------------------------------
+
+_create_backend = BackendDict.__getitem__
+
+
+def _backend_for_account(backends: BackendDict[Any], account_id: str) -> Any:
+    """moto's lookup, minus its lock when the account's backend already exists.
+
+    moto creates the account's backend and registers the dict (for reset) under one lock; once
+    both are done, nothing about them changes until a reset, so reading needs no lock.
+    """
+    found = dict.get(backends, account_id)
+    if found is not None and backends._id in _registered:
+        return found
+    created = _create_backend(backends, account_id)
+    _registered.add(backends._id)
+    return created
+
+
+_registered: set[str] = set()
 
 
 # --- DynamoDB ------------------------------------------------------------------------------
