@@ -9,7 +9,6 @@ re-invoke the function asynchronously), and the Slack emulator as the Web API.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ import yaml
 from sandbox.demo import SlackActions
 from sandbox.provision import code_package
 from sandbox.runtime import serve_function_url
-from sandbox.template import load_template, ssm_document_content
+from sandbox.template import load_template, ssm_document_content, state_machine_definition
 
 ACCOUNT = "123456789012"  # moto's default account: obviously not a real one
 REGION = "us-east-1"
@@ -32,6 +31,8 @@ TOPIC_NAME = "AutomationApprovalTest"
 CHANNEL = "C0APPROVALS"
 APPROVER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/SignoffApprover"
 OTHER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/SomeoneElse"
+BOT_ROLE = "signoff-bot"
+RESULT_FUNCTION = "signoff-automation-result"
 
 FUNCTIONS = {
     "signoff-slack-events": "handlers.slack_events.lambda_handler",
@@ -141,8 +142,83 @@ class World(SlackActions):
         """Wait until the engine, async Lambdas (lazy listeners, SNS, EventBridge) are idle."""
         self.settle_engine()
 
+    # -- deploying more of the template (flows B and C) ---------------------------------------
+
+    def function_arn(self, name: str) -> str:
+        function = self.client("lambda").get_function(FunctionName=name)
+        return str(function["Configuration"]["FunctionArn"])
+
+    def add_function(
+        self, name: str, handler: str, env: Mapping[str, str], timeout: int = 30
+    ) -> str:
+        """One more of the template's functions, run in-process as the bot's role; its ARN."""
+        return _create_function(
+            self.client("lambda"), name, handler, self._bot_role(), env, timeout
+        )
+
+    def set_env(self, env: Mapping[str, str], *functions: str) -> None:
+        """Give `functions` these variables, as a stack update with new parameters would."""
+        lam = self.client("lambda")
+        for name in functions:
+            lam.update_function_configuration(
+                FunctionName=name, Environment={"Variables": dict(env)}
+            )
+
+    def add_role(self, name: str, service: str) -> str:
+        """A role that the AWS `service` (`lambda`, `ssm`) may assume; its ARN."""
+        iam = self.client("iam")
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust_policy(service))
+        return str(role["Role"]["Arn"])
+
+    def add_document(self, name: str, content: str) -> None:
+        """An Automation runbook from YAML text."""
+        _create_document(self.client("ssm"), name, content)
+
+    def add_notice_topic(self, name: str) -> str:
+        """An Automation* topic subscribed to the notice function; its ARN."""
+        return _notice_topic(self.client("sns"), name, self.function_arn("signoff-approval-notice"))
+
+    def route_to_result(self, rule: str, pattern: Mapping[str, Any]) -> None:
+        """An EventBridge rule that sends SSM's matching status events to the result function."""
+        _result_rule(self.client("events"), rule, pattern, self.function_arn(RESULT_FUNCTION))
+
+    def add_state_machine(
+        self,
+        name: str,
+        logical_id: str,
+        substitutions: Mapping[str, str],
+        parameters: Mapping[str, str] | None = None,
+    ) -> str:
+        """The template's state machine `logical_id`, its substitutions filled in; its ARN."""
+        definition = state_machine_definition(
+            load_template(), logical_id, substitutions=substitutions, parameters=parameters
+        )
+        created = self.client("stepfunctions").create_state_machine(
+            name=name, definition=json.dumps(definition), roleArn=self._bot_role()
+        )
+        return str(created["stateMachineArn"])
+
+    def _bot_role(self) -> str:
+        return str(self.client("iam").get_role(RoleName=BOT_ROLE)["Role"]["Arn"])
+
 
 make_zip = code_package  # moto wants a code package; handlers run in-process
+
+
+def trust_policy(service: str) -> str:
+    """An assume-role policy document that lets the AWS `service` assume the role."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": f"{service}.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
 
 
 def provision(session: boto3.Session, env: Mapping[str, str]) -> str:
@@ -156,70 +232,74 @@ def provision(session: boto3.Session, env: Mapping[str, str]) -> str:
             KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys],
         )
     iam = session.client("iam", region_name=REGION)
-    trust = json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "lambda.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-    )
-    role = iam.create_role(RoleName="signoff-bot", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    trust = trust_policy("lambda")
+    role = iam.create_role(RoleName=BOT_ROLE, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
     for name in ("SignoffApprover", "SomeoneElse"):
         iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
     lam = session.client("lambda", region_name=REGION)
-    arns = {}
-    for name, handler in FUNCTIONS.items():
-        arns[name] = lam.create_function(
-            FunctionName=name,
-            Runtime="python3.12",
-            Role=role,
-            Handler=handler,
-            Code={"ZipFile": make_zip()},
-            Timeout=30,
-            MemorySize=256,
-            Environment={"Variables": dict(env)},
-        )["FunctionArn"]
-    ssm = session.client("ssm", region_name=REGION)
-    ssm.create_document(
-        Name=APPROVAL_DOCUMENT,
-        Content=yaml.safe_dump(
-            ssm_document_content(
-                load_template(),
-                "ApprovalDocument",
-                refs={"AutomationRole.Arn": f"arn:aws:iam::{ACCOUNT}:role/signoff-automation"},
-            ),
-            sort_keys=False,
-        ),
-        DocumentType="Automation",
-        DocumentFormat="YAML",
+    arns = {
+        name: _create_function(lam, name, handler, role, env) for name, handler in FUNCTIONS.items()
+    }
+    document = ssm_document_content(
+        load_template(),
+        "ApprovalDocument",
+        refs={"AutomationRole.Arn": f"arn:aws:iam::{ACCOUNT}:role/signoff-automation"},
     )
-    sns = session.client("sns", region_name=REGION)
-    topic_arn = str(sns.create_topic(Name=TOPIC_NAME)["TopicArn"])
-    sns.subscribe(TopicArn=topic_arn, Protocol="lambda", Endpoint=arns["signoff-approval-notice"])
-    events = session.client("events", region_name=REGION)
-    events.put_rule(
-        Name="signoff-ssm-status",
-        EventPattern=json.dumps(
-            {
-                "source": ["aws.ssm"],
-                "detail-type": [
-                    "EC2 Automation Step Status-change Notification",
-                    "EC2 Automation Execution Status-change Notification",
-                ],
-                "detail": {"Definition": [APPROVAL_DOCUMENT]},
-            }
-        ),
+    _create_document(
+        session.client("ssm", region_name=REGION),
+        APPROVAL_DOCUMENT,
+        yaml.safe_dump(document, sort_keys=False),
     )
-    events.put_targets(
-        Rule="signoff-ssm-status",
-        Targets=[{"Id": "result", "Arn": arns["signoff-automation-result"]}],
+    topic_arn = _notice_topic(
+        session.client("sns", region_name=REGION), TOPIC_NAME, arns["signoff-approval-notice"]
+    )
+    _result_rule(
+        session.client("events", region_name=REGION),
+        "signoff-ssm-status",
+        {
+            "source": ["aws.ssm"],
+            "detail-type": [
+                "EC2 Automation Step Status-change Notification",
+                "EC2 Automation Execution Status-change Notification",
+            ],
+            "detail": {"Definition": [APPROVAL_DOCUMENT]},
+        },
+        arns[RESULT_FUNCTION],
     )
     return topic_arn
+
+
+def _create_function(
+    lam: Any, name: str, handler: str, role: str, env: Mapping[str, str], timeout: int = 30
+) -> str:
+    created = lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role,
+        Handler=handler,
+        Code={"ZipFile": make_zip()},
+        Timeout=timeout,
+        MemorySize=256,
+        Environment={"Variables": dict(env)},
+    )
+    return str(created["FunctionArn"])
+
+
+def _create_document(ssm: Any, name: str, content: str) -> None:
+    ssm.create_document(
+        Name=name, Content=content, DocumentType="Automation", DocumentFormat="YAML"
+    )
+
+
+def _notice_topic(sns: Any, name: str, notice_arn: str) -> str:
+    topic_arn = str(sns.create_topic(Name=name)["TopicArn"])
+    sns.subscribe(TopicArn=topic_arn, Protocol="lambda", Endpoint=notice_arn)
+    return topic_arn
+
+
+def _result_rule(events: Any, rule: str, pattern: Mapping[str, Any], result_arn: str) -> None:
+    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=rule, Targets=[{"Id": "result", "Arn": result_arn}])
 
 
 @contextmanager
@@ -228,14 +308,3 @@ def slack_request_url(session: boto3.Session) -> Iterator[str]:
     lam = session.client("lambda", region_name=REGION)
     with serve_function_url(lam, "signoff-slack-events") as url:
         yield f"{url}/slack/events"
-
-
-def wait_for(predicate: Any, timeout: float = 10.0, message: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message}")
-        time.sleep(0.05)
