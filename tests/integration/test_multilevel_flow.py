@@ -24,7 +24,6 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 
 from bot.views import ACTION_APPROVE, ACTION_REJECT
-from sandbox.template import load_template, state_machine_definition
 from tests.support.world import ACCOUNT, REGION, World
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "sfn_input_seed_example.json"
@@ -175,81 +174,31 @@ def flow(
     # every 0.5 s by default, far slower than these levels.
     monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": True})
     monkeypatch.setattr(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", 0.05)
-    sns, iam, lam = world.client("sns"), world.client("iam"), world.client("lambda")
-    topics = {n: str(sns.create_topic(Name=topic_name(n))["TopicArn"]) for n in LEVELS}
-    notice_arn = lam.get_function(FunctionName="signoff-approval-notice")["Configuration"][
-        "FunctionArn"
-    ]
-    for arn in topics.values():
-        sns.subscribe(TopicArn=arn, Protocol="lambda", Endpoint=notice_arn)
+    topics = {n: world.add_notice_topic(topic_name(n)) for n in LEVELS}
     env = {
         **world.env,
         "SIGNOFF_CHANNEL_ROUTES": json.dumps({topic_name(n): CHANNELS[n] for n in LEVELS}),
     }
-    for name in ("signoff-slack-events", "signoff-approval-notice", "signoff-automation-result"):
-        lam.update_function_configuration(FunctionName=name, Environment={"Variables": env})
-    bot_role = iam.get_role(RoleName="signoff-bot")["Role"]["Arn"]
-    start_arn = lam.create_function(
-        FunctionName=START_FUNCTION,
-        Runtime="python3.12",
-        Role=bot_role,
-        Handler="handlers.start_approval.lambda_handler",
-        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},  # an empty zip: the code runs in-process
-        Timeout=30,
-        MemorySize=256,
-        Environment={"Variables": env},
-    )["FunctionArn"]
-    trust = json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "ssm.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
+    world.set_env(
+        env, "signoff-slack-events", "signoff-approval-notice", "signoff-automation-result"
     )
-    automation_role = iam.create_role(
-        RoleName="SsmAutomationAssumeRole", AssumeRolePolicyDocument=trust
-    )["Role"]["Arn"]
-    roles = {
-        n: str(
-            iam.create_role(RoleName=f"Level{n}Approver", AssumeRolePolicyDocument=trust)["Role"][
-                "Arn"
-            ]
-        )
-        for n in LEVELS
-    }
+    start_arn = world.add_function(START_FUNCTION, "handlers.start_approval.lambda_handler", env)
+    automation_role = world.add_role("SsmAutomationAssumeRole", "ssm")
+    roles = {n: world.add_role(f"Level{n}Approver", "ssm") for n in LEVELS}
     for n in LEVELS:
         world.map_user(f"U0{APPROVERS[n].upper()}", APPROVERS[n], role_arn=roles[n])
 
-    template = load_template()
-    sfn = world.client("stepfunctions")
-    child_arn = sfn.create_state_machine(
-        name="signoff-approval-level",
-        definition=json.dumps(
-            state_machine_definition(
-                template,
-                "ApprovalLevelStateMachine",
-                substitutions={"StartApprovalFunctionArn": start_arn},
-            )
-        ),
-        roleArn=bot_role,
-    )["stateMachineArn"]
-    parent_arn = sfn.create_state_machine(
-        name="signoff-approval-flow",
-        definition=json.dumps(
-            state_machine_definition(
-                template,
-                "ApprovalFlowStateMachine",
-                substitutions={"ApprovalLevelStateMachineArn": child_arn},
-                parameters={"LevelCount": "3"},
-            )
-        ),
-        roleArn=bot_role,
-    )["stateMachineArn"]
+    child_arn = world.add_state_machine(
+        "signoff-approval-level",
+        "ApprovalLevelStateMachine",
+        {"StartApprovalFunctionArn": start_arn},
+    )
+    parent_arn = world.add_state_machine(
+        "signoff-approval-flow",
+        "ApprovalFlowStateMachine",
+        {"ApprovalLevelStateMachineArn": child_arn},
+        parameters={"LevelCount": "3"},
+    )
     values = {
         "AWS::Region": REGION,
         "SsmAutomationAssumeRole.Arn": automation_role,
@@ -260,6 +209,7 @@ def flow(
         values[f"Level{n}SsmApprovers"] = roles[n]
         values[f"Level{n}SsmMinRequiredApprovals"] = "1"
     handlers.start_approval.services.cache_clear()
+    sfn = world.client("stepfunctions")
     multilevel = MultiLevel(world, sfn, parent_arn, child_arn, seed_input(values), roles)
     yield multilevel
     handlers.start_approval.services.cache_clear()
