@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SANDBOX_ARGS ?=
 
-.PHONY: chromium install test lint types cfn checkov pytest package sandbox clean
+.PHONY: chromium install test lint types cfn checkov pytest package aws-models bench sandbox clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,16 @@ checkov: $(CHECKOV)
 # The Lambda artifact (build/signoff-lambda.zip) from registry wheels for the Lambda runtime.
 package: $(STAMP)
 	$(BIN)/python infra/package.py
+
+# The trimmed AWS models the functions load (bot/aws_models/); re-run after adding an AWS call.
+aws-models: $(STAMP)
+	$(BIN)/python infra/aws_models.py
+
+# The three benchmarks (README, Performance), one after the other; each prints its figures.
+bench: $(STAMP)
+	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/ack_latency.py
+	$(BIN)/python bench/fanout.py
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download cannot work offline).
 chromium:

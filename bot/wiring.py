@@ -21,6 +21,7 @@ from bot.gateways.automation import ApproverSignals, AutomationGateway
 from bot.gateways.flowstore import FlowStore
 from bot.gateways.iam import AccessKeyGateway
 from bot.gateways.runs import RunReader
+from bot.gateways.session import lambda_session
 from bot.gateways.slack import SlackGateway, web_client
 from bot.gateways.stepfunctions import StepFunctionsGateway
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
@@ -218,7 +219,7 @@ def lazy_client(session: boto3.Session, service: str) -> Any:
 def services_from_env(session: boto3.Session | None = None) -> tuple[Services, SlackCredentials]:
     """What a handler builds at cold start: settings, Slack credentials, services."""
     settings = Settings.from_env()
-    session = session or boto3.Session(region_name=settings.region)
+    session = session or lambda_session(settings.region)
     credentials = slack_credentials(settings, session)
     client = web_client(credentials.bot_token, settings.slack_api_url)
     return build_services(settings, session, client), credentials

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -18,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bot.access_key_models import IssueKeyPayload
 from bot.config import Settings
+from bot.gateways.session import lambda_session
 from bot.logs import handler_logger
 from bot.wiring import AWS_CONFIG, build_key_issuer
 
@@ -31,7 +31,7 @@ idempotency = IdempotencyConfig(event_key_jmespath="execution_id", expires_after
 @cache
 def issue() -> Callable[..., dict[str, str]]:
     settings = Settings.from_env()
-    session = boto3.Session(region_name=settings.region)
+    session = lambda_session(settings.region)
     records = DynamoDBPersistenceLayer(
         table_name=settings.idempotency_table,
         boto3_client=session.client("dynamodb", config=AWS_CONFIG),

@@ -5,13 +5,13 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from slack_sdk import WebClient
 
 from bot.app import create_app
 from bot.config import Settings
+from bot.gateways.session import lambda_session
 from bot.lambda_adapter import VerifiedRequestHandler
 from bot.logs import handler_logger
 from bot.wiring import services_from_env
@@ -22,7 +22,7 @@ logger = handler_logger()
 @cache
 def slack_handler() -> VerifiedRequestHandler:
     """Built once per cold start; lazy listeners re-invoke this same function asynchronously."""
-    session = boto3.Session(region_name=Settings.from_env().region)
+    session = lambda_session(Settings.from_env().region)
     services, credentials = services_from_env(session)
     ack_client = WebClient(token=credentials.bot_token, base_url=services.settings.slack_api_url)
     app = create_app(

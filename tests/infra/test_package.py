@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import marshal
+import shutil
+import sys
 import zipfile
 from pathlib import Path
 from types import ModuleType
@@ -41,13 +44,15 @@ def test_the_artifact_carries_what_the_handlers_import(package: ModuleType) -> N
     assert {"slack-bolt", "slack-sdk", "boto3", "aws-lambda-powertools", "pydantic"} <= names
 
 
-def test_the_zip_holds_every_handler_and_no_bytecode_and_is_reproducible(
+def test_the_zip_holds_every_handler_and_only_the_runtimes_bytecode_and_is_reproducible(
     template: dict[str, Any], package: ModuleType, tmp_path: Path
 ) -> None:
     stage = tmp_path / "stage"
     package.copy_sources(stage)
     (stage / "handlers" / "__pycache__").mkdir()
     (stage / "handlers" / "__pycache__" / "x.cpython-312.pyc").write_bytes(b"\0")
+    (stage / "handlers" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+    (stage / "handlers" / "stray.pyc").write_bytes(b"\0")
     (stage / "bin").mkdir()
     (stage / "bin" / "slack-cli").write_text("#!/somewhere/python\n")
 
@@ -60,5 +65,34 @@ def test_the_zip_holds_every_handler_and_no_bytecode_and_is_reproducible(
         module = function["Handler"].rsplit(".", 1)[0]
         assert f"{module.replace('.', '/')}.py" in names
     assert "bot/config.py" in names and "handlers/__init__.py" in names
-    assert not [n for n in names if n.endswith(".pyc") or n.startswith("bin/")]
+    assert [n for n in names if n.endswith(".pyc")] == ["handlers/__pycache__/x.cpython-312.pyc"]
+    assert "bot/aws_models/ssm/2014-11-06/service-2.json" in names
+    assert not [n for n in names if n.startswith("bin/")]
     assert not [n for n in names if n.startswith(("sandbox/", "tests/"))]
+
+
+def test_bytecode_is_compiled_ahead_for_the_paths_lambda_runs_from(
+    package: ModuleType, tmp_path: Path
+) -> None:
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if shutil.which(f"python{version}") is None:
+        pytest.skip(f"no python{version} on PATH")
+    stage = tmp_path / "stage"
+    (stage / "handlers").mkdir(parents=True)
+    (stage / "handlers" / "ping.py").write_text("def pong():\n    return 1\n")
+
+    assert package.compile_bytecode(stage, version)
+
+    tag = f"cpython-{version.replace('.', '')}"
+    compiled = (stage / "handlers" / "__pycache__" / f"ping.{tag}.pyc").read_bytes()
+    flags = int.from_bytes(compiled[4:8], "little")
+    assert flags == 0b01, "hash-based and unchecked: Lambda's files are never re-validated"
+    code = marshal.loads(compiled[16:])  # noqa: S302 - the file this test just compiled
+    assert code.co_filename == "/var/task/handlers/ping.py"
+
+
+def test_without_the_runtimes_interpreter_the_package_ships_source_and_says_so(
+    package: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert not package.compile_bytecode(tmp_path, "2.0")
+    assert "no python2.0 on PATH: shipping source only" in capsys.readouterr().err

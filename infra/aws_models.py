@@ -1,0 +1,210 @@
+"""`make aws-models`: the trimmed AWS service models the Lambda functions load (bot/aws_models/).
+
+botocore reads a service's whole API model when a client is made: SSM's is 1.6 MB of JSON,
+DynamoDB's 0.6 MB, plus a 1.3 MB endpoints file that covers every AWS service. At a Lambda cold
+start that was more than half of the time spent serving the first event, and most of its
+memory. The functions call a few dozen operations, so bot/aws_models/ holds models cut down to
+exactly those (documentation stripped), and `bot.gateways.session.lambda_session()` loads only
+from there.
+
+Which operations: every `client.<operation>(...)` and `get_paginator("<operation>")` that bot/
+and handlers/ call, found in their source, plus the calls libraries make on our clients
+(LIBRARY_CALLS). A new call in the code without re-running this makes
+tests/infra/test_aws_models.py fail and name the missing operations.
+
+    .venv/bin/python infra/aws_models.py            # rewrite bot/aws_models/
+    .venv/bin/python infra/aws_models.py --check    # exit 1 if a called operation is missing
+
+The models come from the installed botocore; a newer botocore does not make them stale (an API
+version's operations do not change shape incompatibly), so only missing operations fail the check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import shutil
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import botocore
+from botocore import xform_name
+from botocore.loaders import Loader
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUT = ROOT / "bot" / "aws_models"
+SOURCES = ("bot", "handlers")
+# The services the functions make clients for (bot/wiring.py, handlers/).
+SERVICES = ("dynamodb", "iam", "lambda", "secretsmanager", "ssm", "stepfunctions", "sts")
+# Calls made on our clients by library code, which the source scan cannot see.
+LIBRARY_CALLS = {
+    "dynamodb": (
+        # Powertools' idempotency layer (handlers/issue_access_key.py).
+        *("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
+        # boto3's Table resource loads its description on attribute access.
+        "DescribeTable",
+    ),
+    # Powertools' SecretsProvider (bot/wiring.py).
+    "secretsmanager": ("GetSecretValue",),
+    # Bolt's lazy listeners invoke their own function asynchronously.
+    "lambda": ("Invoke",),
+}
+# Files botocore reads for any client, copied as they are.
+SHARED_FILES = ("partitions.json", "sdk-default-configuration.json", "_retry.json")
+_DROPPED_KEYS = frozenset({"documentation", "documentationUrl", "examples"})
+
+
+def called_names(roots: Iterable[Path]) -> set[str]:
+    """Every `x.name(...)` attribute call and `get_paginator("name")` argument in the sources."""
+    names: set[str] = set()
+    for root in roots:
+        for path in sorted(root.rglob("*.py")):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                    continue
+                names.add(node.func.attr)
+                if node.func.attr == "get_paginator" and node.args:
+                    first = node.args[0]
+                    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                        names.add(first.value)
+    return names
+
+
+def wanted_operations(loader: Loader, names: set[str]) -> dict[str, list[str]]:
+    """Per service, the operations (API names) the sources or the libraries call."""
+    wanted = {}
+    for service in SERVICES:
+        model = loader.load_service_model(service, "service-2")
+        found = {op for op in model["operations"] if xform_name(op) in names}
+        wanted[service] = sorted(found | set(LIBRARY_CALLS.get(service, ())))
+    return wanted
+
+
+def trim_service(model: dict[str, Any], operations: Iterable[str]) -> dict[str, Any]:
+    """The model with only `operations` and the shapes they reach, without documentation."""
+    shapes: dict[str, Any] = {}
+
+    def reach(name: str) -> None:
+        if name in shapes:
+            return
+        shape = model["shapes"][name]
+        shapes[name] = shape
+        for key in ("member", "key", "value"):
+            if key in shape:
+                reach(shape[key]["shape"])
+        for member in shape.get("members", {}).values():
+            reach(member["shape"])
+
+    kept = {}
+    for name in operations:
+        operation = model["operations"][name]
+        kept[name] = operation
+        for key in ("input", "output"):
+            if key in operation:
+                reach(operation[key]["shape"])
+        for error in operation.get("errors", []):
+            reach(error["shape"])
+    trimmed = {**model, "operations": kept, "shapes": dict(sorted(shapes.items()))}
+    return _without_docs(trimmed)
+
+
+def trim_paginators(paginators: dict[str, Any], operations: Iterable[str]) -> dict[str, Any]:
+    keep = set(operations)
+    return {"pagination": {k: v for k, v in paginators["pagination"].items() if k in keep}}
+
+
+def trim_endpoints(endpoints: dict[str, Any], prefixes: set[str]) -> dict[str, Any]:
+    """endpoints.json with every partition, but only the services we call."""
+    partitions = [
+        {**p, "services": {k: v for k, v in p["services"].items() if k in prefixes}}
+        for p in endpoints["partitions"]
+    ]
+    return {**endpoints, "partitions": partitions}
+
+
+def _without_docs(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_docs(v) for k, v in value.items() if k not in _DROPPED_KEYS}
+    if isinstance(value, list):
+        return [_without_docs(v) for v in value]
+    return value
+
+
+def bundle(target: Path) -> dict[str, list[str]]:
+    """Write the trimmed models into `target`; return the operations kept per service."""
+    loader = Loader()
+    data = Path(botocore.__file__).parent / "data"
+    wanted = wanted_operations(loader, called_names(ROOT / s for s in SOURCES))
+    prefixes = set()
+    for service, operations in wanted.items():
+        version = loader.determine_latest_version(service, "service-2")
+        model = loader.load_service_model(service, "service-2", version)
+        prefixes.add(model["metadata"]["endpointPrefix"])
+        folder = target / service / version
+        _write(folder / "service-2.json", trim_service(model, operations))
+        rules = loader.load_data(f"{service}/{version}/endpoint-rule-set-1")
+        _write(folder / "endpoint-rule-set-1.json", rules)
+        try:
+            paginators = loader.load_service_model(service, "paginators-1", version)
+        except botocore.exceptions.DataNotFoundError:
+            paginators = None
+        pages = trim_paginators(paginators, operations) if paginators else None
+        if pages and pages["pagination"]:
+            _write(folder / "paginators-1.json", pages)
+    _write(target / "endpoints.json", trim_endpoints(loader.load_data("endpoints"), prefixes))
+    for name in SHARED_FILES:
+        shutil.copyfile(data / name, target / name)
+    _write(target / "operations.json", wanted)
+    return wanted
+
+
+def missing_operations() -> dict[str, list[str]]:
+    """Per service, operations the code calls that bot/aws_models/ does not have."""
+    shipped = json.loads((OUTPUT / "operations.json").read_text()) if OUTPUT.exists() else {}
+    wanted = wanted_operations(Loader(), called_names(ROOT / s for s in SOURCES))
+    missing = {s: sorted(set(ops) - set(shipped.get(s, []))) for s, ops in wanted.items()}
+    return {s: ops for s, ops in missing.items() if ops}
+
+
+def _write(path: Path, document: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
+
+
+def _files(root: Path) -> Iterator[tuple[str, bytes]]:
+    for path in sorted(root.rglob("*.json")):
+        yield path.relative_to(root).as_posix(), path.read_bytes()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--check", action="store_true", help="only say whether it is current")
+    args = parser.parse_args(argv)
+    if args.check:
+        missing = missing_operations()
+        if not missing:
+            print(f"{OUTPUT.relative_to(ROOT)} has every operation the code calls")
+            return 0
+        print(
+            f"{OUTPUT.relative_to(ROOT)} lacks operations the code calls: {missing}; "
+            "run `make aws-models`",
+            file=sys.stderr,
+        )
+        return 1
+    shutil.rmtree(OUTPUT, ignore_errors=True)
+    wanted = bundle(OUTPUT)
+    size = sum(len(data) for _, data in _files(OUTPUT))
+    count = sum(len(ops) for ops in wanted.values())
+    print(
+        f"{OUTPUT.relative_to(ROOT)}: {count} operations of {len(wanted)} services, "
+        f"{size / 1e3:.0f} kB"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
