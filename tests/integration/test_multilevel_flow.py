@@ -24,6 +24,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 
 from bot.views import ACTION_APPROVE, ACTION_REJECT
+from tests.support.stepfunctions import entered_states, stopped
 from tests.support.world import ACCOUNT, REGION, World
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "sfn_input_seed_example.json"
@@ -67,23 +68,14 @@ class MultiLevel:
         return str(response["executionArn"])
 
     def finished(self, execution_arn: str) -> dict[str, Any]:
-        def done() -> dict[str, Any] | None:
-            described = self.sfn.describe_execution(executionArn=execution_arn)
-            return None if described["status"] == "RUNNING" else dict(described)
-
-        return self.wait(done, f"{execution_arn} to finish")
+        return self.wait(lambda: stopped(self.sfn, execution_arn), f"{execution_arn} to finish")
 
     def children(self) -> list[dict[str, Any]]:
         executions = self.sfn.list_executions(stateMachineArn=self.child_arn)["executions"]
         return [self.sfn.describe_execution(executionArn=e["executionArn"]) for e in executions]
 
     def entered_states(self, execution_arn: str) -> list[str]:
-        history = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)
-        return [
-            e["stateEnteredEventDetails"]["name"]
-            for e in history["events"]
-            if "stateEnteredEventDetails" in e
-        ]
+        return entered_states(self.sfn, execution_arn)
 
     # -- SSM ----------------------------------------------------------------------------------
 
@@ -126,26 +118,8 @@ class MultiLevel:
 
     def decide(self, level: int, action_id: str, comment: str = "") -> None:
         """The level's approver clicks on the card in the thread and submits the modal."""
-        user = APPROVERS[level]
         card = self.card(level)
-        clicked = self.world.control(
-            "POST",
-            "click",
-            json={"user": user, "channel": CHANNELS[1], "ts": card["ts"], "action_id": action_id},
-        )
-        assert clicked["status"] == 200, clicked
-        self.world.settle()
-        modal = self.world.views(user)[-1]
-        self.world.control(
-            "POST",
-            "submit",
-            json={
-                "user": user,
-                "view_id": modal["id"],
-                "values": {"comment": {"comment_input": comment}},
-            },
-        )
-        self.world.settle()
+        self.world.decide(APPROVERS[level], action_id, comment, CHANNELS[1], ts=card["ts"])
 
     def wait(self, probe: Callable[[], Any], what: str, timeout: float = 30) -> Any:
         # Step Functions executions run on moto's own threads, which settle() does not track.

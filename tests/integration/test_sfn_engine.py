@@ -16,6 +16,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 
 from sandbox.aws.clock import Clock
+from tests.support.stepfunctions import entered_states, stopped
 
 REGION = "us-east-1"
 DOCUMENT = "SsmDocumentForApprovalAction"
@@ -94,19 +95,10 @@ class MultiLevel:
         return wait_for(find, settle)
 
     def finished(self, execution_arn: str, settle: Callable[..., None]) -> dict[str, Any]:
-        def done() -> dict[str, Any] | None:
-            described = self.sfn.describe_execution(executionArn=execution_arn)
-            return None if described["status"] == "RUNNING" else dict(described)
-
-        return wait_for(done, settle)
+        return wait_for(lambda: stopped(self.sfn, execution_arn), settle)
 
     def entered_states(self, execution_arn: str) -> list[str]:
-        history = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)
-        return [
-            e["stateEnteredEventDetails"]["name"]
-            for e in history["events"]
-            if "stateEnteredEventDetails" in e
-        ]
+        return entered_states(self.sfn, execution_arn)
 
 
 def wait_for(probe: Callable[[], Any], settle: Callable[..., None], timeout: float = 15) -> Any:
