@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import threading
 import zipfile
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from moto.core.models import MockAWS
 
 import sandbox.aws
 from sandbox.aws.clock import Clock
+from tests.support.world import trust_policy
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -98,19 +98,7 @@ def deploy_lambda(aws: MockAWS) -> Callable[..., str]:
     """Create a function in moto that runs `handler` in-process; returns the function ARN."""
     iam = boto3.client("iam", region_name=REGION)
     role = iam.create_role(
-        RoleName="sandbox-test-lambda",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
+        RoleName="sandbox-test-lambda", AssumeRolePolicyDocument=trust_policy("lambda")
     )["Role"]["Arn"]
     client = boto3.client("lambda", region_name=REGION)
 
