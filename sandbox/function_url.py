@@ -1,8 +1,11 @@
-"""A Lambda Function URL on loopback: HTTP in, a payload-2.0 event through the Invoke API, HTTP out.
+"""A Lambda Function URL on loopback: HTTP in, a payload-2.0 event to the function, HTTP out.
 
 Slack's request URL in production is a Function URL in front of `handlers/slack_events.py`; here
-the same handler is invoked the same way (through Lambda's Invoke API, so Bolt's lazy listeners
-re-invoke the function asynchronously exactly as they do on AWS).
+the same handler gets the same event. The sandbox runs it the way the Lambda service does for a
+URL, directly (`sandbox.aws.lambdas.UrlInvoker`), not through the public Invoke API; Bolt's lazy
+listeners still re-invoke the function asynchronously through that API, as they do on AWS.
+Anything with an Invoke-shaped `invoke(FunctionName=..., Payload=...)` can stand in (a boto3
+Lambda client does).
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ log = logging.getLogger(__name__)
 class FunctionUrl:
     """WSGI app that turns each request into a Function URL event for one Lambda function."""
 
-    def __init__(self, lambda_client: Any, function_name: str) -> None:
-        self._lambda = lambda_client
+    def __init__(self, invoker: Any, function_name: str) -> None:
+        self._lambda = invoker
         self._function = function_name
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

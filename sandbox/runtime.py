@@ -75,10 +75,11 @@ def local_session() -> boto3.Session:
 
 @contextlib.contextmanager
 def serve_function_url(
-    lambda_client: Any, function_name: str, host: str = "127.0.0.1", port: int = 0
+    invoker: Any, function_name: str, host: str = "127.0.0.1", port: int = 0
 ) -> Iterator[str]:
-    """Serve a function's Function URL on loopback; yields its base URL."""
-    server = BackgroundServer(FunctionUrl(lambda_client, function_name), host, port)
+    """Serve a function's Function URL on loopback; yields its base URL. `invoker` runs the
+    function (`sandbox.aws.lambdas.UrlInvoker`, or a boto3 Lambda client)."""
+    server = BackgroundServer(FunctionUrl(invoker, function_name), host, port)
     url = server.start()
     try:
         yield url
@@ -297,16 +298,14 @@ class Sandbox:
 
     def _serve_function_urls(self, first_port: int) -> None:
         assert self.stack is not None
-        lam = self.client("lambda")
         for index, url in enumerate(self.stack.of_type("AWS::Lambda::Url")):
             function_name = url.physical_id.rsplit(":", 1)[-1]
-            aws_url = (
-                lambda_backend(*_account_region(url.physical_id))
-                .get_function_url_config(function_name)
-                .url
-            )
+            account_region = _account_region(url.physical_id)
+            aws_url = lambda_backend(*account_region).get_function_url_config(function_name).url
+            invoker = sandbox.aws.lambdas.UrlInvoker(*account_region)
+            port = first_port if index == 0 else 0
             local = self._stack_exit.enter_context(
-                serve_function_url(lam, function_name, self.host, first_port if index == 0 else 0)
+                serve_function_url(invoker, function_name, self.host, port)
             )
             self.function_urls.append(FunctionUrlBinding(function_name, aws_url, local))
         if not self.function_urls:

@@ -14,6 +14,7 @@ starts itself see the process environment only.
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
+from moto.awslambda.utils import get_backend as lambda_backend
 from moto.core.models import botocore_stubber
 
 from sandbox.aws.activity import TrackedPool
@@ -174,6 +176,30 @@ def invoke(function: LambdaFunction, body: str | bytes | None) -> Invocation:
             request_id, version, "Runtime.MarshalError", f"Unable to marshal response: {exc}", []
         )
     return Invocation(payload, None, request_id, version)
+
+
+class UrlInvoker:
+    """How a Function URL reaches its function: the Lambda service runs it, synchronously.
+
+    Answers like the Invoke API (`Payload`, `FunctionError`), without the signed SDK request
+    and its parsing on every HTTP request the URL gets.
+    """
+
+    def __init__(self, account_id: str, region: str) -> None:
+        self._account_id = account_id
+        self._region = region
+
+    def invoke(self, FunctionName: str, Payload: str | bytes) -> dict[str, Any]:
+        backend = lambda_backend(self._account_id, self._region)
+        result = invoke(backend.get_function(FunctionName, None), Payload)
+        reply: dict[str, Any] = {
+            "StatusCode": 200,
+            "ExecutedVersion": result.executed_version,
+            "Payload": io.BytesIO(result.payload),
+        }
+        if result.function_error:
+            reply["FunctionError"] = result.function_error
+        return reply
 
 
 _async_pool = TrackedPool("sandbox-lambda-async", workers=8)
