@@ -77,6 +77,19 @@ class Context:
     def get_remaining_time_in_millis(self):
         return 30000
 
+# Count the first event's AWS and Slack calls (the handler has imported both SDKs by now).
+calls = {"aws": 0, "slack": 0}
+def counting(kind, call):
+    def counted(*args, **kwargs):
+        calls[kind] += 1
+        return call(*args, **kwargs)
+    return counted
+for kind, name, method in (("aws", "botocore.client", "_make_api_call"),
+                           ("slack", "slack_sdk.web.base_client", "api_call")):
+    if name in sys.modules:
+        cls = sys.modules[name].BaseClient
+        setattr(cls, method, counting(kind, getattr(cls, method)))
+
 if sys.argv[2] == "-":
     result = "(import only)"
 else:
@@ -85,7 +98,8 @@ else:
     result = module.lambda_handler(event, Context())
 served = time.perf_counter()
 print(json.dumps({"import_ms": (imported - began) * 1000, "event_ms": (served - imported) * 1000,
-                  "rss_mb": peak_rss_mb(), "done_at": time.time(), "result": result}, default=str))
+                  "rss_mb": peak_rss_mb(), "done_at": time.time(), "result": result,
+                  "calls": calls}, default=str))
 """
 )
 
@@ -216,8 +230,13 @@ class Events:
             )
         if name == "reconcile":
             # One waiting approval without a card, as after a lost notice; the earlier runs'
-            # approvals are stopped so each run does the same work.
+            # approvals are stopped and tidied by the sandbox's own reconciler first, so each
+            # measured run does the same work.
             self.stop_waiting()
+            self.sandbox.aws("lambda").invoke(
+                FunctionName=self.functions[module]["FunctionName"],
+                Payload=json.dumps(self.fill("bench_schedule.json")),
+            )
             self.waiting_approval()
             return self.fill("bench_schedule.json")
         if name == "start_approval":
@@ -279,46 +298,52 @@ def run(sandbox: RunningSandbox, runs: int, only: list[str]) -> int:
     events = Events(sandbox)
     modules = [m for m in handler_modules() if not only or m.rsplit(".", 1)[-1] in only]
     baseline = [spawn(["-c", BASELINE_CHILD], base_env()) for _ in range(runs)]
-    base = _medians(baseline)
-    print(
-        f"baseline `{BASELINE}`: {base['wall']:.0f} ms, {base['rss']:.1f} MB peak RSS "
-        f"(import {base['import']:.0f} ms; median of {runs} fresh processes)"
-    )
     print()
     print(
         f"{'handler':<18} {'wall':>7} {'x':>5} {'peak RSS':>9} {'x':>5}   {'import':>6} "
-        f"{'1st event':>9}   {'import only':>14}   result"
+        f"{'1st event':>9} {'calls':>7}   {'import only':>11}   result"
     )
     missed = []
     with tempfile.TemporaryDirectory() as tmp:
         for module in modules:
             name = events.functions[module]["FunctionName"]
-            served, alone = [], []
+            served, alone, bases = [], [], []
             for n in range(runs):
                 event_path = Path(tmp) / f"{module}-{n}.json"
                 event_path.write_text(json.dumps(events.for_module(module)))
                 env = events.env(module)
+                # A baseline next to each run: the ratio compares processes started moments
+                # apart, so a machine busy for a while skews both sides alike.
+                bases.append(spawn(["-c", BASELINE_CHILD], base_env()))
                 served.append(spawn(["-c", CHILD, module, str(event_path), name], env))
                 alone.append(spawn(["-c", CHILD, module, "-", name], env))
                 sandbox.settle()
-            got, bare = _medians(served), _medians(alone)
+            baseline.extend(bases)
+            base, got, bare = _medians(bases), _medians(served), _medians(alone)
             t_ratio, m_ratio = got["wall"] / base["wall"], got["rss"] / base["rss"]
             flag = "" if t_ratio <= TARGET_TIME and m_ratio <= TARGET_MEMORY else "  <- misses"
             if flag:
                 missed.append(module)
+            calls = served[-1].report.get("calls") or {}
             outcome = json.dumps(served[-1].report.get("result"), default=str)
             outcome = outcome if len(outcome) <= 40 else outcome[:37] + "..."
             print(
                 f"{module.split('.')[-1]:<18} {got['wall']:>5.0f}ms {t_ratio:>4.2f}x "
                 f"{got['rss']:>7.1f}MB {m_ratio:>4.2f}x   {got['import']:>4.0f}ms "
-                f"{got['event']:>7.0f}ms   "
+                f"{got['event']:>7.0f}ms {calls.get('aws', 0):>3}+{calls.get('slack', 0):<3}  "
                 f"{bare['wall'] / base['wall']:>4.2f}x {bare['rss'] / base['rss']:>4.2f}x"
                 f"      {outcome}{flag}"
             )
+    overall = _medians(baseline)
     print()
+    print(
+        f"baseline `{BASELINE}`: {overall['wall']:.0f} ms, {overall['rss']:.1f} MB peak RSS "
+        f"(median of {len(baseline)} fresh processes, one beside each handler run)"
+    )
     print(
         f"wall and peak RSS of a fresh process that imports the handler and serves one event, as "
         f"ratios to the baseline;\ntargets <= {TARGET_TIME}x time, <= {TARGET_MEMORY}x memory. "
+        "'calls': the first event's AWS + Slack API calls (each a round trip to the sandbox).\n"
         "'import only': the same process without the event (time x, memory x)."
     )
     print("RESULT:", "every handler meets them" if not missed else f"MISSED by {missed}")
