@@ -36,6 +36,7 @@ class KeyStatus(StrEnum):
     ISSUED = "issued"
     KEY_LIMIT = "key_limit"
     USER_NOT_FOUND = "user_not_found"
+    OUT_OF_PATH = "out_of_path"  # no longer under KeyUserPath
     NOT_APPROVED = "not_approved"
 
 

@@ -19,7 +19,7 @@ from bot.access_key_models import (
 )
 from bot.errors import ApprovalNotFound, InvalidRequest
 from bot.gateways.automation import AutomationGateway
-from bot.gateways.iam import EXECUTION_TAG, AccessKeyGateway
+from bot.gateways.iam import EXECUTION_TAG, AccessKeyGateway, IamUserDenied
 from bot.gateways.runs import RunReader, RunSummary
 from bot.gateways.slack import SlackGateway
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
@@ -90,6 +90,7 @@ class KeyRequestService:
         admins: Iterable[str],
         automation: AutomationGateway,
         runs: RunReader,
+        key_user_path: str = "/",
         keys: AccessKeyGateway,
         identities: IdentityStore,
         store: ApprovalStore,
@@ -101,6 +102,7 @@ class KeyRequestService:
         self._admins = frozenset(admins)
         self._automation = automation
         self._runs = runs
+        self._key_user_path = key_user_path
         self._keys = keys
         self._identities = identities
         self._store = store
@@ -205,12 +207,27 @@ class KeyRequestService:
                     f"You may request keys only for your own IAM user, `{own}`; "
                     "ask an admin for others."
                 )
+        path = self._key_user_path
         try:
-            exists = self._keys.user_arn(iam_user) is not None
-        except InvalidRequest as refusal:
-            raise IamUserOutOfReach(str(refusal)) from refusal
-        if not exists:
-            raise UnknownIamUser(f"There is no IAM user `{iam_user}` in this account.")
+            user = self._keys.user(iam_user)
+        except IamUserDenied as denied:
+            # IAM denies the users outside the path, and cannot tell those from missing ones.
+            raise IamUserOutOfReach(
+                f"IAM user `{iam_user}` is not under `{path}` (or does not exist); only IAM users "
+                "under that path can get keys from Signoff. Check the name, ask an admin to move "
+                "the user under that path, or request the key another way."
+            ) from denied
+        if user is None:
+            raise UnknownIamUser(
+                f"There is no IAM user `{iam_user}` in this account; check the name."
+            )
+        if not user.is_under(path):
+            raise IamUserOutOfReach(
+                f"IAM user `{iam_user}` is under `{user.path}`, not `{path}`; only IAM users "
+                "under that path can get keys from Signoff. Ask an admin to move the user "
+                f"(`aws iam update-user --user-name {iam_user} --new-path {path}`) or request "
+                "the key another way."
+            )
         return KeyRequest(requester, iam_user, reason)
 
     def _refuse_if_pending(self, iam_user: str) -> None:
@@ -304,6 +321,7 @@ class KeyIssuer:
         document: str,
         secret_prefix: str,
         admin_role_arn: str | None,
+        key_user_path: str = "/",
         automation: AutomationGateway,
         keys: AccessKeyGateway,
         audit: AuditLog,
@@ -312,6 +330,7 @@ class KeyIssuer:
         self._document = document
         self._prefix = secret_prefix
         self._admin_role_arn = admin_role_arn
+        self._key_user_path = key_user_path
         self._automation = automation
         self._keys = keys
         self._audit = audit
@@ -344,13 +363,23 @@ class KeyIssuer:
         if already:
             # A retry after the idempotency record was lost: the key exists; report it again.
             return KeyReport(KeyStatus.ISSUED, user, already)
-        user_arn = self._keys.user_arn(user)
-        if user_arn is None:
+        try:
+            return self._issue_new(request, approvers)
+        except IamUserDenied:
+            # Moved out of KeyUserPath since the request was checked: IAM now denies Signoff.
+            return KeyReport(KeyStatus.OUT_OF_PATH, user)
+
+    def _issue_new(self, request: IssueKeyPayload, approvers: tuple[str, ...]) -> KeyReport:
+        user = request.iam_user
+        found = self._keys.user(user)
+        if found is None:
             return KeyReport(KeyStatus.USER_NOT_FOUND, user)
+        if not found.is_under(self._key_user_path):
+            return KeyReport(KeyStatus.OUT_OF_PATH, user)
         if self._keys.key_count(user) >= MAX_KEYS:
             return KeyReport(KeyStatus.KEY_LIMIT, user)
         name = secret_name(self._prefix, user, self._now())
-        readers = [user_arn, *([self._admin_role_arn] if self._admin_role_arn else [])]
+        readers = [found.arn, *([self._admin_role_arn] if self._admin_role_arn else [])]
         tags = {
             EXECUTION_TAG: request.execution_id,
             "signoff:iam-user": user,

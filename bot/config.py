@@ -32,6 +32,8 @@ class Settings:
     approval_document: str = "Signoff-Approval"
     access_key_document: str = "Signoff-AccessKey"
     access_key_secret_prefix: str = ""
+    # The template's KeyUserPath: the IAM path of the users Signoff may issue keys for.
+    key_user_path: str = "/"
     admins: frozenset[str] = frozenset()
     key_admin_role_arn: str | None = None
 
@@ -68,6 +70,7 @@ class Settings:
             approval_document=env.get("SIGNOFF_APPROVAL_DOCUMENT") or "Signoff-Approval",
             access_key_document=env.get("SIGNOFF_ACCESS_KEY_DOCUMENT") or "Signoff-AccessKey",
             access_key_secret_prefix=env.get("SIGNOFF_ACCESS_KEY_SECRET_PREFIX", ""),
+            key_user_path=env.get("SIGNOFF_KEY_USER_PATH") or "/",
             admins=frozenset(
                 a for a in env.get("SIGNOFF_ADMINS", "").replace(" ", "").split(",") if a
             ),

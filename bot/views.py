@@ -336,6 +336,9 @@ _KEY_REFUSALS = {
     "that is no longer used (`aws iam list-access-keys --user-name {user}`, then "
     "`aws iam delete-access-key --user-name {user} --access-key-id <id>`) and ask again.",
     KeyStatus.USER_NOT_FOUND: "IAM user `{user}` no longer exists.",
+    KeyStatus.OUT_OF_PATH: "IAM user `{user}` is no longer under the IAM path Signoff may issue "
+    "keys for (it was moved after the request). Ask an admin to move it back and ask again, or "
+    "request the key another way.",
     KeyStatus.NOT_APPROVED: "the issuer found no valid approval for it (an approval by the "
     "requester does not count).",
 }

@@ -146,6 +146,7 @@ def build_services(
     key_requests = KeyRequestService(
         document=settings.access_key_document,
         admins=settings.admins,
+        key_user_path=settings.key_user_path,
         automation=automation,
         runs=RunReader(ssm),
         keys=_access_keys(session),
@@ -178,6 +179,7 @@ def build_key_issuer(
     return KeyIssuer(
         document=settings.access_key_document,
         secret_prefix=settings.access_key_secret_prefix,
+        key_user_path=settings.key_user_path,
         admin_role_arn=settings.key_admin_role_arn,
         automation=AutomationGateway(session.client("ssm", config=AWS_CONFIG), settings.region),
         keys=_access_keys(session),

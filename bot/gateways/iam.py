@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.errors import InvalidRequest, ServiceError
+from bot.errors import ServiceError
 from bot.gateways.aws import error_code, wrap_client_error
 
 if TYPE_CHECKING:
@@ -23,6 +24,32 @@ EXECUTION_TAG = "signoff:execution-id"
 # Secrets Manager tag values: at most 256 characters of letters, digits, spaces and _.:/=+-@.
 _TAG_VALUE_MAX = 256
 _READ_ACTIONS = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+_ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException"})
+
+
+@dataclass(frozen=True)
+class IamUser:
+    """An IAM user as GetUser describes it: name, ARN and the IAM path it sits under."""
+
+    name: str
+    arn: str
+    path: str = "/"
+
+    def is_under(self, path: str) -> bool:
+        """Whether the user sits under `path` (e.g. `/signoff-keys/`), nested paths included."""
+        return self.path.startswith(path)
+
+
+class IamUserDenied(ServiceError):
+    """IAM refused Signoff this user.
+
+    The template grants Signoff IAM calls only on users under `KeyUserPath`, so IAM answers
+    AccessDenied for a user outside it (and, as it cannot tell, for a user that does not exist).
+    """
+
+    def __init__(self, user_name: str) -> None:
+        super().__init__(f"IAM denies Signoff access to the IAM user {user_name}")
+        self.user_name = user_name
 
 
 class AccessKeyGateway:
@@ -37,20 +64,15 @@ class AccessKeyGateway:
         self._iam = iam
         self._secrets = secrets
 
-    def user_arn(self, user_name: str) -> str | None:
-        """The IAM user's ARN, or None when no such user exists."""
+    def user(self, user_name: str) -> IamUser | None:
+        """The IAM user, or None when no such user exists; IamUserDenied when IAM refuses."""
         try:
-            return self._iam.get_user(UserName=user_name)["User"]["Arn"]
+            user = self._iam.get_user(UserName=user_name)["User"]
         except ClientError as exc:
             if error_code(exc) == "NoSuchEntity":
                 return None
-            if error_code(exc) in {"AccessDenied", "AccessDeniedException"}:
-                # The deployment scopes Signoff to users under one IAM path (KeyUserPath).
-                raise InvalidRequest(
-                    f"Signoff may not issue keys for IAM user `{user_name}`: it is not among "
-                    "the users Signoff manages (ask an admin which IAM path that is)."
-                ) from exc
-            raise wrap_client_error(exc, f"look up the IAM user {user_name}") from exc
+            raise _user_error(exc, user_name, f"look up the IAM user {user_name}") from exc
+        return IamUser(user["UserName"], user["Arn"], user.get("Path") or "/")
 
     def key_count(self, user_name: str) -> int:
         """How many access keys (active or not) the user has; IAM allows two."""
@@ -58,7 +80,7 @@ class AccessKeyGateway:
             pages = self._iam.get_paginator("list_access_keys").paginate(UserName=user_name)
             return sum(len(page["AccessKeyMetadata"]) for page in pages)
         except ClientError as exc:
-            raise wrap_client_error(exc, f"list the access keys of {user_name}") from exc
+            raise _user_error(exc, user_name, f"list the access keys of {user_name}") from exc
 
     def secret_for_execution(self, execution_id: str) -> str | None:
         """Name of a secret an earlier attempt of this execution filled, if one exists."""
@@ -124,7 +146,7 @@ class AccessKeyGateway:
         try:
             key = self._iam.create_access_key(UserName=user_name)["AccessKey"]
         except ClientError as exc:
-            raise wrap_client_error(exc, f"create an access key for {user_name}") from exc
+            raise _user_error(exc, user_name, f"create an access key for {user_name}") from exc
         value = json.dumps(
             {"UserName": user_name, "AccessKeyId": key["AccessKeyId"], **_secret_part(key)}
         )
@@ -150,6 +172,13 @@ class AccessKeyGateway:
             self._secrets.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
         except ClientError:
             logger.exception("could not delete a half-made secret", extra={"secret": arn})
+
+
+def _user_error(exc: ClientError, user_name: str, doing: str) -> ServiceError:
+    # A user moved out of KeyUserPath between two calls is denied by the next one.
+    if error_code(exc) in _ACCESS_DENIED:
+        return IamUserDenied(user_name)
+    return wrap_client_error(exc, doing)
 
 
 def read_policy(readers: Sequence[str]) -> str:

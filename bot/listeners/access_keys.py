@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -9,7 +10,9 @@ from slack_sdk import WebClient
 
 from bot import views
 from bot.access_keys import KeyRequestRefused, KeyRequestService, read_command
-from bot.errors import UserFacingError
+from bot.errors import ServiceError, UserFacingError
+
+logger = logging.getLogger(__name__)
 
 
 def register(app: App, keys: KeyRequestService) -> None:
@@ -30,6 +33,11 @@ def register(app: App, keys: KeyRequestService) -> None:
         except UserFacingError as refusal:
             respond(text=views.key_request_refused_text(str(refusal)))
             return
+        except ServiceError as failure:
+            # Bolt swallows a lazy listener's exception: unless told here, nobody would know.
+            logger.warning("key request not started", exc_info=True)
+            respond(text=views.key_request_refused_text(str(failure)))
+            return
         respond(text=views.key_request_started_text(request))
 
     def on_modal_key_request_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -46,6 +54,11 @@ def register(app: App, keys: KeyRequestService) -> None:
             return
         except UserFacingError as refusal:
             ack(response_action="update", view=views.notice_modal("Not started", str(refusal)))
+            return
+        except ServiceError as failure:
+            # Unanswered, the form would show Slack's own "trouble connecting" and nothing more.
+            logger.warning("key request not started", exc_info=True)
+            ack(response_action="update", view=views.notice_modal("Not started", str(failure)))
             return
         ack(response_action="update", view=views.key_request_started_modal(request))
 

@@ -30,6 +30,7 @@ from sandbox.template import load_template, ssm_document_content
 from tests.support.world import ACCOUNT, APPROVER_ROLE, World
 
 KEY_DOCUMENT = "Signoff-AccessKey"
+KEY_PATH = "/signoff-keys/"  # the deployment's KeyUserPath
 ISSUER = "signoff-issue-access-key"
 ADMIN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/SignoffKeyAdmin"
 SECRET_NAME = re.compile(r"dave/access-key-\d{8}T\d{6}Z")
@@ -128,6 +129,7 @@ def keys(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Keys]:
         "SIGNOFF_ADMINS": "U0CAROL",
         "SIGNOFF_KEY_ADMIN_ROLE_ARN": ADMIN_ROLE,
         "SIGNOFF_ACCESS_KEY_DOCUMENT": KEY_DOCUMENT,
+        "SIGNOFF_KEY_USER_PATH": KEY_PATH,
     }
     lam = world.client("lambda")
     for name in ("signoff-slack-events", "signoff-automation-result"):
@@ -162,7 +164,7 @@ def keys(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Keys]:
         Rule="signoff-ssm-status-keys", Targets=[{"Id": "result", "Arn": result_arn}]
     )
     for user in ("dave", "erin"):
-        iam.create_user(UserName=user)
+        iam.create_user(UserName=user, Path=KEY_PATH)
     world.map_user("U0ALICE", "alice")
     world.map_user("U0DAVE", "dave", iam_user="dave")  # an approver too: he may not approve his own
     world.map_user("U0CAROL", "carol")
@@ -368,3 +370,46 @@ def test_a_request_nobody_decides_times_out_and_says_so(
     assert keys.execution()["AutomationExecutionStatus"] == "TimedOut"
     assert keys.keys() == []
     assert any("before it timed out" in t for t in keys.dms("dave"))
+
+
+def test_the_form_refuses_a_user_outside_the_key_path_naming_it_and_the_path(keys: Keys) -> None:
+    keys.world.client("iam").create_user(UserName="frank", Path="/humans/")
+    keys.command("carol")  # an admin: any IAM user Signoff may issue keys for
+    refused = keys.submit_form("carol", "frank", "rotation")
+    error = refused["errors"][KEY_USER_BLOCK]
+    assert error.startswith("IAM user `frank` is under `/humans/`, not `/signoff-keys/`")
+    assert "only IAM users under that path can get keys from Signoff" in error
+    assert "AWS refused" not in error
+    assert keys.executions() == []
+
+
+def test_the_command_refuses_a_user_outside_the_key_path_in_plain_words(keys: Keys) -> None:
+    keys.world.client("iam").create_user(UserName="frank", Path="/humans/")
+    keys.command("carol", "frank rotation")
+    [answer] = keys.world.ephemeral("carol")
+    assert answer.startswith(
+        ":no_entry: No request started: IAM user `frank` is under `/humans/`, not "
+        "`/signoff-keys/`; only IAM users under that path can get keys from Signoff. Ask an "
+        "admin to move the user"
+    )
+    assert keys.executions() == []
+
+
+def test_the_form_says_under_the_name_field_that_a_user_does_not_exist(keys: Keys) -> None:
+    keys.command("carol")
+    refused = keys.submit_form("carol", "ghost", "rotation")
+    assert refused["errors"] == {
+        KEY_USER_BLOCK: "There is no IAM user `ghost` in this account; check the name."
+    }
+    assert keys.executions() == []
+
+
+def test_a_user_moved_out_of_the_key_path_after_the_request_gets_no_key(keys: Keys) -> None:
+    keys.command("dave", "dave CI")
+    keys.world.client("iam").update_user(UserName="dave", NewPath="/humans/")
+    keys.world.decide("alice", ACTION_APPROVE)
+
+    assert keys.keys() == [] and keys.secrets() == []
+    [dm] = [t for t in keys.dms("dave") if "No access key was created" in t]
+    assert "`dave` is no longer under the IAM path Signoff may issue keys for" in dm
+    assert "AWS refused" not in dm

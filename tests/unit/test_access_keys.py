@@ -37,6 +37,7 @@ REGION = "us-east-1"
 ACCT = "123456789012"
 DOC = "Signoff-AccessKey"
 ADMIN = "U0ADMIN"
+KEY_PATH = "/signoff-keys/"  # the deployment's KeyUserPath
 BOB = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0BOB"
 
 
@@ -111,7 +112,7 @@ class Env:
             )
         self.iam = session.client("iam")
         for user in ("dave", "erin"):
-            self.iam.create_user(UserName=user)
+            self.iam.create_user(UserName=user, Path=KEY_PATH)
         self.clock = Clock()
         self.automation = FakeAutomation()
         self.runs = FakeRuns()
@@ -125,6 +126,7 @@ class Env:
             admins={ADMIN},
             automation=self.automation,  # type: ignore[arg-type]
             runs=self.runs,  # type: ignore[arg-type]
+            key_user_path=KEY_PATH,
             keys=AccessKeyGateway(self.iam, session.client("secretsmanager")),
             identities=self.identities,
             store=self.store,
@@ -214,15 +216,49 @@ def test_an_admin_may_ask_for_anyone_but_not_for_a_user_iam_does_not_know(env: E
     assert len(env.automation.started) == 1
 
 
-def test_a_user_iam_keeps_from_signoff_is_refused_on_the_name_field(env: Env) -> None:
-    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "not under /"}}, "GetUser")
+def test_an_unknown_user_is_refused_on_the_name_field(env: Env) -> None:
+    with pytest.raises(UnknownIamUser) as refused:
+        env.service.request(ADMIN, "ghost", "rotation")
+    assert str(refused.value) == "There is no IAM user `ghost` in this account; check the name."
+    assert refused.value.field == "iam_user"
+    assert env.automation.started == []
+
+
+def test_a_user_iam_keeps_from_signoff_is_refused_naming_the_user_and_the_path(env: Env) -> None:
+    # The template grants iam:GetUser on users under KeyUserPath only: IAM says AccessDenied.
+    denied = ClientError(
+        {"Error": {"Code": "AccessDenied", "Message": "not authorized"}}, "GetUser"
+    )
     with (
         patch.object(env.iam, "get_user", side_effect=denied),
-        pytest.raises(IamUserOutOfReach, match="may not issue keys for IAM user `dave`") as e,
+        pytest.raises(IamUserOutOfReach) as refused,
     ):
         env.service.request("U0DAVE", "dave", "CI")
-    assert e.value.field == "iam_user"
+    message = str(refused.value)
+    assert message.startswith("IAM user `dave` is not under `/signoff-keys/` (or does not exist)")
+    assert "only IAM users under that path can get keys from Signoff" in message
+    assert "AWS refused" not in message and "AccessDenied" not in message
+    assert refused.value.field == "iam_user"
     assert env.automation.started == []
+
+
+def test_a_user_outside_the_key_path_is_refused_with_how_to_move_it(env: Env) -> None:
+    env.iam.create_user(UserName="frank", Path="/humans/")
+    with pytest.raises(IamUserOutOfReach) as refused:
+        env.service.request(ADMIN, "frank", "rotation")
+    assert str(refused.value) == (
+        "IAM user `frank` is under `/humans/`, not `/signoff-keys/`; only IAM users under that "
+        "path can get keys from Signoff. Ask an admin to move the user (`aws iam update-user "
+        "--user-name frank --new-path /signoff-keys/`) or request the key another way."
+    )
+    assert refused.value.field == "iam_user"
+    assert env.automation.started == []
+
+
+def test_users_in_paths_nested_under_the_key_path_may_get_keys(env: Env) -> None:
+    env.iam.create_user(UserName="ci-bot", Path="/signoff-keys/ci/")
+    env.service.request(ADMIN, "ci-bot", "CI")
+    assert env.automation.started[0][1]["IamUser"] == ["ci-bot"]
 
 
 @pytest.mark.parametrize("name", ["", "two words", "x" * 65, "dave;rm", "dåve", "a/b"])
@@ -234,7 +270,7 @@ def test_names_iam_would_refuse_are_refused_before_any_aws_call(env: Env, name: 
 
 
 def test_names_with_every_character_iam_allows_pass_the_name_check(env: Env) -> None:
-    env.iam.create_user(UserName="ci+bot=1,x.y@z_w-v")
+    env.iam.create_user(UserName="ci+bot=1,x.y@z_w-v", Path=KEY_PATH)
     env.service.request(ADMIN, "ci+bot=1,x.y@z_w-v", "reason")
     assert len(env.automation.started) == 1
 

@@ -7,6 +7,7 @@ import traceback
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from unittest.mock import patch
 
 import boto3
 import pytest
@@ -70,7 +71,9 @@ class Spy:
 
 
 class Env:
-    def __init__(self, fail: str | None = None, prefix: str = "") -> None:
+    def __init__(
+        self, fail: str | None = None, prefix: str = "", key_path: str = "/", user_path: str = "/"
+    ) -> None:
         session = boto3.Session(region_name=REGION)
         dynamodb = session.resource("dynamodb")
         dynamodb.create_table(
@@ -86,7 +89,7 @@ class Env:
             ],
         )
         self.iam_client = session.client("iam")
-        self.iam_client.create_user(UserName="dave")
+        self.iam_client.create_user(UserName="dave", Path=user_path)
         self.secrets = session.client("secretsmanager")
         self.iam = Spy(self.iam_client, fail if fail == "create_access_key" else None)
         self.sm = Spy(self.secrets, fail if fail != "create_access_key" else None)
@@ -96,6 +99,7 @@ class Env:
             document=DOC,
             secret_prefix=prefix,
             admin_role_arn=ADMIN_ROLE,
+            key_user_path=key_path,
             automation=self.automation,  # type: ignore[arg-type]
             keys=AccessKeyGateway(self.iam, self.sm),  # type: ignore[arg-type]
             audit=self.audit,
@@ -207,6 +211,34 @@ def test_a_user_deleted_since_the_request_gets_nothing(env: Env) -> None:
     env.iam_client.delete_user(UserName="dave")
     assert env.issue() == {"status": "user_not_found", "iam_user": "dave"}
     assert env.secret_names() == []
+
+
+def test_a_user_outside_the_key_path_gets_nothing_and_the_refusal_says_why() -> None:
+    with mock_aws():
+        # Moved out of KeyUserPath after the request, with IAM still letting Signoff see it.
+        env = Env(key_path="/signoff-keys/", user_path="/humans/")
+        assert env.issue() == {"status": "out_of_path", "iam_user": "dave"}
+        assert env.keys() == [] and env.secret_names() == []
+        [row] = env.audit.events(EID)
+        assert row["event"] == "access_key_refused" and row["status"] == "out_of_path"
+
+
+def test_a_user_under_the_key_path_gets_a_key() -> None:
+    with mock_aws():
+        env = Env(key_path="/signoff-keys/", user_path="/signoff-keys/ci/")
+        assert env.issue()["status"] == "issued"
+        assert len(env.keys()) == 1
+
+
+@pytest.mark.parametrize("operation", ["get_user", "get_paginator", "create_access_key"])
+def test_iam_denying_the_user_midway_is_a_refusal_not_a_failure(env: Env, operation: str) -> None:
+    # The template scopes the issuer's IAM calls to KeyUserPath: a user moved out of it since
+    # the request is denied by the first call, or by the one after the move.
+    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "not authorized"}}, "IAM")
+    with patch.object(env.iam_client, operation, side_effect=denied):
+        report = env.issue()
+    assert report == {"status": "out_of_path", "iam_user": "dave"}
+    assert env.keys() == [] and env.secret_names() == []
 
 
 @pytest.mark.parametrize(

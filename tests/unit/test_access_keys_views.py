@@ -70,6 +70,11 @@ def test_the_thread_tells_the_same_without_the_command() -> None:
         ),
         (OutcomeKind.REFUSED, {"refusal": KeyStatus.KEY_LIMIT}, "already has 2 access keys"),
         (OutcomeKind.REFUSED, {"refusal": KeyStatus.USER_NOT_FOUND}, "no longer exists"),
+        (
+            OutcomeKind.REFUSED,
+            {"refusal": KeyStatus.OUT_OF_PATH},
+            "`dave` is no longer under the IAM path Signoff may issue keys for",
+        ),
         (OutcomeKind.REFUSED, {"refusal": KeyStatus.NOT_APPROVED}, "no valid approval"),
         (OutcomeKind.TIMED_OUT, {}, "before it timed out"),
         (OutcomeKind.CANCELLED, {}, "was cancelled"),
