@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class SignoffError(Exception):
     """Base of every error Signoff raises on purpose."""
@@ -9,6 +11,18 @@ class SignoffError(Exception):
 
 class ConfigError(SignoffError):
     """The environment is missing or malforms a setting."""
+
+
+class InvalidPayload(SignoffError):
+    """An event lacks or malforms keys its model needs: (key, problem) for each, in key order.
+
+    A problem says what is wrong ("is missing", "is not an SNS topic ARN"), never quoting a secret.
+    The key "" stands for the event itself.
+    """
+
+    def __init__(self, problems: Iterable[tuple[str, str]]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(f"{key} {what}" if key else what for key, what in self.problems))
 
 
 class UserFacingError(SignoffError):
