@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from bot.payload import Fields
 
 
 @dataclass(frozen=True)
@@ -19,15 +19,27 @@ class KeyRequest:
     execution_id: str | None = None
 
 
-class IssueKeyPayload(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class IssueKeyPayload:
     """What the runbook's aws:invokeLambdaFunction step sends the issuer."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
 
     execution_id: str
     iam_user: str
     requester: str = ""
     reason: str = ""
+
+    @classmethod
+    def from_event(cls, event: object) -> IssueKeyPayload:
+        """The step's payload; InvalidPayload names every bad key, other keys are ignored."""
+        fields = Fields(event)
+        payload = cls(
+            execution_id=fields.text("execution_id"),
+            iam_user=fields.text("iam_user"),
+            requester=fields.text("requester", ""),
+            reason=fields.text("reason", ""),
+        )
+        fields.check()
+        return payload
 
 
 class KeyStatus(StrEnum):

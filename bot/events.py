@@ -2,35 +2,60 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from dataclasses import dataclass
+
+from bot.payload import Fields
 
 STEP_CHANGE = "EC2 Automation Step Status-change Notification"
 EXECUTION_CHANGE = "EC2 Automation Execution Status-change Notification"
 
 
-class AutomationStatusDetail(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class AutomationStatusDetail:
     """The `detail` of both SSM Automation status-change events.
 
     StartTime/EndTime are locale-style strings ("Nov 29, 2016 7:43:25 PM") and are kept as text.
     """
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    execution_id: str
+    definition: str = ""
+    status: str
+    step_name: str | None = None
+    action: str | None = None
+    executed_by: str | None = None
 
-    execution_id: str = Field(alias="ExecutionId")
-    definition: str = Field(default="", alias="Definition")
-    status: str = Field(alias="Status")
-    step_name: str | None = Field(default=None, alias="StepName")
-    action: str | None = Field(default=None, alias="Action")
-    executed_by: str | None = Field(default=None, alias="ExecutedBy")
+    @classmethod
+    def read(cls, fields: Fields) -> AutomationStatusDetail:
+        """From AWS's keys (ExecutionId, …), or these attributes' own names; others ignored."""
+        return cls(
+            execution_id=fields.text("ExecutionId", also="execution_id"),
+            definition=fields.text("Definition", "", also="definition"),
+            status=fields.text("Status", also="status"),
+            step_name=fields.optional_text("StepName", also="step_name"),
+            action=fields.optional_text("Action", also="action"),
+            executed_by=fields.optional_text("ExecutedBy", also="executed_by"),
+        )
 
 
-class AutomationStatusEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
+@dataclass(frozen=True, kw_only=True)
+class AutomationStatusEvent:
     id: str
-    detail_type: str = Field(alias="detail-type")
+    detail_type: str
     source: str
     detail: AutomationStatusDetail
+
+    @classmethod
+    def from_event(cls, event: object) -> AutomationStatusEvent:
+        """The event as EventBridge delivers it; InvalidPayload names every bad key."""
+        fields = Fields(event)
+        status = cls(
+            id=fields.text("id"),
+            detail_type=fields.text("detail-type", also="detail_type"),
+            source=fields.text("source"),
+            detail=AutomationStatusDetail.read(fields.within("detail")),
+        )
+        fields.check()
+        return status
 
     @property
     def is_step_event(self) -> bool:

@@ -7,28 +7,27 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
-
 from bot import views
 from bot.approvals import ApprovalService, Placement
-from bot.errors import ApprovalNotFound, InvalidRequest, ServiceError, SignoffError, TransientError
+from bot.errors import (
+    ApprovalNotFound,
+    InvalidPayload,
+    InvalidRequest,
+    ServiceError,
+    SignoffError,
+    TransientError,
+)
 from bot.gateways.automation import AutomationGateway
 from bot.gateways.flowstore import FlowItem, FlowStore, LevelItem, Membership, TaskClaim
 from bot.gateways.slack import SlackGateway
 from bot.gateways.stepfunctions import StepFunctionsGateway, TaskClosed
 from bot.gateways.tables import AuditLog
 from bot.models import Approval, CardRef, Outcome, Verdict
+from bot.payload import MISSING, Fields, Secret, not_valid
 
 logger = logging.getLogger(__name__)
 
@@ -88,127 +87,131 @@ EXPECTED = {
 }
 
 
-class StartApprovalRequest(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class StartApprovalRequest:
     """The child state machine's `lambda:invoke.waitForTaskToken` payload for one level.
 
     The keys are the seed's (token, step, ssm_*) plus flow_id, level and levels; other keys the
-    state machine passes along (region, confirmation_url, …) are ignored.
+    state machine passes along (region, confirmation_url, …) are ignored. Numbers may come as
+    numeric strings ("1"), as CloudFormation parameters do.
     """
 
-    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
-
-    token: SecretStr
+    token: Secret
     flow_id: str
-    levels: int = Field(ge=1, le=MAX_LEVELS)
-    level: int = Field(ge=1, le=MAX_LEVELS)  # after `levels`, which its check reads
-    step: str = Field(default="", max_length=256)
+    levels: int
+    level: int
+    step: str = ""
     ssm_doc_name: str | None = None
     ssm_automation_assume_role: str = ""
-    ssm_description: str = Field(default="", max_length=1024)
-    ssm_message: str = Field(default="", max_length=4096)
+    ssm_description: str = ""
+    ssm_message: str = ""
     ssm_notification_arn: str
-    ssm_approvers: tuple[str, ...] = Field(min_length=1, max_length=10)
-    ssm_min_required_approvals: int = Field(ge=1, le=10)
+    ssm_approvers: tuple[str, ...]
+    ssm_min_required_approvals: int
 
-    @field_validator("token")
     @classmethod
-    def _token_length(cls, value: SecretStr) -> SecretStr:
-        if not 1 <= len(value.get_secret_value()) <= 2048:
-            raise ValueError("must be 1 to 2048 characters")
-        return value
-
-    @field_validator("flow_id")
-    @classmethod
-    def _flow_arn(cls, value: str) -> str:
-        if not _EXECUTION_ARN.match(value):
-            raise ValueError("is not a Step Functions execution ARN")
-        return value
-
-    @field_validator("ssm_notification_arn")
-    @classmethod
-    def _topic(cls, value: str) -> str:
-        match = _TOPIC_ARN.match(value)
-        if not match:
-            raise ValueError("is not an SNS topic ARN")
-        if not match.group("name").startswith("Automation"):
-            raise ValueError(f"names the topic {match.group('name')!r}, not an Automation* one")
-        return value
-
-    @field_validator("ssm_automation_assume_role")
-    @classmethod
-    def _role(cls, value: str) -> str:
-        if value and not _ROLE_ARN.match(value):
-            raise ValueError("is not an IAM role ARN")
-        return value
-
-    @field_validator("ssm_approvers", mode="before")
-    @classmethod
-    def _approvers(cls, value: object) -> object:
-        return split_approvers(value)
-
-    @field_validator("ssm_approvers")
-    @classmethod
-    def _approver_forms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        odd = [a for a in value if not _APPROVER.match(a)]
-        if odd:
-            raise ValueError(f"has entries that are neither IAM names nor ARNs: {odd[:3]}")
-        return value
-
-    @field_validator("level")
-    @classmethod
-    def _level_within(cls, value: int, info: ValidationInfo) -> int:
-        levels = info.data.get("levels")
-        if levels is not None and value > levels:
-            raise ValueError(f"is {value}, beyond levels ({levels})")
-        return value
+    def from_event(cls, event: object) -> StartApprovalRequest:
+        """Read and check the payload; InvalidPayload names every bad key, in this order."""
+        fields = Fields(event)
+        token = fields.text("token", rule=_token_length)
+        flow_id = fields.text("flow_id", rule=_flow_arn)
+        levels = fields.whole_number("levels", low=1, high=MAX_LEVELS)
+        level = fields.whole_number("level", low=1, high=MAX_LEVELS)
+        if fields.ok("levels", "level") and level > levels:
+            fields.problem("level", f"is {level}, beyond levels ({levels})")
+        request = cls(
+            token=Secret(token),
+            flow_id=flow_id,
+            levels=levels,
+            level=level,
+            step=fields.text("step", "", max_length=256),
+            ssm_doc_name=fields.optional_text("ssm_doc_name"),
+            ssm_automation_assume_role=fields.text("ssm_automation_assume_role", "", rule=_role),
+            ssm_description=fields.text("ssm_description", "", max_length=1024),
+            ssm_message=fields.text("ssm_message", "", max_length=4096),
+            ssm_notification_arn=fields.text("ssm_notification_arn", rule=_topic),
+            ssm_approvers=fields.parsed("ssm_approvers", _approvers, ()),
+            ssm_min_required_approvals=fields.whole_number(
+                "ssm_min_required_approvals", low=1, high=10
+            ),
+        )
+        fields.check()
+        return request
 
     @property
     def member(self) -> Membership:
         return Membership(flow_id=self.flow_id, level=self.level, levels=self.levels)
 
 
-def split_approvers(value: object) -> object:
+def _token_length(value: str) -> None:
+    if not 1 <= len(value) <= 2048:
+        raise ValueError("must be 1 to 2048 characters")
+
+
+def _flow_arn(value: str) -> None:
+    if not _EXECUTION_ARN.match(value):
+        raise ValueError("is not a Step Functions execution ARN")
+
+
+def _topic(value: str) -> None:
+    match = _TOPIC_ARN.match(value)
+    if not match:
+        raise ValueError("is not an SNS topic ARN")
+    if not match.group("name").startswith("Automation"):
+        raise ValueError(f"names the topic {match.group('name')!r}, not an Automation* one")
+
+
+def _role(value: str) -> None:
+    if value and not _ROLE_ARN.match(value):
+        raise ValueError("is not an IAM role ARN")
+
+
+def _approvers(value: object) -> tuple[str, ...]:
+    names = split_approvers(value)
+    if not names:
+        raise ValueError(not_valid("tuple should have at least 1 item after validation, not 0"))
+    if len(names) > 10:
+        raise ValueError(
+            not_valid(f"tuple should have at most 10 items after validation, not {len(names)}")
+        )
+    odd = [a for a in names if not _APPROVER.match(a)]
+    if odd:
+        raise ValueError(f"has entries that are neither IAM names nor ARNs: {odd[:3]}")
+    return tuple(names)
+
+
+def split_approvers(value: object) -> list[str]:
     """Approvers as a list, a JSON list string, or a comma-separated string → a list of names."""
     if isinstance(value, str):
         text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError as exc:
-                raise ValueError("looks like a JSON list but does not parse") from exc
-        else:
+        if not text.startswith("["):
             return [part.strip() for part in text.split(",") if part.strip()]
-    if isinstance(value, list | tuple):
-        if not all(isinstance(v, str) for v in value):
-            raise ValueError("must hold only strings")
-        return [v.strip() for v in value if v.strip()]
-    return value
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise ValueError("looks like a JSON list but does not parse") from exc
+    if not isinstance(value, list | tuple):
+        raise ValueError(not_valid("input should be a valid tuple"))
+    names = [v for v in value if isinstance(v, str)]
+    if len(names) != len(value):
+        raise ValueError("must hold only strings")
+    return [name.strip() for name in names if name.strip()]
 
 
-def describe_invalid_input(error: ValidationError) -> str:
+def describe_invalid_input(error: InvalidPayload) -> str:
     """A cause that names each bad field and says what it must hold (never the token)."""
     problems: list[str] = []
-    for issue in error.errors(include_input=False, include_url=False):
-        field = ".".join(str(part) for part in issue["loc"][:1])
+    for field, problem in error.problems:
         if not field:
             problems.append("the payload is not a JSON object of the keys below")
             continue
-        if issue["type"] == "missing":
-            what = f"{field} is missing"
-        elif field == "token":
+        if field == "token" and problem != MISSING:
             what = "token is not a usable task token"
         else:
-            what = f"{field} {_reason(issue)}"
+            what = f"{field} {problem}"
         expected = EXPECTED.get(field)
         problems.append(f"{what}; expected {expected}" if expected else what)
     return "Signoff cannot start this approval: " + "; ".join(problems) + "."
-
-
-def _reason(issue: Mapping[str, Any]) -> str:
-    message = str(issue["msg"]).removeprefix("Value error, ")
-    if message.startswith(("is ", "has ", "names ", "looks ", "must ")):
-        return message
-    return f"is not valid ({message[0].lower()}{message[1:]})"
 
 
 def task_key(token: str) -> str:
@@ -638,7 +641,7 @@ class FlowService:
             self._audit.append(flow_id, "invalid_input", cause=cause)
         return {"result": "invalid_input", "error": INVALID_INPUT, "cause": cause}
 
-    def refuse_payload(self, event: object, error: ValidationError) -> dict[str, Any]:
+    def refuse_payload(self, event: object, error: InvalidPayload) -> dict[str, Any]:
         """A payload that failed validation: refuse it through its token, if it has a usable one."""
         raw = event if isinstance(event, Mapping) else {}
         token = raw.get("token")

@@ -6,7 +6,6 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bot.events import AutomationStatusEvent
@@ -23,5 +22,5 @@ def services() -> Services:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
-    status = parse(model=AutomationStatusEvent, event=event)
+    status = AutomationStatusEvent.from_event(event)
     return services().results.handle(status)

@@ -12,7 +12,6 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
-from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bot.access_key_models import IssueKeyPayload
@@ -46,4 +45,4 @@ def issue() -> Callable[..., dict[str, str]]:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     idempotency.register_lambda_context(context)
-    return issue()(request=parse(event=event, model=IssueKeyPayload))
+    return issue()(request=IssueKeyPayload.from_event(event))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bot.errors import InvalidPayload
 from bot.flows import StartApprovalRequest
 from bot.logs import handler_logger
 from bot.wiring import Services, services_from_env
@@ -24,8 +24,8 @@ def services() -> Services:
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        request = parse(model=StartApprovalRequest, event=event)
-    except ValidationError as invalid:
+        request = StartApprovalRequest.from_event(event)
+    except InvalidPayload as invalid:
         # Fails the task with Signoff.InvalidInput naming the field; the invocation succeeds.
         return services().flows.refuse_payload(event, invalid)
     return services().flows.start(request)

@@ -13,10 +13,9 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from pydantic import ValidationError
 
 from bot.approvals import ApprovalService
-from bot.errors import InvalidRequest, TransientError
+from bot.errors import InvalidPayload, InvalidRequest, TransientError
 from bot.flows import (
     FlowService,
     FlowTracker,
@@ -200,7 +199,7 @@ class Flows:
             "ssm_min_required_approvals": "1",
         }
         data.update(changes)
-        return StartApprovalRequest.model_validate(data)
+        return StartApprovalRequest.from_event(data)
 
     def start(self, level: int, levels: int = 3, **changes: Any) -> str:
         result = self.service.start(self.request(level, levels, **changes))
@@ -392,9 +391,9 @@ def test_ssm_refusing_the_parameters_fails_the_task_with_its_reason(flows: Flows
 
 
 def test_a_malformed_payload_fails_its_task_naming_the_field(flows: Flows) -> None:
-    event = flows.request(2).model_dump() | {"token": token(2), "ssm_approvers": ""}
-    with pytest.raises(ValidationError) as invalid:
-        StartApprovalRequest.model_validate(event)
+    event = dataclasses.asdict(flows.request(2)) | {"token": token(2), "ssm_approvers": ""}
+    with pytest.raises(InvalidPayload) as invalid:
+        StartApprovalRequest.from_event(event)
     result = flows.service.refuse_payload(event, invalid.value)
     assert result["error"] == "Signoff.InvalidInput"
     kind, sent_token, body = flows.sfn.calls[0]
@@ -405,8 +404,8 @@ def test_a_malformed_payload_fails_its_task_naming_the_field(flows: Flows) -> No
 
 def test_a_payload_without_a_token_fails_the_invocation_itself(flows: Flows) -> None:
     event = {"flow_id": FLOW, "level": 1, "levels": 3}
-    with pytest.raises(ValidationError) as invalid:
-        StartApprovalRequest.model_validate(event)
+    with pytest.raises(InvalidPayload) as invalid:
+        StartApprovalRequest.from_event(event)
     with pytest.raises(InvalidFlowInput, match="token is missing"):
         flows.service.refuse_payload(event, invalid.value)
     assert flows.sfn.calls == []
