@@ -17,7 +17,7 @@ from bot.access_key_models import (
     KeyStatus,
     OutcomeKind,
 )
-from bot.errors import ApprovalNotFound, InvalidRequest
+from bot.errors import ApprovalNotFound, InvalidRequest, ServiceError
 from bot.gateways.automation import AutomationGateway
 from bot.gateways.iam import EXECUTION_TAG, AccessKeyGateway, IamUserDenied
 from bot.gateways.runs import RunReader, RunSummary
@@ -34,6 +34,20 @@ REASON_MAX = 500
 _UNSAFE_IN_REASON = re.compile(r'["\\\x00-\x1f]')
 MAX_KEYS = 2  # IAM's quota of access keys per user
 ISSUE_ACTION = "aws:invokeLambdaFunction"
+# The reconciler tells outcomes of requests that ended this recently and were never told.
+RECONCILE_WINDOW = timedelta(hours=24)
+# A run waits at most 86400 s for approval, then runs the issuer at most twice for 120 s: one
+# that ended inside the window started at most this much before it.
+_LONGEST_RUN = timedelta(hours=25)
+# Per reconciler run: pages of SSM's list (50 executions each) read, and outcomes told. The
+# rest waits for the next run, five minutes later, so a backlog cannot time the Lambda out.
+RECONCILE_PAGES = 4
+RECONCILE_MAX_TOLD = 50
+# Claimed once a request's outcome has been told everywhere it can be: the reconciler passes
+# it by. This long after a run ended, its events' Lambdas are over (the result function drops
+# events older than an hour), so a part they still hold was sent: a failed send gives it back.
+_TOLD = "key-outcome#done"
+_SETTLED = timedelta(hours=2)
 
 Clock = Callable[[], datetime]
 
@@ -148,33 +162,105 @@ class KeyRequestService:
 
     def notify_outcome(self, execution_id: str) -> KeyOutcome | None:
         """Once a key request has ended: DM the requester and tell the card's thread, once each."""
+        outcome = self._finished_outcome(execution_id)
+        if outcome is not None:
+            self._tell(outcome)
+        return outcome
+
+    def reconcile(
+        self,
+        *,
+        window: timedelta = RECONCILE_WINDOW,
+        max_pages: int = RECONCILE_PAGES,
+        max_told: int = RECONCILE_MAX_TOLD,
+    ) -> dict[str, int]:
+        """Tell the outcome of key requests that ended within `window` and were never told.
+
+        EventBridge is best-effort: when the event for a finished run is lost, this is what DMs
+        the requester. It does what the event does (`notify_outcome`), so the claims that keep
+        a redelivered event from DMing twice also keep this from racing it.
+        """
+        now = self._now()
+        counts = {"checked": 0, "told": 0, "failed": 0}
+        listed = self._runs.finished(
+            self._document, started_after=now - window - _LONGEST_RUN, max_pages=max_pages
+        )
+        if listed.truncated:
+            logger.warning(
+                "more finished key requests than one run reads; older ones were not checked",
+                extra={"pages": max_pages},
+            )
+        for run in listed.runs:
+            ended = run.ended_at or now
+            if ended < now - window or self._store.has_claim(run.execution_id, _TOLD):
+                continue
+            if counts["checked"] == max_told:
+                logger.warning("outcomes left for the next run", extra={"limit": max_told})
+                break
+            counts["checked"] += 1
+            try:
+                counts["told"] += self._reconcile_one(
+                    run.execution_id, settled=ended < now - _SETTLED
+                )
+            except (ServiceError, ApprovalNotFound):
+                counts["failed"] += 1
+                logger.exception(
+                    "key request outcome not told", extra={"execution_id": run.execution_id}
+                )
+        return counts
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _finished_outcome(self, execution_id: str) -> KeyOutcome | None:
         run = self._runs.summary(execution_id)
         if run.document_name != self._document or not run.is_finished:
             return None
-        outcome = self._outcome(run)
-        if outcome.requester and self._once(
-            execution_id,
-            "key-outcome#dm",
-            lambda: self._slack.dm(outcome.requester, views.key_outcome_dm(outcome)),
-        ):
-            self._audit.append(
-                execution_id,
-                "access_key_outcome",
-                outcome=outcome.kind.value,
-                requester=outcome.requester,
-                iam_user=outcome.iam_user,
-                secret_name=outcome.secret_name,
+        return self._outcome(run)
+
+    def _reconcile_one(self, execution_id: str, *, settled: bool) -> bool:
+        outcome = self._finished_outcome(execution_id)
+        sent = outcome is not None and self._tell(outcome)
+        if settled:
+            self._store.claim(execution_id, _TOLD)
+        return sent
+
+    def _tell(self, outcome: KeyOutcome) -> bool:
+        """DM the requester and reply in the card's thread, each at most once; True if sent now.
+
+        Marks the outcome told when this call sent every part itself; a part someone else
+        holds may still be on its way, or fail and be given back.
+        """
+        execution_id = outcome.execution_id
+        parts: list[bool] = []
+        if outcome.requester:
+            parts.append(
+                self._once(
+                    execution_id,
+                    "key-outcome#dm",
+                    lambda: self._slack.dm(outcome.requester, views.key_outcome_dm(outcome)),
+                )
             )
+            if parts[-1]:
+                self._audit.append(
+                    execution_id,
+                    "access_key_outcome",
+                    outcome=outcome.kind.value,
+                    requester=outcome.requester,
+                    iam_user=outcome.iam_user,
+                    secret_name=outcome.secret_name,
+                )
         thread = self._thread(execution_id)
         if thread is not None:
-            self._once(
-                execution_id,
-                "key-outcome#thread",
-                lambda: self._slack.reply(thread, views.key_outcome_thread(outcome)),
+            parts.append(
+                self._once(
+                    execution_id,
+                    "key-outcome#thread",
+                    lambda: self._slack.reply(thread, views.key_outcome_thread(outcome)),
+                )
             )
-        return outcome
-
-    # -- helpers ---------------------------------------------------------------------------
+        if all(parts):
+            self._store.claim(execution_id, _TOLD)
+        return any(parts)
 
     def _validate(self, requester: str, iam_user: str, reason: str) -> KeyRequest:
         # Line breaks become spaces: the runbook's RequestReason is one line.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -27,6 +28,7 @@ FINISHED_STATUSES = frozenset(
         "Exited",
     }
 )
+_PAGE_SIZE = 50  # DescribeAutomationExecutions' largest MaxResults
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,22 @@ class RunSummary:
     def step_with_action(self, action: str) -> StepSummary | None:
         """The last step of this action type that ran (retries and loops run steps again)."""
         return next((s for s in reversed(self.steps) if s.action == action), None)
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """One finished execution as SSM's list shows it: its id and when it ended."""
+
+    execution_id: str
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FinishedRuns:
+    """Finished executions, newest first; `truncated` when the page limit left some unread."""
+
+    runs: tuple[RunEnd, ...]
+    truncated: bool
 
 
 class RunReader:
@@ -101,11 +119,52 @@ class RunReader:
         runs = (self._summary_if_present(i) for i in ids)
         return [run for run in runs if run is not None and not run.is_finished]
 
+    def finished(
+        self, document_name: str, *, started_after: datetime, max_pages: int
+    ) -> FinishedRuns:
+        """Executions of `document_name` started after `started_after` that have finished.
+
+        Reads at most `max_pages` pages of SSM's list, so a large history cannot use up the
+        caller's time; the list carries the end time but no parameters or outputs.
+        """
+        runs: list[RunEnd] = []
+        request: dict[str, Any] = {
+            "Filters": [
+                {"Key": "DocumentNamePrefix", "Values": [document_name]},
+                {"Key": "ExecutionStatus", "Values": sorted(FINISHED_STATUSES)},
+                {"Key": "StartTimeAfter", "Values": [_iso(started_after)]},
+            ],
+            "MaxResults": _PAGE_SIZE,
+        }
+        for _ in range(max_pages):
+            try:
+                page = self._ssm.describe_automation_executions(**request)
+            except ClientError as exc:
+                raise wrap_client_error(
+                    exc, f"list finished executions of {document_name}"
+                ) from exc
+            runs.extend(
+                RunEnd(m["AutomationExecutionId"], m.get("ExecutionEndTime"))
+                for m in page["AutomationExecutionMetadataList"]
+                # A prefix filter also matches longer names.
+                if m.get("DocumentName") == document_name
+            )
+            token = page.get("NextToken")
+            if not token:
+                return FinishedRuns(tuple(runs), truncated=False)
+            request["NextToken"] = token
+        return FinishedRuns(tuple(runs), truncated=True)
+
     def _summary_if_present(self, execution_id: str) -> RunSummary | None:
         try:
             return self.summary(execution_id)
         except ApprovalNotFound:
             return None
+
+
+def _iso(moment: datetime) -> str:
+    # The StartTime filters take an ISO-8601 UTC time, e.g. 2026-11-23T10:15:00Z.
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _summary(execution: Mapping[str, Any]) -> RunSummary:

@@ -104,6 +104,16 @@ class Keys:
     def dms(self, user: str) -> list[str]:
         return [m["text"] for m in self.world.messages(f"@{user}")]
 
+    def drop_result_events(self) -> None:
+        """EventBridge is best-effort: from now on, no status event of a key request arrives."""
+        self.world.client("events").remove_targets(Rule="signoff-ssm-status-keys", Ids=["result"])
+
+    def reconcile(self) -> dict[str, int]:
+        answer = self.world.client("lambda").invoke(FunctionName="signoff-reconcile", Payload=b"{}")
+        assert "FunctionError" not in answer, answer["Payload"].read()
+        self.world.settle()
+        return dict(json.loads(answer["Payload"].read()))
+
     def keys(self, user: str = "dave") -> list[str]:
         metadata = self.world.client("iam").list_access_keys(UserName=user)["AccessKeyMetadata"]
         return [k["AccessKeyId"] for k in metadata]
@@ -132,7 +142,7 @@ def keys(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Keys]:
         "SIGNOFF_KEY_USER_PATH": KEY_PATH,
     }
     lam = world.client("lambda")
-    for name in ("signoff-slack-events", "signoff-automation-result"):
+    for name in ("signoff-slack-events", "signoff-automation-result", "signoff-reconcile"):
         lam.update_function_configuration(FunctionName=name, Environment={"Variables": env})
     iam = world.client("iam")
     role = iam.get_role(RoleName="signoff-bot")["Role"]["Arn"]
@@ -413,3 +423,54 @@ def test_a_user_moved_out_of_the_key_path_after_the_request_gets_no_key(keys: Ke
     [dm] = [t for t in keys.dms("dave") if "No access key was created" in t]
     assert "`dave` is no longer under the IAM path Signoff may issue keys for" in dm
     assert "AWS refused" not in dm
+
+
+def test_an_outcome_whose_event_was_lost_is_dmed_by_the_reconciler_once(keys: Keys) -> None:
+    keys.command("dave", "dave CI deploy key")
+    keys.drop_result_events()
+    keys.world.decide("alice", ACTION_APPROVE)
+    [name] = keys.secrets()
+    assert not any(":key:" in t for t in keys.dms("dave"))  # the event that tells it was lost
+
+    first, second = keys.reconcile(), keys.reconcile()
+
+    assert (first["key_checked"], first["key_told"], first["key_failed"]) == (1, 1, 0)
+    assert second["key_checked"] == 0 and second["failed_reconcilers"] == 0
+    [dm] = [t for t in keys.dms("dave") if ":key:" in t]
+    assert CLI.format(name) in dm
+    assert sum(name in t for t in keys.world.thread()) == 1
+    execution_id = keys.execution()["AutomationExecutionId"]
+    events = [row["event"] for row in keys.world.audit(execution_id)]
+    assert events.count("access_key_outcome") == 1
+
+    # The lost event turns up after all: it finds everything said.
+    late = {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "EC2 Automation Execution Status-change Notification",
+        "source": "aws.ssm",
+        "account": ACCOUNT,
+        "time": "2026-11-23T10:15:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"ExecutionId": execution_id, "Definition": KEY_DOCUMENT, "Status": "Success"},
+    }
+    keys.world.client("lambda").invoke(
+        FunctionName="signoff-automation-result", Payload=json.dumps(late).encode()
+    )
+    keys.world.settle()
+    assert sum(":key:" in t for t in keys.dms("dave")) == 1
+    assert sum(name in t for t in keys.world.thread()) == 1
+
+
+def test_a_rejection_whose_event_was_lost_is_dmed_by_the_reconciler(keys: Keys) -> None:
+    keys.command("dave", "dave need it")
+    keys.drop_result_events()
+    keys.world.decide("alice", ACTION_REJECT, comment="Use SSO instead")
+    assert not any("rejected" in t for t in keys.dms("dave"))
+
+    keys.reconcile()
+    keys.reconcile()
+
+    [dm] = [t for t in keys.dms("dave") if "rejected" in t]
+    assert "rejected by <@U0ALICE>: Use SSO instead" in dm

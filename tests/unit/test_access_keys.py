@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest.mock import patch
@@ -29,7 +30,7 @@ from bot.access_keys import (
 )
 from bot.errors import ApprovalNotFound, TransientError
 from bot.gateways.iam import AccessKeyGateway
-from bot.gateways.runs import RunSummary, StepSummary
+from bot.gateways.runs import FinishedRuns, RunEnd, RunSummary, StepSummary
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
 from bot.models import Approval, CardRef, Decision, Identity, Outcome, Verdict
 
@@ -69,9 +70,20 @@ class FakeAutomation:
 class FakeRuns:
     def __init__(self) -> None:
         self.runs: dict[str, RunSummary] = {}
+        self.ended: dict[str, datetime] = {}
+        self.listed: list[tuple[str, datetime, int]] = []
 
     def summary(self, execution_id: str) -> RunSummary:
         return self.runs[execution_id]
+
+    def finished(self, document: str, *, started_after: datetime, max_pages: int) -> FinishedRuns:
+        self.listed.append((document, started_after, max_pages))
+        runs = [
+            RunEnd(r.execution_id, self.ended.get(r.execution_id))
+            for r in reversed(self.runs.values())
+            if r.document_name == document and r.is_finished
+        ]
+        return FinishedRuns(tuple(runs), truncated=False)
 
     def active(self, document: str) -> list[RunSummary]:
         return [r for r in self.runs.values() if r.document_name == document and not r.is_finished]
@@ -136,9 +148,14 @@ class Env:
         )
 
     def finished_run(
-        self, status: str = "Success", payload: dict[str, Any] | str | None = None, **kw: Any
+        self,
+        status: str = "Success",
+        payload: dict[str, Any] | str | None = None,
+        ended_ago: timedelta = timedelta(minutes=1),
+        **kw: Any,
     ) -> str:
         execution_id = str(uuid.uuid4())
+        self.runs.ended[execution_id] = self.clock.at - ended_ago
         steps = [StepSummary("ApproveKey", "aws:approve", "Success")]
         if payload is not None:
             text = payload if isinstance(payload, str) else json.dumps(payload)
@@ -415,3 +432,114 @@ def test_the_outcome_dm_renders_within_block_kit_limits() -> None:
     # Text only, but the started modal carries the same text: slack_sdk validates it.
     request = KeyRequest("U0DAVE", "dave", "x" * 500, "e" * 36)
     views.key_request_started_modal(request).validate_json()
+
+
+# -- the reconciler: outcomes whose event was lost --------------------------------------------
+
+
+def issued(env: Env, **kw: Any) -> str:
+    name = "dave/access-key-20261123T101500Z"
+    eid = env.finished_run(
+        payload={"status": "issued", "iam_user": "dave", "secret_name": name}, **kw
+    )
+    env.store.claim_card(eid, "ApproveKey", "C0KEYS")
+    env.store.set_card_ts(eid, "ApproveKey", CardRef("C0KEYS", "100.1"))
+    return eid
+
+
+def test_reconcile_tells_an_outcome_whose_event_was_lost_once(env: Env) -> None:
+    eid = issued(env)
+
+    first = env.service.reconcile()
+    second = env.service.reconcile()
+
+    assert first == {"checked": 1, "told": 1, "failed": 0}
+    assert second == {"checked": 0, "told": 0, "failed": 0}
+    [(user, dm)] = env.slack.dms
+    assert user == "U0DAVE" and "dave/access-key-20261123T101500Z" in dm
+    [(ref, _)] = env.slack.replies
+    assert ref == CardRef("C0KEYS", "100.1")
+    assert [r["event"] for r in env.audit.events(eid)] == ["access_key_outcome"]
+
+
+def test_reconcile_passes_by_outcomes_the_event_already_told(env: Env) -> None:
+    eid = issued(env)
+    env.service.notify_outcome(eid)  # the event arrived
+
+    assert env.service.reconcile() == {"checked": 0, "told": 0, "failed": 0}
+    env.service.notify_outcome(eid)  # and arrives again after the reconciler ran
+    assert len(env.slack.dms) == 1 and len(env.slack.replies) == 1
+
+
+def test_reconcile_racing_the_event_never_dms_twice(env: Env) -> None:
+    eid = issued(env)
+    # The event's Lambda has claimed the DM and is still sending it when the reconciler runs.
+    env.store.claim(eid, "key-outcome#dm")
+
+    assert env.service.reconcile() == {"checked": 1, "told": 1, "failed": 0}
+    assert env.slack.dms == []  # the DM is the event's to send
+    assert len(env.slack.replies) == 1
+    env.service.notify_outcome(eid)  # the event's Lambda goes on: nothing left for it to say
+    assert len(env.slack.replies) == 1
+    # Until the event's Lambdas are surely over, the run is looked at again, sending nothing;
+    # after that it is passed by.
+    assert env.service.reconcile() == {"checked": 1, "told": 0, "failed": 0}
+    env.clock.at += timedelta(hours=2)
+    assert env.service.reconcile() == {"checked": 1, "told": 0, "failed": 0}
+    assert env.service.reconcile()["checked"] == 0
+    assert env.slack.dms == [] and len(env.slack.replies) == 1
+
+
+def test_a_dm_the_racing_event_failed_to_send_is_sent_by_the_next_run(env: Env) -> None:
+    eid = issued(env)
+    env.store.claim(eid, "key-outcome#dm")  # the event's Lambda is sending the DM ...
+    env.service.reconcile()
+    env.store.release(eid, "key-outcome#dm")  # ... Slack refuses it; the claim is given back
+
+    assert env.service.reconcile() == {"checked": 1, "told": 1, "failed": 0}
+    env.service.reconcile()
+    [(user, _)] = env.slack.dms
+    assert user == "U0DAVE" and len(env.slack.replies) == 1
+
+
+def test_reconcile_looks_back_a_day_of_endings_and_no_further(env: Env) -> None:
+    recent = issued(env, ended_ago=timedelta(hours=23))
+    issued(env, ended_ago=timedelta(hours=25))
+
+    assert env.service.reconcile()["told"] == 1
+    assert len(env.slack.dms) == 1
+    assert [r["event"] for r in env.audit.events(recent)] == ["access_key_outcome"]
+    # Runs that ended in the last day may have waited a day for approval before that.
+    [(document, started_after, pages)] = env.runs.listed
+    assert document == DOC and pages == 4
+    assert started_after == env.clock.at - timedelta(hours=49)
+
+
+def test_a_failed_dm_is_counted_retried_next_run_and_does_not_stop_the_others(env: Env) -> None:
+    failing = issued(env)
+    issued(env)
+    env.slack.fail_next_dm = True  # Slack refuses the first DM of this run
+
+    assert env.service.reconcile() == {"checked": 2, "told": 1, "failed": 1}
+    assert env.service.reconcile() == {"checked": 1, "told": 1, "failed": 0}
+    assert len(env.slack.dms) == 2
+    assert [r["event"] for r in env.audit.events(failing)] == ["access_key_outcome"]
+
+
+def test_one_run_tells_at_most_so_many_outcomes_and_the_next_run_goes_on(env: Env) -> None:
+    for _ in range(3):
+        issued(env)
+
+    assert env.service.reconcile(max_told=2)["told"] == 2
+    assert env.service.reconcile(max_told=2)["told"] == 1
+    assert len(env.slack.dms) == 3
+
+
+def test_a_run_nobody_can_be_told_about_is_checked_once(env: Env) -> None:
+    # Started from the console: no requester to DM, no card to reply under.
+    eid = env.finished_run(status="Cancelled")
+    env.runs.runs[eid] = replace(env.runs.runs[eid], parameters={"IamUser": ("dave",)})
+
+    assert env.service.reconcile() == {"checked": 1, "told": 0, "failed": 0}
+    assert env.service.reconcile()["checked"] == 0
+    assert env.slack.dms == [] and env.slack.replies == []
