@@ -141,38 +141,15 @@ def keys(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Keys]:
         "SIGNOFF_ACCESS_KEY_DOCUMENT": KEY_DOCUMENT,
         "SIGNOFF_KEY_USER_PATH": KEY_PATH,
     }
-    lam = world.client("lambda")
-    for name in ("signoff-slack-events", "signoff-automation-result", "signoff-reconcile"):
-        lam.update_function_configuration(FunctionName=name, Environment={"Variables": env})
+    world.set_env(env, "signoff-slack-events", "signoff-automation-result", "signoff-reconcile")
+    issuer_arn = world.add_function(
+        ISSUER, "handlers.issue_access_key.lambda_handler", env, timeout=60
+    )
+    world.add_document(KEY_DOCUMENT, key_document(world.topic_arn, issuer_arn))
+    world.route_to_result(
+        "signoff-ssm-status-keys", {"source": ["aws.ssm"], "detail": {"Definition": [KEY_DOCUMENT]}}
+    )
     iam = world.client("iam")
-    role = iam.get_role(RoleName="signoff-bot")["Role"]["Arn"]
-    issuer_arn = lam.create_function(
-        FunctionName=ISSUER,
-        Runtime="python3.12",
-        Role=role,
-        Handler="handlers.issue_access_key.lambda_handler",
-        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},  # an empty zip: the code runs in-process
-        Timeout=60,
-        MemorySize=256,
-        Environment={"Variables": env},
-    )["FunctionArn"]
-    world.client("ssm").create_document(
-        Name=KEY_DOCUMENT,
-        Content=key_document(world.topic_arn, issuer_arn),
-        DocumentType="Automation",
-        DocumentFormat="YAML",
-    )
-    events = world.client("events")
-    events.put_rule(
-        Name="signoff-ssm-status-keys",
-        EventPattern=json.dumps({"source": ["aws.ssm"], "detail": {"Definition": [KEY_DOCUMENT]}}),
-    )
-    result_arn = lam.get_function(FunctionName="signoff-automation-result")["Configuration"][
-        "FunctionArn"
-    ]
-    events.put_targets(
-        Rule="signoff-ssm-status-keys", Targets=[{"Id": "result", "Arn": result_arn}]
-    )
     for user in ("dave", "erin"):
         iam.create_user(UserName=user, Path=KEY_PATH)
     world.map_user("U0ALICE", "alice")
