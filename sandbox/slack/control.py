@@ -61,7 +61,8 @@ caused; "version" can be passed to /wait?since= to wait for lazy work)
 Steering
   POST   /_emulator/faults {"method": "chat.update" | "*", "status": 429|500|…, "count": 2,
                            "retry_after": 1} or {"method", "error": "fatal_error"} (HTTP 200
-                           error) or {"method", "delay_seconds": 5}; consumed one per call
+                           error) or {"method", "delay_seconds": 5}; consumed one per call;
+                           "after_processing": true does the call, then answers the failure
   GET    /_emulator/faults  pending faults;  DELETE /_emulator/faults  clears them
   GET|POST /_emulator/config {"bot_url", "post_message_rate_limit": 1 | null (msgs/s/channel),
                            "rate_limit_burst", "ack_timeout_seconds", "trigger_ttl_seconds"}

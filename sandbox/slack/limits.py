@@ -76,6 +76,8 @@ class Fault:
     count: int = 1
     retry_after: int | None = None
     delay_seconds: float | None = None
+    # The call is carried out, then the failure is answered: a post that landed but looks lost.
+    after_processing: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fault:
@@ -98,6 +100,7 @@ class Fault:
             count=count,
             retry_after=int(retry_after) if retry_after is not None else None,
             delay_seconds=float(delay) if delay is not None else None,
+            after_processing=bool(data.get("after_processing", False)),
         )
 
     @property

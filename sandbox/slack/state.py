@@ -99,6 +99,7 @@ class ChannelState:
     is_private: bool = False
     user: str | None = None  # the human side of a DM
     topic: str = ""
+    bot_member: bool = True  # DMs are the bot's own
     created: int = field(default_factory=lambda: int(time.time()))
     messages: list[Message] = field(default_factory=list)
     by_ts: dict[str, Message] = field(default_factory=dict)
@@ -126,7 +127,7 @@ class ChannelState:
             "is_private": self.is_private,
             "is_archived": False,
             "is_general": False,
-            "is_member": True,
+            "is_member": self.bot_member,
             "topic": {"value": self.topic, "creator": "", "last_set": 0},
             "purpose": {"value": "", "creator": "", "last_set": 0},
         }
@@ -233,7 +234,9 @@ class EmulatorState:
 
     def _reset_locked(self) -> None:
         self.channels: dict[str, ChannelState] = {
-            c.id: ChannelState(c.id, c.name, is_private=c.is_private, topic=c.topic)
+            c.id: ChannelState(
+                c.id, c.name, is_private=c.is_private, topic=c.topic, bot_member=c.bot_member
+            )
             for c in self.workspace.channels
         }
         self.ephemerals: list[Ephemeral] = []

@@ -22,7 +22,7 @@ from sandbox.slack.blocks import (
     validate_blocks,
     validate_view,
 )
-from sandbox.slack.limits import ChannelRateLimiter, FaultQueue
+from sandbox.slack.limits import ChannelRateLimiter, Fault, FaultQueue
 from sandbox.slack.state import (
     RESPONSE_URL_TTL,
     RESPONSE_URL_USES,
@@ -79,6 +79,10 @@ class Params:
             except ValueError:
                 raise ApiError(error, errors=[f"{key} is not valid JSON"]) from None
         return value
+
+
+def _fault_headers(fault: Fault) -> dict[str, str]:
+    return {"Retry-After": str(fault.retry_after or 1)} if fault.status == 429 else {}
 
 
 def ensure_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -176,11 +180,16 @@ class WebApi:
             if fault.delay_seconds:
                 # A slow Slack: the call still happens afterwards, as a timed-out one may have.
                 time.sleep(fault.delay_seconds)
-            if fault.status != 200 or fault.error:
-                headers = {}
-                if fault.status == 429:
-                    headers["Retry-After"] = str(fault.retry_after or 1)
-                return fault.status, fault.body, headers
+            if (fault.status != 200 or fault.error) and not fault.after_processing:
+                return fault.status, fault.body, _fault_headers(fault)
+        status, body, headers = self._carry_out(name, handler, params)
+        if fault is not None and fault.after_processing and (fault.status != 200 or fault.error):
+            return fault.status, fault.body, _fault_headers(fault)
+        return status, body, headers
+
+    def _carry_out(
+        self, name: str, handler: Handler, params: Params
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         if name == "chat.postMessage":
             retry_after = self._post_rate_limit(params)
             if retry_after is not None:
@@ -207,6 +216,17 @@ class WebApi:
         channel = self.state.channel_locked(params.text(key))
         if channel is None:
             raise ApiError("channel_not_found")
+        return channel
+
+    def bot_channel(self, params: Params, key: str = "channel") -> ChannelState:
+        """A channel the bot may post in and read: it must exist and the bot must be in it.
+
+        Slack answers `not_in_channel` for a public channel the bot was not invited to, and
+        `channel_not_found` for a private one (the bot cannot know it exists).
+        """
+        channel = self.channel(params, key)
+        if not channel.bot_member:
+            raise ApiError("channel_not_found" if channel.is_private else "not_in_channel")
         return channel
 
     def user(self, params: Params, key: str = "user") -> User:
@@ -409,7 +429,7 @@ def auth_test(api: WebApi, p: Params) -> dict[str, Any]:
 @method("chat.postMessage")
 def chat_post_message(api: WebApi, p: Params) -> dict[str, Any]:
     state = api.state
-    channel = api.channel(p)
+    channel = api.bot_channel(p)
     text = text_arg(p)
     blocks = blocks_arg(p)
     if not text and not blocks and not p.data.get("attachments"):
@@ -529,24 +549,50 @@ def _page(items: list[Any], p: Params, default_limit: int) -> tuple[list[Any], d
     return chunk, {"next_cursor": str(start + limit) if more else ""}
 
 
-@method("conversations.history")
-def conversations_history(api: WebApi, p: Params) -> dict[str, Any]:
-    channel = api.channel(p)
-    oldest = float(p.text("oldest") or 0)
-    latest = float(p.text("latest") or "inf")
+def _ts_arg(p: Params, key: str, default: float) -> float:
+    value = p.text(key)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ApiError("invalid_ts_" + key) from None
+
+
+def _in_window(p: Params) -> Callable[[Message], bool]:
+    """Slack's `oldest`/`latest` window (default: everything up to now), `inclusive` of both."""
+    oldest = _ts_arg(p, "oldest", 0.0)
+    latest = _ts_arg(p, "latest", float("inf"))
     inclusive = p.flag("inclusive")
 
-    def in_range(m: Message) -> bool:
-        ts = float(m.ts)
+    def within(message: Message) -> bool:
+        ts = float(message.ts)
         if inclusive:
             return oldest <= ts <= latest
-        return oldest < ts < latest or (oldest == 0 and ts <= latest and not p.text("latest"))
+        return oldest < ts < latest
 
-    newest_first = [m for m in reversed(channel.messages) if in_range(m)]
-    chunk, meta = _page(newest_first, p, 100)
+    return within
+
+
+def _messages(api: WebApi, p: Params, chunk: list[Message]) -> list[dict[str, Any]]:
+    # Slack leaves message metadata out unless it is asked for.
     bot_name = api.state.bot.real_name
+    shown = [m.to_api(bot_name) for m in chunk]
+    if not p.flag("include_all_metadata"):
+        for message in shown:
+            message.pop("metadata", None)
+    return shown
+
+
+@method("conversations.history")
+def conversations_history(api: WebApi, p: Params) -> dict[str, Any]:
+    """Top-level messages (thread replies only when broadcast), newest first, paged."""
+    channel = api.bot_channel(p)
+    within = _in_window(p)
+    newest_first = [m for m in reversed(channel.messages) if within(m)]
+    chunk, meta = _page(newest_first, p, 100)
     return {
-        "messages": [m.to_api(bot_name) for m in chunk],
+        "messages": _messages(api, p, chunk),
         "has_more": bool(meta["next_cursor"]),
         "pin_count": 0,
         "response_metadata": meta,
@@ -555,15 +601,18 @@ def conversations_history(api: WebApi, p: Params) -> dict[str, Any]:
 
 @method("conversations.replies")
 def conversations_replies(api: WebApi, p: Params) -> dict[str, Any]:
-    channel = api.channel(p)
+    """A thread, parent first, then its replies oldest first, paged."""
+    channel = api.bot_channel(p)
     message = channel.by_ts.get(p.text("ts") or "")
     if message is None:
         raise ApiError("thread_not_found")
     parent = api.state.thread_parent_locked(channel, message.ts) or message
-    chunk, meta = _page([parent, *parent.replies], p, 1000)
-    bot_name = api.state.bot.real_name
+    within = _in_window(p)
+    # The parent always leads the first page, whatever the window.
+    thread = [parent, *(r for r in parent.replies if within(r))]
+    chunk, meta = _page(thread, p, 1000)
     return {
-        "messages": [m.to_api(bot_name) for m in chunk],
+        "messages": _messages(api, p, chunk),
         "has_more": bool(meta["next_cursor"]),
         "response_metadata": meta,
     }

@@ -55,6 +55,9 @@ class Channel:
     name: str
     is_private: bool = False
     topic: str = ""
+    # Whether the bot was invited (`/invite @bot`). Without chat:write.public a bot can post in,
+    # and read, only channels it is in; the sandbox invites it everywhere.
+    bot_member: bool = True
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import urllib.error
@@ -29,6 +30,7 @@ from sandbox.slack.demo_bot import (
     build_demo_app,
 )
 from sandbox.slack.demo_bot import card as card_blocks
+from sandbox.slack.workspace import Channel, demo_workspace
 
 TOKEN = "xoxb-emulator-test-token"
 SECRET = "emulator-test-signing-secret"
@@ -645,6 +647,102 @@ def test_users_and_permalinks(harness: Harness) -> None:
     assert link == f"{harness.base}/archives/C0APPROVALS/p{posted['ts'].replace('.', '')}"
 
 
+def test_history_reads_newest_first_within_a_window_page_by_page(harness: Harness) -> None:
+    client = harness.client()
+    ts = [client.chat_postMessage(channel="approvals", text=f"m{i}")["ts"] for i in range(5)]
+    client.chat_postMessage(
+        channel="approvals", thread_ts=ts[0], text="a reply stays in its thread"
+    )
+
+    def texts(**kwargs: Any) -> list[str]:
+        page = client.conversations_history(channel="C0APPROVALS", **kwargs)
+        return [m["text"] for m in page["messages"]]
+
+    assert texts() == ["m4", "m3", "m2", "m1", "m0"]
+    assert texts(oldest=ts[1], latest=ts[3]) == ["m2"]
+    assert texts(oldest=ts[1], latest=ts[3], inclusive=True) == ["m3", "m2", "m1"]
+    first = client.conversations_history(channel="C0APPROVALS", limit=2)
+    assert [m["text"] for m in first["messages"]] == ["m4", "m3"] and first["has_more"] is True
+    cursor = first["response_metadata"]["next_cursor"]
+    assert texts(limit=2, cursor=cursor) == ["m2", "m1"]
+    with pytest.raises(SlackApiError) as bad:
+        client.conversations_history(channel="C0APPROVALS", oldest="yesterday")
+    assert bad.value.response["error"] == "invalid_ts_oldest"
+
+
+def test_message_metadata_is_read_back_only_when_asked_for(harness: Harness) -> None:
+    client = harness.client()
+    metadata = {"event_type": "signoff_post", "event_payload": {"key": "card#e-1#approve"}}
+    card = client.chat_postMessage(channel="approvals", text="card", metadata=metadata)
+    client.chat_postMessage(channel="approvals", thread_ts=card["ts"], text="r", metadata=metadata)
+
+    plain = client.conversations_history(channel="C0APPROVALS")["messages"][0]
+    assert "metadata" not in plain
+    [full] = client.conversations_history(channel="C0APPROVALS", include_all_metadata=True)[
+        "messages"
+    ]
+    assert full["metadata"] == metadata
+    thread = client.conversations_replies(
+        channel="C0APPROVALS", ts=card["ts"], include_all_metadata=True
+    )["messages"]
+    assert [m["metadata"] for m in thread] == [metadata, metadata]
+    with pytest.raises(SlackApiError) as bad:
+        client.chat_postMessage(channel="approvals", text="x", metadata={"event_payload": {}})
+    assert bad.value.response["error"] == "invalid_metadata_format"
+
+
+def test_the_bot_reads_and_posts_only_where_it_was_invited() -> None:
+    workspace = demo_workspace()
+    workspace = dataclasses.replace(
+        workspace,
+        channels=(
+            *workspace.channels,
+            Channel("C0UNINVITED", "uninvited", bot_member=False),
+            Channel("G0SECRET", "secret", is_private=True, bot_member=False),
+        ),
+    )
+    with SlackEmulator(signing_secret=SECRET, bot_token=TOKEN, workspace=workspace) as emu:
+        client = WebClient(token=TOKEN, base_url=emu.api_url)
+        for channel, error in (
+            ("C0UNINVITED", "not_in_channel"),
+            ("G0SECRET", "channel_not_found"),
+            ("C0NOWHERE", "channel_not_found"),
+        ):
+            for call in (
+                lambda c: client.conversations_history(channel=c),
+                lambda c: client.chat_postMessage(channel=c, text="hi"),
+            ):
+                with pytest.raises(SlackApiError) as refused:
+                    call(channel)
+                assert refused.value.response["error"] == error, channel
+        info = client.conversations_info(channel="C0UNINVITED")["channel"]
+        assert info["is_member"] is False
+
+
+def test_a_permalink_opens_the_page_on_its_message(harness: Harness) -> None:
+    client = harness.client()
+    parent = client.chat_postMessage(channel="approvals", text="card")
+    reply = client.chat_postMessage(channel="approvals", thread_ts=parent["ts"], text="r")
+    link = client.chat_getPermalink(channel="C0APPROVALS", message_ts=reply["ts"])["permalink"]
+    assert link.startswith(f"{harness.base}/archives/C0APPROVALS/p{reply['ts'].replace('.', '')}")
+    assert f"thread_ts={parent['ts']}" in link
+
+    request = urllib.request.Request(link.split("?")[0])  # noqa: S310 - the emulator's http URL
+    no_redirects = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+    with pytest.raises(urllib.error.HTTPError) as redirected:
+        no_redirects.open(request, timeout=5)
+    assert redirected.value.code == 302
+    assert redirected.value.headers["Location"].endswith(f"/#channel=C0APPROVALS&ts={reply['ts']}")
+    with pytest.raises(SlackApiError) as missing:
+        client.chat_getPermalink(channel="C0APPROVALS", message_ts="1.000001")
+    assert missing.value.response["error"] == "message_not_found"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def test_ephemeral_messages_go_to_one_user_and_never_into_history(harness: Harness) -> None:
     client = harness.client()
     sent = client.chat_postEphemeral(channel="approvals", user="U0MALLORY", text="not for you")
@@ -775,6 +873,20 @@ def test_faults_are_consumed_one_per_call(harness: Harness) -> None:
     status, _, cleared = harness.http("DELETE", "/_emulator/faults")
     assert (status, cleared["faults"]) == (200, [])
     assert client.auth_test()["ok"] is True
+
+
+def test_a_fault_after_processing_answers_an_error_for_a_call_that_happened(
+    harness: Harness,
+) -> None:
+    client = harness.client()
+    harness.post(
+        "/_emulator/faults",
+        {"method": "chat.postMessage", "status": 500, "after_processing": True},
+    )
+    with pytest.raises(SlackApiError) as failed:
+        client.chat_postMessage(channel="approvals", text="landed anyway")
+    assert failed.value.response.status_code == 500
+    assert [m["text"] for m in harness.messages("approvals")] == ["landed anyway"]
 
 
 def test_a_delay_fault_times_the_client_out(harness: Harness) -> None:
