@@ -109,9 +109,13 @@ SCHEMA: dict[str, Any] = {
     },
 }
 
-# Web API method (as slack_sdk spells it) → the bot scope it needs; None: no scope.
-METHOD_SCOPES: dict[str, str | None] = {
+# Web API method (as slack_sdk spells it) → the bot scopes it needs; None: no scope.
+_HISTORY = ("channels:history", "groups:history")  # public and private channels
+METHOD_SCOPES: dict[str, str | tuple[str, ...] | None] = {
     "chat_postMessage": "chat:write",
+    "chat_getPermalink": None,
+    "conversations_history": _HISTORY,
+    "conversations_replies": _HISTORY,
     "chat_update": "chat:write",
     "chat_postEphemeral": "chat:write",
     "chat_delete": "chat:write",
@@ -146,7 +150,10 @@ def test_the_manifest_has_the_shape_slacks_schema_accepts(manifest: dict[str, An
 def test_the_bot_asks_for_exactly_the_scopes_its_calls_need(manifest: dict[str, Any]) -> None:
     called = methods_called_by_the_bot()
     unknown = called - set(METHOD_SCOPES)
-    needed = {METHOD_SCOPES[m] for m in called if METHOD_SCOPES.get(m)}
+    needed: set[str] = set()
+    for method in called:
+        scopes = METHOD_SCOPES.get(method) or ()
+        needed.update((scopes,) if isinstance(scopes, str) else scopes)
     if manifest["features"].get("slash_commands"):
         needed.add("commands")
 
