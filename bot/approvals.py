@@ -18,13 +18,14 @@ from bot.errors import (
     ServiceError,
 )
 from bot.gateways.automation import ApproverSignals, AutomationGateway
-from bot.gateways.slack import SlackGateway
+from bot.gateways.slack import PostKey, PostUnconfirmed, SlackGateway
 from bot.gateways.tables import ApprovalStore, AuditLog, CardItem, IdentityStore
 from bot.models import Approval, CardRef, Decision, Identity, Verdict, principal_matches
 
 logger = logging.getLogger(__name__)
 
-# Cards claimed but never posted (the poster died) are re-posted by the reconciler after this.
+# A card claimed but not posted after this long has no poster left (Lambda timeouts are far
+# shorter): the next look re-posts it, unless it finds it in Slack.
 _STALE_CLAIM = timedelta(minutes=5)
 _MAX_RENDERS = 10
 
@@ -104,8 +105,7 @@ class ApprovalService:
             thread_ts=where.thread_ts,
         )
         if not claimed:
-            logger.info("card already posted", extra={"execution_id": execution_id})
-            return None
+            return self._recover_card(approval)
         context = views.CardContext(level=where.level, levels=where.levels)
         try:
             ref = self._slack.post(
@@ -113,25 +113,17 @@ class ApprovalService:
                 views.card_text(approval),
                 views.approval_card(approval, context),
                 thread_ts=where.thread_ts,
+                key=card_key(approval),
             )
+        except PostUnconfirmed:
+            # The card may be in the channel: keep the claim, or a retry would post it twice.
+            # Marked, the next attempt (a retry, a click, the reconciler) looks for it at once.
+            self._mark_unconfirmed(approval)
+            raise
         except ServiceError:
             self._store.release_card(execution_id, approval.step_name)
             raise
-        self._store.set_card_ts(execution_id, approval.step_name, ref)
-        self._store.raise_rank(execution_id, approval.step_name, approval.rank, approval.outcome)
-        self._audit.append(
-            execution_id,
-            "notice_received",
-            document=approval.document_name,
-            step=approval.step_name,
-            channel=ref.channel,
-            ts=ref.ts,
-            approvers=list(approval.approvers),
-            min_required=approval.min_required,
-        )
-        self._slack.reply(_thread(ref, where), views.notice_received_text(approval))
-        if self._flows is not None:
-            self._flows.observe(approval)
+        self._card_posted(approval, where, ref)
         return ref
 
     def refresh(self, execution_id: str, step_name: str | None = None) -> Approval | None:
@@ -255,11 +247,11 @@ class ApprovalService:
     def _reconcile_one(self, execution_id: str, now: datetime) -> str:
         approval = self._automation.get_approval(execution_id)
         card = self._store.card(execution_id, approval.step_name)
-        if card is None or (card.ref is None and card.created_at < now - _STALE_CLAIM):
-            if card is not None:
-                self._store.release_card(execution_id, approval.step_name)
+        if card is None or card.ref is None:
+            # No card, or a claim without one: announce looks for a post that went unanswered
+            # (or whose poster died) before it posts again.
             return "posted" if self.announce(execution_id, approval.step_name) else "synced"
-        if card.ref is None or not approval.outcome.is_open or approval.timeout_at is None:
+        if not approval.outcome.is_open or approval.timeout_at is None:
             return "synced"
         if approval.timeout_at - now > self._reminder_before:
             return "synced"
@@ -270,6 +262,76 @@ class ApprovalService:
         return "reminded"
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _card_posted(self, approval: Approval, where: Placement, ref: CardRef) -> None:
+        execution_id = approval.execution_id
+        self._store.set_card_ts(execution_id, approval.step_name, ref)
+        self._store.raise_rank(execution_id, approval.step_name, approval.rank, approval.outcome)
+        self._audit.append(
+            execution_id,
+            "notice_received",
+            document=approval.document_name,
+            step=approval.step_name,
+            channel=ref.channel,
+            ts=ref.ts,
+            approvers=list(approval.approvers),
+            min_required=approval.min_required,
+        )
+        self._slack.reply(_thread(ref, where), views.notice_received_text(approval))
+        if self._flows is not None:
+            self._flows.observe(approval)
+
+    def _mark_unconfirmed(self, approval: Approval) -> None:
+        card = self._store.card(approval.execution_id, approval.step_name)
+        if card is None or card.ref is not None:
+            return
+        try:
+            self._store.claim(approval.execution_id, f"unconfirmed#{_claim_id(card)}")
+        except ServiceError:
+            # Unmarked, the claim is looked at once it is stale instead: later, not twice.
+            logger.exception("could not mark a card post as unconfirmed")
+
+    def _recover_card(self, approval: Approval) -> CardRef | None:
+        """A card claimed by someone else: adopt it if its post landed unconfirmed, or re-post
+        it if its poster died and it is not in Slack; leave it to a poster still at work."""
+        execution_id, step = approval.execution_id, approval.step_name
+        card = self._store.card(execution_id, step)
+        if card is None or card.ref is not None:
+            logger.info("card already posted", extra={"execution_id": execution_id})
+            return None
+        claim_id = _claim_id(card)
+        stale = card.created_at < self._now() - _STALE_CLAIM
+        if not stale and not self._store.has_claim(execution_id, f"unconfirmed#{claim_id}"):
+            logger.info("card being posted", extra={"execution_id": execution_id})
+            return None
+        # One looker per claim, so a found card is recorded (and its thread told) once.
+        takeover = f"takeover#{claim_id}"
+        if not self._store.claim(execution_id, takeover):
+            return None
+        where = Placement(card.channel, card.thread_ts, card.flow_id, card.level, card.levels)
+        try:
+            found = self._slack.find_posted(
+                card.channel, card_key(approval), thread_ts=card.thread_ts
+            )
+            if found is not None:
+                logger.info("adopted a card whose post went unanswered", extra={"ts": found.ts})
+                self._card_posted(approval, where, found)
+                return found
+        except Exception:
+            self._release(execution_id, [takeover])
+            raise
+        if not stale:
+            # Not in Slack yet; the unanswered request may still land. Look again later.
+            self._release(execution_id, [takeover])
+            logger.info("unconfirmed card not in Slack yet", extra={"execution_id": execution_id})
+            return None
+        # The poster died or its post never landed: post it anew, under a fresh claim.
+        logger.warning(
+            "re-posting a card whose post never landed",
+            extra={"execution_id": execution_id, "channel": card.channel},
+        )
+        self._store.release_card(execution_id, step)
+        return self.announce(execution_id, step, where)
 
     def _placement(self, approval: Approval) -> Placement:
         where = self._flows.placement(approval) if self._flows is not None else None
@@ -386,6 +448,16 @@ class ApprovalService:
             and any(principal_matches(a, i.principal_arn) for a in approval.approvers)
             and approval.decision_of(i.principal_arn) is None
         ]
+
+
+def card_key(approval: Approval) -> PostKey:
+    """What an approval's card is known by in Slack (its message metadata)."""
+    return PostKey(f"card#{approval.execution_id}#{approval.step_name}")
+
+
+def _claim_id(card: CardItem) -> str:
+    # A card claim is identified by when it was taken: a re-post takes a new one.
+    return f"{card.step_name}#{card.created_at.isoformat()}"
 
 
 def _thread(ref: CardRef, where: Placement) -> CardRef:

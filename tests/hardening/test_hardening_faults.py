@@ -337,17 +337,61 @@ def test_a_card_update_that_timed_out_is_repeated_harmlessly(people: World) -> N
     assert_consistent(people, execution_id, [(ALICE, "Approve")])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chat.postMessage is not idempotent: a card post that timed out but landed is posted "
-    "again by the retry. Fix: keep the claim on an ambiguous failure and, before re-posting, look "
-    "for the card in the channel (conversations.history; needs channels:history/groups:history).",
-)
 @pytest.mark.usefixtures("impatient_slack_client")
 def test_a_card_post_that_timed_out_but_landed_is_not_posted_twice(people: World) -> None:
+    # chat.postMessage is not idempotent: the unanswered post keeps its claim, and whoever comes
+    # next looks for the card in the channel (its metadata names the execution) and adopts it.
     people.control("POST", "faults", json={"method": "chat.postMessage", "delay_seconds": 2})
-    people.start_approval([ALICE])
+    execution_id = people.start_approval([ALICE])
     time.sleep(2)  # the slow post lands
     people.settle()
 
     assert len(cards(people)) == 1
+    assert reconcile(people)["posted"] == 1  # found in the channel and adopted, not re-posted
+    assert reconcile(people)["posted"] == 0
+    assert len(cards(people)) == 1
+    people.decide("alice", ACTION_APPROVE)
+    assert "Approved* by <@U0ALICE>" in people.card_text()
+    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+    assert sum("Approval requested" in t for t in people.thread()) == 1
+
+
+def test_a_card_post_answered_with_a_5xx_after_it_landed_is_not_posted_twice(
+    people: World,
+) -> None:
+    # Slack posted the card, then answered 500: the retry looks in the channel first.
+    people.control(
+        "POST",
+        "faults",
+        json={"method": "chat.postMessage", "status": 500, "after_processing": True},
+    )
+    execution_id = people.start_approval([ALICE])
+
+    assert len(cards(people)) == 1
+    posts = people.control("GET", "calls", params={"method": "chat.postMessage"})["calls"]
+    assert [c["status"] for c in posts if c["params"].get("metadata")] == [500]
+    people.decide("alice", ACTION_APPROVE)
+    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+
+
+@pytest.mark.usefixtures("impatient_slack_client")
+def test_a_card_whose_lookup_slack_refuses_is_neither_lost_nor_doubled(people: World) -> None:
+    # The post times out and the channel's history cannot be read (say the app lacks
+    # channels:history): nothing re-posts blindly; once Slack answers, the card is adopted.
+    people.control("POST", "faults", json={"method": "chat.postMessage", "delay_seconds": 2})
+    people.control(
+        "POST",
+        "faults",
+        json={"method": "conversations.history", "error": "missing_scope", "count": 99},
+    )
+    execution_id = people.start_approval([ALICE])
+    time.sleep(2)
+    people.settle()
+    assert len(cards(people)) == 1
+    assert reconcile(people)["posted"] == 0
+
+    people.control("DELETE", "faults")  # the scope is added
+    assert reconcile(people)["posted"] == 1
+    assert len(cards(people)) == 1
+    people.decide("alice", ACTION_APPROVE)
+    assert_consistent(people, execution_id, [(ALICE, "Approve")])

@@ -1,0 +1,243 @@
+"""ApprovalService posting a card: a post Slack may have taken is adopted, never posted twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from bot.approvals import ApprovalService, card_key
+from bot.errors import ServiceError, TransientError
+from bot.gateways.slack import PostKey, PostUnconfirmed
+from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
+from bot.models import Approval, CardRef, Outcome
+
+REGION = "us-east-1"
+EXECUTION = "00000000-0000-4000-8000-000000000001"
+CHANNEL = "C0APPROVALS"
+NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
+APPROVAL = Approval(
+    execution_id=EXECUTION,
+    step_name="approve",
+    document_name="Signoff-Approval",
+    region=REGION,
+    outcome=Outcome.WAITING,
+    approvers=("arn:aws:iam::123456789012:role/SignoffApprover",),
+    min_required=1,
+    message="Deploy build 42",
+)
+
+
+class FakeAutomation:
+    def get_approval(self, execution_id: str, step_name: str | None = None) -> Approval:
+        assert execution_id == EXECUTION
+        return APPROVAL
+
+    def waiting_execution_ids(self) -> list[str]:
+        return [EXECUTION]
+
+
+@dataclass
+class Posted:
+    channel: str
+    ts: str
+    text: str
+    thread_ts: str | None
+    key: PostKey | None
+
+
+@dataclass
+class FakeSlack:
+    """The gateway as the service sees it; `next_post` scripts how the next post goes."""
+
+    messages: list[Posted] = field(default_factory=list)
+    posts: int = 0
+    lookups: int = 0
+    next_post: str = "ok"  # ok | unconfirmed-landed | unconfirmed-lost | refused
+    lookup_fails: bool = False
+
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: Any = (),
+        thread_ts: str | None = None,
+        *,
+        key: PostKey | None = None,
+    ) -> CardRef:
+        self.posts += 1
+        how, self.next_post = self.next_post, "ok"
+        if how == "refused":
+            raise ServiceError("Slack refused chat.postMessage: channel_not_found")
+        if how != "unconfirmed-lost":
+            ts = f"1700000000.{len(self.messages) + 1:06d}"
+            self.messages.append(Posted(channel, ts, text, thread_ts, key))
+        if how.startswith("unconfirmed"):
+            raise PostUnconfirmed("Slack did not answer chat.postMessage")
+        return CardRef(channel, self.messages[-1].ts)
+
+    def reply(self, ref: CardRef, text: str, blocks: Any = ()) -> CardRef:
+        return self.post(ref.channel, text, blocks, thread_ts=ref.ts)
+
+    def update(self, ref: CardRef, text: str, blocks: Any) -> None:
+        pass
+
+    def find_posted(
+        self, channel: str, key: PostKey, *, thread_ts: str | None = None
+    ) -> CardRef | None:
+        self.lookups += 1
+        if self.lookup_fails:
+            raise ServiceError("Could not look in C0APPROVALS (missing_scope)")
+        found = [m for m in self.messages if (m.channel, m.key) == (channel, key)]
+        return CardRef(channel, found[-1].ts) if found else None
+
+    def cards(self) -> list[Posted]:
+        return [m for m in self.messages if m.key is not None]
+
+    def replies(self) -> list[str]:
+        return [m.text for m in self.messages if m.thread_ts is not None]
+
+
+@dataclass
+class Posting:
+    service: ApprovalService
+    store: ApprovalStore
+    slack: FakeSlack
+    clock: list[datetime]
+
+    def recorded_ts(self) -> str | None:
+        card = self.store.card(EXECUTION, "approve")
+        return card.ts if card else None
+
+
+@pytest.fixture
+def posting() -> Iterator[Posting]:
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb", region_name=REGION)
+        tables = {}
+        for name, keys in {
+            "approvals": [("pk", "HASH"), ("sk", "RANGE")],
+            "audit": [("pk", "HASH"), ("sk", "RANGE")],
+            "identities": [("slack_user_id", "HASH")],
+        }.items():
+            tables[name] = dynamodb.create_table(
+                TableName=name,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k, _ in keys],
+                KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys],
+            )
+        clock = [NOW]
+
+        def now() -> datetime:
+            return clock[0]
+
+        slack = FakeSlack()
+        store = ApprovalStore(tables["approvals"], now)
+        service = ApprovalService(
+            automation=FakeAutomation(),  # type: ignore[arg-type]
+            signals=None,  # type: ignore[arg-type]
+            store=store,
+            identities=IdentityStore(tables["identities"]),
+            audit=AuditLog(tables["audit"], now),
+            slack=slack,  # type: ignore[arg-type]
+            route=lambda approval: CHANNEL,
+            now=now,
+            reminder_before=timedelta(hours=1),
+        )
+        yield Posting(service, store, slack, clock)
+
+
+def test_a_card_is_posted_with_its_execution_as_the_key(posting: Posting) -> None:
+    ref = posting.service.announce(EXECUTION)
+
+    [card] = posting.slack.cards()
+    assert card.key == card_key(APPROVAL) == PostKey(f"card#{EXECUTION}#approve")
+    assert ref == CardRef(CHANNEL, card.ts) and posting.recorded_ts() == card.ts
+    assert posting.slack.lookups == 0, "a post Slack answered needs no look"
+
+
+def test_an_unanswered_post_that_landed_is_adopted_by_the_next_attempt(posting: Posting) -> None:
+    posting.slack.next_post = "unconfirmed-landed"
+    with pytest.raises(PostUnconfirmed):
+        posting.service.announce(EXECUTION)
+    assert posting.recorded_ts() is None
+
+    ref = posting.service.announce(EXECUTION)  # the retry, a click or the reconciler
+
+    [card] = posting.slack.cards()
+    assert ref == CardRef(CHANNEL, card.ts) and posting.recorded_ts() == card.ts
+    assert posting.slack.posts == 1 + 1, "the card once, then its thread's notice"
+    assert sum("Approval requested" in t for t in posting.slack.replies()) == 1
+    assert posting.service.announce(EXECUTION) is None
+    assert len(posting.slack.cards()) == 1
+
+
+def test_an_unanswered_post_not_in_slack_yet_is_left_alone_until_its_claim_is_stale(
+    posting: Posting,
+) -> None:
+    posting.slack.next_post = "unconfirmed-lost"
+    with pytest.raises(PostUnconfirmed):
+        posting.service.announce(EXECUTION)
+
+    # The request may still land: looking finds nothing, and nothing is posted.
+    assert posting.service.announce(EXECUTION) is None
+    assert posting.slack.lookups == 1 and posting.slack.cards() == []
+
+    posting.clock[0] = NOW + timedelta(minutes=6)
+    assert posting.service.reconcile()["posted"] == 1
+    assert len(posting.slack.cards()) == 1 and posting.recorded_ts() == posting.slack.cards()[0].ts
+    assert posting.slack.lookups == 2, "looked once more before posting again"
+
+
+def test_a_lookup_slack_refuses_posts_nothing_and_a_later_one_adopts(posting: Posting) -> None:
+    posting.slack.next_post = "unconfirmed-landed"
+    with pytest.raises(PostUnconfirmed):
+        posting.service.announce(EXECUTION)
+    posting.slack.lookup_fails = True
+
+    with pytest.raises(ServiceError, match="missing_scope"):
+        posting.service.announce(EXECUTION)
+    posting.clock[0] = NOW + timedelta(minutes=30)
+    assert posting.service.reconcile()["posted"] == 0, "the reconciler logs it and tries later"
+    assert len(posting.slack.cards()) == 1
+
+    posting.slack.lookup_fails = False
+    assert posting.service.reconcile()["posted"] == 1
+    assert len(posting.slack.cards()) == 1 and posting.recorded_ts() == posting.slack.cards()[0].ts
+
+
+def test_a_poster_still_at_work_is_not_second_guessed(posting: Posting) -> None:
+    # A fresh claim with no post marked unanswered: its poster is still waiting for Slack.
+    assert posting.store.claim_card(EXECUTION, "approve", CHANNEL)
+
+    assert posting.service.announce(EXECUTION) is None
+    assert posting.slack.lookups == 0 and posting.slack.posts == 0
+
+
+def test_a_dead_posters_card_found_in_slack_is_adopted_not_reposted(posting: Posting) -> None:
+    # The poster died between Slack's answer and recording it: no mark, the claim goes stale.
+    assert posting.store.claim_card(EXECUTION, "approve", CHANNEL)
+    posting.slack.messages.append(
+        Posted(CHANNEL, "1699999999.000001", "card", None, card_key(APPROVAL))
+    )
+    posting.clock[0] = NOW + timedelta(minutes=6)
+
+    assert posting.service.reconcile()["posted"] == 1
+
+    assert len(posting.slack.cards()) == 1 and posting.recorded_ts() == "1699999999.000001"
+    assert posting.slack.posts == 1, "only the thread's notice"
+
+
+def test_a_post_slack_refused_releases_the_claim_so_a_retry_posts(posting: Posting) -> None:
+    posting.slack.next_post = "refused"
+    with pytest.raises(ServiceError) as refused:
+        posting.service.announce(EXECUTION)
+    assert not isinstance(refused.value, TransientError)
+
+    assert posting.service.announce(EXECUTION) is not None
+    assert len(posting.slack.cards()) == 1 and posting.slack.lookups == 0
