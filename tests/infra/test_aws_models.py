@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -14,15 +13,6 @@ from botocore.exceptions import UnknownServiceError
 from bot.gateways.session import MODELS, lambda_session
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def models() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("aws_models", ROOT / "infra" / "aws_models.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def shipped() -> dict[str, list[str]]:

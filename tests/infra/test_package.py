@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import marshal
 import shutil
 import sys
@@ -16,15 +15,6 @@ import pytest
 from sandbox.template import TEMPLATE_PATH, functions
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def package() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("signoff_package", ROOT / "infra" / "package.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_artifact_is_built_for_the_templates_runtime(
