@@ -284,9 +284,10 @@ def handler_modules() -> list[str]:
 def compile_sources() -> None:
     """Bytecode for bot/ and handlers/, as `make package` ships it (Lambda's /var/task is
     read-only: without it every cold start would compile them; this machine may not write
-    __pycache__ by itself, PYTHONDONTWRITEBYTECODE)."""
+    __pycache__ by itself, PYTHONDONTWRITEBYTECODE). Timestamp-checked, unlike the package's:
+    these files sit in a working tree, and an edit must never run stale bytecode."""
     subprocess.run(  # noqa: S603 - our own interpreter and fixed arguments
-        [sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash"]
+        [sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "timestamp"]
         + [str(REPO / source) for source in ("bot", "handlers")],
         check=True,
         stdout=subprocess.DEVNULL,
