@@ -23,7 +23,7 @@ from bot.errors import (
 )
 from bot.gateways.automation import AutomationGateway
 from bot.gateways.flowstore import FlowItem, FlowStore, LevelItem, Membership, TaskClaim
-from bot.gateways.slack import SlackGateway
+from bot.gateways.slack import PostKey, PostUnconfirmed, SlackGateway
 from bot.gateways.stepfunctions import StepFunctionsGateway, TaskClosed
 from bot.gateways.tables import AuditLog
 from bot.models import Approval, CardRef, Outcome, Verdict
@@ -49,6 +49,7 @@ _STALE_CLAIM = timedelta(minutes=2)
 # How a parent execution that ended without our result shows on the root message.
 _ENDED = {"FAILED": Outcome.FAILED, "TIMED_OUT": Outcome.TIMED_OUT, "ABORTED": Outcome.CANCELLED}
 _MAX_RENDERS = 5
+_ROOT_UNCONFIRMED = "root-unconfirmed"  # a root post that went unanswered, so may have landed
 
 
 class InvalidFlowInput(SignoffError):
@@ -214,6 +215,16 @@ def describe_invalid_input(error: InvalidPayload) -> str:
     return "Signoff cannot start this approval: " + "; ".join(problems) + "."
 
 
+def root_key(flow_id: str) -> PostKey:
+    """What a flow's root message is known by in Slack (its message metadata)."""
+    return PostKey(f"flow#{flow_id}")
+
+
+def pointer_key(execution_id: str) -> PostKey:
+    """What a level's pointer message is known by in Slack (its message metadata)."""
+    return PostKey(f"pointer#{execution_id}")
+
+
 def task_key(token: str) -> str:
     """What the tables know a task token by: its SHA-256, never the token."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -311,24 +322,60 @@ class FlowTracker:
         """The flow's root message, posted once however many invocations ask at the same time."""
         if flow.root:
             return flow.root
+        key = root_key(flow.flow_id)
         if not self._flows.claim_root(flow.flow_id, self._now() - _STALE_CLAIM):
             latest = self._flows.flow(flow.flow_id)
             if latest and latest.root:
                 return latest.root
-            raise TransientError("Another invocation is posting this flow's root message.")
+            # Posting, or a post that went unanswered and may have landed: look before waiting.
+            found = self._slack.find_posted((latest or flow).channel, key)
+            if found is None:
+                raise TransientError("Another invocation is posting this flow's root message.")
+            self._root_posted(latest or flow, found)
+            return found
         current = self._flows.flow(flow.flow_id) or flow
-        state = _state(current, self._flows.levels(flow.flow_id))
         try:
-            ref = self._slack.post(
-                current.channel, views.flow_root_text(state), views.flow_root(state)
+            # A claim taken over from a post that went unanswered: that post may have landed.
+            found = (
+                self._slack.find_posted(current.channel, key)
+                if self._was_unconfirmed(flow.flow_id)
+                else None
             )
+            if found is not None:
+                self._root_posted(current, found)
+                return found
+            state = _state(current, self._flows.levels(flow.flow_id))
+            ref = self._slack.post(
+                current.channel, views.flow_root_text(state), views.flow_root(state), key=key
+            )
+        except PostUnconfirmed:
+            # It may be in the channel: the claim stays, marked, and the next call looks for it.
+            self._flows.claim(flow.flow_id, _ROOT_UNCONFIRMED)
+            raise
         except Exception:
             self._flows.release_root(flow.flow_id)
             raise
-        self._flows.set_root(flow.flow_id, ref)
-        self._flows.set_rendered(flow.flow_id, current.version)
-        self._audit.append(flow.flow_id, "flow_thread", channel=ref.channel, ts=ref.ts)
+        self._root_posted(current, ref)
         return ref
+
+    def _was_unconfirmed(self, flow_id: str) -> bool:
+        # FlowStore keeps one-time claims only: taking the mark tells whether it was there.
+        if self._flows.claim(flow_id, _ROOT_UNCONFIRMED):
+            self._flows.release(flow_id, _ROOT_UNCONFIRMED)
+            return False
+        return True
+
+    def _root_posted(self, flow: FlowItem, ref: CardRef) -> None:
+        # The poster and an invocation that found its message may both get here: record it once.
+        if not self._flows.claim(flow.flow_id, f"root#{ref.ts}"):
+            return
+        try:
+            self._flows.set_root(flow.flow_id, ref)
+        except Exception:
+            self._flows.release(flow.flow_id, f"root#{ref.ts}")
+            raise
+        self._flows.set_rendered(flow.flow_id, flow.version)
+        self._audit.append(flow.flow_id, "flow_thread", channel=ref.channel, ts=ref.ts)
 
     def render(self, flow_id: str) -> None:
         """Bring the root message's ladder up to the flow's latest recorded version.
@@ -467,26 +514,63 @@ class FlowTracker:
             return
         state = _state(flow, [item])
         shown = state.levels[level - 1]
-        blocks = views.level_pointer(state, shown, flow.root.channel)
-        text = views.level_pointer_text(state, shown, flow.root.channel)
-        if item.pointer_ts is None:
-            key = f"pointer#{execution_id}"
-            if item.outcome is not Outcome.WAITING or not self._flows.claim(flow_id, key):
-                return
+        root = flow.root
+        claim, key = f"pointer#{execution_id}", pointer_key(execution_id)
+        ts = item.pointer_ts
+        if ts is None and item.outcome is Outcome.WAITING and self._flows.claim(flow_id, claim):
+            link = self._thread_link(root)
             try:
-                ref = self._slack.post(item.channel, text, blocks)
+                ref = self._slack.post(
+                    item.channel,
+                    views.level_pointer_text(state, shown, root.channel, link),
+                    views.level_pointer(state, shown, root.channel, link),
+                    key=key,
+                )
+            except PostUnconfirmed:
+                # It may be in the channel: the claim stays, and a later look adopts it.
+                raise
             except Exception:
-                self._flows.release(flow_id, key)
+                self._flows.release(flow_id, claim)
                 raise
             self._flows.set_pointer(flow_id, level, ref.ts)
-        elif item.outcome is not Outcome.WAITING and self._flows.claim(
-            flow_id, f"pointer-closed#{execution_id}"
-        ):
-            try:
-                self._slack.update(CardRef(item.channel, item.pointer_ts), text, blocks)
-            except Exception:
-                self._flows.release(flow_id, f"pointer-closed#{execution_id}")
-                raise
+            return
+        if ts is None:
+            # Being posted by another invocation, or posted without an answer: look for it.
+            ts = self._adopt_pointer(flow_id, level, item.channel, key)
+        closed = f"pointer-closed#{execution_id}"
+        if ts is None or item.outcome is Outcome.WAITING or not self._flows.claim(flow_id, closed):
+            return
+        link = self._thread_link(root)
+        try:
+            self._slack.update(
+                CardRef(item.channel, ts),
+                views.level_pointer_text(state, shown, root.channel, link),
+                views.level_pointer(state, shown, root.channel, link),
+            )
+        except Exception:
+            self._flows.release(flow_id, closed)
+            raise
+
+    def _adopt_pointer(self, flow_id: str, level: int, channel: str, key: PostKey) -> str | None:
+        """The ts of a pointer posted but not recorded (its post went unanswered), if any."""
+        try:
+            found = self._slack.find_posted(channel, key)
+        except ServiceError:
+            # A pointer is a courtesy: never fail the flow over one.
+            logger.warning("could not look for a level pointer", exc_info=True)
+            return None
+        if found is None:
+            return None
+        self._flows.set_pointer(flow_id, level, found.ts)
+        return found.ts
+
+    def _thread_link(self, root: CardRef) -> str | None:
+        """A permalink to the flow's thread; None (the pointer names the channel) if Slack fails."""
+        try:
+            return self._slack.permalink(root)
+        except ServiceError:
+            logger.warning("no permalink for the flow's thread", exc_info=True)
+            return None
 
 
 # -- starting a level ------------------------------------------------------------------------------

@@ -636,18 +636,33 @@ def late_result_text(level: LevelState, count: int, code: str, flow_status: str 
     )
 
 
-def level_pointer_text(flow: FlowState, level: LevelState, thread_channel: str) -> str:
-    """The short message in a level's own channel when the flow's thread lives elsewhere."""
+def level_pointer_text(
+    flow: FlowState, level: LevelState, thread_channel: str, thread_link: str | None = None
+) -> str:
+    """The short message in a level's own channel when the flow's thread lives elsewhere.
+
+    With `thread_link` (the permalink of the flow's root message) the words "the flow's thread"
+    open the thread; without one, the message still names the thread's channel.
+    """
     head = f"Level {level.level} of {len(flow.levels)} of *{escape(flow.name)}*"
     where = f"<#{thread_channel}>"
     if level.outcome is None or level.outcome is Outcome.WAITING:
+        thread = _link(thread_link, "the flow's thread")
         return (
             f"{_OUTCOME_ICONS[Outcome.WAITING]} {head} needs approval "
-            f"({level.done} of {level.needed} so far). Its card is in the flow's thread in "
-            f"{where}."
+            f"({level.done} of {level.needed} so far). Its card is in {thread} in {where}."
         )
     step = ladder_step(level).split(" ", 2)[2]
-    return f"{head}: {step}. The flow's thread is in {where}."
+    thread = _link(thread_link, "The flow's thread")
+    return f"{head}: {step}. {thread} is in {where}."
+
+
+def _link(url: str | None, words: str) -> str:
+    # Slack's <url|words> breaks on "|", "<", ">" or a space in the URL (a permalink has none);
+    # "&" is escaped there as in any message text (a reply's permalink has "&cid=").
+    if not url or not url.startswith(("https://", "http://")) or any(c in url for c in "|<> "):
+        return words
+    return f"<{url.replace('&', '&amp;')}|{words}>"
 
 
 def _names(principals: tuple[str, ...]) -> str:
@@ -660,7 +675,9 @@ def _range(first: int, last: int) -> str:
     return str(first) if first == last else f"{first}{_NOT_STARTED}{last}"
 
 
-def level_pointer(flow: FlowState, level: LevelState, thread_channel: str) -> list[Block]:
+def level_pointer(
+    flow: FlowState, level: LevelState, thread_channel: str, thread_link: str | None = None
+) -> list[Block]:
     """The pointer's blocks: its text, so a later chat.update can replace it whole."""
-    text = level_pointer_text(flow, level, thread_channel)
+    text = level_pointer_text(flow, level, thread_channel, thread_link)
     return [SectionBlock(text=MarkdownTextObject(text=truncate(text, _SECTION_MAX)))]

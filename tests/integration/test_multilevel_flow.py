@@ -234,6 +234,9 @@ def test_the_thread_of_one_flow_shows_every_level_in_order(flow: MultiLevel) -> 
         [pointer] = flow.world.messages(CHANNELS[level])
         assert f"Level {level} of 3" in pointer["text"] and "<#C0LEVEL1>" in pointer["text"]
         assert "approved by" in pointer["text"]
+        # "The flow's thread" links to it (the emulator's page opens its permalinks).
+        link = f"{flow.world.slack_url}/archives/C0LEVEL1/p{root['ts'].replace('.', '')}"
+        assert f"<{link}|The flow's thread>" in pointer["text"]
 
 
 def test_a_rejection_at_level_two_ends_at_rejected_and_level_three_never_starts(

@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from bot.approvals import ApprovalService
-from bot.errors import InvalidPayload, InvalidRequest, TransientError
+from bot.errors import InvalidPayload, InvalidRequest, ServiceError, TransientError
 from bot.flows import (
     FlowService,
     FlowTracker,
@@ -24,6 +24,7 @@ from bot.flows import (
     flow_outcome_after,
 )
 from bot.gateways.flowstore import FlowStore
+from bot.gateways.slack import PostKey, PostUnconfirmed
 from bot.gateways.stepfunctions import TaskClosed
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
 from bot.models import Approval, CardRef, Decision, Outcome, Verdict
@@ -107,20 +108,34 @@ class Message:
     blocks: list[dict[str, Any]]
     thread_ts: str | None = None
     history: list[str] = field(default_factory=list)
+    key: PostKey | None = None
 
 
 class FakeSlack:
     def __init__(self) -> None:
         self.messages: list[Message] = []
         self.down = False
+        self.unanswered = False  # the next post lands, but its answer is lost
+        self.unanswered_in: str | None = None  # so does the next top-level post in this channel
+        self.no_permalinks = False
 
     def post(
-        self, channel: str, text: str, blocks: Any = (), thread_ts: str | None = None
+        self,
+        channel: str,
+        text: str,
+        blocks: Any = (),
+        thread_ts: str | None = None,
+        *,
+        key: PostKey | None = None,
     ) -> CardRef:
         if self.down:
             raise TransientError("Slack did not answer chat.postMessage")
         ts = f"1700000000.{len(self.messages):06d}"
-        self.messages.append(Message(channel, ts, text, [b.to_dict() for b in blocks], thread_ts))
+        blocks = [b.to_dict() for b in blocks]
+        self.messages.append(Message(channel, ts, text, blocks, thread_ts, key=key))
+        if self.unanswered or (self.unanswered_in == channel and thread_ts is None):
+            self.unanswered, self.unanswered_in = False, None
+            raise PostUnconfirmed("Slack did not answer chat.postMessage")
         return CardRef(channel, ts)
 
     def reply(self, ref: CardRef, text: str, blocks: Any = ()) -> CardRef:
@@ -134,6 +149,19 @@ class FakeSlack:
         message.text = text
         message.blocks = [b.to_dict() for b in blocks]
 
+    def find_posted(
+        self, channel: str, key: PostKey, *, thread_ts: str | None = None
+    ) -> CardRef | None:
+        if self.down:
+            raise TransientError("Slack did not answer conversations.history")
+        found = [m for m in self.messages if m.channel == channel and m.key == key]
+        return CardRef(channel, found[-1].ts) if found else None
+
+    def permalink(self, ref: CardRef) -> str:
+        if self.down or self.no_permalinks:
+            raise ServiceError("Slack refused chat.getPermalink: message_not_found")
+        return f"https://signoff.example/archives/{ref.channel}/p{ref.ts.replace('.', '')}"
+
     def find(self, ref: CardRef) -> Message:
         return next(m for m in self.messages if (m.channel, m.ts) == (ref.channel, ref.ts))
 
@@ -144,7 +172,9 @@ class FakeSlack:
         return [m for m in self.messages if m.thread_ts == root.ts]
 
     def everything(self) -> str:
-        return json.dumps([dataclasses.asdict(m) for m in self.messages], ensure_ascii=False)
+        return json.dumps(
+            [dataclasses.asdict(m) for m in self.messages], ensure_ascii=False, default=str
+        )
 
 
 class FakeSfn:
@@ -332,11 +362,59 @@ def test_a_level_whose_channel_differs_gets_a_pointer_that_ends_with_the_level(
     pointers = flows.slack.top_level("C0SEC")
     assert len(pointers) == 1 and "approval_approve" not in json.dumps(pointers[0].blocks)
     assert "Level 3 of 3" in pointers[0].text and "<#C0LEVEL1>" in pointers[0].text
+    root = flows.root()
+    link = f"https://signoff.example/archives/C0LEVEL1/p{root.ts.replace('.', '')}"
+    assert f"<{link}|the flow's thread>" in pointers[0].text
     flows.close(third, Outcome.APPROVED, Decision(BOB, Verdict.APPROVE))
     flows.approvals.refresh(third)  # a duplicate event changes nothing
     assert "approved by <@U0BOB>" in pointers[0].text
     assert len(pointers[0].history) == 1, "updated once, when the level ended"
     assert len(flows.slack.top_level("C0SEC")) == 1
+
+
+def test_a_pointer_names_the_threads_channel_when_slack_gives_no_permalink(
+    flows: Flows,
+) -> None:
+    for level in (1, 2):
+        flows.close(flows.start(level), Outcome.APPROVED, Decision(ALICE, Verdict.APPROVE))
+    flows.slack.no_permalinks = True
+
+    flows.start(3)  # the flow goes on; the pointer says where instead of linking
+
+    [pointer] = flows.slack.top_level("C0SEC")
+    assert "Its card is in the flow's thread in <#C0LEVEL1>." in pointer.text
+    assert "<http" not in pointer.text
+
+
+def test_an_unanswered_pointer_post_is_adopted_not_posted_again(flows: Flows) -> None:
+    for level in (1, 2):
+        flows.close(flows.start(level), Outcome.APPROVED, Decision(ALICE, Verdict.APPROVE))
+    flows.slack.unanswered_in = "C0SEC"  # the pointer lands, its answer is lost
+
+    third = flows.start(3, ssm_min_required_approvals="2")
+    flows.approvals.refresh(third)  # the next event looks for it instead of posting again
+
+    [pointer] = flows.slack.top_level("C0SEC")
+    level = next(lv for lv in flows.store.levels(FLOW) if lv.level == 3)
+    assert level.pointer_ts == pointer.ts
+    flows.close(
+        third, Outcome.APPROVED, Decision(ALICE, Verdict.APPROVE), Decision(BOB, Verdict.APPROVE)
+    )
+    assert "approved by <@U0ALICE>, <@U0BOB>" in pointer.text
+    assert len(flows.slack.top_level("C0SEC")) == 1
+
+
+def test_an_unanswered_root_post_is_found_not_posted_again(flows: Flows) -> None:
+    flows.slack.unanswered = True
+    execution_id = flows.start(1)  # the card waits for the root; the approval runs
+    [root] = flows.slack.top_level("C0LEVEL1")
+    assert flows.store.flow(FLOW).root is None  # type: ignore[union-attr]
+
+    flows.approvals.announce(execution_id)  # the SNS notice: the root is found, the card posted
+
+    assert flows.slack.top_level("C0LEVEL1") == [root]
+    assert flows.root() is root
+    assert [m for m in flows.slack.thread(root) if m.blocks]
 
 
 def test_a_retried_invocation_starts_nothing_twice(flows: Flows) -> None:

@@ -116,5 +116,23 @@ def test_level_pointer_points_to_the_thread_and_later_says_how_the_level_ended()
     assert views.level_pointer(state, done, "C0ROOT")[0].to_dict()["text"]["text"] == closed
 
 
+def test_level_pointer_links_the_thread_when_it_has_a_permalink() -> None:
+    state = flow(APPROVED_1, WAITING_2, NOT_STARTED_3)
+    link = "https://signoff.slack.com/archives/C0ROOT/p1700000000000100"
+    waiting = views.level_pointer_text(state, WAITING_2, "C0ROOT", link)
+    assert f"Its card is in <{link}|the flow's thread> in <#C0ROOT>." in waiting
+    done = views.LevelState(2, Outcome.APPROVED, 2, 2, (BOB, CAROL))
+    closed = views.level_pointer_text(state, done, "C0ROOT", link)
+    assert closed.endswith(f"<{link}|The flow's thread> is in <#C0ROOT>.")
+    # A reply's permalink carries a query: "&" is escaped as in any message text.
+    reply = f"{link}?thread_ts=1700000000.000100&cid=C0ROOT"
+    assert "?thread_ts=1700000000.000100&amp;cid=C0ROOT|" in views.level_pointer_text(
+        state, WAITING_2, "C0ROOT", reply
+    )
+    for odd in ("javascript:alert(1)", "https://x.example/a|b", "https://x.example/a>b", ""):
+        text = views.level_pointer_text(state, WAITING_2, "C0ROOT", odd)
+        assert "Its card is in the flow's thread in <#C0ROOT>." in text
+
+
 def test_flow_name_falls_back_to_the_id() -> None:
     assert views.flow_name("not-an-arn") == "not-an-arn"
