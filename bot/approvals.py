@@ -277,7 +277,6 @@ class ApprovalService:
             approvers=list(approval.approvers),
             min_required=approval.min_required,
         )
-        self._slack.reply(_thread(ref, where), views.notice_received_text(approval))
         if self._flows is not None:
             self._flows.observe(approval)
 
@@ -458,8 +457,3 @@ def card_key(approval: Approval) -> PostKey:
 def _claim_id(card: CardItem) -> str:
     # A card claim is identified by when it was taken: a re-post takes a new one.
     return f"{card.step_name}#{card.created_at.isoformat()}"
-
-
-def _thread(ref: CardRef, where: Placement) -> CardRef:
-    # A card posted inside a flow's thread replies in that thread (Slack has one level).
-    return CardRef(ref.channel, where.thread_ts) if where.thread_ts else ref

@@ -282,17 +282,6 @@ def notice_modal(title: str, text: str) -> View:
     )
 
 
-def notice_received_text(approval: Approval) -> str:
-    done, needed = approval.progress
-    by = principal_label(approval.executed_by) if approval.executed_by else "someone"
-    approvers = ", ".join(principal_label(a) for a in approval.approvers)
-    return (
-        f":inbox_tray: Approval requested (started by {by}). "
-        f"Needs {needed} approval{'s' if needed != 1 else ''} from: {approvers}. "
-        f"{done} so far."
-    )
-
-
 def decision_text(principal: str, verdict: Verdict, comment: str, via: str = "Slack") -> str:
     icon = ":white_check_mark:" if verdict is Verdict.APPROVE else ":x:"
     return f"{icon} {_decision_phrase(principal, verdict, comment)} (via {via})"

@@ -119,8 +119,42 @@ class _NotPostServerErrorRetryHandler(ServerErrorRetryHandler):
         return super()._can_retry(state=state, request=request, response=response, error=error)
 
 
+# A 429 is Slack pacing a channel (about 1 message/s; platform facts C.4). When many notices
+# reach one channel at once, the last waits about a second for each card ahead of it: wait it
+# out for this long (the functions that post have 60 s) instead of failing after a few tries and
+# coming back minutes later through Lambda's retries, behind cards that were not even waiting.
+RATE_LIMIT_PATIENCE_SECONDS = 40.0
+
+
+class _PatientRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """Honours Retry-After on every 429 of one call for up to `patience` seconds in all."""
+
+    def __init__(
+        self, patience: float = RATE_LIMIT_PATIENCE_SECONDS, clock: Any = time.monotonic
+    ) -> None:
+        super().__init__(max_retry_count=1_000)
+        self._patience = patience
+        self._clock = clock
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        if state.custom_values is None:
+            state.custom_values = {}
+        since = state.custom_values.setdefault("rate_limited_since", self._clock())
+        return bool(self._clock() - since < self._patience)
+
+
 def web_client(token: str, base_url: str, *, retries: int = 3) -> WebClient:
-    """A WebClient that waits out 429s (Retry-After) and retries 5xx and dropped connections.
+    """A WebClient that waits out 429s (Retry-After, for up to RATE_LIMIT_PATIENCE_SECONDS)
+    and retries 5xx and dropped connections `retries` times.
 
     Posts are the exception: a chat.postMessage that failed after Slack had it may have landed,
     so SlackGateway retries those itself, looking for the message first. The retry handlers
@@ -133,7 +167,7 @@ def web_client(token: str, base_url: str, *, retries: int = 3) -> WebClient:
         timeout=10,
         retry_handlers=[
             _UnsentConnectionRetryHandler(max_retry_count=retries),
-            RateLimitErrorRetryHandler(max_retry_count=retries),
+            _PatientRateLimitRetryHandler(),
             _NotPostServerErrorRetryHandler(max_retry_count=retries),
         ],
     )

@@ -15,7 +15,13 @@ from slack_sdk.models.metadata import Metadata
 from slack_sdk.web import SlackResponse
 
 from bot.errors import ServiceError, TransientError
-from bot.gateways.slack import PostKey, PostUnconfirmed, SlackGateway, web_client
+from bot.gateways.slack import (
+    PostKey,
+    PostUnconfirmed,
+    SlackGateway,
+    _PatientRateLimitRetryHandler,
+    web_client,
+)
 from bot.models import CardRef
 
 KEY = PostKey("card#00000000-0000-4000-8000-000000000001#approve")
@@ -286,3 +292,27 @@ def test_the_client_retries_a_post_only_when_slack_cannot_have_taken_it() -> Non
     assert _can_retry(connection, "chat.postMessage", error=refused_connection)
     assert not _can_retry(connection, "chat.postMessage", error=ConnectionResetError())
     assert _can_retry(connection, "chat.update", error=ConnectionResetError())
+
+
+def test_the_client_waits_out_a_busy_channel_for_its_patience_not_a_retry_count() -> None:
+    now = [0.0]
+    rate_limit = _PatientRateLimitRetryHandler(patience=40.0, clock=lambda: now[0])
+    request = HttpRequest(method="POST", url="https://slack.com/api/chat.postMessage", headers={})
+    busy = HttpResponse(status_code=429, headers={"Retry-After": ["1"]}, body={})
+    state = RetryState()
+
+    def may_retry() -> bool:
+        return bool(rate_limit._can_retry(state=state, request=request, response=busy))
+
+    waited = 0
+    while may_retry():  # a channel with many cards ahead: one Retry-After per card
+        state.increment_current_attempt()
+        now[0] += 1.0
+        waited += 1
+    assert waited == 40, "far more than a fixed three tries, and never past the patience"
+    fresh = RetryState()
+    ok = HttpResponse(status_code=200, headers={}, body={})
+    assert not rate_limit._can_retry(state=fresh, request=request, response=ok)
+    assert _PatientRateLimitRetryHandler in {
+        type(h) for h in web_client("xoxb-fake", "https://slack.example/api/").retry_handlers
+    }
