@@ -18,6 +18,7 @@ from bot.errors import (
     ServiceError,
 )
 from bot.gateways.automation import ApproverSignals, AutomationGateway
+from bot.gateways.pacing import ChannelPacer
 from bot.gateways.slack import PostKey, PostUnconfirmed, SlackGateway
 from bot.gateways.tables import ApprovalStore, AuditLog, CardItem, IdentityStore
 from bot.models import Approval, CardRef, Decision, Identity, Verdict, principal_matches
@@ -72,6 +73,7 @@ class ApprovalService:
         now: Callable[[], datetime],
         reminder_before: timedelta,
         flows: FlowHooks | None = None,
+        pacer: ChannelPacer | None = None,
     ) -> None:
         self._automation = automation
         self._signals = signals
@@ -83,6 +85,7 @@ class ApprovalService:
         self._now = now
         self._reminder_before = reminder_before
         self._flows = flows
+        self._pacer = pacer
 
     # -- cards -----------------------------------------------------------------------------
 
@@ -107,6 +110,9 @@ class ApprovalService:
         if not claimed:
             return self._recover_card(approval)
         context = views.CardContext(level=where.level, levels=where.levels)
+        if self._pacer is not None:
+            # A burst of notices for one channel posts one card per turn, not 429 after 429.
+            self._pacer.wait_turn(where.channel)
         try:
             ref = self._slack.post(
                 where.channel,
@@ -123,6 +129,8 @@ class ApprovalService:
         except ServiceError:
             self._store.release_card(execution_id, approval.step_name)
             raise
+        if self._pacer is not None:
+            self._pacer.posted(where.channel)
         self._card_posted(approval, where, ref)
         return ref
 

@@ -36,6 +36,8 @@ class Settings:
     key_user_path: str = "/"
     admins: frozenset[str] = frozenset()
     key_admin_role_arn: str | None = None
+    # Cards for one channel go out at least this far apart (Slack: about 1 message/s/channel).
+    slack_post_spacing: timedelta = timedelta(milliseconds=1050)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +77,11 @@ class Settings:
                 a for a in env.get("SIGNOFF_ADMINS", "").replace(" ", "").split(",") if a
             ),
             key_admin_role_arn=env.get("SIGNOFF_KEY_ADMIN_ROLE_ARN") or None,
+            slack_post_spacing=timedelta(
+                milliseconds=_parse_int(
+                    env, "SIGNOFF_SLACK_POST_SPACING_MS", 1050, unit="milliseconds", most=10_000
+                )
+            ),
         )
 
     def require_slack(self) -> None:
@@ -131,11 +138,21 @@ def _parse_routes(raw: str) -> dict[str, str]:
     return routes
 
 
-def _parse_int(env: Mapping[str, str], name: str, default: int) -> int:
+def _parse_int(
+    env: Mapping[str, str],
+    name: str,
+    default: int,
+    *,
+    unit: str = "seconds",
+    most: int | None = None,
+) -> int:
     raw = env.get(name)
     if not raw:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
-        raise ConfigError(f"{name} must be a whole number of seconds, got {raw!r}") from exc
+        raise ConfigError(f"{name} must be a whole number of {unit}, got {raw!r}") from exc
+    if most is not None and not 0 <= value <= most:
+        raise ConfigError(f"{name} must be 0 to {most} {unit}, got {value}")
+    return value

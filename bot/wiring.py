@@ -18,8 +18,10 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.flows import FlowService, FlowTracker
 from bot.gateways.automation import ApproverSignals, AutomationGateway
+from bot.gateways.dynamo import DynamoTable
 from bot.gateways.flowstore import FlowStore
 from bot.gateways.iam import AccessKeyGateway
+from bot.gateways.pacing import ChannelPacer
 from bot.gateways.runs import RunReader
 from bot.gateways.session import lambda_session
 from bot.gateways.slack import SlackGateway, web_client
@@ -130,6 +132,10 @@ def build_services(
         now=now,
         reminder_before=settings.reminder_before,
         flows=tracker,
+        pacer=ChannelPacer(
+            DynamoTable(dynamodb.Table(settings.approvals_table), "approvals"),
+            spacing=settings.slack_post_spacing.total_seconds(),
+        ),
     )
     flows = FlowService(
         approvals=approvals,

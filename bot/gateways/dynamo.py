@@ -114,6 +114,21 @@ class DynamoTable:
             raise self._error(exc, "update") from exc
         return True
 
+    def update_returning(
+        self, key: Key, expression: str, values: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Apply `expression` unconditionally; the updated attributes' new values."""
+        try:
+            response = self._table.update_item(
+                Key=dict(key),
+                UpdateExpression=expression,
+                ExpressionAttributeValues=dict(values),
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as exc:
+            raise self._error(exc, "update") from exc
+        return dict(response.get("Attributes", {}))
+
     def query(self, condition: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
         """One page of a strongly consistent query (Signoff's partitions stay small)."""
         try:

@@ -63,6 +63,8 @@ def settings_env(slack_api_url: str, **extra: str) -> dict[str, str]:
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack_api_url,
         "POWERTOOLS_SERVICE_NAME": "signoff",
+        # The emulator enforces no posting limit unless a test asks for it: no pacing sleeps.
+        "SIGNOFF_SLACK_POST_SPACING_MS": "0",
         **extra,
     }
 

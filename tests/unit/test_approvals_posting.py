@@ -109,10 +109,26 @@ class Posting:
     store: ApprovalStore
     slack: FakeSlack
     clock: list[datetime]
+    pacer: FakePacer
 
     def recorded_ts(self) -> str | None:
         card = self.store.card(EXECUTION, "approve")
         return card.ts if card else None
+
+
+class FakePacer:
+    """Records the turns taken and the posts reported, against the posts Slack saw by then."""
+
+    def __init__(self, slack: FakeSlack) -> None:
+        self.slack = slack
+        self.events: list[tuple[str, str, int]] = []
+
+    def wait_turn(self, channel: str) -> float:
+        self.events.append(("turn", channel, self.slack.posts))
+        return 0.0
+
+    def posted(self, channel: str) -> None:
+        self.events.append(("posted", channel, self.slack.posts))
 
 
 @pytest.fixture
@@ -137,6 +153,7 @@ def posting() -> Iterator[Posting]:
             return clock[0]
 
         slack = FakeSlack()
+        pacer = FakePacer(slack)
         store = ApprovalStore(tables["approvals"], now)
         service = ApprovalService(
             automation=FakeAutomation(),  # type: ignore[arg-type]
@@ -148,8 +165,18 @@ def posting() -> Iterator[Posting]:
             route=lambda approval: CHANNEL,
             now=now,
             reminder_before=timedelta(hours=1),
+            pacer=pacer,  # type: ignore[arg-type]
         )
-        yield Posting(service, store, slack, clock)
+        yield Posting(service, store, slack, clock, pacer)
+
+
+def test_a_card_waits_for_its_channels_posting_turn_and_reports_its_post(
+    posting: Posting,
+) -> None:
+    posting.service.announce(EXECUTION)
+    posting.service.announce(EXECUTION)  # a repeat notice: no post, so no turn
+
+    assert posting.pacer.events == [("turn", CHANNEL, 0), ("posted", CHANNEL, 1)]
 
 
 def test_a_card_is_posted_with_its_execution_as_the_key(posting: Posting) -> None:

@@ -60,3 +60,22 @@ def test_routes_by_topic_arn_topic_name_or_document() -> None:
 def test_malformed_routes_say_what_is_expected() -> None:
     with pytest.raises(ConfigError, match="SIGNOFF_CHANNEL_ROUTES is not JSON"):
         Settings.from_env({**BASE, "SIGNOFF_CHANNEL_ROUTES": "{level1: C0}"})
+
+
+def test_cards_are_paced_at_slacks_rate_unless_told_otherwise() -> None:
+    assert Settings.from_env(BASE).slack_post_spacing == timedelta(milliseconds=1050)
+    paced = Settings.from_env({**BASE, "SIGNOFF_SLACK_POST_SPACING_MS": "0"})
+    assert paced.slack_post_spacing == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("1.5", "must be a whole number of milliseconds, got '1.5'"),
+        ("-1", "must be 0 to 10000 milliseconds, got -1"),
+        ("60000", "must be 0 to 10000 milliseconds, got 60000"),
+    ],
+)
+def test_a_bad_post_spacing_names_the_variable_and_the_range(raw: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=f"SIGNOFF_SLACK_POST_SPACING_MS {problem}"):
+        Settings.from_env({**BASE, "SIGNOFF_SLACK_POST_SPACING_MS": raw})

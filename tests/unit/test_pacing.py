@@ -1,0 +1,115 @@
+"""ChannelPacer: one channel's posters get turns a spacing apart; pacing never blocks a post."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from bot.gateways.dynamo import DynamoTable
+from bot.gateways.pacing import ChannelPacer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 3))
+        self.now += seconds
+
+
+@pytest.fixture
+def table() -> Iterator[Any]:
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
+        yield dynamodb.create_table(
+            TableName="approvals",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def pacer(table: Any, clock: Clock, **options: Any) -> ChannelPacer:
+    return ChannelPacer(
+        DynamoTable(table, "approvals"), spacing=1.05, clock=clock, sleep=clock.sleep, **options
+    )
+
+
+def test_an_idle_channel_posts_at_once(table: Any, clock: Clock) -> None:
+    assert pacer(table, clock).wait_turn("C0APPROVALS") == 0.0
+    assert clock.slept == []
+
+
+def test_a_burst_for_one_channel_gets_turns_a_spacing_apart(table: Any, clock: Clock) -> None:
+    # Five functions reach the channel at the same moment (each takes its turn before any sleeps).
+    pacers = [pacer(table, clock) for _ in range(5)]
+    turns = [p._take_turn("C0APPROVALS") for p in pacers]
+
+    assert [round(t - clock.now, 2) for t in turns if t is not None] == [0, 1.05, 2.1, 3.15, 4.2]
+
+
+def test_channels_are_paced_apart_from_each_other(table: Any, clock: Clock) -> None:
+    first = pacer(table, clock)
+    first.wait_turn("C0LEVEL1")
+
+    assert first.wait_turn("C0LEVEL2") == 0.0
+    assert first.wait_turn("C0LEVEL1") == pytest.approx(1.05, abs=0.001)
+
+
+def test_a_channel_idle_again_hands_out_turns_from_now(table: Any, clock: Clock) -> None:
+    paced = pacer(table, clock)
+    paced.wait_turn("C0APPROVALS")
+    clock.now += 60
+
+    assert paced.wait_turn("C0APPROVALS") == 0.0
+
+
+def test_a_post_that_went_out_late_pushes_the_next_turn_back(table: Any, clock: Clock) -> None:
+    paced = pacer(table, clock)
+    paced.wait_turn("C0APPROVALS")
+    clock.now += 0.8  # the poster was slow: its post is in 0.8 s after its turn
+    paced.posted("C0APPROVALS")
+
+    waited = paced.wait_turn("C0APPROVALS")
+
+    assert round(waited, 2) == 1.05, "a full spacing after the late post, not after its turn"
+
+
+def test_a_turn_too_far_off_is_not_waited_for(table: Any, clock: Clock) -> None:
+    paced = pacer(table, clock, patience=3.0)
+    for _ in range(4):
+        paced._take_turn("C0APPROVALS")
+
+    assert paced.wait_turn("C0APPROVALS") == 0.0, "Slack's own 429 decides instead"
+    assert clock.slept == []
+
+
+def test_dynamodb_failing_never_holds_a_post_back(table: Any, clock: Clock) -> None:
+    client = table.meta.client
+    with Stubber(client) as stub:
+        stub.add_client_error("update_item", "ProvisionedThroughputExceededException")
+        stub.add_client_error("update_item", "AccessDeniedException")
+
+        assert pacer(table, clock).wait_turn("C0APPROVALS") == 0.0
+        pacer(table, clock).posted("C0APPROVALS")  # logged, not raised
