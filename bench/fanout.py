@@ -110,6 +110,9 @@ def run(sandbox: RunningSandbox, notices: int, channel_count: int, timeout: floa
             f"  the {notices} executions were started within {started:.1f} s; "
             f"first card after {times[0] - began:.1f} s"
         )
+        if floor > 1:
+            pace = (times[-1] - times[0]) / (floor - 1)
+            print(f"  from the first card to the last: {pace:.2f} s per card per channel")
     posted = notices - len(lost)
     print(f"cards: {posted} of {notices} posted, {len(lost)} lost, {len(doubled)} doubled")
     print(f"chat.postMessage: {len(calls)} calls, {limited} answered 429 (Retry-After)")
