@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from boto3.dynamodb.conditions import Attr
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from bot.errors import ServiceError, TransientError
 from bot.gateways.dynamo import DynamoTable
 
-REGION = "us-east-1"
-
-
-@pytest.fixture
-def table() -> Iterator[Any]:
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name=REGION)
-        yield dynamodb.create_table(
-            TableName="approvals",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
 
 
 def test_a_claim_is_won_once_and_can_be_taken_again_after_release(table: Any) -> None:
