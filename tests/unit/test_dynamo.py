@@ -12,7 +12,6 @@ from bot.errors import ServiceError, TransientError
 from bot.gateways.dynamo import DynamoTable
 
 
-
 def test_a_claim_is_won_once_and_can_be_taken_again_after_release(table: Any) -> None:
     db = DynamoTable(table, "approvals")
     key = {"pk": "EXEC#e-1", "sk": "CLAIM#decision"}
