@@ -143,11 +143,16 @@ def invoke(function: LambdaFunction, body: str | bytes | None) -> Invocation:
         log_stream_name=f"{started:%Y/%m/%d}/[{version}]{uuid.uuid4().hex}",
         timeout_seconds=float(function.timeout),
     )
+    environ = _lambda_environ(function, context)
+    # The handler's module is imported (on first use) inside the function's environment, as on
+    # Lambda: what it reads at import (Powertools' service name and log level) is the function's.
+    token = _environ_overlay.set(environ)
     try:
         handler = resolve_handler(function)
     except _HandlerUnavailable as exc:
         return _error(request_id, version, exc.error_type, str(exc), [])
-    environ = _lambda_environ(function, context)
+    finally:
+        _environ_overlay.reset(token)
     if not botocore_stubber.enabled and not (
         environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
     ):

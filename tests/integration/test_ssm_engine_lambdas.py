@@ -126,6 +126,33 @@ def test_unregistered_functions_run_the_handler_named_in_their_configuration(
     assert json.loads(missing["Payload"].read())["errorType"] == "Runtime.ImportModuleError"
 
 
+def test_a_handler_module_is_imported_inside_its_functions_environment(
+    lambda_client: Any,
+    deploy_lambda: Callable[..., str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What a module reads at import (Powertools reads its service name and log level then) is
+    # the function's own environment, as on Lambda, not the sandbox process's.
+    (tmp_path / "sandbox_test_import_env.py").write_text(
+        "import os\n"
+        "SERVICE = os.environ.get('POWERTOOLS_SERVICE_NAME')\n"
+        "def lambda_handler(event, context):\n"
+        "    return {'at_import': SERVICE, 'now': os.environ.get('POWERTOOLS_SERVICE_NAME')}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("POWERTOOLS_SERVICE_NAME", raising=False)
+    deploy_lambda(
+        "sandbox-test-import-env",
+        handler_path="sandbox_test_import_env.lambda_handler",
+        environment={"POWERTOOLS_SERVICE_NAME": "signoff"},
+    )
+
+    reply = lambda_client.invoke(FunctionName="sandbox-test-import-env", Payload=b"{}")
+
+    assert json.loads(reply["Payload"].read()) == {"at_import": "signoff", "now": "signoff"}
+
+
 def test_sns_delivers_to_a_subscribed_function_with_the_real_topic(
     deploy_lambda: Callable[..., str],
     recorder: Callable[..., Any],
