@@ -29,6 +29,8 @@ def create_app(
     On Lambda `process_before_response` is True: Bolt acks, starts lazy listeners, then returns.
     """
     app = App(
+        # Named: unnamed, Bolt calls inspect.stack() to name it, reading every frame's source.
+        name="signoff",
         client=client,
         signing_secret=signing_secret,
         process_before_response=process_before_response,
