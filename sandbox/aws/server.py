@@ -31,6 +31,7 @@ from typing import Any
 
 from moto.core.config import default_user_config
 from moto.core.models import botocore_stubber
+from moto.core.utils import get_service_model
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -95,6 +96,32 @@ def _json(document: dict[str, Any], status: int = 200) -> Response:
     return Response(json.dumps(document), status=status, mimetype="application/json")
 
 
+# What the sandbox answers for: Signoff's functions, the template's resources, the engine.
+SERVED = (
+    "cloudformation",
+    "dynamodb",
+    "events",
+    "iam",
+    "lambda",
+    "secretsmanager",
+    "sns",
+    "ssm",
+    "stepfunctions",
+    "sts",
+)
+
+
+def warm_response_models(services: tuple[str, ...] = SERVED) -> None:
+    """Load the API models moto serializes responses with, once, before any request.
+
+    moto loads a service's model on its first response and caches it, but without a lock: a
+    burst of first requests (40 runbooks started at once) loads SSM's 1.6 MB model 40 times
+    over, and that held up the first cards for seconds.
+    """
+    for service in services:
+        get_service_model(service)
+
+
 class SandboxServer:
     """Start in a thread, use, stop; also a context manager. `port=0` picks a free port."""
 
@@ -120,6 +147,7 @@ class SandboxServer:
 
     def start(self) -> SandboxServer:
         sandbox_aws.install()
+        warm_response_models()
         self._saved = (default_user_config.get("stepfunctions"), botocore_stubber.enabled)
         # Run state machines for real (moto's interpreter), as `mock_aws(config=...)` would.
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
