@@ -54,12 +54,15 @@ class ChannelPacer:
     def wait_turn(self, channel: str) -> float:
         """Take the channel's next turn and sleep until it; returns the seconds waited."""
         try:
-            turn = self._take_turn(channel)
+            taken = self._take_turn(channel)
         except ServiceError:
             logger.warning("no posting turn (DynamoDB failed); posting now", exc_info=True)
             return 0.0
-        if turn is None:
+        if taken is None:
             return 0.0
+        turn, quiet = taken
+        if quiet:
+            return 0.0  # nothing pending and no post in the last spacing: post at once
         waited = max(0.0, turn - self._clock())
         if waited:
             self._sleep(waited)
@@ -93,24 +96,31 @@ class ChannelPacer:
         gap = float(item["posted_at"]) + self._spacing - self._clock()
         return gap if 0.0 < gap <= self._spacing else 0.0
 
-    def _take_turn(self, channel: str) -> float | None:
-        """At most two writes, never a retry loop, however many posters want the channel."""
+    def _take_turn(self, channel: str) -> tuple[float, bool] | None:
+        """(turn, quiet) in at most two writes, never a retry loop, however many posters want
+        the channel; quiet when nothing was pending and nothing posted for a spacing."""
         key = _key(channel)
         now = self._clock()
         expires = int(now) + _KEEP_SECONDS
-        # An idle channel (no turn pending): the turn is now, the next one a spacing later.
+        # A quiet channel (no turn pending, no post within a spacing): the turn is now.
         if self._table.update(
             key,
             "SET next_at = :next, expires_at = :expires",
-            {":next": _decimal(now + self._spacing), ":now": _decimal(now), ":expires": expires},
-            condition="attribute_not_exists(next_at) OR next_at <= :now",
+            {
+                ":next": _decimal(now + self._spacing),
+                ":now": _decimal(now),
+                ":quiet_since": _decimal(now - self._spacing),
+                ":expires": expires,
+            },
+            condition="(attribute_not_exists(next_at) OR next_at <= :now) AND "
+            "(attribute_not_exists(posted_at) OR posted_at <= :quiet_since)",
         ):
-            return now
+            return now, True
         # A busy one: take the turn after the last one handed out.
         updated = self._table.update_returning(
             key,
-            "SET next_at = next_at + :spacing, expires_at = :expires",
-            {":spacing": _decimal(self._spacing), ":expires": expires},
+            "SET next_at = if_not_exists(next_at, :now) + :spacing, expires_at = :expires",
+            {":spacing": _decimal(self._spacing), ":now": _decimal(now), ":expires": expires},
         )
         turn = float(updated["next_at"]) - self._spacing
         if turn - now > self._patience:
@@ -118,7 +128,7 @@ class ChannelPacer:
             # taken, which only spaces the queue a little more.
             logger.info("turn too far off; posting now", extra={"channel": channel})
             return None
-        return turn
+        return turn, False
 
 
 def _key(channel: str) -> dict[str, str]:

@@ -45,7 +45,33 @@ def test_a_burst_for_one_channel_gets_turns_a_spacing_apart(table: Any, clock: C
     pacers = [pacer(table, clock) for _ in range(5)]
     turns = [p._take_turn("C0APPROVALS") for p in pacers]
 
-    assert [round(t - clock.now, 2) for t in turns if t is not None] == [0, 1.05, 2.1, 3.15, 4.2]
+    assert [(round(t - clock.now, 2), quiet) for t, quiet in filter(None, turns)] == [
+        (0, True),
+        (1.05, False),
+        (2.1, False),
+        (3.15, False),
+        (4.2, False),
+    ]
+
+
+def test_a_quiet_channel_costs_one_write_and_no_read(table: Any, clock: Clock) -> None:
+    client = table.meta.client
+    calls: list[str] = []
+    client.meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: calls.append(model.name)
+    )
+
+    pacer(table, clock).wait_turn("C0APPROVALS")
+
+    assert calls == ["UpdateItem"]
+
+
+def test_a_post_just_made_makes_the_channel_busy_not_quiet(table: Any, clock: Clock) -> None:
+    paced = pacer(table, clock)
+    paced.posted("C0APPROVALS")  # a post went out just now, its turn long handed out
+    clock.now += 0.3
+
+    assert round(paced.wait_turn("C0APPROVALS"), 2) == 0.75
 
 
 def test_channels_are_paced_apart_from_each_other(table: Any, clock: Clock) -> None:
