@@ -31,6 +31,7 @@ from typing import Any
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.core.models import botocore_stubber
+from moto.sqs.models import sqs_backends
 
 from sandbox.aws.activity import TrackedPool
 
@@ -218,11 +219,18 @@ def invoke_async(function: LambdaFunction, body: str | bytes | None) -> None:
 # AWS retries a failed asynchronous invocation (by default twice, after about one and then two
 # minutes; EventInvokeConfig's MaximumRetryAttempts changes the count). Same count and order
 # here, seconds instead of minutes; the worker waits, so settle() waits for the retries too.
+# An event older than MaximumEventAgeInSeconds (default 6 hours) is not tried again. Either way
+# the event then goes to the on-failure destination (DestinationConfig.OnFailure, an SQS queue
+# here) as the record AWS sends; without one it is dropped, as on AWS.
 ASYNC_RETRY_DELAYS = (1.0, 2.0)
+_DEFAULT_MAX_EVENT_AGE = 21_600
 
 
 def _invoke_and_log(function: LambdaFunction, body: str | bytes | None) -> None:
-    attempts = 1 + _max_retries(function)
+    config = _invoke_config(function)
+    attempts = 1 + int(config.get("MaximumRetryAttempts", 2))
+    max_age = float(config.get("MaximumEventAgeInSeconds", _DEFAULT_MAX_EVENT_AGE))
+    queued = time.monotonic()
     for attempt in range(1, attempts + 1):
         result = invoke(function, body)
         if not result.function_error:
@@ -235,15 +243,71 @@ def _invoke_and_log(function: LambdaFunction, body: str | bytes | None) -> None:
             attempts,
             result.payload.decode("utf-8", "replace"),
         )
-        if attempt < attempts:
-            time.sleep(ASYNC_RETRY_DELAYS[min(attempt, len(ASYNC_RETRY_DELAYS)) - 1])
+        if attempt == attempts:
+            _send_to_failure_destination(
+                function, config, body, result, attempt, "RetriesExhausted"
+            )
+            return
+        delay = ASYNC_RETRY_DELAYS[min(attempt, len(ASYNC_RETRY_DELAYS)) - 1]
+        if time.monotonic() - queued + delay > max_age:
+            _send_to_failure_destination(
+                function, config, body, result, attempt, "EventAgeExceeded"
+            )
+            return
+        time.sleep(delay)
 
 
-def _max_retries(function: LambdaFunction) -> int:
+def _invoke_config(function: LambdaFunction) -> dict[str, Any]:
     configs = getattr(function, "event_invoke_config", None) or []
-    if configs:
-        return int(configs[0].config.get("MaximumRetryAttempts", 2))
-    return 2
+    return dict(configs[0].config) if configs else {}
+
+
+def _send_to_failure_destination(
+    function: LambdaFunction,
+    config: dict[str, Any],
+    body: str | bytes | None,
+    result: Invocation,
+    invoke_count: int,
+    condition: str,
+) -> None:
+    """The invocation record AWS sends an on-failure destination (Lambda developer guide,
+    "Capturing records of asynchronous invocations")."""
+    destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
+        "Destination"
+    )
+    if not destination:
+        log.warning(
+            "async event for %s dropped after %d attempts", function.function_name, invoke_count
+        )
+        return
+    record = {
+        "version": "1.0",
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "requestContext": {
+            "requestId": result.request_id,
+            "functionArn": f"{function.function_arn}:{result.executed_version}",
+            "condition": condition,
+            "approximateInvokeCount": invoke_count,
+        },
+        "requestPayload": _decode_event(body),
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": result.executed_version,
+            "functionError": result.function_error,
+        },
+        "responsePayload": json.loads(result.payload or b"null"),
+    }
+    _, _, service, region, account_id, name = str(destination).split(":", 5)
+    if service != "sqs":
+        log.warning("on-failure destination %s is not an SQS queue; not delivered", destination)
+        return
+    try:
+        sqs_backends[account_id][region].send_message(name, json.dumps(record))
+    except Exception:
+        # As on AWS, a destination that cannot take the record loses it (and says so).
+        log.exception(
+            "could not deliver the failed event of %s to %s", function.function_name, destination
+        )
 
 
 def _decode_event(body: str | bytes | None) -> Any:

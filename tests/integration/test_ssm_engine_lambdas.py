@@ -101,6 +101,41 @@ def test_event_invocations_run_later_on_a_worker(
     assert calls.events == [{"lazy": True}]
 
 
+def test_an_event_that_fails_every_try_goes_to_the_on_failure_queue_as_aws_records_it(
+    lambda_client: Any,
+    deploy_lambda: Callable[..., str],
+    engine_settle: Callable[..., None],
+) -> None:
+    def broken(event: Any, context: Any) -> Any:
+        raise RuntimeError("Slack is down")
+
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue = sqs.create_queue(QueueName="sandbox-test-dlq")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    arn = deploy_lambda("sandbox-test-broken", broken)
+    lambda_client.put_function_event_invoke_config(
+        FunctionName="sandbox-test-broken",
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+    )
+
+    lambda_client.invoke(
+        FunctionName="sandbox-test-broken", InvocationType="Event", Payload=b'{"notice": 1}'
+    )
+    engine_settle()
+
+    [message] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    record = json.loads(message["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["requestContext"]["functionArn"] == f"{arn}:$LATEST"
+    assert record["requestPayload"] == {"notice": 1}
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorMessage"] == "Slack is down"
+
+
 def test_unregistered_functions_run_the_handler_named_in_their_configuration(
     lambda_client: Any,
     deploy_lambda: Callable[..., str],
