@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
+from urllib.error import URLError
 from urllib.parse import unquote
 
 import boto3
 from botocore.exceptions import ClientError
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
-from bot.config import Settings
+from bot.config import DEFAULT_SLACK_API_URL, Settings
 from bot.gateways.aws import error_code, error_message
 from bot.gateways.tables import IdentityStore
 from bot.models import Identity
@@ -38,6 +42,10 @@ _OUTPUT_TABLES = {
     "identities": "IdentitiesTableName",
     "idempotency": "IdempotencyTableName",
 }
+# The bot scopes Signoff's Slack calls need: infra/slack-manifest.yaml's (a test keeps them equal).
+REQUIRED_BOT_SCOPES = ("channels:history", "chat:write", "commands", "groups:history", "im:write")
+# auth.test for a bot token: Slack's answer and its HTTP headers (X-OAuth-Scopes names the scopes).
+SlackAuthTest = Callable[[str], tuple[Mapping[str, Any], Mapping[str, str]]]
 _FILL_COMMAND = (
     "aws secretsmanager put-secret-value --secret-id {arn} "
     '--secret-string \'{{"bot_token":"xoxb-…","signing_secret":"…"}}\''
@@ -107,8 +115,11 @@ class Doctor:
         sns: SNSClient,
         lambda_client: LambdaClient,
         region: str,
+        slack_auth_test: SlackAuthTest | None = None,
     ) -> None:
         self._region = region
+        self._slack_auth_test = slack_auth_test
+        self._bot_token: str | None = None
         self._secrets = secrets
         self._dynamodb = dynamodb
         self._iam = iam
@@ -118,6 +129,8 @@ class Doctor:
     def run(self, target: Target, identities: Callable[[], Sequence[Identity]]) -> list[Finding]:
         """Every check for `target`; `identities` is read only if the identities table exists."""
         findings = self.check_slack_secret(target.slack_secret_arn)
+        if self._bot_token and self._slack_auth_test is not None:
+            findings += self.check_slack_app(self._bot_token)
         tables = self.check_tables(target.tables)
         findings += tables
         identities_ok = any(f.ok and f.subject.startswith("identities table") for f in tables)
@@ -170,7 +183,56 @@ class Doctor:
                     + _FILL_COMMAND.format(arn=arn),
                 )
             ]
+        self._bot_token = str(value["bot_token"])
         return [Finding(True, subject, "filled, with bot_token and signing_secret")]
+
+    # -- the Slack app --------------------------------------------------------------------------
+
+    def check_slack_app(self, bot_token: str) -> list[Finding]:
+        """The secret's bot token works (auth.test) and carries every scope Signoff uses."""
+        assert self._slack_auth_test is not None
+        subject = "Slack app"
+        try:
+            answer, headers = self._slack_auth_test(bot_token)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else "unknown"
+            return [
+                Finding(
+                    False,
+                    subject,
+                    f"Slack refused the bot token ({error})",
+                    "reinstall the app to the workspace and put its Bot User OAuth Token in the "
+                    "secret (README, Slack app set-up)",
+                )
+            ]
+        except (URLError, OSError) as exc:
+            return [
+                Finding(
+                    False,
+                    subject,
+                    f"could not reach Slack ({exc})",
+                    "run doctor where Slack's API is reachable, or pass --skip-slack",
+                )
+            ]
+        works = Finding(
+            True, subject, f"the bot token works ({answer.get('user')} in {answer.get('team')})"
+        )
+        raw = next((v for k, v in headers.items() if k.lower() == "x-oauth-scopes"), "")
+        granted = {scope.strip() for scope in str(raw).split(",") if scope.strip()}
+        missing = [scope for scope in REQUIRED_BOT_SCOPES if scope not in granted]
+        if not missing:
+            return [works, Finding(True, "Slack app scopes", ", ".join(REQUIRED_BOT_SCOPES))]
+        return [
+            works,
+            Finding(
+                False,
+                "Slack app scopes",
+                f"missing {', '.join(missing)}",
+                "add them under OAuth & Permissions → Bot Token Scopes (or update the app from "
+                "infra/slack-manifest.yaml) and reinstall the app; without channels:history and "
+                "groups:history a card whose post went unanswered cannot be looked for",
+            ),
+        ]
 
     @staticmethod
     def _secret_error(subject: str, arn: str, exc: ClientError) -> Finding:
@@ -595,12 +657,20 @@ def register(commands: Any) -> None:
         default=[],
         help="an Automation* approval topic ARN (repeatable; AutomationTopicArns)",
     )
+    doctor.add_argument(
+        "--skip-slack",
+        action="store_true",
+        help="do not call Slack's auth.test to check the bot token and its scopes",
+    )
     doctor.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
     """Run every check, print ✓/✗ lines with fixes; 1 when anything is wrong."""
-    session = session or boto3.Session(region_name=args.region)
+    session = session or boto3.Session(region_name=args.region or os.environ.get("AWS_REGION"))
+    if not session.region_name:
+        print("no AWS region: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION")
+        return 2
     if args.stack:
         target = target_from_outputs(stack_outputs(session.client("cloudformation"), args.stack))
     else:
@@ -619,6 +689,7 @@ def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
         sns=session.client("sns", config=AWS_CONFIG),
         lambda_client=session.client("lambda", config=AWS_CONFIG),
         region=session.region_name or "us-east-1",
+        slack_auth_test=None if args.skip_slack else slack_auth_test,
     )
     table = session.resource("dynamodb", config=AWS_CONFIG).Table(
         target.tables.get("identities", "")
@@ -629,6 +700,13 @@ def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
     wrong = sum(not f.ok for f in findings)
     print(f"\n{len(findings) - wrong} ok, {wrong} to fix" if wrong else f"\nall {len(findings)} ok")
     return 1 if wrong else 0
+
+
+def slack_auth_test(bot_token: str) -> tuple[Mapping[str, Any], Mapping[str, str]]:
+    """auth.test at SLACK_API_URL (Slack itself by default): its answer and headers."""
+    api_url = os.environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+    answer = WebClient(token=bot_token, base_url=api_url, timeout=10).auth_test()
+    return dict(answer.data) if isinstance(answer.data, dict) else {}, dict(answer.headers)
 
 
 def stack_outputs(cloudformation: CloudFormationClient, stack: str) -> dict[str, str]:

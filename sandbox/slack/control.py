@@ -65,7 +65,8 @@ Steering
                            "after_processing": true does the call, then answers the failure
   GET    /_emulator/faults  pending faults;  DELETE /_emulator/faults  clears them
   GET|POST /_emulator/config {"bot_url", "post_message_rate_limit": 1 | null (msgs/s/channel),
-                           "rate_limit_burst", "ack_timeout_seconds", "trigger_ttl_seconds"}
+                           "rate_limit_burst", "ack_timeout_seconds", "trigger_ttl_seconds",
+                           "scopes": the bot token's granted scopes (X-OAuth-Scopes)}
   POST   /_emulator/reset   forget messages, ephemerals, modals, logs, faults; config back to
                            construction values except bot_url, which stays
   GET    /_emulator/health  {"ok": true}
@@ -295,6 +296,7 @@ _CONFIG_KEYS = frozenset(
         "rate_limit_burst",
         "ack_timeout_seconds",
         "trigger_ttl_seconds",
+        "scopes",
     }
 )
 

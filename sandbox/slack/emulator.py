@@ -50,7 +50,6 @@ class SlackEmulator:
         self.bot = BotEndpoint(bot_url, signing_secret, ack_timeout_seconds)
         self.trigger_ttl_seconds = trigger_ttl_seconds
         self._public_url = public_url
-        self._defaults = self.config()
         self.closing = False
         self.web_api = WebApi(
             self.state,
@@ -60,6 +59,7 @@ class SlackEmulator:
             trigger_ttl=lambda: self.trigger_ttl_seconds,
             public_url=lambda: self.url,
         )
+        self._defaults = self.config()
         self.interactions = Interactions(self.state, self.bot, lambda: self.url)
         self.app = self._build_app()
         self._server: BackgroundServer | None = None
@@ -155,6 +155,7 @@ class SlackEmulator:
             "rate_limit_burst": self.limiter.burst,
             "ack_timeout_seconds": self.bot.timeout,
             "trigger_ttl_seconds": self.trigger_ttl_seconds,
+            "scopes": list(self.web_api.scopes),
         }
 
     def configure(self, **settings: Any) -> None:
@@ -169,6 +170,8 @@ class SlackEmulator:
             self.bot.timeout = float(settings["ack_timeout_seconds"])
         if "trigger_ttl_seconds" in settings:
             self.trigger_ttl_seconds = float(settings["trigger_ttl_seconds"])
+        if "scopes" in settings:
+            self.web_api.scopes = tuple(str(s) for s in settings["scopes"])
 
     def reset(self) -> None:
         """Back to an empty workspace and the construction-time settings (the bot_url stays)."""

@@ -135,6 +135,11 @@ def method(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
+# The bot scopes the installed app was granted: infra/slack-manifest.yaml's (a test keeps them
+# equal). Slack names them in every token-authenticated answer's X-OAuth-Scopes header.
+BOT_SCOPES = ("channels:history", "chat:write", "commands", "groups:history", "im:write")
+
+
 class WebApi:
     """Dispatches one Web API call: auth, faults, rate limit, the method, then the calls log."""
 
@@ -154,6 +159,7 @@ class WebApi:
         self.faults = faults
         self.trigger_ttl = trigger_ttl
         self.public_url = public_url
+        self.scopes: tuple[str, ...] = BOT_SCOPES
 
     # -- dispatch ----------------------------------------------------------------------------
 
@@ -163,6 +169,8 @@ class WebApi:
         params = {k: v for k, v in data.items() if k != "token"}
         status, body, headers = self._dispatch(name, Params(params), token)
         self.state.log_call(name, params, status, body)
+        if token and token == self.bot_token:
+            headers = {**headers, "X-OAuth-Scopes": ",".join(self.scopes)}
         return status, body, headers
 
     def _dispatch(

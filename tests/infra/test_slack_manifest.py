@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 from bot import views
+from bot.doctor import REQUIRED_BOT_SCOPES
+from sandbox.slack.webapi import BOT_SCOPES
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "infra" / "slack-manifest.yaml"
@@ -181,3 +183,10 @@ def test_requests_go_to_the_function_url_over_http_not_socket_mode(
     }
     # Signoff reads no events: no subscription means Slack sends none to the function.
     assert "event_subscriptions" not in settings
+
+
+def test_doctor_and_the_emulator_know_the_manifests_scopes(manifest: dict[str, Any]) -> None:
+    granted = sorted(manifest["oauth_config"]["scopes"]["bot"])
+
+    assert sorted(REQUIRED_BOT_SCOPES) == granted, "signoff doctor checks these"
+    assert sorted(BOT_SCOPES) == granted, "the emulator's installed app has these"

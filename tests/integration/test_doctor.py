@@ -9,13 +9,23 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.error import URLError
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from bot import cli
-from bot.doctor import Doctor, Finding, Target, target_from_outputs
+from bot.doctor import (
+    REQUIRED_BOT_SCOPES,
+    Doctor,
+    Finding,
+    SlackAuthTest,
+    Target,
+    slack_auth_test,
+    target_from_outputs,
+)
+from sandbox.slack.emulator import SlackEmulator
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -84,7 +94,7 @@ class Account:
         table = self.session.resource("dynamodb").Table(TABLES["identities"])
         return IdentityStore(table).all()
 
-    def doctor(self) -> Doctor:
+    def doctor(self, slack_auth_test: SlackAuthTest | None = None) -> Doctor:
         return Doctor(
             secrets=self.client("secretsmanager"),
             dynamodb=self.client("dynamodb"),
@@ -92,10 +102,11 @@ class Account:
             sns=self.client("sns"),
             lambda_client=self.client("lambda"),
             region=REGION,
+            slack_auth_test=slack_auth_test,
         )
 
-    def findings(self, **changes: Any) -> list[Finding]:
-        return self.doctor().run(self.target(**changes), self.identities)
+    def findings(self, slack: SlackAuthTest | None = None, **changes: Any) -> list[Finding]:
+        return self.doctor(slack).run(self.target(**changes), self.identities)
 
 
 def _zip() -> bytes:
@@ -195,6 +206,65 @@ def test_a_healthy_deployment_is_all_ticks(account: Account) -> None:
     ]
     assert f"U0ALICE (Alice) → {account.approver_role_arn}" in subjects
     assert f"topic {account.topic_arn}" in subjects
+
+
+@pytest.fixture
+def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackEmulator]:
+    """A Slack whose installed app has the secret's bot token; SLACK_API_URL points at it."""
+    emulator = SlackEmulator(signing_secret="s3cr3t", bot_token=GOOD_SECRET["bot_token"])
+    emulator.start("127.0.0.1", 0)
+    monkeypatch.setenv("SLACK_API_URL", f"{emulator.url}/api/")
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+def test_the_bot_token_and_its_scopes_are_checked_with_slack(
+    account: Account, slack: SlackEmulator
+) -> None:
+    findings = account.findings(slack=slack_auth_test)
+
+    assert wrong(findings) == []
+    assert [f.render() for f in findings[1:3]] == [
+        "✓ Slack app: the bot token works (signoff in Signoff Sandbox)",
+        f"✓ Slack app scopes: {', '.join(REQUIRED_BOT_SCOPES)}",
+    ]
+
+
+def test_an_app_installed_without_the_history_scopes_is_told_what_to_add(
+    account: Account, slack: SlackEmulator
+) -> None:
+    slack.configure(scopes=["chat:write", "commands", "im:write"])
+
+    [finding] = wrong(account.findings(slack=slack_auth_test))
+
+    assert finding.subject == "Slack app scopes"
+    assert finding.detail == "missing channels:history, groups:history"
+    assert "reinstall the app" in finding.fix
+
+
+def test_a_bot_token_slack_refuses_is_reported_and_never_shown(
+    account: Account, slack: SlackEmulator
+) -> None:
+    account.client("secretsmanager").put_secret_value(
+        SecretId=SECRET, SecretString=json.dumps({**GOOD_SECRET, "bot_token": "xoxb-revoked"})
+    )
+
+    [finding] = wrong(account.findings(slack=slack_auth_test))
+
+    assert finding.render().startswith("✗ Slack app: Slack refused the bot token (invalid_auth)")
+    assert "xoxb-revoked" not in finding.render()
+
+
+def test_slack_out_of_reach_is_a_finding_not_a_crash(account: Account) -> None:
+    def unreachable(token: str) -> Any:
+        raise URLError("Name or service not known")
+
+    [finding] = wrong(account.findings(slack=unreachable))
+
+    assert finding.detail == "could not reach Slack (<urlopen error Name or service not known>)"
+    assert "--skip-slack" in finding.fix
 
 
 def test_an_empty_secret_says_how_to_fill_it(account: Account) -> None:
@@ -386,6 +456,7 @@ def _stack(account: Account) -> None:
 
 # moto creates no resource for the placeholder; only the stack's outputs matter here.
 @pytest.mark.filterwarnings("ignore:Tried to parse AWS.+WaitConditionHandle")
+@pytest.mark.usefixtures("slack")
 def test_the_command_reads_the_stack_and_exits_0_when_all_is_well(
     account: Account, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -397,7 +468,8 @@ def test_the_command_reads_the_stack_and_exits_0_when_all_is_well(
     assert code == 0
     assert "✗" not in out
     assert f"✓ Slack secret {account.secret_arn}: filled, with bot_token and signing_secret" in out
-    assert out.rstrip().endswith("all 7 ok")
+    assert "✓ Slack app scopes: channels:history" in out
+    assert out.rstrip().endswith("all 9 ok")
 
 
 def test_the_command_exits_1_and_prints_each_fix(
@@ -417,6 +489,7 @@ def test_the_command_exits_1_and_prints_each_fix(
             account.bot_role_arn,
             "--notice-function",
             account.function_arn,
+            "--skip-slack",
         ]
     )
 
@@ -426,3 +499,16 @@ def test_the_command_exits_1_and_prints_each_fix(
     assert "    fix: deploy infra/template.yaml" in out
     assert "✗ approval topics: none named" in out
     assert out.rstrip().endswith("5 ok, 2 to fix")
+
+
+def test_the_command_without_a_region_says_how_to_give_one(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+
+    code = cli.main(["doctor", "--stack", STACK])
+
+    assert code == 2
+    assert "no AWS region: pass --region" in capsys.readouterr().out
