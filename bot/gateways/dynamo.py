@@ -117,13 +117,14 @@ class DynamoTable:
     def update_returning(
         self, key: Key, expression: str, values: Mapping[str, Any]
     ) -> dict[str, Any]:
-        """Apply `expression` unconditionally; the updated attributes' new values."""
+        """Apply `expression` unconditionally; the whole item as it is afterwards (ALL_NEW: an
+        attribute set to the value it had is missing from UPDATED_NEW in some implementations)."""
         try:
             response = self._table.update_item(
                 Key=dict(key),
                 UpdateExpression=expression,
                 ExpressionAttributeValues=dict(values),
-                ReturnValues="UPDATED_NEW",
+                ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
             raise self._error(exc, "update") from exc

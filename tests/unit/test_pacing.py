@@ -118,3 +118,17 @@ def test_dynamodb_failing_never_holds_a_post_back(table: Any, clock: Clock) -> N
 
         assert pacer(table, clock).wait_turn("C0APPROVALS") == 0.0
         pacer(table, clock).posted("C0APPROVALS")  # logged, not raised
+
+
+def test_with_no_spacing_every_poster_goes_at_once(table: Any, clock: Clock) -> None:
+    # SIGNOFF_SLACK_POST_SPACING_MS=0: turns are still taken (the same code runs), never waited.
+    unpaced = ChannelPacer(
+        DynamoTable(table, "approvals"), spacing=0.0, clock=clock, sleep=clock.sleep
+    )
+    unpaced.wait_turn("C0APPROVALS")
+    clock.now += 0.01
+    unpaced.posted("C0APPROVALS")  # another thread, whose clock read a little later
+    clock.now -= 0.01
+
+    assert unpaced.wait_turn("C0APPROVALS") == 0.0
+    assert clock.slept == []
