@@ -170,6 +170,6 @@ def banner(sandbox: Any, region: str, took: float) -> list[str]:
         "--signal-type Approve --payload Comment=from-the-CLI",
         "",
         f"Check the deployment as an operator would: AWS_ENDPOINT_URL={sandbox.aws_url} "
-        f"signoff doctor --stack {stack.name}",
+        f"SLACK_API_URL={sandbox.slack_url}/api/ signoff doctor --stack {stack.name}",
         "Ctrl-C stops everything.",
     ]

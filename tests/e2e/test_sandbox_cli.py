@@ -133,7 +133,7 @@ def test_make_sandbox_starts_in_seconds_serves_everything_and_stops_on_ctrl_c(
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "AWS_ENDPOINT_URL": aws_url},
+        env={**os.environ, "AWS_ENDPOINT_URL": aws_url, "SLACK_API_URL": f"{slack_url}/api/"},
         check=False,
     )
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
