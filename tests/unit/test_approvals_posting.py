@@ -16,6 +16,7 @@ from bot.errors import ServiceError, TransientError
 from bot.gateways.slack import PostKey, PostUnconfirmed
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
 from bot.models import Approval, CardRef, Outcome
+from tests.support.dynamo import signoff_tables
 
 REGION = "us-east-1"
 EXECUTION = "00000000-0000-4000-8000-000000000001"
@@ -134,19 +135,7 @@ class FakePacer:
 @pytest.fixture
 def posting() -> Iterator[Posting]:
     with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name=REGION)
-        tables = {}
-        for name, keys in {
-            "approvals": [("pk", "HASH"), ("sk", "RANGE")],
-            "audit": [("pk", "HASH"), ("sk", "RANGE")],
-            "identities": [("slack_user_id", "HASH")],
-        }.items():
-            tables[name] = dynamodb.create_table(
-                TableName=name,
-                BillingMode="PAY_PER_REQUEST",
-                AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k, _ in keys],
-                KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys],
-            )
+        tables = signoff_tables(boto3.resource("dynamodb", region_name=REGION))
         clock = [NOW]
 
         def now() -> datetime:

@@ -28,6 +28,7 @@ from bot.gateways.slack import PostKey, PostUnconfirmed
 from bot.gateways.stepfunctions import TaskClosed
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
 from bot.models import Approval, CardRef, Decision, Outcome, Verdict
+from tests.support.dynamo import signoff_tables
 
 ACCT = "123456789012"
 REGION = "us-east-1"
@@ -250,19 +251,7 @@ class Flows:
 @pytest.fixture
 def flows() -> Iterator[Flows]:
     with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name=REGION)
-        tables = {}
-        for name, keys in {
-            "approvals": [("pk", "HASH"), ("sk", "RANGE")],
-            "audit": [("pk", "HASH"), ("sk", "RANGE")],
-            "identities": [("slack_user_id", "HASH")],
-        }.items():
-            tables[name] = dynamodb.create_table(
-                TableName=name,
-                BillingMode="PAY_PER_REQUEST",
-                AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k, _ in keys],
-                KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys],
-            )
+        tables = signoff_tables(boto3.resource("dynamodb", region_name=REGION))
         clock = [NOW]
 
         def now() -> datetime:
