@@ -14,7 +14,7 @@ def test_known_secrets_and_token_shapes_are_found_anywhere_in_the_calls() -> Non
     calls = [
         {"method": "chat.postMessage", "params": {"text": f"your key is {ISSUED}"}},
         {"method": "chat.update", "params": {"blocks": [{"text": {"text": SIGNING_SECRET}}]}},
-        {"method": "chat.postEphemeral", "params": {"text": "token xoxp-1234567890-abcdef"}},
+        {"method": "chat.postEphemeral", "params": {"text": "token xoxp-fake-not-a-real-token"}},
     ]
     findings = find_leaks({"calls": calls}, {BOT_TOKEN, SIGNING_SECRET})
 

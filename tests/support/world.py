@@ -24,7 +24,7 @@ from sandbox.template import load_template, ssm_document_content, state_machine_
 
 ACCOUNT = "123456789012"  # moto's default account: obviously not a real one
 REGION = "us-east-1"
-BOT_TOKEN = "xoxb-0000000000-test-token-not-real"
+BOT_TOKEN = "xoxb-fake-not-a-real-token"
 SIGNING_SECRET = "sandbox-signing-secret-not-real"
 APPROVAL_DOCUMENT = "Signoff-Approval"
 TOPIC_NAME = "AutomationApprovalTest"
