@@ -13,6 +13,9 @@
 - Backend lookup: moto takes one process-wide lock on every request to find the account's
   backend, even when it exists; with many threads that lock convoy dominated the sandbox's
   time under load. Existing backends are now found without it.
+- Request dispatch: for every HTTP request moto lists its own package directory (one `isdir`
+  per service, under the dispatcher's lock) and reflects over the response class's methods.
+  Neither changes while the process runs; both are now computed once.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import moto.backends
+import moto.core.responses
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.awslambda_simple.models import LambdaSimpleBackend
@@ -66,6 +71,8 @@ def install() -> None:
         for name in _DYNAMODB_WRITES:
             setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
         BackendDict.__getitem__ = _backend_for_account
+        moto.backends.list_of_moto_modules = _moto_modules
+        moto.core.responses.method_names_from_class = _method_names
         lambdas.install_environ_overlay()
         clock.subscribe(engine.check_timers)
         _installed = True
@@ -91,6 +98,24 @@ def _backend_for_account(backends: BackendDict[Any], account_id: str) -> Any:
 
 
 _registered: set[str] = set()
+
+
+# --- Request dispatch --------------------------------------------------------------------------
+
+_list_moto_modules = moto.backends.list_of_moto_modules
+_method_names_from_class = moto.core.responses.method_names_from_class
+
+
+@functools.cache
+def _moto_modules() -> frozenset[str]:
+    # The dispatcher asks `host in list_of_moto_modules()`; the package's folders are fixed.
+    return frozenset(_list_moto_modules())
+
+
+@functools.cache
+def _method_names(clazz: type) -> frozenset[str]:
+    # moto asks `action in method_names_from_class(cls)` on every request.
+    return frozenset(_method_names_from_class(clazz))
 
 
 # --- DynamoDB ------------------------------------------------------------------------------
