@@ -21,7 +21,7 @@ from bot.errors import ApprovalNotFound, InvalidRequest, ServiceError
 from bot.gateways.automation import AutomationGateway
 from bot.gateways.iam import EXECUTION_TAG, AccessKeyGateway, IamUserDenied
 from bot.gateways.runs import RunReader, RunSummary
-from bot.gateways.slack import SlackGateway
+from bot.gateways.slack import SlackGateway, reply_key
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
 from bot.models import Approval, CardRef, Outcome, Verdict
 
@@ -255,7 +255,11 @@ class KeyRequestService:
                 self._once(
                     execution_id,
                     "key-outcome#thread",
-                    lambda: self._slack.reply(thread, views.key_outcome_thread(outcome)),
+                    lambda: self._slack.reply(
+                        thread,
+                        views.key_outcome_thread(outcome),
+                        key=reply_key(execution_id, "key-outcome#thread"),
+                    ),
                 )
             )
         if all(parts):

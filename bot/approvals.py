@@ -19,7 +19,7 @@ from bot.errors import (
 )
 from bot.gateways.automation import ApproverSignals, AutomationGateway
 from bot.gateways.pacing import ChannelPacer
-from bot.gateways.slack import PostKey, PostUnconfirmed, SlackGateway
+from bot.gateways.slack import PostKey, PostUnconfirmed, SlackGateway, reply_key
 from bot.gateways.tables import ApprovalStore, AuditLog, CardItem, IdentityStore
 from bot.models import Approval, CardRef, Decision, Identity, Verdict, principal_matches
 
@@ -160,7 +160,7 @@ class ApprovalService:
                 outcome=approval.outcome.value,
                 approved_by=list(approval.approved_by),
             )
-            self._reply(card, views.outcome_text(approval))
+            self._reply(card, f"outcome#{approval.step_name}", views.outcome_text(approval))
         if self._flows is not None:
             # After the card's outcome, so the flow's thread reads in order.
             self._flows.observe(approval)
@@ -225,7 +225,7 @@ class ApprovalService:
         try:
             card = self._store.card(execution_id, step)
             if card and card.ref:
-                self._reply(card, views.decision_text(principal, verdict, comment))
+                self._reply(card, claims[1], views.decision_text(principal, verdict, comment))
             return self.refresh(execution_id, step) or approval
         except ServiceError:
             logger.exception("decision sent; card left to the next sync")
@@ -265,7 +265,11 @@ class ApprovalService:
             return "synced"
         if not self._store.claim(execution_id, f"reminder#{approval.step_name}"):
             return "synced"
-        self._reply(card, views.reminder_text(approval, self._undecided_mentions(approval)))
+        self._reply(
+            card,
+            f"reminder#{approval.step_name}",
+            views.reminder_text(approval, self._undecided_mentions(approval)),
+        )
         self._audit.append(execution_id, "reminder", step=approval.step_name)
         return "reminded"
 
@@ -398,6 +402,7 @@ class ApprovalService:
             raise
         self._reply(
             card,
+            key,
             views.decision_text(decision.principal, decision.verdict, decision.comment, via=via),
         )
 
@@ -443,9 +448,12 @@ class ApprovalService:
                 # Kept, the claim says "on its way" until its TTL: worth an operator's look.
                 logger.exception("could not release a claim", extra={"claim": claim})
 
-    def _reply(self, card: CardItem, text: str) -> None:
+    def _reply(self, card: CardItem, claim: str, text: str) -> None:
+        """A line in the card's thread, posted once: `claim` (taken by the caller) names it."""
         if card.ref is not None:
-            self._slack.reply(card.thread_ref or card.ref, text)
+            self._slack.reply(
+                card.thread_ref or card.ref, text, key=reply_key(card.execution_id, claim)
+            )
 
     def _undecided_mentions(self, approval: Approval) -> list[str]:
         return [

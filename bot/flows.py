@@ -23,7 +23,7 @@ from bot.errors import (
 )
 from bot.gateways.automation import AutomationGateway
 from bot.gateways.flowstore import FlowItem, FlowStore, LevelItem, Membership, TaskClaim
-from bot.gateways.slack import PostKey, PostUnconfirmed, SlackGateway
+from bot.gateways.slack import PostKey, PostUnconfirmed, SlackGateway, reply_key
 from bot.gateways.stepfunctions import StepFunctionsGateway, TaskClosed
 from bot.gateways.tables import AuditLog
 from bot.models import Approval, CardRef, Outcome, Verdict
@@ -473,7 +473,11 @@ class FlowTracker:
             outcome=outcome,
         )
         try:
-            self._slack.reply(root, views.flow_outcome_text(state, TASK_ERRORS.get(outcome)))
+            self._slack.reply(
+                root,
+                views.flow_outcome_text(state, TASK_ERRORS.get(outcome)),
+                key=reply_key(flow.flow_id, "outcome"),
+            )
         except Exception:
             self._flows.release(flow.flow_id, "outcome")
             raise
@@ -491,7 +495,9 @@ class FlowTracker:
         level = _level_state(member.level, approval)
         try:
             self._slack.reply(
-                self.ensure_root(flow), views.late_result_text(level, flow.levels, code, status)
+                self.ensure_root(flow),
+                views.late_result_text(level, flow.levels, code, status),
+                key=reply_key(flow.flow_id, f"late#{approval.execution_id}"),
             )
         except Exception:
             self._flows.release(flow.flow_id, f"late#{approval.execution_id}")

@@ -63,6 +63,12 @@ class PostKey:
         return isinstance(payload, Mapping) and payload.get("key") == self.value
 
 
+def reply_key(subject: str, claim: str) -> PostKey:
+    """What a thread line is known by in Slack: its subject (an execution, a flow) and the claim
+    that guards it, so a reply Slack failed after it landed is found, not posted twice."""
+    return PostKey(f"reply#{subject}#{claim}")
+
+
 class PostUnconfirmed(TransientError):
     """chat.postMessage went out and no clear answer came back: the message may be in Slack.
 
@@ -279,8 +285,12 @@ class SlackGateway:
     def update(self, ref: CardRef, text: str, blocks: Sequence[Block]) -> None:
         self._call("chat_update", channel=ref.channel, ts=ref.ts, text=text, blocks=list(blocks))
 
-    def reply(self, ref: CardRef, text: str, blocks: Sequence[Block] = ()) -> CardRef:
-        return self.post(ref.channel, text, blocks, thread_ts=ref.ts)
+    def reply(
+        self, ref: CardRef, text: str, blocks: Sequence[Block] = (), *, key: PostKey | None = None
+    ) -> CardRef:
+        """A message in `ref`'s thread; with a `key`, one Slack failed after it landed is found
+        in the thread (conversations.replies), not posted twice."""
+        return self.post(ref.channel, text, blocks, thread_ts=ref.ts, key=key)
 
     def ephemeral(self, channel: str, user: str, text: str) -> None:
         self._call("chat_postEphemeral", channel=channel, user=user, text=text)

@@ -373,6 +373,27 @@ def test_a_card_post_answered_with_a_5xx_after_it_landed_is_not_posted_twice(
     assert_consistent(people, execution_id, [(ALICE, "Approve")])
 
 
+def test_a_thread_reply_answered_with_a_5xx_after_it_landed_is_not_posted_twice(
+    people: World,
+) -> None:
+    # The decision's line lands in the card's thread, then Slack answers 500: the retry finds
+    # the line in the thread (its metadata names the execution and the claim) and stops there.
+    execution_id = people.start_approval([ALICE])
+    people.control(
+        "POST",
+        "faults",
+        json={"method": "chat.postMessage", "status": 500, "after_processing": True},
+    )
+
+    people.decide("alice", ACTION_APPROVE)
+
+    assert sum("<@U0ALICE> approved (via Slack)" in t for t in people.thread()) == 1
+    posts = people.control("GET", "calls", params={"method": "chat.postMessage"})["calls"]
+    assert [c["status"] for c in posts].count(500) == 1
+    assert people.execution_status(execution_id) == "Success"
+    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+
+
 @pytest.mark.usefixtures("impatient_slack_client")
 def test_a_card_whose_lookup_slack_refuses_is_neither_lost_nor_doubled(people: World) -> None:
     # The post times out and the channel's history cannot be read (say the app lacks

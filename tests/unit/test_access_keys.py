@@ -31,6 +31,7 @@ from bot.access_keys import (
 from bot.errors import ApprovalNotFound, TransientError
 from bot.gateways.iam import AccessKeyGateway
 from bot.gateways.runs import FinishedRuns, RunEnd, RunSummary, StepSummary
+from bot.gateways.slack import PostKey, reply_key
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
 from bot.models import Approval, CardRef, Decision, Identity, Outcome, Verdict
 
@@ -93,6 +94,7 @@ class FakeSlack:
     def __init__(self) -> None:
         self.dms: list[tuple[str, str]] = []
         self.replies: list[tuple[CardRef, str]] = []
+        self.reply_keys: list[PostKey | None] = []
         self.fail_next_dm = False
 
     def dm(self, user: str, text: str) -> CardRef:
@@ -102,8 +104,9 @@ class FakeSlack:
         self.dms.append((user, text))
         return CardRef("D0" + user, "1.1")
 
-    def reply(self, ref: CardRef, text: str) -> CardRef:
+    def reply(self, ref: CardRef, text: str, *, key: PostKey | None = None) -> CardRef:
         self.replies.append((ref, text))
+        self.reply_keys.append(key)
         return ref
 
 
@@ -360,6 +363,7 @@ def test_issued_key_dms_the_secret_name_and_the_exact_command_once(env: Env) -> 
     )
     [(ref, thread)] = env.slack.replies
     assert ref == CardRef("C0KEYS", "100.1")
+    assert env.slack.reply_keys == [reply_key(eid, "key-outcome#thread")]
     assert name in thread and "<@U0DAVE>" in thread
     assert "get-secret-value" not in thread
     assert [r["event"] for r in env.audit.events(eid)] == ["access_key_outcome"]

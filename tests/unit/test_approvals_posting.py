@@ -82,8 +82,10 @@ class FakeSlack:
             raise PostUnconfirmed("Slack did not answer chat.postMessage")
         return CardRef(channel, self.messages[-1].ts)
 
-    def reply(self, ref: CardRef, text: str, blocks: Any = ()) -> CardRef:
-        return self.post(ref.channel, text, blocks, thread_ts=ref.ts)
+    def reply(
+        self, ref: CardRef, text: str, blocks: Any = (), *, key: PostKey | None = None
+    ) -> CardRef:
+        return self.post(ref.channel, text, blocks, thread_ts=ref.ts, key=key)
 
     def update(self, ref: CardRef, text: str, blocks: Any) -> None:
         pass

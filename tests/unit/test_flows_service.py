@@ -24,7 +24,7 @@ from bot.flows import (
     flow_outcome_after,
 )
 from bot.gateways.flowstore import FlowStore
-from bot.gateways.slack import PostKey, PostUnconfirmed
+from bot.gateways.slack import PostKey, PostUnconfirmed, reply_key
 from bot.gateways.stepfunctions import TaskClosed
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
 from bot.models import Approval, CardRef, Decision, Outcome, Verdict
@@ -139,8 +139,10 @@ class FakeSlack:
             raise PostUnconfirmed("Slack did not answer chat.postMessage")
         return CardRef(channel, ts)
 
-    def reply(self, ref: CardRef, text: str, blocks: Any = ()) -> CardRef:
-        return self.post(ref.channel, text, blocks, thread_ts=ref.ts)
+    def reply(
+        self, ref: CardRef, text: str, blocks: Any = (), *, key: PostKey | None = None
+    ) -> CardRef:
+        return self.post(ref.channel, text, blocks, thread_ts=ref.ts, key=key)
 
     def update(self, ref: CardRef, text: str, blocks: Any) -> None:
         if self.down:
@@ -510,10 +512,11 @@ def test_rejected_completes_the_task_with_false_and_ends_the_flow(flows: Flows) 
     assert output["is_approved"] is False
     assert output["decided_by"] == [ALICE, BOB] and output["comments"] == ["not today"]
     root = flows.root()
-    outcomes = [m.text for m in flows.slack.thread(root) if "*Flow" in m.text]
-    assert outcomes == [
+    outcomes = [m for m in flows.slack.thread(root) if "*Flow" in m.text]
+    assert [m.text for m in outcomes] == [
         ":no_entry: *Flow rejected* at level 2 of 3 by <@U0BOB>. Level 3 will not start."
     ]
+    assert outcomes[0].key == reply_key(FLOW, "outcome")
     assert "level 2 ✗ rejected by <@U0BOB>" in root.text
     assert "*Rejected* at level 2 of 3" in json.dumps(root.blocks, ensure_ascii=False)
 

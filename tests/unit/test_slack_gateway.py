@@ -20,6 +20,7 @@ from bot.gateways.slack import (
     PostUnconfirmed,
     SlackGateway,
     _PatientRateLimitRetryHandler,
+    reply_key,
     web_client,
 )
 from bot.models import CardRef
@@ -192,6 +193,28 @@ def test_an_unkeyed_post_is_retried_on_a_5xx_without_looking(
 
     assert slack.post(CHANNEL, "reply", thread_ts="1700000000.000100").ts == "1700000000.000500"
     assert client.methods() == ["chat.postMessage", "chat.postMessage"]
+
+
+def test_a_keyed_reply_slack_failed_after_it_landed_is_found_in_the_thread(
+    client: FakeClient, slack: SlackGateway
+) -> None:
+    card = CardRef(CHANNEL, "1700000000.000100")
+    line = reply_key("00000000-0000-4000-8000-000000000001", "outcome#approve")
+    client.posts = [refused("internal_error", 502)]
+    client.pages = [page({"ts": card.ts, "text": "card"}, marked("1700000000.000700", line))]
+
+    assert slack.reply(card, "Approved.", key=line) == CardRef(CHANNEL, "1700000000.000700")
+    assert client.methods() == ["chat.postMessage", "conversations.replies"]
+    posted, lookup = client.calls[0][1], client.calls[1][1]
+    assert posted["thread_ts"] == card.ts and posted["metadata"] == line.metadata()
+    assert lookup["ts"] == card.ts
+
+
+def test_reply_keys_name_the_subject_and_the_claim_that_guards_the_line() -> None:
+    key = reply_key("flow-1", "outcome")
+
+    assert key.value == "reply#flow-1#outcome"
+    assert key != reply_key("flow-2", "outcome") and key != reply_key("flow-1", "late#e-1")
 
 
 def test_a_refused_post_is_a_plain_error(client: FakeClient, slack: SlackGateway) -> None:
