@@ -586,16 +586,20 @@ class FlowService:
     """Flow B's entry: the child state machine asks for one level's approval.
 
     Starts Signoff's approval document with the task token as `SfnToken` (the token stays in
-    AWS: SSM parameters and a SHA-256 in DynamoDB), records which flow and level the execution
-    is, and puts the level's card in the flow's thread. Bad input fails the task at once with
-    `Signoff.InvalidInput`, so the flow never waits on an approval that cannot exist.
+    AWS: SSM parameters and a SHA-256 in DynamoDB) and records which flow and level the
+    execution is. Bad input fails the task at once with `Signoff.InvalidInput`, so the flow never
+    waits on an approval that cannot exist.
+
+    It calls no Slack: the level's card (and the flow's root message) come from flow A, as for
+    every approval: the step's SNS notice, its EventBridge "Waiting" event or the reconciler,
+    whichever comes first (FlowTracker.placement puts it in the flow's thread). Step Functions
+    waits on this function; it never waits on Slack's pace.
     """
 
     def __init__(
         self,
         *,
         approvals: ApprovalService,
-        tracker: FlowTracker,
         automation: AutomationGateway,
         sfn: StepFunctionsGateway,
         flows: FlowStore,
@@ -606,7 +610,6 @@ class FlowService:
         now: Clock,
     ) -> None:
         self._approvals = approvals
-        self._tracker = tracker
         self._automation = automation
         self._sfn = sfn
         self._flows = flows
@@ -637,8 +640,6 @@ class FlowService:
                 "approval already started for this task",
                 extra={"flow_id": request.flow_id, "level": request.level},
             )
-            if execution_id and execution_id != _REFUSED:
-                self._post_card(execution_id, request)
             return {"result": f"already_{claim.value}", "execution_id": execution_id or ""}
         level_channel = self._channel_for(request.ssm_notification_arn, self._document)
         self._flows.create_flow(
@@ -687,7 +688,6 @@ class FlowService:
             approvers=list(request.ssm_approvers),
             min_required=request.ssm_min_required_approvals,
         )
-        self._post_card(execution_id, request)
         return {
             "result": "started",
             "execution_id": execution_id,
@@ -742,21 +742,6 @@ class FlowService:
             describe_invalid_input(error),
             flow_id if isinstance(flow_id, str) and _EXECUTION_ARN.match(flow_id) else None,
         )
-
-    def _post_card(self, execution_id: str, request: StartApprovalRequest) -> None:
-        # Best effort: the approval runs whatever Slack does; the SNS notice and the reconciler
-        # post a card this misses, in the same thread (FlowTracker.placement).
-        try:
-            flow = self._flows.flow(request.flow_id)
-            if flow is None:
-                return
-            placement = self._tracker.place(flow, request.level)
-            self._approvals.announce(execution_id, None, placement)
-        except (ServiceError, ApprovalNotFound) as exc:
-            logger.warning(
-                "level card not posted yet; the notice or the reconciler will post it",
-                extra={"execution_id": execution_id, "reason": str(exc)},
-            )
 
 
 # -- pure rules --------------------------------------------------------------------------------

@@ -139,7 +139,6 @@ def build_services(
     )
     flows = FlowService(
         approvals=approvals,
-        tracker=tracker,
         automation=automation,
         sfn=sfn,
         flows=flow_store,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -235,9 +236,17 @@ class Flows:
         return StartApprovalRequest.from_event(data)
 
     def start(self, level: int, levels: int = 3, **changes: Any) -> str:
+        """Start a level; then its step's SNS notice arrives (NoticeService → announce).
+
+        A notice that fails on Slack raises out of its Lambda and SNS delivers it again later
+        (or the reconciler posts the card): that is the notice's failure, not the start's.
+        """
         result = self.service.start(self.request(level, levels, **changes))
         assert result["result"] == "started", result
-        return str(result["execution_id"])
+        execution_id = str(result["execution_id"])
+        with contextlib.suppress(ServiceError):
+            self.approvals.announce(execution_id)
+        return execution_id
 
     def close(self, execution_id: str, outcome: Outcome, *decisions: Decision) -> None:
         """SSM closes the step; then the EventBridge event arrives (ResultService → refresh)."""
@@ -284,7 +293,6 @@ def flows() -> Iterator[Flows]:
         )
         service = FlowService(
             approvals=approvals,
-            tracker=tracker,
             automation=automation,  # type: ignore[arg-type]
             sfn=sfn,  # type: ignore[arg-type]
             flows=store,
@@ -408,12 +416,25 @@ def test_an_unanswered_root_post_is_found_not_posted_again(flows: Flows) -> None
     assert [m for m in flows.slack.thread(root) if m.blocks]
 
 
+def test_starting_a_level_calls_no_slack(flows: Flows) -> None:
+    # Step Functions waits on the start: the card and the root come from the step's notice.
+    result = flows.service.start(flows.request(1))
+
+    assert result["result"] == "started" and flows.automation.started
+    assert flows.slack.messages == []
+    flows.approvals.announce(str(result["execution_id"]))
+    root = flows.root()
+    assert [m for m in flows.slack.thread(root) if m.blocks]
+
+
 def test_a_retried_invocation_starts_nothing_twice(flows: Flows) -> None:
     first = flows.service.start(flows.request(1))
     again = flows.service.start(flows.request(1))
     assert len(flows.automation.started) == 1
     assert again["result"] == "already_started"
     assert again["execution_id"] == first["execution_id"]
+    flows.approvals.announce(str(first["execution_id"]))
+    flows.approvals.announce(str(again["execution_id"]))
     root = flows.slack.top_level("C0LEVEL1")[0]
     assert len([m for m in flows.slack.thread(root) if m.blocks]) == 1
 
