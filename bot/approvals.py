@@ -90,10 +90,18 @@ class ApprovalService:
     # -- cards -----------------------------------------------------------------------------
 
     def announce(
-        self, execution_id: str, step_name: str | None = None, placement: Placement | None = None
+        self,
+        execution_id: str,
+        step_name: str | None = None,
+        placement: Placement | None = None,
+        *,
+        read: Approval | None = None,
     ) -> CardRef | None:
-        """Post the card for a waiting approval, once however often the notice arrives."""
-        approval = self._automation.get_approval(execution_id, step_name)
+        """Post the card for a waiting approval, once however often the notice arrives.
+
+        `read`: the approval as the caller just read it from SSM (not read again).
+        """
+        approval = read or self._automation.get_approval(execution_id, step_name)
         if not approval.outcome.is_open:
             logger.info("approval already closed; no card", extra={"execution_id": execution_id})
             return None
@@ -143,7 +151,7 @@ class ApprovalService:
         card = self._store.card(execution_id, approval.step_name)
         if card is None or card.ref is None:
             if approval.outcome.is_open:
-                self.announce(execution_id, approval.step_name)
+                self.announce(execution_id, approval.step_name, read=approval)
             elif self._flows is not None:
                 self._flows.observe(approval)
             return approval
@@ -258,7 +266,8 @@ class ApprovalService:
         if card is None or card.ref is None:
             # No card, or a claim without one: announce looks for a post that went unanswered
             # (or whose poster died) before it posts again.
-            return "posted" if self.announce(execution_id, approval.step_name) else "synced"
+            posted = self.announce(execution_id, approval.step_name, read=approval)
+            return "posted" if posted else "synced"
         if not approval.outcome.is_open or approval.timeout_at is None:
             return "synced"
         if approval.timeout_at - now > self._reminder_before:
@@ -277,8 +286,9 @@ class ApprovalService:
 
     def _card_posted(self, approval: Approval, where: Placement, ref: CardRef) -> None:
         execution_id = approval.execution_id
-        self._store.set_card_ts(execution_id, approval.step_name, ref)
-        self._store.raise_rank(execution_id, approval.step_name, approval.rank, approval.outcome)
+        self._store.card_posted(
+            execution_id, approval.step_name, ref, approval.rank, approval.outcome
+        )
         self._audit.append(
             execution_id,
             "notice_received",

@@ -297,13 +297,16 @@ class FlowTracker:
         """The flow and level of an approval: by its execution, else by its task token's hash.
 
         The token's record is written before the execution starts, so an SNS notice that races
-        the start still finds the flow.
+        the start still finds the flow. An execution without the `SfnToken` parameter was not
+        started by FlowService: it is in no flow, and nothing is read to say so.
         """
+        token = approval.parameter(TOKEN_PARAMETER)
+        if not token:
+            return None  # FlowService starts every level with its token: not a flow's
         member = self._flows.member(approval.execution_id)
         if member is not None:
             return member
-        token = approval.parameter(TOKEN_PARAMETER)
-        return self._flows.task(task_key(token)) if token else None
+        return self._flows.task(task_key(token))
 
     def level_channel(self, approval: Approval) -> str:
         return self._channel_for(approval.notification_arn, approval.document_name)

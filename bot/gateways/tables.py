@@ -77,6 +77,20 @@ class ApprovalStore:
             {":ts": ref.ts, ":channel": ref.channel},
         )
 
+    def card_posted(
+        self, execution_id: str, step_name: str, ref: CardRef, rank: int, outcome: Outcome
+    ) -> None:
+        """`set_card_ts` and `raise_rank` in one write; the ts alone if the card already shows
+        this state or a later one."""
+        if not self._table.update(
+            _key(execution_id, f"CARD#{step_name}"),
+            "SET ts = :ts, channel = :channel, #rank = :rank, outcome = :outcome",
+            {":ts": ref.ts, ":channel": ref.channel, ":rank": rank, ":outcome": outcome.value},
+            condition="attribute_exists(pk) AND #rank < :rank",
+            names={"#rank": "rank"},
+        ):
+            self.set_card_ts(execution_id, step_name, ref)
+
     def release_card(self, execution_id: str, step_name: str) -> None:
         """Give up a claim whose post failed, so a retry (or the reconciler) can post again."""
         self.release(execution_id, f"CARD#{step_name}")

@@ -1,7 +1,9 @@
-"""DynamoTable: claims won once, a failed condition is an answer, other refusals domain errors."""
+"""DynamoTable: claims won once, a failed condition is an answer, other refusals domain errors;
+and the card writes that lean on conditions."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,6 +12,10 @@ from botocore.stub import Stubber
 
 from bot.errors import ServiceError, TransientError
 from bot.gateways.dynamo import DynamoTable
+from bot.gateways.tables import ApprovalStore
+from bot.models import CardRef, Outcome
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 def test_a_claim_is_won_once_and_can_be_taken_again_after_release(table: Any) -> None:
@@ -95,3 +101,23 @@ def test_other_refusals_are_domain_errors_that_name_the_table(
             db.release({"pk": "p", "sk": "s"})
     assert claimed.type is kind
     assert code in str(claimed.value)
+
+
+def test_a_posted_card_records_its_ts_and_state_in_one_write_unless_a_later_state_is_shown(
+    table: Any,
+) -> None:
+    store = ApprovalStore(table, lambda: NOW)
+    ref = CardRef("C0APPROVALS", "1700000000.000100")
+    assert store.claim_card("exec-1", "approve", "C0APPROVALS")
+
+    store.card_posted("exec-1", "approve", ref, 2, Outcome.WAITING)
+    card = store.card("exec-1", "approve")
+    assert card is not None and card.ref == ref and card.rank == 2
+
+    # A sync already showed a later state: the ts is recorded, the state is not taken back.
+    assert store.claim_card("exec-2", "approve", "C0APPROVALS")
+    assert store.raise_rank("exec-2", "approve", 5, Outcome.APPROVED)
+    store.card_posted("exec-2", "approve", ref, 2, Outcome.WAITING)
+    later = store.card("exec-2", "approve")
+    assert later is not None and later.ref == ref
+    assert (later.rank, later.outcome) == (5, Outcome.APPROVED)

@@ -659,3 +659,19 @@ def test_the_flow_outcome_rule() -> None:
     assert flow_outcome_after(Outcome.REJECTED, 1, 3) is Outcome.REJECTED
     assert flow_outcome_after(Outcome.TIMED_OUT, 2, 3) is Outcome.TIMED_OUT
     assert flow_outcome_after(Outcome.WAITING, 3, 3) is None
+
+
+def test_an_approval_without_a_task_token_is_in_no_flow_without_a_read(
+    flows: Flows, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    execution_id = flows.start(1)
+    in_flow = flows.automation.get_approval(execution_id)
+    plain = dataclasses.replace(in_flow, execution_id="plain-1", parameters={})
+
+    def no_read(*args: Any) -> None:
+        raise AssertionError("read DynamoDB for an approval started outside any flow")
+
+    assert flows.tracker.membership(in_flow) is not None
+    monkeypatch.setattr(flows.store, "member", no_read)
+    monkeypatch.setattr(flows.store, "task", no_read)
+    assert flows.tracker.membership(plain) is None
