@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from slack_bolt import App
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from bot.listeners import access_keys as access_key_listeners
@@ -28,14 +29,32 @@ def create_app(
     the services' own client (with retry handlers) does the slow work in lazy listeners.
     On Lambda `process_before_response` is True: Bolt acks, starts lazy listeners, then returns.
     """
+    token = client.token
+
+    def authorize(
+        enterprise_id: str | None, team_id: str | None, user_id: str | None
+    ) -> AuthorizeResult:
+        # One workspace, one bot token. Bolt's default for a token calls auth.test on the first
+        # request of every cold start: a Slack round trip inside the 3-second ack, for the bot's
+        # own user id, which only matters to apps that receive message events (Signoff has none).
+        return AuthorizeResult(
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=token
+        )
+
     app = App(
         # Named: unnamed, Bolt calls inspect.stack() to name it, reading every frame's source.
         name="signoff",
-        client=client,
+        # Without the token (authorize gives it to each request's client), or Bolt warns that
+        # the token is ignored because authorize is set.
+        client=WebClient(
+            base_url=client.base_url,
+            timeout=client.timeout,
+            retry_handlers=client.retry_handlers,
+            logger=client.logger,
+        ),
+        authorize=authorize,
         signing_secret=signing_secret,
         process_before_response=process_before_response,
-        # No auth.test at construction: a cold start would pay a network round trip for it.
-        token_verification_enabled=False,
     )
     approval_listeners.register(app, services.approvals, services.slack)
     access_key_listeners.register(app, services.key_requests)

@@ -269,3 +269,20 @@ def test_forged_and_stale_signatures_get_401_and_touch_nothing(world: World) -> 
     world.settle()
     assert world.views("alice") == []
     assert decisions(world, execution_id) == []
+
+
+def test_a_cold_start_asks_slack_nothing_before_its_ack_but_to_open_the_modal(
+    world: World,
+) -> None:
+    # Bolt's default single-workspace authorization calls auth.test on the first request a
+    # fresh function gets: a Slack round trip inside the 3-second ack, on every cold start.
+    world.map_user("U0ALICE", "alice")
+    world.start_approval([APPROVER_ROLE])
+    before = len(world.control("GET", "calls")["calls"])
+
+    world.click("alice", ACTION_APPROVE)
+
+    methods = [c["method"] for c in world.control("GET", "calls")["calls"][before:]]
+    assert "auth.test" not in methods
+    assert methods[0] == "views.open"
+    assert world.views("alice"), "the decision modal opened"
