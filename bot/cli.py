@@ -17,6 +17,7 @@ import boto3
 from bot import doctor
 from bot.config import Settings
 from bot.errors import InvalidRequest, SignoffError
+from bot.gateways.dynamo import TableAt
 from bot.gateways.tables import AuditLog, IdentityStore
 from bot.models import Identity
 from bot.wiring import AWS_CONFIG, utc_now
@@ -78,10 +79,10 @@ def _register_doctor(commands: Any) -> None:
 
 def _tables() -> tuple[IdentityStore, AuditLog]:
     settings = Settings.from_env()
-    dynamodb = boto3.Session(region_name=settings.region).resource("dynamodb", config=AWS_CONFIG)
+    dynamodb = boto3.Session(region_name=settings.region).client("dynamodb", config=AWS_CONFIG)
     return (
-        IdentityStore(dynamodb.Table(settings.identities_table)),
-        AuditLog(dynamodb.Table(settings.audit_table), utc_now),
+        IdentityStore(TableAt(dynamodb, settings.identities_table)),
+        AuditLog(TableAt(dynamodb, settings.audit_table), utc_now),
     )
 
 

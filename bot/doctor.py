@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import DEFAULT_SLACK_API_URL, Settings
 from bot.gateways.aws import error_code, error_message
+from bot.gateways.dynamo import TableAt
 from bot.gateways.tables import IdentityStore
 from bot.models import Identity
 from bot.wiring import AWS_CONFIG
@@ -691,8 +692,8 @@ def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
         region=session.region_name or "us-east-1",
         slack_auth_test=None if args.skip_slack else slack_auth_test,
     )
-    table = session.resource("dynamodb", config=AWS_CONFIG).Table(
-        target.tables.get("identities", "")
+    table = TableAt(
+        session.client("dynamodb", config=AWS_CONFIG), target.tables.get("identities", "")
     )
     findings = doctor.run(target, lambda: IdentityStore(table).all())
     for finding in findings:

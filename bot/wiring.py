@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.flows import FlowService, FlowTracker
 from bot.gateways.automation import ApproverSignals, AutomationGateway
-from bot.gateways.dynamo import DynamoTable
+from bot.gateways.dynamo import DynamoTable, TableAt
 from bot.gateways.flowstore import FlowStore
 from bot.gateways.iam import AccessKeyGateway
 from bot.gateways.pacing import ChannelPacer
@@ -97,7 +97,7 @@ def build_services(
     now: Callable[[], datetime] = utc_now,
 ) -> Services:
     """Wire every gateway to its client and every service to its gateways."""
-    table = lazy_tables(session)
+    table = tables_on(lazy_client(session, "dynamodb"))
     ssm = lazy_client(session, "ssm")
     automation = AutomationGateway(ssm, settings.region)
     store = ApprovalStore(table(settings.approvals_table), now)
@@ -177,10 +177,17 @@ def build_services(
 
 
 def build_key_issuer(
-    settings: Settings, session: boto3.Session, now: Callable[[], datetime] = utc_now
+    settings: Settings,
+    session: boto3.Session,
+    now: Callable[[], datetime] = utc_now,
+    *,
+    dynamodb: Any = None,
 ) -> KeyIssuer:
-    """What the access-key issuer Lambda needs: no Slack, just SSM reads, IAM, Secrets Manager."""
-    table = lazy_tables(session)
+    """What the access-key issuer Lambda needs: no Slack, just SSM reads, IAM, Secrets Manager.
+
+    `dynamodb`: a client to share (the handler's idempotency records use one already).
+    """
+    table = tables_on(dynamodb or lazy_client(session, "dynamodb"))
     return KeyIssuer(
         document=settings.access_key_document,
         secret_prefix=settings.access_key_secret_prefix,
@@ -223,10 +230,10 @@ def lazy_client(session: boto3.Session, service: str) -> Any:
     return _Lazy(lambda: session.client(service, config=AWS_CONFIG))  # type: ignore[call-overload]
 
 
-def lazy_tables(session: boto3.Session) -> Callable[[str], Any]:
-    """`table(name)`: `session.resource("dynamodb").Table(name)`, all made on first use."""
-    resource = _Lazy(lambda: session.resource("dynamodb", config=AWS_CONFIG))
-    return lambda name: _Lazy(lambda: resource.Table(name))
+def tables_on(dynamodb: Any) -> Callable[[str], TableAt]:
+    """`table(name)`: the table of that name on one DynamoDB client (made on first use, when
+    it is a `lazy_client`)."""
+    return lambda name: TableAt(dynamodb, name)
 
 
 def services_from_env(session: boto3.Session | None = None) -> tuple[Services, SlackCredentials]:

@@ -31,11 +31,9 @@ idempotency = IdempotencyConfig(event_key_jmespath="execution_id", expires_after
 def issue() -> Callable[..., dict[str, str]]:
     settings = Settings.from_env()
     session = lambda_session(settings.region)
-    records = DynamoDBPersistenceLayer(
-        table_name=settings.idempotency_table,
-        boto3_client=session.client("dynamodb", config=AWS_CONFIG),
-    )
-    issuer = build_key_issuer(settings, session)
+    dynamodb = session.client("dynamodb", config=AWS_CONFIG)
+    records = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb)
+    issuer = build_key_issuer(settings, session, dynamodb=dynamodb)
     wrapped: Callable[..., dict[str, str]] = idempotent_function(
         issuer.issue, data_keyword_argument="request", config=idempotency, persistence_store=records
     )

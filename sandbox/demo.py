@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import requests
 
+from bot.gateways.dynamo import TableAt
 from bot.gateways.tables import IdentityStore
 from bot.models import Identity
 from sandbox.provision import Stack, redeploy
@@ -72,8 +73,8 @@ def seed(
     The last one is a second deploy with `KeyApprovers` = the level-1 and key approver roles,
     as an operator would do: the role ARNs only exist once the stack does.
     """
-    table = session.resource("dynamodb", config=client_config).Table(
-        stack.physical_id("IdentitiesTable")
+    table = TableAt(
+        session.client("dynamodb", config=client_config), stack.physical_id("IdentitiesTable")
     )
     identities = IdentityStore(table)
     iam = session.client("iam", config=client_config)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from boto3.dynamodb.conditions import ConditionExpressionBuilder
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from bot.errors import ServiceError
@@ -13,7 +16,6 @@ from bot.gateways.aws import error_code, wrap_client_error
 
 if TYPE_CHECKING:
     from boto3.dynamodb.conditions import ConditionBase
-    from mypy_boto3_dynamodb.service_resource import Table
 
 Clock = Callable[[], datetime]
 Key = Mapping[str, Any]
@@ -29,31 +31,61 @@ def expiry(now: datetime) -> int:
     return int((now + RETENTION).timestamp())
 
 
+@dataclass(frozen=True)
+class TableAt:
+    """A table by name on a low-level DynamoDB client (`session.client("dynamodb")`).
+
+    Not boto3's Table resource: its layer would cost each cold start its own model and client
+    (about 7 ms) and every call a walk of the request's shapes, and its client converts values
+    itself. DynamoTable converts them (`_wire`, `_plain`).
+    """
+
+    client: Any
+    name: str
+
+
+_to_wire = TypeSerializer().serialize
+_from_wire = TypeDeserializer().deserialize
+
+
+def _wire(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _to_wire(v) for k, v in values.items()}
+
+
+def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _from_wire(v) for k, v in item.items()}
+
+
 class DynamoTable:
     """One table's reads and writes, each failure a domain error that names the table.
 
     A failed condition is an answer (False), not an error: it is how a claim finds it lost. Any
-    other refusal is a ServiceError, a TransientError when AWS was busy.
+    other refusal is a ServiceError, a TransientError when AWS was busy. Items and values are
+    plain Python (numbers come back as Decimal), as boto3's Table resource has them.
     """
 
-    def __init__(self, table: Table, name: str) -> None:
-        self._table = table
+    def __init__(self, table: TableAt, name: str) -> None:
+        self._client = table.client
+        self._table_name = table.name
         self._name = name
 
     def get(self, key: Key, *, consistent: bool = True) -> dict[str, Any] | None:
         try:
-            response = self._table.get_item(Key=dict(key), ConsistentRead=consistent)
+            response = self._client.get_item(
+                TableName=self._table_name, Key=_wire(key), ConsistentRead=consistent
+            )
         except ClientError as exc:
             raise self._error(exc, "read") from exc
-        return response.get("Item")
+        item = response.get("Item")
+        return _plain(item) if item else None
 
     def put(self, item: Mapping[str, Any], condition: str | None = None) -> None:
         """Write `item`; a failed `condition` is an error like any other refusal."""
-        kwargs: dict[str, Any] = {"Item": dict(item)}
+        kwargs: dict[str, Any] = {"TableName": self._table_name, "Item": _wire(item)}
         if condition:
             kwargs["ConditionExpression"] = condition
         try:
-            self._table.put_item(**kwargs)
+            self._client.put_item(**kwargs)
         except ClientError as exc:
             raise self._error(exc, "write to") from exc
 
@@ -64,11 +96,15 @@ class DynamoTable:
         values: Mapping[str, Any] | None = None,
     ) -> bool:
         """Write `item` if `condition` holds (by default: nothing is there yet); False if not."""
-        kwargs: dict[str, Any] = {"Item": dict(item), "ConditionExpression": condition}
+        kwargs: dict[str, Any] = {
+            "TableName": self._table_name,
+            "Item": _wire(item),
+            "ConditionExpression": condition,
+        }
         if values:
-            kwargs["ExpressionAttributeValues"] = dict(values)
+            kwargs["ExpressionAttributeValues"] = _wire(values)
         try:
-            self._table.put_item(**kwargs)
+            self._client.put_item(**kwargs)
         except ClientError as exc:
             if error_code(exc) == _CONDITION_FAILED:
                 return False
@@ -78,14 +114,16 @@ class DynamoTable:
     def release(self, key: Key) -> None:
         """Give up a claim, so a retry can take it again."""
         try:
-            self._table.delete_item(Key=dict(key))
+            self._client.delete_item(TableName=self._table_name, Key=_wire(key))
         except ClientError as exc:
             raise self._error(exc, "release a claim in") from exc
 
     def delete(self, key: Key) -> bool:
         """Delete an item; False if there was none."""
         try:
-            response = self._table.delete_item(Key=dict(key), ReturnValues="ALL_OLD")
+            response = self._client.delete_item(
+                TableName=self._table_name, Key=_wire(key), ReturnValues="ALL_OLD"
+            )
         except ClientError as exc:
             raise self._error(exc, "write to") from exc
         return "Attributes" in response
@@ -99,15 +137,19 @@ class DynamoTable:
         names: Mapping[str, str] | None = None,
     ) -> bool:
         """Apply `expression`; False (nothing changed) when `condition` does not hold."""
-        kwargs: dict[str, Any] = {"Key": dict(key), "UpdateExpression": expression}
+        kwargs: dict[str, Any] = {
+            "TableName": self._table_name,
+            "Key": _wire(key),
+            "UpdateExpression": expression,
+        }
         if condition:
             kwargs["ConditionExpression"] = condition
         if values:
-            kwargs["ExpressionAttributeValues"] = dict(values)
+            kwargs["ExpressionAttributeValues"] = _wire(values)
         if names:
             kwargs["ExpressionAttributeNames"] = dict(names)
         try:
-            self._table.update_item(**kwargs)
+            self._client.update_item(**kwargs)
         except ClientError as exc:
             if condition and error_code(exc) == _CONDITION_FAILED:
                 return False
@@ -120,37 +162,44 @@ class DynamoTable:
         """Apply `expression` unconditionally; the whole item as it is afterwards (ALL_NEW: an
         attribute set to the value it had is missing from UPDATED_NEW in some implementations)."""
         try:
-            response = self._table.update_item(
-                Key=dict(key),
+            response = self._client.update_item(
+                TableName=self._table_name,
+                Key=_wire(key),
                 UpdateExpression=expression,
-                ExpressionAttributeValues=dict(values),
+                ExpressionAttributeValues=_wire(values),
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
             raise self._error(exc, "update") from exc
-        return dict(response.get("Attributes", {}))
+        return _plain(response.get("Attributes", {}))
 
     def query(self, condition: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
         """One page of a strongly consistent query (Signoff's partitions stay small)."""
         try:
-            response = self._table.query(
+            response = self._client.query(
+                TableName=self._table_name,
                 KeyConditionExpression=condition,
-                ExpressionAttributeValues=dict(values),
+                ExpressionAttributeValues=_wire(values),
                 ConsistentRead=True,
             )
         except ClientError as exc:
             raise self._error(exc, "read") from exc
-        return list(response["Items"])
+        return [_plain(item) for item in response["Items"]]
 
     def scan(self, where: ConditionBase | None = None) -> Iterator[dict[str, Any]]:
         """Every item (that matches `where`), page by page as they are read."""
-        kwargs: dict[str, Any] = {} if where is None else {"FilterExpression": where}
+        kwargs: dict[str, Any] = {"TableName": self._table_name}
+        if where is not None:
+            built = ConditionExpressionBuilder().build_expression(where)
+            kwargs["FilterExpression"] = built.condition_expression
+            kwargs["ExpressionAttributeNames"] = built.attribute_name_placeholders
+            kwargs["ExpressionAttributeValues"] = _wire(built.attribute_value_placeholders)
         while True:
             try:
-                response = self._table.scan(**kwargs)
+                response = self._client.scan(**kwargs)
             except ClientError as exc:
                 raise self._error(exc, "scan") from exc
-            yield from response["Items"]
+            yield from (_plain(item) for item in response["Items"])
             if "LastEvaluatedKey" not in response:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

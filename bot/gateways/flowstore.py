@@ -6,15 +6,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 
-from bot.gateways.dynamo import Clock, DynamoTable, expiry
+from bot.gateways.dynamo import Clock, DynamoTable, TableAt, expiry
 from bot.models import CardRef, Outcome
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
 
 
 @dataclass(frozen=True)
@@ -74,7 +71,7 @@ class TaskClaim(Enum):
 class FlowStore:
     """Flow items in the approvals table (pk FLOW#/EXEC#/TASK#), each write conditional."""
 
-    def __init__(self, table: Table, now: Clock) -> None:
+    def __init__(self, table: TableAt, now: Clock) -> None:
         self._table = DynamoTable(table, "approvals")
         self._now = now
 

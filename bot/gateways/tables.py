@@ -6,15 +6,12 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 
-from bot.gateways.dynamo import Clock, DynamoTable, expiry
+from bot.gateways.dynamo import Clock, DynamoTable, TableAt, expiry
 from bot.models import CardRef, Identity, Outcome
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
 
 
 @dataclass(frozen=True)
@@ -50,7 +47,7 @@ class ApprovalStore:
     conditional put that only the first caller wins.
     """
 
-    def __init__(self, table: Table, now: Clock) -> None:
+    def __init__(self, table: TableAt, now: Clock) -> None:
         self._table = DynamoTable(table, "approvals")
         self._now = now
 
@@ -154,7 +151,7 @@ class ApprovalStore:
 class IdentityStore:
     """Identities table: Slack user id → the IAM role they act through (and IAM user they are)."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: TableAt) -> None:
         self._table = DynamoTable(table, "identities")
 
     def get(self, slack_user_id: str) -> Identity | None:
@@ -180,7 +177,7 @@ class IdentityStore:
 class AuditLog:
     """Audit table: append-only events, pk = flow or execution id, sk = time#unique suffix."""
 
-    def __init__(self, table: Table, now: Clock) -> None:
+    def __init__(self, table: TableAt, now: Clock) -> None:
         self._table = DynamoTable(table, "audit")
         self._now = now
 

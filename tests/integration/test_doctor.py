@@ -89,9 +89,10 @@ class Account:
         )
 
     def identities(self) -> list[Any]:
+        from bot.gateways.dynamo import TableAt
         from bot.gateways.tables import IdentityStore
 
-        table = self.session.resource("dynamodb").Table(TABLES["identities"])
+        table = TableAt(self.session.client("dynamodb"), TABLES["identities"])
         return IdentityStore(table).all()
 
     def doctor(self, slack_auth_test: SlackAuthTest | None = None) -> Doctor:

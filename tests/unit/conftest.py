@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from bot.gateways.dynamo import TableAt
+
 
 @pytest.fixture
-def table() -> Iterator[Any]:
+def table() -> Iterator[TableAt]:
     """A moto DynamoDB table keyed like the approvals table (pk, sk)."""
     with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
-        yield dynamodb.create_table(
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
             TableName="approvals",
             KeySchema=[
                 {"AttributeName": "pk", "KeyType": "HASH"},
@@ -27,3 +28,4 @@ def table() -> Iterator[Any]:
             ],
             BillingMode="PAY_PER_REQUEST",
         )
+        yield TableAt(client, "approvals")

@@ -34,6 +34,7 @@ from bot.gateways.runs import FinishedRuns, RunEnd, RunSummary, StepSummary
 from bot.gateways.slack import PostKey, reply_key
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
 from bot.models import Approval, CardRef, Decision, Identity, Outcome, Verdict
+from tests.support.dynamo import signoff_tables
 
 REGION = "us-east-1"
 ACCT = "123456789012"
@@ -113,18 +114,7 @@ class FakeSlack:
 class Env:
     def __init__(self) -> None:
         session = boto3.Session(region_name=REGION)
-        dynamodb = session.resource("dynamodb")
-        for name, keys in {
-            "approvals": [("pk", "HASH"), ("sk", "RANGE")],
-            "audit": [("pk", "HASH"), ("sk", "RANGE")],
-            "identities": [("slack_user_id", "HASH")],
-        }.items():
-            dynamodb.create_table(
-                TableName=name,
-                BillingMode="PAY_PER_REQUEST",
-                AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k, _ in keys],
-                KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys],
-            )
+        tables = signoff_tables(session.client("dynamodb"))
         self.iam = session.client("iam")
         for user in ("dave", "erin"):
             self.iam.create_user(UserName=user, Path=KEY_PATH)
@@ -132,10 +122,10 @@ class Env:
         self.automation = FakeAutomation()
         self.runs = FakeRuns()
         self.slack = FakeSlack()
-        self.identities = IdentityStore(dynamodb.Table("identities"))
+        self.identities = IdentityStore(tables["identities"])
         self.identities.put(Identity("U0DAVE", "dave", iam_user="dave"))
-        self.store = ApprovalStore(dynamodb.Table("approvals"), self.clock)
-        self.audit = AuditLog(dynamodb.Table("audit"), self.clock)
+        self.store = ApprovalStore(tables["approvals"], self.clock)
+        self.audit = AuditLog(tables["audit"], self.clock)
         self.service = KeyRequestService(
             document=DOC,
             admins={ADMIN},

@@ -17,6 +17,7 @@ from moto import mock_aws
 from bot.access_key_models import IssueKeyPayload
 from bot.access_keys import KeyIssuer, secret_name
 from bot.errors import ApprovalNotFound, ServiceError
+from bot.gateways.dynamo import TableAt
 from bot.gateways.iam import EXECUTION_TAG, AccessKeyGateway, read_policy
 from bot.gateways.tables import AuditLog
 from bot.models import Approval, Decision, Outcome, Verdict
@@ -94,7 +95,7 @@ class Env:
         self.iam = Spy(self.iam_client, fail if fail == "create_access_key" else None)
         self.sm = Spy(self.secrets, fail if fail != "create_access_key" else None)
         self.automation = FakeAutomation()
-        self.audit = AuditLog(dynamodb.Table("audit"), lambda: NOW)
+        self.audit = AuditLog(TableAt(session.client("dynamodb"), "audit"), lambda: NOW)
         self.issuer = KeyIssuer(
             document=DOC,
             secret_prefix=prefix,

@@ -137,7 +137,7 @@ class FakePacer:
 @pytest.fixture
 def posting() -> Iterator[Posting]:
     with mock_aws():
-        tables = signoff_tables(boto3.resource("dynamodb", region_name=REGION))
+        tables = signoff_tables(boto3.client("dynamodb", region_name=REGION))
         clock = [NOW]
 
         def now() -> datetime:

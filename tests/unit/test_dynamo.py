@@ -66,7 +66,7 @@ def test_a_put_that_must_not_overwrite_refuses_as_an_error(table: Any) -> None:
 
 def test_scan_reads_every_page(table: Any) -> None:
     db = DynamoTable(table, "approvals")
-    stub = Stubber(table.meta.client)
+    stub = Stubber(table.client)
     stub.add_response(
         "scan", {"Items": [{"pk": {"S": "a"}}], "LastEvaluatedKey": {"pk": {"S": "a"}}}
     )
@@ -88,7 +88,7 @@ def test_other_refusals_are_domain_errors_that_name_the_table(
     table: Any, code: str, kind: type[ServiceError]
 ) -> None:
     db = DynamoTable(table, "approvals")
-    stub = Stubber(table.meta.client)
+    stub = Stubber(table.client)
     stub.add_client_error("put_item", code)
     stub.add_client_error("update_item", code)
     stub.add_client_error("delete_item", code)

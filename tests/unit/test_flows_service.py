@@ -262,7 +262,7 @@ class Flows:
 @pytest.fixture
 def flows() -> Iterator[Flows]:
     with mock_aws():
-        tables = signoff_tables(boto3.resource("dynamodb", region_name=REGION))
+        tables = signoff_tables(boto3.client("dynamodb", region_name=REGION))
         clock = [NOW]
 
         def now() -> datetime:

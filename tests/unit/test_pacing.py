@@ -55,7 +55,7 @@ def test_a_burst_for_one_channel_gets_turns_a_spacing_apart(table: Any, clock: C
 
 
 def test_a_quiet_channel_costs_one_write_and_no_read(table: Any, clock: Clock) -> None:
-    client = table.meta.client
+    client = table.client
     calls: list[str] = []
     client.meta.events.register(
         "before-call.dynamodb.*", lambda model, **_: calls.append(model.name)
@@ -111,7 +111,7 @@ def test_a_turn_too_far_off_is_not_waited_for(table: Any, clock: Clock) -> None:
 
 
 def test_dynamodb_failing_never_holds_a_post_back(table: Any, clock: Clock) -> None:
-    client = table.meta.client
+    client = table.client
     with Stubber(client) as stub:
         stub.add_client_error("update_item", "ProvisionedThroughputExceededException")
         stub.add_client_error("update_item", "AccessDeniedException")

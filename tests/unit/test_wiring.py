@@ -60,10 +60,10 @@ def test_a_client_is_made_on_first_use_and_then_reused() -> None:
     services = build_services(settings(), session, WebClient(token="xoxb-fake-not-a-real-token"))
 
     # Attribute reads reach the real client without calling AWS.
-    assert services.store._table._table.name == "approvals"
-    assert services.audit._table._table.name == "audit"
+    assert services.store._table._client.meta.region_name == REGION
+    assert services.audit._table._client.meta.region_name == REGION
     assert services.automation._ssm.meta.region_name == REGION
     assert services.automation._ssm.meta.region_name == REGION
 
-    # One DynamoDB resource (and the client it wraps) for every table, one SSM client.
-    assert session.made == Counter({"resource:dynamodb": 1, "client:dynamodb": 1, "client:ssm": 1})
+    # One DynamoDB client for every table (no resource layer), one SSM client.
+    assert session.made == Counter({"client:dynamodb": 1, "client:ssm": 1})
