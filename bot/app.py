@@ -20,16 +20,15 @@ def create_app(
     services: Services,
     *,
     signing_secret: str,
-    client: WebClient,
+    bot_token: str,
     process_before_response: bool,
 ) -> App:
     """Build the Bolt app.
 
-    `client` answers inside the 3-second ack (views.open), so it must not sleep on 429s;
-    the services' own client (with retry handlers) does the slow work in lazy listeners.
+    Bolt's own client answers inside the 3-second ack (views.open), so it has no retry handler
+    that sleeps on 429s; the services' client (with them) does the slow work in lazy listeners.
     On Lambda `process_before_response` is True: Bolt acks, starts lazy listeners, then returns.
     """
-    token = client.token
 
     def authorize(
         enterprise_id: str | None, team_id: str | None, user_id: str | None
@@ -38,7 +37,7 @@ def create_app(
         # request of every cold start: a Slack round trip inside the 3-second ack, for the bot's
         # own user id, which only matters to apps that receive message events (Signoff has none).
         return AuthorizeResult(
-            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=token
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=bot_token
         )
 
     app = App(
@@ -46,12 +45,7 @@ def create_app(
         name="signoff",
         # Without the token (authorize gives it to each request's client), or Bolt warns that
         # the token is ignored because authorize is set.
-        client=WebClient(
-            base_url=client.base_url,
-            timeout=client.timeout,
-            retry_handlers=client.retry_handlers,
-            logger=client.logger,
-        ),
+        client=WebClient(base_url=services.settings.slack_api_url),
         authorize=authorize,
         signing_secret=signing_secret,
         process_before_response=process_before_response,

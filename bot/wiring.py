@@ -97,12 +97,12 @@ def build_services(
     now: Callable[[], datetime] = utc_now,
 ) -> Services:
     """Wire every gateway to its client and every service to its gateways."""
-    table = tables_on(lazy_client(session, "dynamodb"))
+    dynamodb = lazy_client(session, "dynamodb")
     ssm = lazy_client(session, "ssm")
     automation = AutomationGateway(ssm, settings.region)
-    store = ApprovalStore(table(settings.approvals_table), now)
-    identities = IdentityStore(table(settings.identities_table))
-    audit = AuditLog(table(settings.audit_table), now)
+    store = ApprovalStore(TableAt(dynamodb, settings.approvals_table), now)
+    identities = IdentityStore(TableAt(dynamodb, settings.identities_table))
+    audit = AuditLog(TableAt(dynamodb, settings.audit_table), now)
     slack = SlackGateway(slack_client)
 
     def ssm_for(credentials: Mapping[str, str]) -> SSMClient:
@@ -111,7 +111,7 @@ def build_services(
     def route(approval: Approval) -> str:
         return settings.channel_for(approval.notification_arn, approval.document_name)
 
-    flow_store = FlowStore(table(settings.approvals_table), now)
+    flow_store = FlowStore(TableAt(dynamodb, settings.approvals_table), now)
     sfn = StepFunctionsGateway(lazy_client(session, "stepfunctions"))
     tracker = FlowTracker(
         flows=flow_store,
@@ -133,7 +133,7 @@ def build_services(
         reminder_before=settings.reminder_before,
         flows=tracker,
         pacer=ChannelPacer(
-            DynamoTable(table(settings.approvals_table), "approvals"),
+            DynamoTable(TableAt(dynamodb, settings.approvals_table), "approvals"),
             spacing=settings.slack_post_spacing.total_seconds(),
         ),
     )
@@ -187,7 +187,7 @@ def build_key_issuer(
 
     `dynamodb`: a client to share (the handler's idempotency records use one already).
     """
-    table = tables_on(dynamodb or lazy_client(session, "dynamodb"))
+    dynamodb = dynamodb or lazy_client(session, "dynamodb")
     return KeyIssuer(
         document=settings.access_key_document,
         secret_prefix=settings.access_key_secret_prefix,
@@ -195,7 +195,7 @@ def build_key_issuer(
         admin_role_arn=settings.key_admin_role_arn,
         automation=AutomationGateway(lazy_client(session, "ssm"), settings.region),
         keys=_access_keys(session),
-        audit=AuditLog(table(settings.audit_table), now),
+        audit=AuditLog(TableAt(dynamodb, settings.audit_table), now),
         now=now,
     )
 
@@ -205,7 +205,7 @@ def _access_keys(session: boto3.Session) -> AccessKeyGateway:
 
 
 class _Lazy:
-    """An AWS client, resource or table made on first use.
+    """An AWS client made on first use.
 
     Every handler builds every service, but each event needs only a few AWS services; a client
     costs its service model and a copy of botocore's event hooks (about 12 ms each, and IAM
@@ -228,12 +228,6 @@ class _Lazy:
 def lazy_client(session: boto3.Session, service: str) -> Any:
     """`session.client(service)` as it will be on first use (typed as the caller's client)."""
     return _Lazy(lambda: session.client(service, config=AWS_CONFIG))  # type: ignore[call-overload]
-
-
-def tables_on(dynamodb: Any) -> Callable[[str], TableAt]:
-    """`table(name)`: the table of that name on one DynamoDB client (made on first use, when
-    it is a `lazy_client`)."""
-    return lambda name: TableAt(dynamodb, name)
 
 
 def services_from_env(session: boto3.Session | None = None) -> tuple[Services, SlackCredentials]:

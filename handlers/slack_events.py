@@ -7,7 +7,6 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from slack_sdk import WebClient
 
 from bot.app import create_app
 from bot.config import Settings
@@ -24,11 +23,10 @@ def slack_handler() -> VerifiedRequestHandler:
     """Built once per cold start; lazy listeners re-invoke this same function asynchronously."""
     session = lambda_session(Settings.from_env().region)
     services, credentials = services_from_env(session)
-    ack_client = WebClient(token=credentials.bot_token, base_url=services.settings.slack_api_url)
     app = create_app(
         services,
         signing_secret=credentials.signing_secret,
-        client=ack_client,
+        bot_token=credentials.bot_token,
         process_before_response=True,
     )
     # Bolt would make its own boto3 session for the lazy self-invocations: ~80 ms, some MB.
