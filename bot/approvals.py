@@ -95,13 +95,13 @@ class ApprovalService:
         step_name: str | None = None,
         placement: Placement | None = None,
         *,
-        read: Approval | None = None,
+        known: Approval | None = None,
     ) -> CardRef | None:
         """Post the card for a waiting approval, once however often the notice arrives.
 
-        `read`: the approval as the caller just read it from SSM (not read again).
+        `known`: the approval as the caller just read it from SSM (not read again).
         """
-        approval = read or self._automation.get_approval(execution_id, step_name)
+        approval = known or self._automation.get_approval(execution_id, step_name)
         if not approval.outcome.is_open:
             logger.info("approval already closed; no card", extra={"execution_id": execution_id})
             return None
@@ -151,16 +151,15 @@ class ApprovalService:
         card = self._store.card(execution_id, approval.step_name)
         if card is None or card.ref is None:
             if approval.outcome.is_open:
-                self.announce(execution_id, approval.step_name, read=approval)
+                self.announce(execution_id, approval.step_name, known=approval)
             elif self._flows is not None:
                 self._flows.observe(approval)
             return approval
         for decision in approval.decisions:
             self._announce_decision(approval, card, decision, via="AWS, outside Slack")
         self._render(approval, card)
-        if not approval.outcome.is_open and self._store.claim(
-            execution_id, f"outcome#{approval.step_name}"
-        ):
+        told = f"outcome#{approval.step_name}"
+        if not approval.outcome.is_open and self._store.claim(execution_id, told):
             self._audit.append(
                 execution_id,
                 "outcome",
@@ -168,7 +167,7 @@ class ApprovalService:
                 outcome=approval.outcome.value,
                 approved_by=list(approval.approved_by),
             )
-            self._reply(card, f"outcome#{approval.step_name}", views.outcome_text(approval))
+            self._reply(card, told, views.outcome_text(approval))
         if self._flows is not None:
             # After the card's outcome, so the flow's thread reads in order.
             self._flows.observe(approval)
@@ -266,18 +265,17 @@ class ApprovalService:
         if card is None or card.ref is None:
             # No card, or a claim without one: announce looks for a post that went unanswered
             # (or whose poster died) before it posts again.
-            posted = self.announce(execution_id, approval.step_name, read=approval)
+            posted = self.announce(execution_id, approval.step_name, known=approval)
             return "posted" if posted else "synced"
         if not approval.outcome.is_open or approval.timeout_at is None:
             return "synced"
         if approval.timeout_at - now > self._reminder_before:
             return "synced"
-        if not self._store.claim(execution_id, f"reminder#{approval.step_name}"):
+        reminder = f"reminder#{approval.step_name}"
+        if not self._store.claim(execution_id, reminder):
             return "synced"
         self._reply(
-            card,
-            f"reminder#{approval.step_name}",
-            views.reminder_text(approval, self._undecided_mentions(approval)),
+            card, reminder, views.reminder_text(approval, self._undecided_mentions(approval))
         )
         self._audit.append(execution_id, "reminder", step=approval.step_name)
         return "reminded"

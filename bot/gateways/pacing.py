@@ -122,8 +122,6 @@ class ChannelPacer:
             "SET next_at = if_not_exists(next_at, :now) + :spacing, expires_at = :expires",
             {":spacing": _decimal(self._spacing), ":now": _decimal(now), ":expires": expires},
         )
-        if "next_at" not in updated:
-            return None
         turn = float(updated["next_at"]) - self._spacing
         if turn - now > self._patience:
             # Too far off to wait for: post now and let Slack's 429 decide. The turn stays

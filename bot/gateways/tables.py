@@ -77,15 +77,9 @@ class ApprovalStore:
     def card_posted(
         self, execution_id: str, step_name: str, ref: CardRef, rank: int, outcome: Outcome
     ) -> None:
-        """`set_card_ts` and `raise_rank` in one write; the ts alone if the card already shows
-        this state or a later one."""
-        if not self._table.update(
-            _key(execution_id, f"CARD#{step_name}"),
-            "SET ts = :ts, channel = :channel, #rank = :rank, outcome = :outcome",
-            {":ts": ref.ts, ":channel": ref.channel, ":rank": rank, ":outcome": outcome.value},
-            condition="attribute_exists(pk) AND #rank < :rank",
-            names={"#rank": "rank"},
-        ):
+        """Where the card is and the state it shows, in one write (`raise_rank` with the ts);
+        the ts alone if the card already shows this state or a later one."""
+        if not self.raise_rank(execution_id, step_name, rank, outcome, at=ref):
             self.set_card_ts(execution_id, step_name, ref)
 
     def release_card(self, execution_id: str, step_name: str) -> None:
@@ -107,12 +101,26 @@ class ApprovalStore:
         waiting = Attr("sk").begins_with("CARD#") & Attr("outcome").eq(Outcome.WAITING.value)
         yield from (_card(item) for item in self._table.scan(waiting))
 
-    def raise_rank(self, execution_id: str, step_name: str, rank: int, outcome: Outcome) -> bool:
-        """Record that the card now shows a later state; False if it already shows this or later."""
+    def raise_rank(
+        self,
+        execution_id: str,
+        step_name: str,
+        rank: int,
+        outcome: Outcome,
+        *,
+        at: CardRef | None = None,
+    ) -> bool:
+        """Record that the card now shows a later state (and, `at`, where it is); False if it
+        already shows this or later."""
+        values: dict[str, Any] = {":rank": rank, ":outcome": outcome.value}
+        expression = "SET #rank = :rank, outcome = :outcome"
+        if at is not None:
+            values.update({":ts": at.ts, ":channel": at.channel})
+            expression += ", ts = :ts, channel = :channel"
         return self._table.update(
             _key(execution_id, f"CARD#{step_name}"),
-            "SET #rank = :rank, outcome = :outcome",
-            {":rank": rank, ":outcome": outcome.value},
+            expression,
+            values,
             condition="attribute_exists(pk) AND #rank < :rank",
             names={"#rank": "rank"},
         )
