@@ -48,7 +48,7 @@ class AutomationGateway:
             execution = self._ssm.get_automation_execution(AutomationExecutionId=execution_id)[
                 "AutomationExecution"
             ]
-            steps = list(self._approve_steps(execution_id))
+            steps = self._approve_steps(execution)
         except ParamValidationError as exc:
             # botocore refuses an id that cannot be one (SSM's are 36 characters) before sending.
             raise ApprovalNotFound(f"No automation execution {execution_id!r}.") from exc
@@ -105,13 +105,18 @@ class AutomationGateway:
             k: list(v) for k, v in execution["AutomationExecution"].get("Parameters", {}).items()
         }
 
-    def _approve_steps(self, execution_id: str) -> Iterator[Mapping[str, Any]]:
+    def _approve_steps(self, execution: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """The execution's aws:approve steps. GetAutomationExecution lists every step unless
+        it says the list is truncated; then DescribeAutomationStepExecutions pages them all."""
+        listed = execution.get("StepExecutions")
+        if listed is not None and not execution.get("StepExecutionsTruncated", False):
+            return [step for step in listed if step.get("Action") == APPROVE_ACTION]
         paginator = self._ssm.get_paginator("describe_automation_step_executions")
-        for page in paginator.paginate(
-            AutomationExecutionId=execution_id,
+        pages = paginator.paginate(
+            AutomationExecutionId=execution["AutomationExecutionId"],
             Filters=[{"Key": "Action", "Values": [APPROVE_ACTION]}],
-        ):
-            yield from page["StepExecutions"]
+        )
+        return [step for page in pages for step in page["StepExecutions"]]
 
 
 SsmFactory = Callable[[Mapping[str, str]], "SSMClient"]
