@@ -48,6 +48,14 @@ def register(commands: Any) -> None:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="the functions' log level (the template's LogLevel parameter; default WARNING)",
     )
+    parser.add_argument(
+        "--functions-in-process",
+        action="store_true",
+        help=(
+            "run the Lambda functions inside this process rather than in execution "
+            "environments of their own (a debugger's breakpoints work; slower under load)"
+        ),
+    )
     parser.set_defaults(run=run)
 
 
@@ -85,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         args.slack_port,
         args.bot_port,
         log_level=args.log_level,
+        functions_in_process=args.functions_in_process,
         progress=_say,
     )
     try:
@@ -108,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
             for line in demo.run(sandbox):
                 _say(line)
         _wait_for_interrupt()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C while the demo was starting: stop as after it
     finally:
         _say("Stopping…")
         sandbox.stop()

@@ -3,12 +3,15 @@
 All on loopback, from infra/template.yaml itself:
 - the local AWS (`sandbox.aws.server.SandboxServer`: moto + the SSM Automation engine), with
   the template deployed into it as a CloudFormation stack (`sandbox.provision`);
-- the Slack emulator (`sandbox.slack.emulator.SlackEmulator`) whose request URL is
+- the Slack emulator (`sandbox.slack.emulator.SlackEmulator`, in a process of its own:
+  `sandbox.slack.process.SlackProcess`) whose request URL is
 - the stack's Function URL, served on loopback (`sandbox.function_url.FunctionUrl`): HTTP in,
   a payload-2.0 event through Lambda's Invoke API, the slack_events handler, as on AWS;
-- the functions run in-process from their `Handler` strings, with the template's environment
-  plus SLACK_API_URL (the emulator) and sandbox Slack credentials, also put in the template's
-  Slack secret;
+- the functions run from their `Handler` strings, each in execution environments of its own
+  (`sandbox.aws.environments`: warm processes, as on Lambda) or, with `functions_in_process`,
+  in this process (a debugger's breakpoints work); with the template's environment plus
+  SLACK_API_URL (the emulator) and sandbox Slack credentials, also put in the template's Slack
+  secret;
 - the cast (`sandbox.demo`): identities, dave's IAM user, channel routes;
 - schedule rules, which moto stores but never fires, fired at their rate.
 
@@ -38,9 +41,10 @@ from moto.moto_api._internal.models import moto_api_backend
 
 import sandbox.aws
 from sandbox import demo, provision
+from sandbox.aws.environments import EnvironmentPool
 from sandbox.aws.server import SandboxServer
 from sandbox.function_url import FunctionUrl
-from sandbox.slack.emulator import SlackEmulator
+from sandbox.slack.process import SlackProcess
 from sandbox.slack.server import BackgroundServer
 from sandbox.template import TEMPLATE_PATH
 
@@ -106,17 +110,20 @@ class Sandbox:
         *,
         template_path: Path | str = TEMPLATE_PATH,
         log_level: str = "WARNING",
+        functions_in_process: bool = False,
         progress: Progress = _quiet,
     ) -> None:
         self.host = host
         self._ports = (aws_port, slack_port, bot_port)
         self.template_path = template_path
         self.log_level = log_level
+        self.functions_in_process = functions_in_process
+        self.environments: EnvironmentPool | None = None
         self._progress = progress
         self._stack_exit = contextlib.ExitStack()
         self.session = local_session()
         self.aws: SandboxServer | None = None
-        self.slack: SlackEmulator | None = None
+        self.slack: SlackProcess | None = None
         self.stack: provision.Stack | None = None
         self.function_urls: list[FunctionUrlBinding] = []
         self.notes: list[str] = []
@@ -165,8 +172,13 @@ class Sandbox:
             sandbox.aws.reset()
             self.aws = SandboxServer(self.host, aws_port).start()
             self._stack_exit.callback(self._stop_aws)
+            if not self.functions_in_process:
+                # Closed after the drain and Slack's stop (callbacks run backwards), before AWS.
+                self.environments = EnvironmentPool(self.aws.url)
+                sandbox.aws.lambdas.use_environments(self.environments)
+                self._stack_exit.callback(self._stop_environments)
         with self._step("Slack emulator"):
-            self.slack = SlackEmulator(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
+            self.slack = SlackProcess(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
             self.slack.start(self.host, slack_port)
             self._stack_exit.callback(self.slack.stop)
             # Stopping runs backwards: no new clicks or schedules, then this, then Slack, AWS.
@@ -220,6 +232,11 @@ class Sandbox:
                         executionArn=execution["executionArn"], cause="the sandbox stopped"
                     )
 
+    def _stop_environments(self) -> None:
+        sandbox.aws.lambdas.use_environments(None)
+        if self.environments is not None:
+            self.environments.close()
+
     def _stop_aws(self) -> None:
         if self.aws is not None:
             self.aws.stop()
@@ -264,7 +281,8 @@ class Sandbox:
             variables = {
                 k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()
             }
-            self._handler_modules.add(str(config["Handler"]).rpartition(".")[0])
+            if self.functions_in_process:
+                self._handler_modules.add(str(config["Handler"]).rpartition(".")[0])
             if variables.get("SLACK_SECRET_ARN"):
                 secrets.add(variables["SLACK_SECRET_ARN"])
             lam.update_function_configuration(

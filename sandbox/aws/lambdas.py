@@ -1,30 +1,33 @@
-"""Lambda functions run in-process: Python callables by function name, AWS-shaped results.
+"""Lambda functions the sandbox runs: Python callables by function name, AWS-shaped results.
 
 A function is resolved, at each invocation, from the registry (`register(name, handler)`) or
 else from the moto function's configured `Handler` string (`handlers.approval_notice
 .lambda_handler` imports `handlers.approval_notice` and takes `lambda_handler`), so functions
 created from a SAM template run the project's own code with no Docker.
 
-During an invocation the handler's thread sees the function's `Environment.Variables` and the
-standard `AWS_LAMBDA_*` variables in `os.environ` (a per-thread overlay, so concurrent
-invocations of different functions do not see each other's settings). Threads the handler
-starts itself see the process environment only.
+Where it runs:
+- in execution environments of its own, once `use_environments(EnvironmentPool(...))` is
+  called (what `signoff sandbox` does): a process per concurrent invocation, kept warm, with the
+  function's variables as its environment and the local AWS as its endpoint, as on Lambda
+  (`sandbox.aws.environments`);
+- otherwise in the caller's thread (tests under `moto.mock_aws()`), where the handler sees the
+  function's `Environment.Variables` and the standard `AWS_LAMBDA_*` variables in `os.environ`
+  (a per-thread overlay, so concurrent invocations of different functions do not see each
+  other's settings). Threads the handler starts itself see the process environment only.
 """
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import logging
 import os
 import threading
 import time
-import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,10 +37,18 @@ from moto.core.models import botocore_stubber
 from moto.sqs.models import sqs_backends
 
 from sandbox.aws.activity import TrackedPool
+from sandbox.aws.environments import EnvironmentPool
+from sandbox.lambda_runtime import (
+    Handler,
+    HandlerUnavailable,
+    LambdaContext,
+    decode_event,
+    error_document,
+    import_handler,
+    run,
+)
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[Any, Any], Any]
 
 
 class LambdaRegistry:
@@ -69,27 +80,6 @@ register = registry.register
 unregister = registry.unregister
 
 
-@dataclass
-class LambdaContext:
-    """The attributes of the Python runtime's context object that handlers and Powertools read."""
-
-    function_name: str
-    function_version: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    aws_request_id: str
-    log_group_name: str
-    log_stream_name: str
-    timeout_seconds: float = field(default=3.0, repr=False)
-    identity: Any = None
-    client_context: Any = None
-    _started: float = field(default_factory=time.monotonic, repr=False)
-
-    def get_remaining_time_in_millis(self) -> int:
-        elapsed = time.monotonic() - self._started
-        return max(0, int((self.timeout_seconds - elapsed) * 1000))
-
-
 @dataclass(frozen=True)
 class Invocation:
     """What the Invoke API reports: the payload and `FunctionError` ("Unhandled" on a raise)."""
@@ -100,37 +90,16 @@ class Invocation:
     executed_version: str
 
 
-class _HandlerUnavailable(Exception):
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-
-
 def resolve_handler(function: LambdaFunction) -> Handler:
     handler = registry.get(function.function_name)
     if handler is not None:
         return handler
-    spec = function.handler or ""
-    module_name, _, attribute = spec.rpartition(".")
-    if not module_name:
-        raise _HandlerUnavailable("Runtime.MalformedHandlerName", f"Bad handler '{spec}'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        # The Python runtime's wording, so a misconfigured template reads the same as on AWS.
-        raise _HandlerUnavailable(
-            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
-        ) from exc
-    handler = getattr(module, attribute, None)
-    if not callable(handler):
-        raise _HandlerUnavailable(
-            "Runtime.HandlerNotFound", f"Handler '{attribute}' missing on module '{module_name}'"
-        )
-    return handler  # type: ignore[no-any-return]
+    return import_handler(function.handler or "")
 
 
 def invoke(function: LambdaFunction, body: str | bytes | None) -> Invocation:
-    """Run the function's handler now, in this thread (RequestResponse semantics)."""
+    """Run the function's handler now (RequestResponse semantics): in an execution environment
+    of its own when `use_environments` gave the sandbox some, else in this thread."""
     request_id = str(uuid.uuid4())
     version = str(function.version)
     started = datetime.now(UTC)
@@ -145,43 +114,61 @@ def invoke(function: LambdaFunction, body: str | bytes | None) -> Invocation:
         timeout_seconds=float(function.timeout),
     )
     environ = _lambda_environ(function, context)
+    environments = _environments
+    if environments is not None and registry.get(function.function_name) is None:
+        payload, error = environments.invoke(environ, body, context)
+    else:
+        payload, error = _invoke_here(function, environ, body, context)
+    if error:
+        log.info("Lambda %s failed: %s", function.function_name, payload.decode("utf-8", "replace"))
+    return Invocation(payload, error, request_id, version)
+
+
+def _invoke_here(
+    function: LambdaFunction,
+    environ: dict[str, str],
+    body: str | bytes | None,
+    context: LambdaContext,
+) -> tuple[bytes, str | None]:
+    request_id = context.aws_request_id
     # The handler's module is imported (on first use) inside the function's environment, as on
     # Lambda: what it reads at import (Powertools' service name and log level) is the function's.
     token = _environ_overlay.set(environ)
     try:
         handler = resolve_handler(function)
-    except _HandlerUnavailable as exc:
-        return _error(request_id, version, exc.error_type, str(exc), [])
+    except HandlerUnavailable as exc:
+        return error_document(exc.error_type, str(exc), request_id, []), "Unhandled"
     finally:
         _environ_overlay.reset(token)
     if not botocore_stubber.enabled and not (
         environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
     ):
         # A handler's boto3 calls would leave the machine: refuse rather than reach AWS.
-        return _error(
-            request_id,
-            version,
-            "Sandbox.NoLocalAws",
+        message = (
             "No local AWS for in-process Lambdas: run inside moto.mock_aws() or the sandbox "
-            "server, or set AWS_ENDPOINT_URL.",
-            [],
+            "server, or set AWS_ENDPOINT_URL."
         )
+        return error_document("Sandbox.NoLocalAws", message, request_id, []), "Unhandled"
     token = _environ_overlay.set(environ)
     try:
-        result = handler(_decode_event(body), context)
-    except Exception as exc:
-        log.info("Lambda %s raised %r", function.function_name, exc, exc_info=True)
-        stack = traceback.format_tb(exc.__traceback__)
-        return _error(request_id, version, type(exc).__name__, str(exc), stack)
+        return run(handler, body, context)
     finally:
         _environ_overlay.reset(token)
-    try:
-        payload = json.dumps(result).encode("utf-8")
-    except (TypeError, ValueError) as exc:
-        return _error(
-            request_id, version, "Runtime.MarshalError", f"Unable to marshal response: {exc}", []
-        )
-    return Invocation(payload, None, request_id, version)
+
+
+_environments: EnvironmentPool | None = None
+
+
+def use_environments(environments: EnvironmentPool | None) -> None:
+    """Run functions in these execution environments from now on (None: in-process again).
+    Functions `register`ed by name still run in-process: their code is a Python object here."""
+    global _environments
+    _environments = environments
+
+
+def environments() -> EnvironmentPool | None:
+    """The execution environments functions run in, or None when they run in-process."""
+    return _environments
 
 
 class UrlInvoker:
@@ -289,7 +276,7 @@ def _send_to_failure_destination(
             "condition": condition,
             "approximateInvokeCount": invoke_count,
         },
-        "requestPayload": _decode_event(body),
+        "requestPayload": decode_event(body),
         "responseContext": {
             "statusCode": 200,
             "executedVersion": result.executed_version,
@@ -308,30 +295,6 @@ def _send_to_failure_destination(
         log.exception(
             "could not deliver the failed event of %s to %s", function.function_name, destination
         )
-
-
-def _decode_event(body: str | bytes | None) -> Any:
-    if body is None or body in ("", b""):
-        return {}
-    if isinstance(body, bytes):
-        body = body.decode("utf-8")
-    try:
-        return json.loads(body)
-    except ValueError:
-        return body
-
-
-def _error(
-    request_id: str, version: str, error_type: str, message: str, stack: list[str]
-) -> Invocation:
-    # The Python runtime's error document for an uncaught exception.
-    document = {
-        "errorMessage": message,
-        "errorType": error_type,
-        "requestId": request_id,
-        "stackTrace": stack,
-    }
-    return Invocation(json.dumps(document).encode("utf-8"), "Unhandled", request_id, version)
 
 
 # --- per-invocation environment ------------------------------------------------------------

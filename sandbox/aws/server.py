@@ -17,6 +17,8 @@ Control endpoints (JSON):
     GET  /_sandbox/clock                          {"now": ..., "offset_seconds": ...}
     POST /_sandbox/clock/advance {"seconds": N}   {"now": ...}
     POST /_sandbox/settle {"timeout": 10}         {"idle": true} (504 when still busy)
+    GET  /_sandbox/lambda                         {"environments": {"started": N, "warm": N}}
+                                                  (null when functions run in-process)
 A ticker checks approval timeouts and aws:sleep wake-ups about once a second in real time.
 """
 
@@ -89,6 +91,10 @@ class SandboxApp:
             except TimeoutError as exc:
                 return _json({"idle": False, "error": str(exc)}, 504)
             return _json({"idle": True})
+        if route == ("GET", "lambda"):
+            pool = sandbox_aws.lambdas.environments()
+            stats = {"started": pool.started, "warm": pool.warm()} if pool else None
+            return _json({"environments": stats})
         return _json({"error": f"no such sandbox endpoint: {request.method} {request.path}"}, 404)
 
 
