@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import sys
+import threading
 from collections.abc import Sequence
 
 from sandbox.slack.demo_bot import serve_demo_bot
@@ -28,7 +32,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--demo-bot", action="store_true", help="also run the demo bot (try /demo) and use it"
     )
+    parser.add_argument(
+        "--exit-with-stdin",
+        action="store_true",
+        help="stop when standard input closes (how `signoff sandbox` ties it to itself)",
+    )
     args = parser.parse_args(argv)
+    if args.exit_with_stdin:
+        threading.Thread(target=_exit_at_end_of_stdin, name="stdin-watch", daemon=True).start()
     emulator = SlackEmulator(
         bot_url=args.bot_url,
         signing_secret=args.signing_secret,
@@ -49,6 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if demo is not None:
             demo.stop()
     return 0
+
+
+def _exit_at_end_of_stdin() -> None:
+    sys.stdin.buffer.read()
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 if __name__ == "__main__":
