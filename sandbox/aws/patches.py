@@ -25,6 +25,7 @@ import functools
 import json
 import logging
 import threading
+import urllib.parse
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,7 @@ from typing import Any
 import moto.backends
 import moto.core.responses
 from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.awslambda.responses import LambdaResponse
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.base_backend import BackendDict
@@ -62,6 +64,7 @@ def install() -> None:
         for name, operation in OPERATIONS.items():
             setattr(SimpleSystemManagerResponse, name, operation)
         LambdaFunction.invoke = _invoke
+        LambdaResponse.setup_class = _lambda_setup_class
         # With `lambda.use_docker: False` moto swaps in a backend that returns canned
         # results; route it through the same in-process invocation.
         LambdaSimpleBackend.invoke = LambdaBackend.invoke
@@ -164,6 +167,24 @@ def _invoke(
     if result.function_error:
         response_headers["x-amz-function-error"] = result.function_error
     return result.payload
+
+
+_lambda_setup = LambdaResponse.setup_class
+
+
+def _lambda_setup_class(
+    self: LambdaResponse,
+    request: Any,
+    full_url: str | None = None,
+    headers: Any = None,
+    use_raw_body: bool | None = None,
+) -> None:
+    # An Invoke body is the event, not a form: moto would URL-decode the whole payload as a
+    # query string first (a Slack event is kilobytes of %-escapes), then not use the result.
+    path = getattr(request, "path", None) or urllib.parse.urlsplit(str(request.url)).path
+    if use_raw_body is None and str(path).endswith("/invocations"):
+        use_raw_body = True
+    _lambda_setup(self, request, full_url, headers, use_raw_body)
 
 
 def _function_for(arn: str) -> LambdaFunction | None:
