@@ -75,6 +75,13 @@ class RunningSandbox:
         reply = requests.post(f"{self.aws_url}/_sandbox/settle", json={"timeout": 0.2}, timeout=5)
         return reply.status_code == 200
 
+    def environments(self) -> dict[str, int] | None:
+        """Execution environments started and warm (None: the functions run in-process)."""
+        reply = requests.get(f"{self.aws_url}/_sandbox/lambda", timeout=5)
+        reply.raise_for_status()
+        stats = reply.json()["environments"]
+        return dict(stats) if stats else None
+
     def role_arn(self, logical_name: str) -> str:
         return next(a for a in self.outputs["ApproverRoleArns"].split(",") if logical_name in a)
 
