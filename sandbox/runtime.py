@@ -10,8 +10,8 @@ All on loopback, from infra/template.yaml itself:
 - the functions run from their `Handler` strings, each in execution environments of its own
   (`sandbox.aws.environments`: warm processes, as on Lambda) or, with `functions_in_process`,
   in this process (a debugger's breakpoints work); with the template's environment plus
-  SLACK_API_URL (the emulator) and sandbox Slack credentials, also put in the template's Slack
-  secret;
+  SLACK_API_URL (the emulator), and sandbox Slack credentials in the template's Slack secret,
+  where the functions read them as deployed ones do;
 - the cast (`sandbox.demo`): identities, dave's IAM user, channel routes;
 - schedule rules, which moto stores but never fires, fired at their rate.
 
@@ -265,15 +265,12 @@ class Sandbox:
     # -- the steps ----------------------------------------------------------------------------
 
     def _configure_functions(self) -> None:
-        """The template's environment, plus where Slack is and the sandbox's Slack credentials."""
+        """The template's environment, plus where Slack is and the sandbox's Slack credentials
+        (in the template's Slack secret; as variables only for a function without one)."""
         assert self.stack is not None
         assert self.slack is not None
         lam = self.client("lambda")
-        slack = {
-            "SLACK_API_URL": self.slack.api_url,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        }
+        plain_slack = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
         secrets: set[str] = set()
         for function in self.stack.of_type("AWS::Lambda::Function"):
             config = lam.get_function_configuration(FunctionName=function.physical_id)
@@ -283,14 +280,18 @@ class Sandbox:
             }
             if self.functions_in_process:
                 self._handler_modules.add(str(config["Handler"]).rpartition(".")[0])
+            # A function given the template's Slack secret reads its credentials there, as
+            # when deployed (so a cold start here makes the same Secrets Manager call).
             if variables.get("SLACK_SECRET_ARN"):
                 secrets.add(variables["SLACK_SECRET_ARN"])
+            else:
+                variables.update(plain_slack)
             lam.update_function_configuration(
                 FunctionName=function.physical_id,
                 Environment={
                     "Variables": {
                         **variables,
-                        **slack,
+                        "SLACK_API_URL": self.slack.api_url,
                         **self._role_credentials(str(config["Role"]), function.physical_id),
                     }
                 },
