@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -230,10 +231,14 @@ def lazy_client(session: boto3.Session, service: str) -> Any:
     return _Lazy(lambda: session.client(service, config=AWS_CONFIG))  # type: ignore[call-overload]
 
 
-def services_from_env(session: boto3.Session | None = None) -> tuple[Services, SlackCredentials]:
-    """What a handler builds at cold start: settings, Slack credentials, services."""
+def services_from_env(
+    session: boto3.Session | None = None,
+) -> tuple[Services, Callable[[], SlackCredentials]]:
+    """What a handler builds at cold start: settings, services, and the Slack credentials as a
+    function: the secret is read on first need (the first Slack call, or the caller's)."""
     settings = Settings.from_env()
+    settings.require_slack()  # a missing setting fails the cold start, not a later call
     session = session or lambda_session(settings.region)
-    credentials = slack_credentials(settings, session)
-    client = web_client(credentials.bot_token, settings.slack_api_url)
+    credentials = cache(partial(slack_credentials, settings, session))
+    client = web_client(lambda: credentials().bot_token, settings.slack_api_url)
     return build_services(settings, session, client), credentials

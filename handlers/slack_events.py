@@ -22,7 +22,8 @@ logger = handler_logger()
 def slack_handler() -> VerifiedRequestHandler:
     """Built once per cold start; lazy listeners re-invoke this same function asynchronously."""
     session = lambda_session(Settings.from_env().region)
-    services, credentials = services_from_env(session)
+    services, slack_credentials = services_from_env(session)
+    credentials = slack_credentials()  # every request is verified with the signing secret
     app = create_app(
         services,
         signing_secret=credentials.signing_secret,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.error import URLError
@@ -158,25 +158,53 @@ class _PatientRateLimitRetryHandler(RateLimitErrorRetryHandler):
         return bool(self._clock() - since < self._patience)
 
 
-def web_client(token: str, base_url: str, *, retries: int = 3) -> WebClient:
+class _TokenOnFirstCall(WebClient):
+    """A WebClient that asks for its bot token when it first calls Slack.
+
+    A deployed function reads the token from Secrets Manager, a round trip at cold start; one
+    that never calls Slack (a Step Functions level start) should not make it.
+    """
+
+    def __init__(self, token: Callable[[], str], **kwargs: Any) -> None:
+        self._source: Callable[[], str] | None = token
+        self._token: str | None = None
+        super().__init__(token=None, **kwargs)
+
+    @property
+    def token(self) -> str | None:
+        if self._token is None and self._source is not None:
+            self._token = self._source().strip()
+            self._source = None
+        return self._token
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        if value is not None:
+            self._token, self._source = value, None
+
+
+def web_client(token: str | Callable[[], str], base_url: str, *, retries: int = 3) -> WebClient:
     """A WebClient that waits out 429s (Retry-After, for up to RATE_LIMIT_PATIENCE_SECONDS)
-    and retries 5xx and dropped connections `retries` times.
+    and retries 5xx and dropped connections `retries` times. `token` may be a function that
+    returns it, called on the first Slack call.
 
     Posts are the exception: a chat.postMessage that failed after Slack had it may have landed,
     so SlackGateway retries those itself, looking for the message first. The retry handlers
     sleep, so use this client only off the 3-second ack path (lazy listeners, SNS and
     EventBridge handlers); slack_sdk retries nothing but connection errors by default.
     """
-    return WebClient(
-        token=token,
-        base_url=base_url,
-        timeout=10,
-        retry_handlers=[
+    settings: dict[str, Any] = {
+        "base_url": base_url,
+        "timeout": 10,
+        "retry_handlers": [
             _UnsentConnectionRetryHandler(max_retry_count=retries),
             _PatientRateLimitRetryHandler(),
             _NotPostServerErrorRetryHandler(max_retry_count=retries),
         ],
-    )
+    }
+    if callable(token):
+        return _TokenOnFirstCall(token, **settings)
+    return WebClient(token=token, **settings)
 
 
 class SlackGateway:

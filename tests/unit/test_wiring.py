@@ -6,10 +6,12 @@ from collections import Counter
 from typing import Any
 
 import boto3
+import pytest
 from slack_sdk import WebClient
 
 from bot.config import Settings
-from bot.wiring import build_services
+from bot.gateways.slack import web_client
+from bot.wiring import build_services, services_from_env
 
 REGION = "us-east-1"
 
@@ -67,3 +69,41 @@ def test_a_client_is_made_on_first_use_and_then_reused() -> None:
 
     # One DynamoDB client for every table (no resource layer), one SSM client.
     assert session.made == Counter({"client:dynamodb": 1, "client:ssm": 1})
+
+
+def test_the_slack_secret_is_read_on_first_need_not_at_cold_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A deployed function (the secret, no plain tokens) that never calls Slack reads no secret.
+    for name, value in {
+        "AWS_REGION": REGION,
+        "SIGNOFF_APPROVALS_TABLE": "approvals",
+        "SIGNOFF_IDENTITIES_TABLE": "identities",
+        "SIGNOFF_AUDIT_TABLE": "audit",
+        "SIGNOFF_IDEMPOTENCY_TABLE": "idempotency",
+        "SIGNOFF_DEFAULT_CHANNEL": "C0APPROVALS",
+        "SLACK_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-AbCdEf",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
+    session = CountingSession()
+
+    services_from_env(session)
+
+    assert session.made == Counter()
+
+
+def test_a_token_given_as_a_function_is_asked_for_once_on_first_use() -> None:
+    asked: list[str] = []
+
+    def token() -> str:
+        asked.append("token")
+        return " xoxb-fake-not-a-real-token "
+
+    client = web_client(token, "http://127.0.0.1:9/api/")
+
+    assert asked == []
+    assert client.token == "xoxb-fake-not-a-real-token"
+    assert client.token == "xoxb-fake-not-a-real-token"
+    assert asked == ["token"]
