@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 # A little over Slack's second: a post that reaches Slack a few milliseconds early (network
 # jitter) would otherwise get a 429 and lose a whole second.
 SPACING_SECONDS = 1.05
+# How long before its turn a poster reads when the post before went out.
+READ_AHEAD_SECONDS = 0.1
 # Beyond this wait a poster does not queue up (the functions have 60 s; keep room to post).
 PATIENCE_SECONDS = 40.0
 # The item outlives its last turn by a day, then DynamoDB's TTL removes it.
@@ -63,15 +65,18 @@ class ChannelPacer:
         turn, quiet = taken
         if quiet:
             return 0.0  # nothing pending and no post in the last spacing: post at once
-        waited = max(0.0, turn - self._clock())
-        if waited:
-            self._sleep(waited)
+        began = self._clock()
+        early = turn - READ_AHEAD_SECONDS - began
+        if early > 0:
+            self._sleep(early)
         # The post before may have gone out later than its turn (a slow Lambda, a retry): keep
-        # a full spacing after it too, or the two arrive inside one of Slack's seconds.
-        late = self._until_spaced_from_last_post(channel)
-        if late:
-            self._sleep(late)
-        return waited + late
+        # a full spacing after it too, or the two arrive inside one of Slack's seconds. Read a
+        # little before the turn, so the read's round trip is not added to every card.
+        due = max(turn, self._spaced_from_last_post(channel))
+        rest = due - self._clock()
+        if rest > 0:
+            self._sleep(rest)
+        return max(0.0, self._clock() - began)
 
     def posted(self, channel: str) -> None:
         """Record that a post to `channel` is in (best effort: pacing only helps)."""
@@ -86,15 +91,17 @@ class ChannelPacer:
         except ServiceError:
             logger.warning("could not record a post's time", exc_info=True)
 
-    def _until_spaced_from_last_post(self, channel: str) -> float:
+    def _spaced_from_last_post(self, channel: str) -> float:
+        """When a spacing after the channel's last recorded post ends (0.0: nothing to keep)."""
         try:
             item = self._table.get(_key(channel))
         except ServiceError:
             return 0.0
         if not item or "posted_at" not in item:
             return 0.0
-        gap = float(item["posted_at"]) + self._spacing - self._clock()
-        return gap if 0.0 < gap <= self._spacing else 0.0
+        due = float(item["posted_at"]) + self._spacing
+        now = self._clock()
+        return due if now < due <= now + self._spacing else 0.0
 
     def _take_turn(self, channel: str) -> tuple[float, bool] | None:
         """(turn, quiet) in at most two writes, never a retry loop, however many posters want

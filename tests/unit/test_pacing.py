@@ -101,6 +101,34 @@ def test_a_post_that_went_out_late_pushes_the_next_turn_back(table: Any, clock: 
     assert round(waited, 2) == 1.05, "a full spacing after the late post, not after its turn"
 
 
+class SlowReads(DynamoTable):
+    """Each read takes 50 ms of the clock, as a round trip to DynamoDB does."""
+
+    def __init__(self, table: Any, clock: Clock) -> None:
+        super().__init__(table, "approvals")
+        self.clock = clock
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        self.clock.now += 0.05
+        return super().get(*args, **kwargs)
+
+
+def test_the_last_post_is_read_before_the_turn_so_its_round_trip_adds_nothing(
+    table: Any, clock: Clock
+) -> None:
+    first, second = (
+        ChannelPacer(SlowReads(table, clock), spacing=1.05, clock=clock, sleep=clock.sleep)
+        for _ in range(2)
+    )
+    first.wait_turn("C0APPROVALS")
+    start = clock.now
+    first.posted("C0APPROVALS")
+
+    second.wait_turn("C0APPROVALS")
+
+    assert round(clock.now - start, 3) == 1.05, "its turn, not its turn plus the read"
+
+
 def test_a_turn_too_far_off_is_not_waited_for(table: Any, clock: Clock) -> None:
     paced = pacer(table, clock, patience=3.0)
     for _ in range(4):
