@@ -94,7 +94,10 @@ class _Environment:
             raise _Exited from exc
         deadline = time.monotonic() + timeout
         reply = self._read_line(self.process.stdout.fileno(), deadline)
-        return dict(json.loads(reply))
+        try:
+            return dict(json.loads(reply))
+        except ValueError as exc:  # not the runtime's reply: this environment is unusable
+            raise _Exited from exc
 
     def _read_line(self, fd: int, deadline: float) -> bytes:
         while (end := self._pending.find(b"\n")) < 0:
@@ -168,9 +171,8 @@ class EnvironmentPool:
             self._discard(environment)
             return _timed_out(context), "Unhandled"
         except _Exited:
-            code = environment.process.wait()
-            self._discard(environment)
-            return _exited(context, code), "Unhandled"
+            self._discard(environment)  # killed first if it is still running
+            return _exited(context, environment.process.returncode), "Unhandled"
         self._give_back(environment)
         error = reply.get("error")
         return str(reply["payload"]).encode("utf-8"), str(error) if error else None
