@@ -31,7 +31,7 @@ def test_the_artifact_is_built_for_the_templates_runtime(
 def test_the_artifact_carries_what_the_handlers_import(package: ModuleType) -> None:
     names = {r.split(">")[0].split("<")[0].split("=")[0].strip() for r in package.requirements()}
 
-    assert {"slack-bolt", "slack-sdk", "boto3", "aws-lambda-powertools"} <= names
+    assert {"slack-bolt", "slack-sdk", "boto3", "aws-lambda-powertools", "msgspec"} <= names
     assert "pydantic" not in names, "its import costs every cold start ~100 ms (bot/payload.py)"
 
 
