@@ -6,11 +6,12 @@ import json
 from dataclasses import dataclass
 from enum import StrEnum
 
+import msgspec
+
 from bot.payload import Fields
 
 
-@dataclass(frozen=True)
-class KeyRequest:
+class KeyRequest(msgspec.Struct, frozen=True):
     """A validated request: who asks, for which IAM user, why; `execution_id` once started."""
 
     requester: str
@@ -19,6 +20,7 @@ class KeyRequest:
     execution_id: str | None = None
 
 
+# A dataclass, not a Struct: Powertools' idempotency hashes dataclasses and pydantic models only.
 @dataclass(frozen=True, kw_only=True)
 class IssueKeyPayload:
     """What the runbook's aws:invokeLambdaFunction step sends the issuer."""
@@ -52,8 +54,7 @@ class KeyStatus(StrEnum):
     NOT_APPROVED = "not_approved"
 
 
-@dataclass(frozen=True)
-class KeyReport:
+class KeyReport(msgspec.Struct, frozen=True):
     """The issuer's return value: status, IAM user, secret name. Never a key, not even its id."""
 
     status: KeyStatus
@@ -84,8 +85,7 @@ class OutcomeKind(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
-class KeyOutcome:
+class KeyOutcome(msgspec.Struct, frozen=True):
     """How one access-key request ended, in terms a requester understands."""
 
     kind: OutcomeKind

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
+
+import msgspec
 
 from bot import views
 from bot.errors import (
@@ -33,8 +34,7 @@ _MAX_RENDERS = 10
 Router = Callable[[Approval], str]
 
 
-@dataclass(frozen=True)
-class Placement:
+class Placement(msgspec.Struct, frozen=True):
     """Where a new card goes when the caller (a multi-level flow) decides, not the router."""
 
     channel: str

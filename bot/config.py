@@ -13,6 +13,7 @@ from bot.errors import ConfigError
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
+# Still a dataclass: bench/cold_start.py reads Settings.slack_post_spacing off the class.
 @dataclass(frozen=True)
 class Settings:
     """Everything a handler, the bot or the CLI needs to know about where it runs."""

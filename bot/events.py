@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from bot.payload import Fields
 
@@ -10,8 +10,7 @@ STEP_CHANGE = "EC2 Automation Step Status-change Notification"
 EXECUTION_CHANGE = "EC2 Automation Execution Status-change Notification"
 
 
-@dataclass(frozen=True, kw_only=True)
-class AutomationStatusDetail:
+class AutomationStatusDetail(msgspec.Struct, frozen=True, kw_only=True):
     """The `detail` of both SSM Automation status-change events.
 
     StartTime/EndTime are locale-style strings ("Nov 29, 2016 7:43:25 PM") and are kept as text.
@@ -37,8 +36,7 @@ class AutomationStatusDetail:
         )
 
 
-@dataclass(frozen=True, kw_only=True)
-class AutomationStatusEvent:
+class AutomationStatusEvent(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     detail_type: str
     source: str

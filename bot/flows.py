@@ -7,9 +7,10 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+import msgspec
 
 from bot import views
 from bot.approvals import ApprovalService, Placement
@@ -88,8 +89,7 @@ EXPECTED = {
 }
 
 
-@dataclass(frozen=True, kw_only=True)
-class StartApprovalRequest:
+class StartApprovalRequest(msgspec.Struct, frozen=True, kw_only=True):
     """The child state machine's `lambda:invoke.waitForTaskToken` payload for one level.
 
     The keys are the seed's (token, step, ssm_*) plus flow_id, level and levels; other keys the

@@ -1,11 +1,16 @@
-"""Domain objects: what an approval, a decision and a mapped person are, free of AWS and Slack."""
+"""Domain objects: what an approval, a decision and a mapped person are, free of AWS and Slack.
+
+Value classes here and across bot/ are frozen msgspec Structs, not dataclasses: @dataclass execs
+generated code per class in every fresh process, about 1.5 ms each of a Lambda cold start.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+import msgspec
 
 
 class Verdict(StrEnum):
@@ -44,8 +49,7 @@ _LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(msgspec.Struct, frozen=True):
     """One approver's decision as SSM recorded it."""
 
     principal: str
@@ -54,8 +58,7 @@ class Decision:
     comment: str = ""
 
 
-@dataclass(frozen=True)
-class Approval:
+class Approval(msgspec.Struct, frozen=True):
     """The authoritative state of one `aws:approve` step, read from SSM (never from a notice)."""
 
     execution_id: str
@@ -72,7 +75,7 @@ class Approval:
     started_at: datetime | None = None
     timeout_at: datetime | None = None
     decisions: tuple[Decision, ...] = ()
-    parameters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    parameters: Mapping[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
 
     @property
     def approved_by(self) -> tuple[str, ...]:
@@ -108,8 +111,7 @@ class Approval:
         return next((d for d in self.decisions if d.principal == principal), None)
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(msgspec.Struct, frozen=True):
     """A Slack user mapped to the IAM role they act through (and the IAM user they are, if any)."""
 
     slack_user_id: str
@@ -164,8 +166,7 @@ def _split_arn(arn: str) -> tuple[str, str, str]:
     return parts[1], parts[4], parts[5]
 
 
-@dataclass(frozen=True)
-class CardRef:
+class CardRef(msgspec.Struct, frozen=True):
     """Where an approval's card lives in Slack."""
 
     channel: str

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -53,8 +53,7 @@ _OUTCOME_ICONS = {
 }
 
 
-@dataclass(frozen=True)
-class CardContext:
+class CardContext(msgspec.Struct, frozen=True):
     """Where a card sits in a multi-level flow, when it does."""
 
     level: int | None = None
@@ -202,8 +201,7 @@ def _decision_phrase(principal: str, verdict: Verdict, comment: str) -> str:
     return f"{principal_label(principal)} {verb}{said}"
 
 
-@dataclass(frozen=True)
-class DecisionTarget:
+class DecisionTarget(msgspec.Struct, frozen=True):
     """What a decision modal decides on; round-trips through private_metadata (opaque ids only)."""
 
     execution_id: str
@@ -461,8 +459,7 @@ _LADDER_NAMES_MAX = 3
 _NOT_STARTED = "\u2013"  # an en dash: the ladder's "not started yet"
 
 
-@dataclass(frozen=True)
-class LevelState:
+class LevelState(msgspec.Struct, frozen=True):
     """One level as the ladder shows it; `outcome` None means the level has not started."""
 
     level: int
@@ -473,8 +470,7 @@ class LevelState:
     rejected_by: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class FlowState:
+class FlowState(msgspec.Struct, frozen=True):
     """A parent execution (the flow) and its levels, one LevelState each, 1..N in order."""
 
     flow_id: str

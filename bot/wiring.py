@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import msgspec
 from botocore.config import Config
 from slack_sdk import WebClient
 
@@ -45,14 +45,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class SlackCredentials:
+class SlackCredentials(msgspec.Struct, frozen=True):
     bot_token: str
     signing_secret: str
 
 
-@dataclass(frozen=True)
-class Services:
+class Services(msgspec.Struct, frozen=True):
     """Everything the listeners and handlers call, built once."""
 
     settings: Settings

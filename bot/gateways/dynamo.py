@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from boto3.dynamodb.conditions import ConditionExpressionBuilder
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -31,8 +31,7 @@ def expiry(now: datetime) -> int:
     return int((now + RETENTION).timestamp())
 
 
-@dataclass(frozen=True)
-class TableAt:
+class TableAt(msgspec.Struct, frozen=True):
     """A table by name on a low-level DynamoDB client (`session.client("dynamodb")`).
 
     Not boto3's Table resource: its layer would cost each cold start its own model and client

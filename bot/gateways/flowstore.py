@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
+import msgspec
 from boto3.dynamodb.conditions import Attr
 
 from bot.gateways.dynamo import Clock, DynamoTable, TableAt, expiry
 from bot.models import CardRef, Outcome
 
 
-@dataclass(frozen=True)
-class Membership:
+class Membership(msgspec.Struct, frozen=True):
     """Which parent flow and level an approval belongs to."""
 
     flow_id: str
@@ -24,8 +23,7 @@ class Membership:
     execution_id: str | None = None
 
 
-@dataclass(frozen=True)
-class FlowItem:
+class FlowItem(msgspec.Struct, frozen=True):
     """A parent execution as Signoff tracks it: where its thread is, how it ended."""
 
     flow_id: str
@@ -43,8 +41,7 @@ class FlowItem:
         return CardRef(self.channel, self.root_ts) if self.root_ts else None
 
 
-@dataclass(frozen=True)
-class LevelItem:
+class LevelItem(msgspec.Struct, frozen=True):
     """One level's latest known state; `rank` only grows for one execution (Approval.rank)."""
 
     flow_id: str

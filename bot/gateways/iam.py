@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.errors import ServiceError
@@ -27,8 +27,7 @@ _READ_ACTIONS = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret
 _ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException"})
 
 
-@dataclass(frozen=True)
-class IamUser:
+class IamUser(msgspec.Struct, frozen=True):
     """An IAM user as GetUser describes it: name, ARN and the IAM path it sits under."""
 
     name: str

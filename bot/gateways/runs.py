@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from botocore.exceptions import ClientError
 
 from bot.errors import ApprovalNotFound
@@ -31,22 +31,20 @@ FINISHED_STATUSES = frozenset(
 _PAGE_SIZE = 50  # DescribeAutomationExecutions' largest MaxResults
 
 
-@dataclass(frozen=True)
-class StepSummary:
+class StepSummary(msgspec.Struct, frozen=True):
     name: str
     action: str
     status: str
-    outputs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    outputs: Mapping[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class RunSummary:
+class RunSummary(msgspec.Struct, frozen=True):
     """What SSM says about one automation execution, as plain values."""
 
     execution_id: str
     document_name: str
     status: str
-    parameters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    parameters: Mapping[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
     failure_message: str = ""
     steps: tuple[StepSummary, ...] = ()
 
@@ -63,16 +61,14 @@ class RunSummary:
         return next((s for s in reversed(self.steps) if s.action == action), None)
 
 
-@dataclass(frozen=True)
-class RunEnd:
+class RunEnd(msgspec.Struct, frozen=True):
     """One finished execution as SSM's list shows it: its id and when it ended."""
 
     execution_id: str
     ended_at: datetime | None
 
 
-@dataclass(frozen=True)
-class FinishedRuns:
+class FinishedRuns(msgspec.Struct, frozen=True):
     """Finished executions, newest first; `truncated` when the page limit left some unread."""
 
     runs: tuple[RunEnd, ...]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.error import URLError
 
+import msgspec
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -42,8 +42,7 @@ _LOOKUP_PAGE = 200
 _LOOKUP_PAGES = 5
 
 
-@dataclass(frozen=True)
-class PostKey:
+class PostKey(msgspec.Struct, frozen=True):
     """A stable name for a message Signoff posts once (a card, a flow's root, a pointer).
 
     It travels in the message's metadata, so a post whose answer never came back can be found

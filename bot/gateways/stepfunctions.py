@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from botocore.exceptions import ClientError
 
 from bot.errors import ServiceError, SignoffError, TransientError
@@ -31,8 +31,7 @@ class TaskClosed(SignoffError):
         self.code = code
 
 
-@dataclass(frozen=True)
-class FlowExecution:
+class FlowExecution(msgspec.Struct, frozen=True):
     """What DescribeExecution says about a (parent) state machine execution."""
 
     arn: str

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from boto3.dynamodb.conditions import Attr
 
 from bot.gateways.dynamo import Clock, DynamoTable, TableAt, expiry
 from bot.models import CardRef, Identity, Outcome
 
 
-@dataclass(frozen=True)
-class CardItem:
+class CardItem(msgspec.Struct, frozen=True):
     """What the approvals table knows about one approval's Slack card."""
 
     execution_id: str

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import msgspec
 import pytest
 from moto import mock_aws
 
@@ -97,7 +98,7 @@ class FakeAutomation:
 
     def decide(self, execution_id: str, outcome: Outcome, *decisions: Decision) -> None:
         current = self.approvals[execution_id]
-        self.approvals[execution_id] = dataclasses.replace(
+        self.approvals[execution_id] = msgspec.structs.replace(
             current, outcome=outcome, decisions=current.decisions + decisions
         )
 
@@ -481,7 +482,7 @@ def test_ssm_refusing_the_parameters_fails_the_task_with_its_reason(flows: Flows
 
 
 def test_a_malformed_payload_fails_its_task_naming_the_field(flows: Flows) -> None:
-    event = dataclasses.asdict(flows.request(2)) | {"token": token(2), "ssm_approvers": ""}
+    event = msgspec.structs.asdict(flows.request(2)) | {"token": token(2), "ssm_approvers": ""}
     with pytest.raises(InvalidPayload) as invalid:
         StartApprovalRequest.from_event(event)
     result = flows.service.refuse_payload(event, invalid.value)
@@ -666,7 +667,7 @@ def test_an_approval_without_a_task_token_is_in_no_flow_without_a_read(
 ) -> None:
     execution_id = flows.start(1)
     in_flow = flows.automation.get_approval(execution_id)
-    plain = dataclasses.replace(in_flow, execution_id="plain-1", parameters={})
+    plain = msgspec.structs.replace(in_flow, execution_id="plain-1", parameters={})
 
     def no_read(*args: Any) -> None:
         raise AssertionError("read DynamoDB for an approval started outside any flow")

@@ -1,4 +1,5 @@
 import pytest
+from msgspec.structs import replace
 
 from bot.models import Approval, Decision, Identity, Outcome, Verdict, principal_matches
 
@@ -50,4 +51,4 @@ def test_progress_counts_distinct_approving_principals() -> None:
         ),
     )
     assert approval.progress == (2, 2)
-    assert approval.rank < Approval(**{**approval.__dict__, "outcome": Outcome.APPROVED}).rank
+    assert approval.rank < replace(approval, outcome=Outcome.APPROVED).rank
