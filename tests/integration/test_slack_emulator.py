@@ -30,6 +30,7 @@ from sandbox.slack.demo_bot import (
     build_demo_app,
 )
 from sandbox.slack.demo_bot import card as card_blocks
+from sandbox.slack.state import PRUNE_ABOVE, RESPONSE_URL_TTL, TRIGGER_MEMORY, EmulatorState
 from sandbox.slack.workspace import Channel, demo_workspace
 
 TOKEN = "xoxb-emulator-test-token"
@@ -957,3 +958,29 @@ def test_the_control_api_names_bad_requests(harness: Harness) -> None:
     assert (status, body["error"]) == (400, "unknown_setting")
     status, _, body = harness.http("POST", "/_emulator/faults", {"method": "chat.update"})
     assert (status, body["error"]) == (400, "invalid_arguments")
+
+
+def test_expired_triggers_and_response_urls_are_dropped_oldest_first_past_the_limit() -> None:
+    clock = [0.0]
+    state = EmulatorState(demo_workspace(), now=lambda: clock[0])
+    alice = state.user("alice")
+    channel = next(iter(state.channels.values()))
+    assert alice is not None
+    old_trigger = state.issue_trigger_locked(alice)
+    old_url = state.issue_response_url_locked(alice, channel, None, is_ephemeral=False)
+    for _ in range(PRUNE_ABOVE):
+        state.issue_trigger_locked(alice)
+        state.issue_response_url_locked(alice, channel, None, is_ephemeral=False)
+    # Nothing has expired yet: past the limit, every entry is still kept.
+    clock[0] = TRIGGER_MEMORY / 2
+    state.issue_trigger_locked(alice)
+    recent_url = state.issue_response_url_locked(alice, channel, None, is_ephemeral=False)
+    assert old_trigger.id in state.triggers
+    assert old_url.id in state.response_targets
+
+    clock[0] = RESPONSE_URL_TTL + 1
+    newest_trigger = state.issue_trigger_locked(alice)
+    newest_url = state.issue_response_url_locked(alice, channel, None, is_ephemeral=False)
+    assert list(state.triggers) == [newest_trigger.id]
+    # A response_url lives 30 minutes, a trigger TRIGGER_MEMORY seconds.
+    assert list(state.response_targets) == [recent_url.id, newest_url.id]
