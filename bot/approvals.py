@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 # shorter): the next look re-posts it, unless it finds it in Slack.
 _STALE_CLAIM = timedelta(minutes=5)
 _MAX_RENDERS = 10
+# Seconds a mapping read for an earlier click may answer a click's check (never a decision).
+CHECK_IDENTITY_MAX_AGE = 60.0
 
 Router = Callable[[Approval], str]
 
@@ -176,8 +178,12 @@ class ApprovalService:
     # -- decisions -------------------------------------------------------------------------
 
     def check(self, slack_user_id: str, execution_id: str, step_name: str | None) -> Approval:
-        """Raise the refusal a person would get if they decided now; the approval if none."""
-        identity = self._identity(slack_user_id)
+        """Raise the refusal a person would get if they decided now; the approval if none.
+
+        Only a warning ahead of the decision, which reads the mapping afresh: a mapping read in
+        the last minute will do (one table read less per click).
+        """
+        identity = self._identity(slack_user_id, max_age=CHECK_IDENTITY_MAX_AGE)
         approval = self._automation.get_approval(execution_id, step_name)
         self._authorize(identity, approval)
         return approval
@@ -356,8 +362,8 @@ class ApprovalService:
         where = self._flows.placement(approval) if self._flows is not None else None
         return where or Placement(channel=self._route(approval))
 
-    def _identity(self, slack_user_id: str) -> Identity:
-        identity = self._identities.get(slack_user_id)
+    def _identity(self, slack_user_id: str, max_age: float = 0.0) -> Identity:
+        identity = self._identities.get(slack_user_id, max_age=max_age)
         if identity is None or identity.principal_arn is None:
             raise NotMapped(
                 "You are not mapped to an AWS approver role yet. Ask an admin to run: "

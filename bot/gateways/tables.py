@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -156,16 +157,36 @@ class ApprovalStore:
 
 
 class IdentityStore:
-    """Identities table: Slack user id → the IAM role they act through (and IAM user they are)."""
+    """Identities table: Slack user id → the IAM role they act through (and IAM user they are).
 
-    def __init__(self, table: TableAt) -> None:
+    A warm function remembers the mappings it found, for callers that accept one a little old
+    (`max_age`); the ones it did not find are read again every time, so a new mapping is never
+    missed.
+    """
+
+    def __init__(self, table: TableAt, clock: Callable[[], float] = time.monotonic) -> None:
         self._table = DynamoTable(table, "identities")
+        self._clock = clock
+        self._found: dict[str, tuple[float, Identity]] = {}
 
-    def get(self, slack_user_id: str) -> Identity | None:
+    def get(self, slack_user_id: str, *, max_age: float = 0.0) -> Identity | None:
+        """The user's mapping as the table has it; with `max_age` (seconds), one this process
+        read at most that long ago may stand in for the read."""
+        if max_age > 0:
+            found = self._found.get(slack_user_id)
+            if found is not None and self._clock() - found[0] <= max_age:
+                return found[1]
+        read_at = self._clock()
         item = self._table.get({"slack_user_id": slack_user_id}, consistent=False)
-        return _identity(item) if item else None
+        if not item:
+            self._found.pop(slack_user_id, None)
+            return None
+        identity = _identity(item)
+        self._found[slack_user_id] = (read_at, identity)
+        return identity
 
     def put(self, identity: Identity) -> None:
+        self._found.pop(identity.slack_user_id, None)
         item = {
             "slack_user_id": identity.slack_user_id,
             "display_name": identity.display_name,
@@ -175,6 +196,7 @@ class IdentityStore:
         self._table.put({k: v for k, v in item.items() if v})
 
     def delete(self, slack_user_id: str) -> bool:
+        self._found.pop(slack_user_id, None)
         return self._table.delete({"slack_user_id": slack_user_id})
 
     def all(self) -> list[Identity]:

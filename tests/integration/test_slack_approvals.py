@@ -109,6 +109,20 @@ def test_an_unmapped_user_is_told_what_to_do_and_nothing_reaches_ssm(world: Worl
     assert world.execution_status(execution_id) == "Waiting"
 
 
+def test_a_mapping_removed_after_a_click_still_stops_the_decision(world: World) -> None:
+    world.map_user("U0ALICE", "alice")
+    execution_id = world.start_approval([APPROVER_ROLE])
+    world.click("alice", ACTION_APPROVE)  # the click's check reads alice's mapping
+    world.unmap_user("U0ALICE")
+
+    # The next click's check may go by the mapping it read a moment ago; the decision may not.
+    world.decide("alice", ACTION_APPROVE, comment="LGTM")
+
+    assert any("not mapped" in t for t in world.ephemeral("alice"))
+    assert decisions(world, execution_id) == []
+    assert world.execution_status(execution_id) == "Waiting"
+
+
 def test_a_mapped_user_who_is_not_an_approver_is_refused(world: World) -> None:
     world.map_user("U0CAROL", "carol", role_arn=OTHER_ROLE)
     execution_id = world.start_approval([APPROVER_ROLE])

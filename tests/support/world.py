@@ -102,6 +102,12 @@ class World(SlackActions):
             Item=item
         )
 
+    def unmap_user(self, slack_user_id: str) -> None:
+        """As `signoff users unmap` run elsewhere would: the table changes, no function is told."""
+        self.session.resource("dynamodb", region_name=REGION).Table(
+            "signoff-identities"
+        ).delete_item(Key={"slack_user_id": slack_user_id})
+
     def start_approval(
         self,
         approvers: list[str],
