@@ -33,14 +33,14 @@ from typing import Any
 from _sandbox import REPO, RunningSandbox, sandbox_from_args
 
 sys.path.insert(0, str(REPO))
-from bot.config import Settings
+from bot.config import SLACK_POST_SPACING
 from tests.support.signed import function_url_event, payload_body, signed_headers
 
 FIXTURES = REPO / "tests" / "fixtures"
 TARGET_TIME, TARGET_MEMORY = 1.25, 1.3
 BASELINE = "import boto3, slack_bolt, aws_lambda_powertools"
 # Seconds between measured runs: the bot's default spacing of posts in a channel, and a margin.
-POST_SPACING = Settings.slack_post_spacing.total_seconds() + 0.05
+POST_SPACING = SLACK_POST_SPACING.total_seconds() + 0.05
 
 # Peak RSS as the process itself saw it: VmHWM belongs to the address space exec() creates, so
 # the parent's pages (which a forked child shares until exec) are not counted, unlike ru_maxrss.

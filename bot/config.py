@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
+
+import msgspec
 
 from bot.errors import ConfigError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+# Cards for one channel go out at least this far apart (Slack: about 1 message/s/channel).
+SLACK_POST_SPACING = timedelta(milliseconds=1050)
 
 
-# Still a dataclass: bench/cold_start.py reads Settings.slack_post_spacing off the class.
-@dataclass(frozen=True)
-class Settings:
+class Settings(msgspec.Struct, frozen=True):
     """Everything a handler, the bot or the CLI needs to know about where it runs."""
 
     region: str
@@ -24,7 +25,7 @@ class Settings:
     identities_table: str
     idempotency_table: str
     default_channel: str
-    channel_routes: Mapping[str, str] = field(default_factory=dict)
+    channel_routes: Mapping[str, str] = msgspec.field(default_factory=dict)
     slack_secret_arn: str | None = None
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
@@ -37,8 +38,15 @@ class Settings:
     key_user_path: str = "/"
     admins: frozenset[str] = frozenset()
     key_admin_role_arn: str | None = None
-    # Cards for one channel go out at least this far apart (Slack: about 1 message/s/channel).
-    slack_post_spacing: timedelta = timedelta(milliseconds=1050)
+    slack_post_spacing: timedelta = SLACK_POST_SPACING
+
+    def __repr__(self) -> str:
+        # The Slack tokens of a local run never show: a repr lands in logs and tracebacks.
+        fields = {name: getattr(self, name) for name in self.__struct_fields__}
+        for secret in ("slack_bot_token", "slack_signing_secret"):
+            if fields[secret]:
+                fields[secret] = "**********"
+        return f"Settings({', '.join(f'{name}={value!r}' for name, value in fields.items())})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -49,6 +49,10 @@ class SlackCredentials(msgspec.Struct, frozen=True):
     bot_token: str
     signing_secret: str
 
+    def __repr__(self) -> str:
+        # Never the values: a repr lands in logs and tracebacks.
+        return "SlackCredentials(bot_token='**********', signing_secret='**********')"
+
 
 class Services(msgspec.Struct, frozen=True):
     """Everything the listeners and handlers call, built once."""

@@ -4,6 +4,7 @@ import pytest
 
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.wiring import SlackCredentials
 
 BASE = {
     "AWS_REGION": "us-east-1",
@@ -79,3 +80,15 @@ def test_cards_are_paced_at_slacks_rate_unless_told_otherwise() -> None:
 def test_a_bad_post_spacing_names_the_variable_and_the_range(raw: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=f"SIGNOFF_SLACK_POST_SPACING_MS {problem}"):
         Settings.from_env({**BASE, "SIGNOFF_SLACK_POST_SPACING_MS": raw})
+
+
+def test_the_slack_tokens_of_a_local_run_never_show_in_a_repr() -> None:
+    settings = Settings.from_env(BASE)
+    shown = repr(settings)
+    assert "xoxb-test-not-a-real-token" not in shown
+    assert "test-signing-secret" not in shown
+    assert "slack_bot_token='**********'" in shown
+    assert "approvals_table='approvals'" in shown
+    credentials = SlackCredentials(bot_token="xoxb-test-not-a-real-token", signing_secret="s3")
+    assert "xoxb" not in repr(credentials)
+    assert "s3" not in repr(credentials)
