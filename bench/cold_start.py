@@ -203,11 +203,12 @@ class Events:
         pages = self.ssm.get_paginator("describe_automation_executions").paginate(
             Filters=[{"Key": "ExecutionStatus", "Values": ["Waiting"]}]
         )
-        for page in pages:
-            for execution in page["AutomationExecutionMetadataList"]:
-                self.ssm.stop_automation_execution(
-                    AutomationExecutionId=execution["AutomationExecutionId"]
-                )
+        # All pages first: stopping shrinks the list the next page's token points into.
+        waiting = [
+            e["AutomationExecutionId"] for p in pages for e in p["AutomationExecutionMetadataList"]
+        ]
+        for execution_id in waiting:
+            self.ssm.stop_automation_execution(AutomationExecutionId=execution_id)
         self.sandbox.settle()
 
     def fill(self, fixture: str, **values: str) -> Any:
