@@ -10,6 +10,7 @@ from typing import Protocol
 import msgspec
 
 from bot import views
+from bot.concurrency import together
 from bot.errors import (
     AlreadyDecided,
     ApprovalClosed,
@@ -139,9 +140,14 @@ class ApprovalService:
         except ServiceError:
             self._store.release_card(execution_id, approval.step_name)
             raise
-        if self._pacer is not None:
-            self._pacer.posted(where.channel)
-        self._card_posted(approval, where, ref)
+        pacer = self._pacer
+        if pacer is None:
+            self._card_posted(approval, where, ref)
+        else:
+            # Side by side: the channel's next poster waits for the first, the card for neither.
+            together(
+                lambda: pacer.posted(where.channel), lambda: self._card_posted(approval, where, ref)
+            )
         return ref
 
     def refresh(self, execution_id: str, step_name: str | None = None) -> Approval | None:

@@ -14,6 +14,7 @@ import msgspec
 
 from bot import views
 from bot.approvals import ApprovalService, Placement
+from bot.concurrency import together
 from bot.errors import (
     ApprovalNotFound,
     InvalidPayload,
@@ -671,25 +672,33 @@ class FlowService:
             self._flows.release_task(key)
             raise
         member = Membership(request.flow_id, request.level, request.levels, execution_id)
-        self._flows.put_member(execution_id, member)
-        self._flows.finish_task(key, execution_id)
-        if self._flows.start_level(
-            request.flow_id,
-            request.level,
-            execution_id,
-            request.ssm_min_required_approvals,
-            level_channel,
-        ):
-            self._flows.bump(request.flow_id)
-        self._audit.append(
-            request.flow_id,
-            "level_started",
-            level=request.level,
-            levels=request.levels,
-            execution_id=execution_id,
-            state=request.step,
-            approvers=list(request.ssm_approvers),
-            min_required=request.ssm_min_required_approvals,
+
+        def show_level() -> None:
+            if self._flows.start_level(
+                request.flow_id,
+                request.level,
+                execution_id,
+                request.ssm_min_required_approvals,
+                level_channel,
+            ):
+                self._flows.bump(request.flow_id)
+
+        # Four records of the started execution, none read by another's write: side by side,
+        # Step Functions hears back after the slowest, not after all four.
+        together(
+            lambda: self._flows.put_member(execution_id, member),
+            lambda: self._flows.finish_task(key, execution_id),
+            show_level,
+            lambda: self._audit.append(
+                request.flow_id,
+                "level_started",
+                level=request.level,
+                levels=request.levels,
+                execution_id=execution_id,
+                state=request.step,
+                approvers=list(request.ssm_approvers),
+                min_required=request.ssm_min_required_approvals,
+            ),
         )
         return {
             "result": "started",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from functools import cache, partial
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 
 from bot.access_keys import KeyIssuer, KeyRequestService
 from bot.approvals import ApprovalService
+from bot.concurrency import in_background
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.flows import FlowService, FlowTracker
@@ -207,6 +208,25 @@ def _access_keys(session: boto3.Session) -> AccessKeyGateway:
     return AccessKeyGateway(lazy_client(session, "iam"), lazy_client(session, "secretsmanager"))
 
 
+class _Once:
+    """`make()` on first need, once even when threads ask at the same moment; a failure is not
+    kept, so the next call tries again."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._made: Any = None
+        self._done = False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Any:
+        if not self._done:
+            with self._lock:
+                if not self._done:
+                    self._made = self._make()
+                    self._done = True
+        return self._made
+
+
 class _Lazy:
     """An AWS client made on first use.
 
@@ -216,16 +236,10 @@ class _Lazy:
     """
 
     def __init__(self, make: Callable[[], Any]) -> None:
-        self._make = make
-        self._made: Any = None
-        self._lock = threading.Lock()
+        self._client = _Once(make)
 
     def __getattr__(self, name: str) -> Any:
-        if self._made is None:
-            with self._lock:
-                if self._made is None:
-                    self._made = self._make()
-        return getattr(self._made, name)
+        return getattr(self._client(), name)
 
 
 def lazy_client(session: boto3.Session, service: str) -> Any:
@@ -234,13 +248,23 @@ def lazy_client(session: boto3.Session, service: str) -> Any:
 
 
 def services_from_env(
-    session: boto3.Session | None = None,
+    session: boto3.Session | None = None, *, prefetch_slack: bool = False
 ) -> tuple[Services, Callable[[], SlackCredentials]]:
     """What a handler builds at cold start: settings, services, and the Slack credentials as a
-    function: the secret is read on first need (the first Slack call, or the caller's)."""
+    function: the secret is read on first need (the first Slack call, or the caller's).
+
+    `prefetch_slack`: for functions whose events nearly all call Slack; the secret is read in
+    the background from now on, while the event's first AWS calls are under way, instead of
+    holding up the first Slack call.
+    """
     settings = Settings.from_env()
     settings.require_slack()  # a missing setting fails the cold start, not a later call
     session = session or lambda_session(settings.region)
-    credentials = cache(partial(slack_credentials, settings, session))
+    credentials: Callable[[], SlackCredentials] = _Once(
+        partial(slack_credentials, settings, session)
+    )
+    if prefetch_slack:
+        # A failure here is the first Slack call's to raise: it asks again.
+        in_background(credentials)
     client = web_client(lambda: credentials().bot_token, settings.slack_api_url)
     return build_services(settings, session, client), credentials

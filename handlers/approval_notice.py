@@ -15,7 +15,7 @@ logger = handler_logger()
 
 @cache
 def services() -> Services:
-    return services_from_env()[0]
+    return services_from_env(prefetch_slack=True)[0]
 
 
 # The SNS event is read as the dict it is: Powertools' data classes would import every event

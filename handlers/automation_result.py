@@ -17,7 +17,7 @@ logger = handler_logger()
 
 @cache
 def services() -> Services:
-    return services_from_env()[0]
+    return services_from_env(prefetch_slack=True)[0]
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)

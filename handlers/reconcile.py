@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bot.concurrency import together
 from bot.logs import handler_logger
 from bot.wiring import Services, services_from_env
 
@@ -16,7 +17,7 @@ logger = handler_logger()
 
 @cache
 def services() -> Services:
-    return services_from_env()[0]
+    return services_from_env(prefetch_slack=True)[0]
 
 
 def reconcilers(wired: Services) -> dict[str, Callable[[], dict[str, int]]]:
@@ -33,13 +34,21 @@ def reconcilers(wired: Services) -> dict[str, Callable[[], dict[str, int]]]:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    counts: dict[str, int] = {"failed_reconcilers": 0}
-    for prefix, reconcile in reconcilers(services()).items():
-        try:
-            counts.update({f"{prefix}{k}": v for k, v in reconcile().items()})
-        except Exception:
-            # One failing (Slack or a table down) must not keep the others from their repairs.
-            logger.exception("reconciler failed", extra={"reconciler": prefix or "approvals"})
-            counts["failed_reconcilers"] += 1
+    # The sweeps are independent and mostly wait on AWS and Slack: side by side, the pass takes
+    # as long as the longest.
+    found = together(*(partial(sweep, p, r) for p, r in reconcilers(services()).items()))
+    counts: dict[str, int] = {"failed_reconcilers": found.count(None)}
+    for sweep_counts in found:
+        counts.update(sweep_counts or {})
     logger.info("reconciled", extra=counts)
     return counts
+
+
+def sweep(prefix: str, reconcile: Callable[[], dict[str, int]]) -> dict[str, int] | None:
+    """One reconciler's counts under its prefix; None when it failed (logged): one failing (Slack
+    or a table down) must not keep the others from their repairs."""
+    try:
+        return {f"{prefix}{k}": v for k, v in reconcile().items()}
+    except Exception:
+        logger.exception("reconciler failed", extra={"reconciler": prefix or "approvals"})
+        return None

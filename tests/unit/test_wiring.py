@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections import Counter
 from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 from slack_sdk import WebClient
 
 from bot.config import Settings
@@ -32,6 +35,18 @@ class CountingSession(boto3.Session):
     def resource(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
         self.made[f"resource:{service_name}"] += 1
         return super().resource(service_name, *args, **kwargs)  # type: ignore[call-overload]
+
+
+# A deployed function's variables: the Slack tokens are in a secret, not in plain variables.
+DEPLOYED = {
+    "AWS_REGION": REGION,
+    "SIGNOFF_APPROVALS_TABLE": "approvals",
+    "SIGNOFF_IDENTITIES_TABLE": "identities",
+    "SIGNOFF_AUDIT_TABLE": "audit",
+    "SIGNOFF_IDEMPOTENCY_TABLE": "idempotency",
+    "SIGNOFF_DEFAULT_CHANNEL": "C0APPROVALS",
+    "SLACK_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-AbCdEf",
+}
 
 
 def settings() -> Settings:
@@ -75,15 +90,7 @@ def test_the_slack_secret_is_read_on_first_need_not_at_cold_start(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A deployed function (the secret, no plain tokens) that never calls Slack reads no secret.
-    for name, value in {
-        "AWS_REGION": REGION,
-        "SIGNOFF_APPROVALS_TABLE": "approvals",
-        "SIGNOFF_IDENTITIES_TABLE": "identities",
-        "SIGNOFF_AUDIT_TABLE": "audit",
-        "SIGNOFF_IDEMPOTENCY_TABLE": "idempotency",
-        "SIGNOFF_DEFAULT_CHANNEL": "C0APPROVALS",
-        "SLACK_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-AbCdEf",
-    }.items():
+    for name, value in DEPLOYED.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
@@ -107,3 +114,31 @@ def test_a_token_given_as_a_function_is_asked_for_once_on_first_use() -> None:
     assert client.token == "xoxb-fake-not-a-real-token"
     assert client.token == "xoxb-fake-not-a-real-token"
     assert asked == ["token"]
+
+
+def test_a_function_that_calls_slack_can_read_the_secret_ahead_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with mock_aws():
+        arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
+            Name="fake-slack",
+            SecretString=json.dumps(
+                {"bot_token": "xoxb-fake-not-a-real-token", "signing_secret": "fake-secret"}
+            ),
+        )["ARN"]
+        for name, value in {**DEPLOYED, "SLACK_SECRET_ARN": arn}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+        monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
+        session = CountingSession()
+
+        services, credentials = services_from_env(session, prefetch_slack=True)
+
+        # Read in the background, before anything asked for it.
+        deadline = time.monotonic() + 10
+        while session.made["client:secretsmanager"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert session.made == Counter({"client:secretsmanager": 1})
+        assert credentials().bot_token == "xoxb-fake-not-a-real-token"
+        assert services.slack._client.token == "xoxb-fake-not-a-real-token"
+        assert session.made == Counter({"client:secretsmanager": 1})

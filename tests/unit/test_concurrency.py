@@ -1,0 +1,51 @@
+"""Independent calls side by side: results in order, every call run, the first failure raised."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from bot.concurrency import in_background, together
+
+
+def test_the_calls_run_at_the_same_time_and_answer_in_order() -> None:
+    # Each call waits for all three to have started: one after the other, they never would.
+    started = threading.Barrier(3, timeout=5)
+
+    def call(n: int) -> int:
+        started.wait()
+        return n
+
+    assert together(lambda: call(1), lambda: call(2), lambda: call(3)) == [1, 2, 3]
+
+
+def test_every_call_runs_and_the_first_failure_in_order_is_raised() -> None:
+    ran: list[str] = []
+
+    def fails(name: str) -> None:
+        ran.append(name)
+        raise RuntimeError(name)
+
+    with pytest.raises(RuntimeError, match="second"):
+        together(lambda: ran.append("first"), lambda: fails("second"), lambda: fails("third"))
+    assert sorted(ran) == ["first", "second", "third"]
+
+
+def test_calls_made_from_inside_a_worker_run_in_its_thread() -> None:
+    # Workers that queued their own calls on the pool they fill would wait on each other forever.
+    def thread_name() -> str:
+        return threading.current_thread().name
+
+    def nested() -> set[str]:
+        return set(together(*[thread_name] * 4)) - {thread_name()}
+
+    first, *on_workers = together(*[nested] * 4)
+    assert on_workers == [set(), set(), set()]
+    assert first  # the caller's own thread is no worker: its calls went to the pool
+
+
+def test_a_background_call_reports_through_its_future() -> None:
+    assert in_background(lambda: 42).result(timeout=5) == 42
+    with pytest.raises(ZeroDivisionError):
+        in_background(lambda: 1 / 0).result(timeout=5)
