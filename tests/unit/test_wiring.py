@@ -37,14 +37,17 @@ class CountingSession(boto3.Session):
         return super().resource(service_name, *args, **kwargs)  # type: ignore[call-overload]
 
 
-# A deployed function's variables: the Slack tokens are in a secret, not in plain variables.
-DEPLOYED = {
+TABLES = {
     "AWS_REGION": REGION,
     "SIGNOFF_APPROVALS_TABLE": "approvals",
     "SIGNOFF_IDENTITIES_TABLE": "identities",
     "SIGNOFF_AUDIT_TABLE": "audit",
     "SIGNOFF_IDEMPOTENCY_TABLE": "idempotency",
     "SIGNOFF_DEFAULT_CHANNEL": "C0APPROVALS",
+}
+# A deployed function's variables: the Slack tokens are in a secret, not in plain variables.
+DEPLOYED = {
+    **TABLES,
     "SLACK_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-AbCdEf",
 }
 
@@ -52,12 +55,7 @@ DEPLOYED = {
 def settings() -> Settings:
     return Settings.from_env(
         {
-            "AWS_REGION": REGION,
-            "SIGNOFF_APPROVALS_TABLE": "approvals",
-            "SIGNOFF_IDENTITIES_TABLE": "identities",
-            "SIGNOFF_AUDIT_TABLE": "audit",
-            "SIGNOFF_IDEMPOTENCY_TABLE": "idempotency",
-            "SIGNOFF_DEFAULT_CHANNEL": "C0APPROVALS",
+            **TABLES,
             "SLACK_BOT_TOKEN": "xoxb-fake-not-a-real-token",
             "SLACK_SIGNING_SECRET": "fake-signing-secret",
         }
