@@ -144,7 +144,8 @@ class ApprovalService:
         if pacer is None:
             self._card_posted(approval, where, ref)
         else:
-            # Side by side: the channel's next poster waits for the first, the card for neither.
+            # The post's time (the channel's next poster waits on it) and the card's own records
+            # are independent: written side by side.
             together(
                 lambda: pacer.posted(where.channel), lambda: self._card_posted(approval, where, ref)
             )

@@ -4,7 +4,8 @@ A handler's work is mostly waiting on DynamoDB, SSM and Slack. Where a service h
 do not depend on one another (a level's records after its execution started, the reconciler's
 separate sweeps), `together` runs them on a few threads; boto3 clients and slack_sdk's client
 are safe to share between threads. A call made from inside one of those threads runs in that
-thread, so nesting never waits on a pool it is part of.
+thread, so nesting never waits on a pool it is part of. `Once` is a value those threads may all
+ask for first (a client, the Slack secret), made only once.
 """
 
 from __future__ import annotations
@@ -37,6 +38,25 @@ def together(*calls: Callable[[], Any]) -> list[Any]:
         if error is not None:
             raise error
     return [result for result, _ in outcomes]
+
+
+class Once:
+    """`make()` on first need, once even when threads ask at the same moment; a failure is not
+    kept, so the next call tries again."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._made: Any = None
+        self._done = False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Any:
+        if not self._done:
+            with self._lock:
+                if not self._done:
+                    self._made = self._make()
+                    self._done = True
+        return self._made
 
 
 def in_background(call: Callable[[], Any]) -> Future[Any]:

@@ -88,7 +88,11 @@ class Settings(msgspec.Struct, frozen=True):
             key_admin_role_arn=env.get("SIGNOFF_KEY_ADMIN_ROLE_ARN") or None,
             slack_post_spacing=timedelta(
                 milliseconds=_parse_int(
-                    env, "SIGNOFF_SLACK_POST_SPACING_MS", 1050, unit="milliseconds", most=10_000
+                    env,
+                    "SIGNOFF_SLACK_POST_SPACING_MS",
+                    SLACK_POST_SPACING // timedelta(milliseconds=1),
+                    unit="milliseconds",
+                    most=10_000,
                 )
             ),
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import partial
@@ -15,7 +14,7 @@ from slack_sdk import WebClient
 
 from bot.access_keys import KeyIssuer, KeyRequestService
 from bot.approvals import ApprovalService
-from bot.concurrency import in_background
+from bot.concurrency import Once, in_background
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.flows import FlowService, FlowTracker
@@ -208,25 +207,6 @@ def _access_keys(session: boto3.Session) -> AccessKeyGateway:
     return AccessKeyGateway(lazy_client(session, "iam"), lazy_client(session, "secretsmanager"))
 
 
-class _Once:
-    """`make()` on first need, once even when threads ask at the same moment; a failure is not
-    kept, so the next call tries again."""
-
-    def __init__(self, make: Callable[[], Any]) -> None:
-        self._make = make
-        self._made: Any = None
-        self._done = False
-        self._lock = threading.Lock()
-
-    def __call__(self) -> Any:
-        if not self._done:
-            with self._lock:
-                if not self._done:
-                    self._made = self._make()
-                    self._done = True
-        return self._made
-
-
 class _Lazy:
     """An AWS client made on first use.
 
@@ -236,7 +216,7 @@ class _Lazy:
     """
 
     def __init__(self, make: Callable[[], Any]) -> None:
-        self._client = _Once(make)
+        self._client = Once(make)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client(), name)
@@ -260,7 +240,7 @@ def services_from_env(
     settings = Settings.from_env()
     settings.require_slack()  # a missing setting fails the cold start, not a later call
     session = session or lambda_session(settings.region)
-    credentials: Callable[[], SlackCredentials] = _Once(
+    credentials: Callable[[], SlackCredentials] = Once(
         partial(slack_credentials, settings, session)
     )
     if prefetch_slack:

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from bot.concurrency import in_background, together
+from bot.concurrency import Once, in_background, together
 
 
 def test_the_calls_run_at_the_same_time_and_answer_in_order() -> None:
@@ -49,3 +49,25 @@ def test_a_background_call_reports_through_its_future() -> None:
     assert in_background(lambda: 42).result(timeout=5) == 42
     with pytest.raises(ZeroDivisionError):
         in_background(lambda: 1 / 0).result(timeout=5)
+
+
+def test_a_once_value_is_made_once_for_threads_asking_together_and_a_failure_is_not_kept() -> None:
+    made: list[int] = []
+    asked = threading.Barrier(4, timeout=5)
+
+    def make() -> int:
+        made.append(1)
+        if len(made) == 1:
+            raise RuntimeError("the first try fails")
+        return len(made)
+
+    value = Once(make)
+    with pytest.raises(RuntimeError):
+        value()
+
+    def ask() -> int:
+        asked.wait()
+        return int(value())
+
+    assert together(ask, ask, ask, ask) == [2, 2, 2, 2]
+    assert len(made) == 2

@@ -25,7 +25,7 @@ class Clock:
 
 
 @pytest.fixture
-def table() -> Iterator[TableAt]:
+def identities() -> Iterator[TableAt]:
     with mock_aws():
         yield signoff_tables(boto3.client("dynamodb", region_name="us-east-1"))["identities"]
 
@@ -46,20 +46,20 @@ def unmap_directly(table: TableAt, slack_user_id: str) -> None:
     table.client.delete_item(TableName=table.name, Key={"slack_user_id": {"S": slack_user_id}})
 
 
-def test_a_plain_read_always_asks_the_table(table: TableAt) -> None:
-    store = IdentityStore(table, clock=Clock())
-    map_directly(table, "U1")
+def test_a_plain_read_always_asks_the_table(identities: TableAt) -> None:
+    store = IdentityStore(identities, clock=Clock())
+    map_directly(identities, "U1")
     assert store.get("U1") == Identity("U1", "U1", role_arn=ROLE)
-    unmap_directly(table, "U1")
+    unmap_directly(identities, "U1")
     assert store.get("U1") is None
 
 
-def test_a_found_mapping_answers_reads_that_accept_its_age(table: TableAt) -> None:
+def test_a_found_mapping_answers_reads_that_accept_its_age(identities: TableAt) -> None:
     clock = Clock()
-    store = IdentityStore(table, clock=clock)
-    map_directly(table, "U1")
+    store = IdentityStore(identities, clock=clock)
+    map_directly(identities, "U1")
     assert store.get("U1") is not None
-    unmap_directly(table, "U1")
+    unmap_directly(identities, "U1")
 
     clock.now += 59
     assert store.get("U1", max_age=60) == Identity("U1", "U1", role_arn=ROLE)
@@ -68,16 +68,16 @@ def test_a_found_mapping_answers_reads_that_accept_its_age(table: TableAt) -> No
     assert store.get("U1", max_age=60) is None
 
 
-def test_a_missing_mapping_is_never_remembered(table: TableAt) -> None:
-    store = IdentityStore(table, clock=Clock())
+def test_a_missing_mapping_is_never_remembered(identities: TableAt) -> None:
+    store = IdentityStore(identities, clock=Clock())
     assert store.get("U2", max_age=60) is None
-    map_directly(table, "U2")
+    map_directly(identities, "U2")
     assert store.get("U2", max_age=60) == Identity("U2", "U2", role_arn=ROLE)
 
 
-def test_this_process_changing_a_mapping_forgets_what_it_remembered(table: TableAt) -> None:
-    store = IdentityStore(table, clock=Clock())
-    map_directly(table, "U3")
+def test_this_process_changing_a_mapping_forgets_what_it_remembered(identities: TableAt) -> None:
+    store = IdentityStore(identities, clock=Clock())
+    map_directly(identities, "U3")
     assert store.get("U3") is not None
     store.put(Identity("U3", "U3", role_arn=ROLE + "Two"))
     assert store.get("U3", max_age=60) == Identity("U3", "U3", role_arn=ROLE + "Two")
