@@ -336,7 +336,7 @@ def run(sandbox: RunningSandbox, runs: int, only: list[str]) -> int:
             # drifts by a quarter within a minute, and a pair sees the same drift.
             t_ratio = _paired(served, bases, "wall_ms")
             m_ratio = _paired(served, bases, "rss_mb")
-            spread = sorted(r.wall_ms / b.wall_ms for r, b in zip(served, bases, strict=True))
+            spread = _ratios(served, bases, "wall_ms")
             # The fastest of each: what the code costs when nothing else on the machine did.
             fastest = min(r.wall_ms for r in served) / min(b.wall_ms for b in bases)
             flag = "" if t_ratio <= TARGET_TIME and m_ratio <= TARGET_MEMORY else "  <- misses"
@@ -372,11 +372,15 @@ def run(sandbox: RunningSandbox, runs: int, only: list[str]) -> int:
     return 1 if missed else 0
 
 
-def _paired(runs: list[Run], bases: list[Run], measure: str) -> float:
-    """The median of each run's measure over that of the baseline started just before it."""
-    return statistics.median(
+def _ratios(runs: list[Run], bases: list[Run], measure: str) -> list[float]:
+    """Each run's measure over that of the baseline started just before it, lowest first."""
+    return sorted(
         getattr(r, measure) / getattr(b, measure) for r, b in zip(runs, bases, strict=True)
     )
+
+
+def _paired(runs: list[Run], bases: list[Run], measure: str) -> float:
+    return statistics.median(_ratios(runs, bases, measure))
 
 
 def _medians(results: list[Run]) -> dict[str, float]:
