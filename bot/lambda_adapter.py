@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.aws_lambda import SlackRequestHandler
 from slack_bolt.adapter.aws_lambda.handler import to_aws_response, to_bolt_request
 from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListenerRunner
+from slack_bolt.listener.thread_runner import ThreadListenerRunner
+from slack_bolt.util.utils import get_name_for_callable
 from slack_sdk.signature import SignatureVerifier
 
 logger = logging.getLogger(__name__)
@@ -32,14 +36,11 @@ class VerifiedRequestHandler(SlackRequestHandler):
     is a large share of each click's CPU time).
     """
 
-    def __init__(self, app: App, signing_secret: str, lambda_client: Any = None) -> None:
+    def __init__(self, app: App, signing_secret: str, lambda_client: Any) -> None:
         super().__init__(app=app)
         self._verifier = SignatureVerifier(signing_secret)
-        if lambda_client is not None:
-            # The client lazy listeners re-invoke this function with (else Bolt makes its own).
-            self.app.listener_runner.lazy_listener_runner = LambdaLazyListenerRunner(
-                self.logger, lambda_client
-            )
+        # Lazy listeners re-invoke this function with `lambda_client`, without Bolt's copy.
+        app._listener_runner = SelfInvokingListenerRunner(app.listener_runner, lambda_client)
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         if not self._signed_by_slack(event):
@@ -77,3 +78,41 @@ class VerifiedRequestHandler(SlackRequestHandler):
             except (binascii.Error, UnicodeDecodeError):
                 return False  # Slack sends text; Bolt could not decode this either
         return self._verifier.is_valid(body=str(body), timestamp=timestamp, signature=signature)
+
+
+class SelfInvokingListenerRunner(ThreadListenerRunner):
+    """Bolt's listener runner, starting each lazy listener as Bolt's Lambda adapter does.
+
+    The same asynchronous self-invocation with the same event (the Function URL's, marked
+    lazy-only for one listener), without what Bolt does first for any runner: re-parse the
+    request's body and deep-copy the whole request, context and all. On Lambda the copy is
+    thrown away unread, and it was a quarter of the acking invocation's CPU time. The
+    re-invocation runs the lazy listener as Bolt's Lambda runner does.
+    """
+
+    def __init__(self, runner: ThreadListenerRunner, lambda_client: Any) -> None:
+        super().__init__(
+            logger=runner.logger,
+            process_before_response=runner.process_before_response,
+            listener_error_handler=runner.listener_error_handler,
+            listener_start_handler=runner.listener_start_handler,
+            listener_completion_handler=runner.listener_completion_handler,
+            listener_executor=runner.listener_executor,
+            lazy_listener_runner=LambdaLazyListenerRunner(runner.logger, lambda_client),
+        )
+        self._lambda = lambda_client
+
+    def _start_lazy_function(self, lazy_func: Callable[..., None], request: BoltRequest) -> None:
+        event: dict[str, Any] = request.context["lambda_request"]
+        headers = dict(
+            event.get("headers") or {},
+            **{
+                "x-slack-bolt-lazy-only": "1",
+                "x-slack-bolt-lazy-function-name": get_name_for_callable(lazy_func),
+            },
+        )
+        self._lambda.invoke(
+            FunctionName=request.context["aws_lambda_invoked_function_arn"],
+            InvocationType="Event",
+            Payload=json.dumps(dict(event, headers=headers, method="NONE")),
+        )

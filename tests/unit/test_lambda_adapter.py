@@ -1,0 +1,102 @@
+"""The Lambda adapter's lazy listeners: one asynchronous self-invocation each, and what it runs."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_bolt.authorization import AuthorizeResult
+
+from bot.lambda_adapter import VerifiedRequestHandler
+from tests.support.signed import (
+    FUNCTION_ARN,
+    LambdaContext,
+    block_actions,
+    function_url_event,
+    signed_request,
+)
+
+SECRET = "test-signing-secret-not-real"
+
+
+class RecordingLambda:
+    """Stands in for a boto3 Lambda client: keeps each Invoke's arguments."""
+
+    def __init__(self) -> None:
+        self.invocations: list[dict[str, Any]] = []
+
+    def invoke(self, **kwargs: Any) -> dict[str, Any]:
+        self.invocations.append(kwargs)
+        return {"StatusCode": 202}
+
+
+def _handler(ran: list[str]) -> tuple[VerifiedRequestHandler, RecordingLambda]:
+    app = App(
+        name="test",
+        signing_secret=SECRET,
+        authorize=lambda enterprise_id, team_id: AuthorizeResult(
+            enterprise_id=enterprise_id, team_id=team_id, bot_token="xoxb-test-not-real"
+        ),
+        process_before_response=True,
+    )
+
+    def on_click(ack: Ack) -> None:
+        ack()
+        ran.append("ack")
+
+    def first_lazy(body: dict[str, Any]) -> None:
+        ran.append("first:" + body["actions"][0]["value"])
+
+    def second_lazy(body: dict[str, Any]) -> None:
+        ran.append("second:" + body["user"]["id"])
+
+    app.action("approve")(ack=on_click, lazy=[first_lazy, second_lazy])
+    recorder = RecordingLambda()
+    return VerifiedRequestHandler(app, SECRET, lambda_client=recorder), recorder
+
+
+def _click_event() -> dict[str, Any]:
+    body, headers = signed_request(block_actions("U0ALICE", "approve", "exec-1|Approve"), SECRET)
+    return function_url_event(body, headers)
+
+
+def test_each_lazy_listener_is_one_asynchronous_invocation_of_the_same_function() -> None:
+    ran: list[str] = []
+    handler, recorder = _handler(ran)
+    event = _click_event()
+    original = copy.deepcopy(event)
+
+    response = handler.handle(event, LambdaContext())
+
+    assert response["statusCode"] == 200
+    assert ran == ["ack"]  # the lazy listeners run in their own invocations, not this one
+    assert [(i["FunctionName"], i["InvocationType"]) for i in recorder.invocations] == [
+        (FUNCTION_ARN, "Event"),
+        (FUNCTION_ARN, "Event"),
+    ]
+    payloads = [json.loads(i["Payload"]) for i in recorder.invocations]
+    assert [p["headers"]["x-slack-bolt-lazy-function-name"] for p in payloads] == [
+        "first_lazy",
+        "second_lazy",
+    ]
+    for payload in payloads:
+        assert payload["headers"]["x-slack-bolt-lazy-only"] == "1"
+        assert payload["body"] == original["body"]  # still Slack's signed body, verified again
+        assert payload["requestContext"] == original["requestContext"]
+    assert event == original  # the caller's event is not changed
+
+
+def test_a_lazy_invocation_runs_only_its_own_listener() -> None:
+    ran: list[str] = []
+    handler, recorder = _handler(ran)
+    handler.handle(_click_event(), LambdaContext())
+    first, second = (json.loads(i["Payload"]) for i in recorder.invocations)
+    ran.clear()
+
+    handler.handle(second, LambdaContext())
+    handler.handle(first, LambdaContext())
+
+    assert ran == ["second:U0ALICE", "first:exec-1|Approve"]
+    assert len(recorder.invocations) == 2  # a lazy invocation starts nothing more
