@@ -60,7 +60,7 @@ class SandboxApp:
     """WSGI app: /_sandbox/ control endpoints, everything else to moto's dispatcher."""
 
     def __init__(self) -> None:
-        self._moto = DomainDispatcherApplication(create_backend_app)
+        self._moto = DomainDispatcherApplication(_backend_app)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if str(environ.get("PATH_INFO", "")).startswith(CONTROL_PREFIX):
@@ -96,6 +96,17 @@ class SandboxApp:
             stats = {"started": pool.started, "warm": pool.warm()} if pool else None
             return _json({"environments": stats})
         return _json({"error": f"no such sandbox endpoint: {request.method} {request.path}"}, 404)
+
+
+def _backend_app(service: Any) -> Any:
+    """moto's Flask app for one service, out of Flask's debug mode (moto turns it on).
+
+    Debug mode only adds work to each request here (Flask's debug checks on every form read),
+    and an error moto does not turn into an AWS error is a 500 either way; Flask logs it.
+    """
+    app = create_backend_app(service)
+    app.debug = False
+    return app
 
 
 def _json(document: dict[str, Any], status: int = 200) -> Response:

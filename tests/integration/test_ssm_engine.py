@@ -564,3 +564,69 @@ def test_describe_calls_filter_executions_and_steps(
         AutomationExecutionId=approved, ReverseOrder=True
     )
     assert [s["StepName"] for s in reverse["StepExecutions"]] == ["CreateAccessKey", "ApprovalStep"]
+
+
+def _both_ways(operation: str, result: dict[str, Any]) -> tuple[Any, Any]:
+    """`result` as moto's model-driven serializer writes it, and as the sandbox's JsonResult."""
+    from moto.core.responses import ActionContext, ActionResult
+    from moto.core.serialize import get_serializer_class
+    from moto.core.utils import get_service_model
+    from moto.ssm.responses import SimpleSystemManagerResponse
+
+    from sandbox.aws.api import JsonResult
+
+    service = get_service_model("ssm")
+    context = ActionContext(
+        service,
+        service.operation_model(operation),
+        get_serializer_class("ssm", service.protocol),
+        SimpleSystemManagerResponse(),
+    )
+    _, _, reference = ActionResult(result).execute_result(context)
+    status, headers, fast = JsonResult(result).execute_result(context)
+    assert status == 200
+    assert headers["Content-Type"] == "application/x-amz-json-1.1"
+    return json.loads(str(reference)), json.loads(fast)
+
+
+def test_the_reads_written_directly_match_what_moto_writes_from_the_model(
+    flow: AccessKeyFlow,
+    engine_settle: Callable[..., None],
+    clock: Clock,
+    user_session: Callable[[str], boto3.Session],
+) -> None:
+    from moto.ssm.models import ssm_backends
+
+    from sandbox.aws.engine import engine
+
+    waiting, approved, rejected, cancelled, timed_out = (flow.start(["alice"]) for _ in range(5))
+    engine_settle()
+    signal(user_session("alice"), approved, "Approve", "looks right")
+    signal(user_session("alice"), rejected, "Reject", "not this week — ünïcode")
+    flow.ssm.stop_automation_execution(AutomationExecutionId=cancelled)
+    engine_settle()
+    clock.advance(604800 / 2)
+    fresh = flow.start(["alice"])  # a second start time, half a week on
+    engine_settle()
+    clock.advance(604800 / 2 + 0.5)
+    engine_settle()
+    backend = ssm_backends[ACCOUNT][REGION]
+    assert flow.execution(timed_out)["AutomationExecutionStatus"] == "TimedOut"
+    assert flow.execution(fresh)["AutomationExecutionStatus"] == "Waiting"
+
+    for execution_id in (waiting, approved, rejected, cancelled, timed_out, fresh):
+        reference, fast = _both_ways(
+            "GetAutomationExecution", {"AutomationExecution": engine.get(backend, execution_id)}
+        )
+        assert fast == reference
+        reference, fast = _both_ways(
+            "DescribeAutomationStepExecutions",
+            {"StepExecutions": engine.list_steps(backend, execution_id)},
+        )
+        assert fast == reference
+    reference, fast = _both_ways(
+        "DescribeAutomationExecutions",
+        {"AutomationExecutionMetadataList": engine.list_metadata(backend), "NextToken": "5"},
+    )
+    assert fast == reference
+    assert len(fast["AutomationExecutionMetadataList"]) == 6
