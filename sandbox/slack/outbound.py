@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
 from slack_sdk.signature import SignatureVerifier
 
 ACK_TIMEOUT_SECONDS = 3.0
-
-# The bot runs on loopback in the sandbox; a proxy from the environment must not get in between.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
@@ -79,28 +75,32 @@ class BotEndpoint:
         return self.post_form({"payload": json.dumps(payload)})
 
     def post_form(self, fields: dict[str, str]) -> BotReply:
+        # http.client, not urllib: no proxy from the environment gets between the emulator and
+        # a bot on loopback, and a click costs the emulator less CPU time.
         if not self.url:
             return BotReply(None, None, 0.0, error="dispatch_failed: no bot_url configured")
+        target = urllib.parse.urlsplit(self.url)
+        if target.scheme not in ("http", "https") or not target.hostname:
+            return BotReply(None, None, 0.0, error=f"dispatch_failed: bad bot_url {self.url}")
         body = urllib.parse.urlencode(fields)
-        request = urllib.request.Request(  # noqa: S310 - the URL is the configured bot, http(s)
-            self.url, data=body.encode(), headers=self.signed_headers(body), method="POST"
+        connection_class = (
+            http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
         )
+        connection = connection_class(target.hostname, target.port, timeout=self.timeout)
+        path = (target.path or "/") + (f"?{target.query}" if target.query else "")
         started = time.perf_counter()
         try:
-            with _OPENER.open(request, timeout=self.timeout) as response:
-                raw = response.read()
-                status = response.status
-                headers = dict(response.headers.items())
-        except urllib.error.HTTPError as exc:
-            raw = exc.read()
-            status = exc.code
-            headers = dict(exc.headers.items()) if exc.headers else {}
+            connection.request("POST", path, body.encode(), self.signed_headers(body))
+            response = connection.getresponse()
+            raw = response.read()
+            status = response.status
+            headers = dict(response.getheaders())
         except TimeoutError:
             return BotReply(None, None, _ms(started), error="operation_timeout")
-        except urllib.error.URLError as exc:
-            reason = "operation_timeout" if isinstance(exc.reason, TimeoutError) else None
-            error = reason or f"dispatch_failed: {exc.reason}"
-            return BotReply(None, None, _ms(started), error=error)
+        except (OSError, http.client.HTTPException) as exc:
+            return BotReply(None, None, _ms(started), error=f"dispatch_failed: {exc}")
+        finally:
+            connection.close()
         content_type = str(headers.get("Content-Type", headers.get("content-type", "")))
         reply_error = None if status == 200 else "dispatch_failed"
         return BotReply(status, parse_body(raw, content_type), _ms(started), reply_error, headers)
