@@ -30,7 +30,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from _sandbox import RunningSandbox, percentile, sandbox_from_args
+from _sandbox import CpuMeter, RunningSandbox, percentile, sandbox_from_args
 
 TARGET_P99_MS = 300.0
 
@@ -63,10 +63,11 @@ def start_cards(sandbox: RunningSandbox, count: int) -> list[str]:
 
 
 class Clicker:
-    """One kept-alive connection to the emulator's control API: a click costs the bench little.
+    """Clicks through the emulator's control API over http.client: cheap for the bench.
 
     The bench shares the machine's two cores with what it measures; `requests` took about 2 ms
-    of CPU a click, http.client a fraction of that.
+    of CPU a click, http.client under 1 ms. (The emulator's server closes each connection after
+    its answer; http.client opens the next one itself.)
     """
 
     def __init__(self, slack_url: str) -> None:
@@ -141,6 +142,8 @@ def run(sandbox: RunningSandbox, clicks: int, concurrency: int, cards: int, warm
     before = sandbox.environments()
 
     print(f"measuring: {clicks} clicks, {concurrency} at a time…", flush=True)
+    meter = CpuMeter()
+    meter.start()
     began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         replies = list(
@@ -150,7 +153,8 @@ def run(sandbox: RunningSandbox, clicks: int, concurrency: int, cards: int, warm
             )
         )
     wall = time.perf_counter() - began
-    sandbox.settle(timeout=300)
+    sandbox.settle(timeout=300)  # the lazy checks still running belong to these clicks
+    cpu = meter.stop()
 
     acks = [r["elapsed_ms"] for r in replies if r.get("status") == 200]
     failed = [r for r in replies if r.get("status") != 200]
@@ -171,6 +175,15 @@ def run(sandbox: RunningSandbox, clicks: int, concurrency: int, cards: int, warm
         print(
             f"execution environments: {before['started']} started in the warm-up, "
             f"{after['started'] - before['started']} more while measuring (cold starts)"
+        )
+    if cpu:
+        used, steal, seconds = cpu
+        parts = ", ".join(
+            f"{kind} {spent / len(replies) * 1000:.1f}" for kind, spent in used.items()
+        )
+        print(
+            f"CPU a click: {sum(used.values()) / len(replies) * 1000:.1f} ms ({parts}); "
+            f"CPU time the hypervisor gave to others: {steal:.1f} s in {seconds:.1f} s"
         )
     for reply in failed[:5]:
         print(f"  not acked: status {reply.get('status')} error {reply.get('error')}")
