@@ -33,6 +33,7 @@ from typing import Any
 from _sandbox import CpuMeter, RunningSandbox, percentile, sandbox_from_args
 
 TARGET_P99_MS = 300.0
+WARM_ROUNDS = 3  # rounds in a row that start no execution environment end the warm-up
 
 
 def start_cards(sandbox: RunningSandbox, count: int) -> list[str]:
@@ -116,9 +117,10 @@ def run(sandbox: RunningSandbox, clicks: int, concurrency: int, cards: int, warm
             per_thread.clicker = Clicker(sandbox.slack_url)
         return dict(per_thread.clicker.click(n, card_ts[n % cards]))
 
-    # As many in flight as measured, until a round starts no execution environment: Lambda (and
-    # the sandbox) keeps one per concurrent invocation warm, and their cold starts belong to
-    # bench/cold_start.py, not here. At most `warmup` clicks.
+    # As many in flight as measured, until three rounds in a row start no execution environment:
+    # Lambda (and the sandbox) keeps one per concurrent invocation warm, and their cold starts
+    # belong to bench/cold_start.py, not here. (One quiet round was not enough: the lazy checks'
+    # concurrency still peaked higher later.) At most `warmup` clicks.
     def burst(first: int, count: int) -> None:
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             list(
@@ -129,15 +131,14 @@ def run(sandbox: RunningSandbox, clicks: int, concurrency: int, cards: int, warm
             )
 
     round_size = max(concurrency * 5, 1)
-    done = 0
-    while done < warmup:
+    done = quiet_rounds = 0
+    while done < warmup and quiet_rounds < WARM_ROUNDS:
         started = (sandbox.environments() or {}).get("started", 0)
         burst(done, min(round_size, warmup - done))
         done += round_size
         now = (sandbox.environments() or {}).get("started", 0)
+        quiet_rounds = quiet_rounds + 1 if now == started else 0
         print(f"warm-up: {done} clicks, {now} execution environments", flush=True)
-        if now == started:
-            break
     sandbox.settle(timeout=300)
     before = sandbox.environments()
 
@@ -198,7 +199,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=20, help="clicks in flight (20)")
     parser.add_argument("--cards", type=int, default=20, help="open approvals clicked on (20)")
     parser.add_argument(
-        "--warmup", type=int, default=1000, help="at most this many unmeasured clicks first (1000)"
+        "--warmup", type=int, default=2000, help="at most this many unmeasured clicks first (2000)"
     )
     parser.add_argument("--aws-url", help="a running sandbox's AWS endpoint (else start one)")
     parser.add_argument("--slack-url", help="a running sandbox's Slack emulator")

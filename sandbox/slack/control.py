@@ -170,14 +170,16 @@ def build_blueprint(emu: SlackEmulator) -> Blueprint:
         method = request.args.get("method")
         since = int(request.args.get("since", 0))
         with state.lock:
-            items = [c for c in state.calls if c["seq"] > since and method in (None, c["method"])]
+            items = [
+                c.to_json() for c in state.calls if c.seq > since and method in (None, c.method)
+            ]
             return jsonify({"ok": True, "calls": items})
 
     @bp.get("/interactions")
     def interactions() -> Response:
         since = int(request.args.get("since", 0))
         with state.lock:
-            items = [i for i in state.interactions if i["seq"] > since]
+            items = [i.to_json() for i in state.interactions if i.seq > since]
             return jsonify({"ok": True, "interactions": items})
 
     @bp.get("/state")
@@ -321,7 +323,7 @@ def _wait_condition(emu: SlackEmulator) -> Callable[[], bool]:
     count = int(args.get("count", 1))
     if "method" in args:
         method = args["method"]
-        checks.append(lambda: sum(1 for c in state.calls if c["method"] == method) >= count)
+        checks.append(lambda: sum(1 for c in state.calls if c.method == method) >= count)
     if "channel" in args:
         ref, thread = args["channel"], args.get("thread")
 

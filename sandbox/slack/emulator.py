@@ -218,7 +218,7 @@ class SlackEmulator:
 
     def calls(self, method: str | None = None) -> list[dict[str, Any]]:
         with self.state.lock:
-            return [c for c in self.state.calls if method in (None, c["method"])]
+            return [c.to_json() for c in self.state.calls if method in (None, c.method)]
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
         """Block until `predicate()` (checked after every change) holds; False on timeout."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import time
 import urllib.error
@@ -30,7 +31,13 @@ from sandbox.slack.demo_bot import (
     build_demo_app,
 )
 from sandbox.slack.demo_bot import card as card_blocks
-from sandbox.slack.state import PRUNE_ABOVE, RESPONSE_URL_TTL, TRIGGER_MEMORY, EmulatorState
+from sandbox.slack.state import (
+    LOG_LIMIT,
+    PRUNE_ABOVE,
+    RESPONSE_URL_TTL,
+    TRIGGER_MEMORY,
+    EmulatorState,
+)
 from sandbox.slack.workspace import Channel, demo_workspace
 
 TOKEN = "xoxb-emulator-test-token"
@@ -984,3 +991,27 @@ def test_expired_triggers_and_response_urls_are_dropped_oldest_first_past_the_li
     assert list(state.triggers) == [newest_trigger.id]
     # A response_url lives 30 minutes, a trigger TRIGGER_MEMORY seconds.
     assert list(state.response_targets) == [recent_url.id, newest_url.id]
+
+
+def test_the_logs_keep_each_entry_as_it_was_then_and_at_most_the_limit() -> None:
+    state = EmulatorState(demo_workspace())
+    params = {"channel": "C1", "blocks": [{"type": "section"}]}
+    state.log_call("chat.postMessage", params, 200, {"ok": True})
+    params["blocks"].append({"type": "divider"})  # the caller's dict changes afterwards
+    state.log_interaction({"kind": "click", "payload": {"actions": [{"action_id": "a"}]}})
+    state.log_interaction({})
+
+    [call] = state.calls
+    assert call.to_json()["params"]["blocks"] == [{"type": "section"}]
+    assert call.to_json()["method"] == call.method == "chat.postMessage"
+    assert [i.to_json().get("kind") for i in state.interactions] == ["click", None]
+    assert set(state.interactions[0].to_json()) == {"seq", "time", "kind", "payload"}
+    assert [i.seq for i in state.interactions] == [1, 2]
+    # Text, not nested dicts: a full garbage collection has nothing in the log to walk.
+    assert not gc.is_tracked(call.text)
+
+    for n in range(LOG_LIMIT + 5):
+        state.log_call("auth.test", {"n": n}, 200, {"ok": True})
+    assert len(state.calls) == LOG_LIMIT
+    assert state.calls[-1].to_json()["params"] == {"n": LOG_LIMIT + 4}
+    assert state.calls[-1].seq == LOG_LIMIT + 6
