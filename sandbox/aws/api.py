@@ -70,8 +70,15 @@ class JsonResult(ActionResult):
     """
 
     def execute_result(self, context: ActionContext) -> tuple[int, dict[str, str], str]:
-        body = json.dumps(aws_json(self.result), separators=(",", ":"))
-        return 200, {"Content-Type": "application/x-amz-json-1.1"}, body
+        return 200, {"Content-Type": JSON_CONTENT_TYPE}, json_text(self.result)
+
+
+JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
+
+
+def json_text(result: Any) -> str:
+    """`result` as the body of a JSON-protocol response."""
+    return json.dumps(aws_json(result), separators=(",", ":"))
 
 
 def aws_json(value: Any) -> Any:
@@ -94,7 +101,7 @@ def _body(response: SimpleSystemManagerResponse) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _execution_id(body: dict[str, Any]) -> str:
+def requested_execution_id(body: dict[str, Any]) -> str:
     value = body.get("AutomationExecutionId")
     if not isinstance(value, str) or len(value) != 36:
         raise ValidationError(
@@ -132,7 +139,7 @@ def start_automation_execution(self: SimpleSystemManagerResponse) -> ActionResul
 
 
 def get_automation_execution(self: SimpleSystemManagerResponse) -> ActionResult:
-    execution_id = _execution_id(_body(self))
+    execution_id = requested_execution_id(_body(self))
     return JsonResult({"AutomationExecution": engine.get(self.ssm_backend, execution_id)})
 
 
@@ -150,7 +157,7 @@ def describe_automation_executions(self: SimpleSystemManagerResponse) -> ActionR
 
 def describe_automation_step_executions(self: SimpleSystemManagerResponse) -> ActionResult:
     body = _body(self)
-    execution_id = _execution_id(body)
+    execution_id = requested_execution_id(body)
     predicates = [_step_filter(f) for f in body.get("Filters") or []]
     rows = [
         r
@@ -168,7 +175,7 @@ def describe_automation_step_executions(self: SimpleSystemManagerResponse) -> Ac
 
 def send_automation_signal(self: SimpleSystemManagerResponse) -> ActionResult:
     body = _body(self)
-    execution_id = _execution_id(body)
+    execution_id = requested_execution_id(body)
     engine.signal(
         self.ssm_backend,
         execution_id,
@@ -181,7 +188,7 @@ def send_automation_signal(self: SimpleSystemManagerResponse) -> ActionResult:
 
 def stop_automation_execution(self: SimpleSystemManagerResponse) -> ActionResult:
     body = _body(self)
-    engine.stop(self.ssm_backend, _execution_id(body), body.get("Type") or "Cancel")
+    engine.stop(self.ssm_backend, requested_execution_id(body), body.get("Type") or "Cancel")
     return ActionResult({})
 
 

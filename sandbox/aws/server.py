@@ -43,6 +43,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 import sandbox.aws as sandbox_aws
+from sandbox.aws import shortcuts
 from sandbox.aws.engine import engine
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,8 @@ class _QuietHandler(MotoRequestHandler):  # type: ignore[misc]
 
 
 class SandboxApp:
-    """WSGI app: /_sandbox/ control endpoints, everything else to moto's dispatcher."""
+    """WSGI app: /_sandbox/ control endpoints, a click's two calls straight to their handlers
+    (`sandbox.aws.shortcuts`), everything else to moto's dispatcher."""
 
     def __init__(self) -> None:
         self._moto = DomainDispatcherApplication(_backend_app)
@@ -65,6 +67,9 @@ class SandboxApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if str(environ.get("PATH_INFO", "")).startswith(CONTROL_PREFIX):
             return self._control(Request(environ))(environ, start_response)
+        direct = shortcuts.answer(environ)
+        if direct is not None:
+            return direct(environ, start_response)
         return self._moto(environ, start_response)  # type: ignore[no-any-return]
 
     def _control(self, request: Request) -> Response:

@@ -1,0 +1,94 @@
+"""The two calls every Slack click makes of the local AWS, answered without moto's dispatch.
+
+A click's lazy check costs a Lambda `Invoke` (InvocationType Event: Bolt starting the check)
+and an SSM `GetAutomationExecution` (the check). Through moto's domain dispatcher, Flask, and
+its response class finding the operation, most of the local AWS's CPU time for each went to
+reaching the handler. Here the request is recognised by its path or `X-Amz-Target` and given to
+the same handler moto would call: the Lambda backend's `invoke` (with the sandbox's patch) and
+the engine's `get`. The account comes from the access key, as moto finds it, and the region
+from the signature's credential scope.
+
+Anything else goes moto's way, unchanged: another operation, a qualifier, a request without a
+signature, and any error (an unknown function, a malformed id), which moto then answers as it
+always did. Neither handler changes anything before it can fail, so answering such a request
+again through moto does nothing twice.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import uuid
+from typing import Any
+
+from moto.awslambda.utils import get_backend as lambda_backend
+from moto.iam.models import get_account_id_from
+from moto.ssm.models import ssm_backends
+from werkzeug.wrappers import Response
+
+from sandbox.aws.api import JSON_CONTENT_TYPE, json_text, requested_execution_id
+from sandbox.aws.engine import engine
+
+_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+_CREDENTIAL = re.compile(r"Credential=(?P<key>[^/,\s]+)/\d{8}/(?P<region>[a-z0-9-]+)/")
+_GET_EXECUTION = "AmazonSSM.GetAutomationExecution"
+
+
+def answer(environ: dict[str, Any]) -> Response | None:
+    """The response to a request this module answers itself; None: let moto answer it.
+
+    When None, `environ` reads as it arrived (a body read here is put back).
+    """
+    if environ.get("REQUEST_METHOD") != "POST" or environ.get("QUERY_STRING"):
+        return None
+    path = str(environ.get("PATH_INFO", ""))
+    invoke = _INVOKE_PATH.match(path)
+    is_invoke = invoke is not None and environ.get("HTTP_X_AMZ_INVOCATION_TYPE") == "Event"
+    is_read = path == "/" and environ.get("HTTP_X_AMZ_TARGET") == _GET_EXECUTION
+    if not (is_invoke or is_read):
+        return None
+    scope = _CREDENTIAL.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+    if scope is None:
+        return None
+    body = _read_body(environ)
+    try:
+        account = get_account_id_from(scope["key"])
+        if is_invoke and invoke is not None:
+            return _queue_invocation(account, scope["region"], invoke["name"], body, environ)
+        return _execution(account, scope["region"], body)
+    except Exception:
+        # moto's way answers it, errors included, as without this module.
+        environ["wsgi.input"] = io.BytesIO(body)
+        return None
+
+
+def _queue_invocation(
+    account: str, region: str, name: str, body: bytes, environ: dict[str, Any]
+) -> Response:
+    headers = {"X-Amz-Invocation-Type": "Event"}
+    response_headers: dict[str, str] = {}
+    lambda_backend(account, region).invoke(name, None, body, headers, response_headers)
+    response_headers.update({"content-type": "application/json", "status": "202"})
+    return _response(202, b"", response_headers)
+
+
+def _execution(account: str, region: str, body: bytes) -> Response:
+    request = json.loads(body or b"{}")
+    wanted = requested_execution_id(request if isinstance(request, dict) else {})
+    found = engine.get(ssm_backends[account][region], wanted)
+    text = json_text({"AutomationExecution": found})
+    return _response(200, text.encode(), {"Content-Type": JSON_CONTENT_TYPE})
+
+
+def _response(status: int, body: bytes, headers: dict[str, str]) -> Response:
+    headers = {**headers, "x-amzn-RequestId": uuid.uuid4().hex, "server": "amazon.com"}
+    return Response(body, status=status, headers=headers)
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return bytes(environ["wsgi.input"].read(length)) if length > 0 else b""

@@ -1,0 +1,158 @@
+"""A click's two calls answered without moto's dispatch: the same answers, errors moto's own."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+import sandbox.aws
+from sandbox.aws import shortcuts
+from sandbox.aws.server import SandboxServer
+
+REGION = "us-east-1"
+UNKNOWN_EXECUTION = "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.fixture
+def server(aws: object) -> Iterator[SandboxServer]:
+    with SandboxServer(port=0) as running:
+        yield running
+
+
+@pytest.fixture
+def answered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths `shortcuts` answered itself (the rest went to moto)."""
+    seen: list[str] = []
+    real = shortcuts.answer
+
+    def spy(environ: dict[str, Any]) -> Any:
+        response = real(environ)
+        if response is not None:
+            seen.append(str(environ["PATH_INFO"]))
+        return response
+
+    monkeypatch.setattr(shortcuts, "answer", spy)
+    return seen
+
+
+def client(server: SandboxServer, service: str) -> Any:
+    return boto3.client(service, region_name=REGION, endpoint_url=server.url)
+
+
+def settle(server: SandboxServer) -> None:
+    requests.post(f"{server.url}/_sandbox/settle", json={"timeout": 10}, timeout=15)
+
+
+def test_an_event_invocation_is_queued_directly_and_runs(
+    server: SandboxServer, answered: list[str]
+) -> None:
+    received: list[dict[str, Any]] = []
+    sandbox.aws.lambdas.register("SignoffTestLazy", lambda event, context: received.append(event))
+    role = client(server, "iam").create_role(RoleName="fn", AssumeRolePolicyDocument="{}")
+    functions = client(server, "lambda")
+    functions.create_function(
+        FunctionName="SignoffTestLazy",
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="lazy.lambda_handler",
+        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+    )
+    arn = functions.get_function(FunctionName="SignoffTestLazy")["Configuration"]["FunctionArn"]
+
+    for name in ("SignoffTestLazy", arn):
+        reply = functions.invoke(
+            FunctionName=name, InvocationType="Event", Payload=json.dumps({"by": name}).encode()
+        )
+        assert reply["StatusCode"] == 202
+    settle(server)
+
+    assert sorted(e["by"] for e in received) == sorted(["SignoffTestLazy", arn])
+    assert len(answered) == 2, "both invocations were answered without moto's dispatch"
+
+
+def test_an_event_invocation_of_an_unknown_function_gets_motos_error(
+    server: SandboxServer, answered: list[str]
+) -> None:
+    with pytest.raises(ClientError) as failed:
+        client(server, "lambda").invoke(FunctionName="nope", InvocationType="Event", Payload=b"{}")
+    assert failed.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert answered == []
+
+
+def test_get_automation_execution_answers_what_moto_answers(
+    server: SandboxServer, answered: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ssm = client(server, "ssm")
+    topic = client(server, "sns").create_topic(Name="AutomationRequests")["TopicArn"]
+    ssm.create_document(
+        Name="Signoff-AccessKeyRequest",
+        Content=_fixture("ssm_access_key_document.yaml"),
+        DocumentType="Automation",
+        DocumentFormat="YAML",
+    )
+    execution_id = ssm.start_automation_execution(
+        DocumentName="Signoff-AccessKeyRequest",
+        Parameters={
+            "IamUser": ["bob"],
+            "RequestReason": ["rotation"],
+            "Approvers": ["alice"],
+            "NotificationArn": [topic],
+        },
+    )["AutomationExecutionId"]
+    settle(server)
+
+    direct = ssm.get_automation_execution(AutomationExecutionId=execution_id)
+    direct_error = _error(ssm, UNKNOWN_EXECUTION)
+    assert answered == ["/"], "the known execution was answered directly, the unknown by moto"
+
+    monkeypatch.setattr(shortcuts, "answer", lambda environ: None)
+    through_moto = ssm.get_automation_execution(AutomationExecutionId=execution_id)
+    assert direct["AutomationExecution"] == through_moto["AutomationExecution"]
+    assert direct["AutomationExecution"]["AutomationExecutionStatus"] == "Waiting"
+    # The body a shortcut read is put back: moto still sees which execution was asked for.
+    assert direct_error == _error(ssm, UNKNOWN_EXECUTION)
+    assert direct_error[0] == "AutomationExecutionNotFoundException"
+
+
+def test_requests_it_does_not_know_pass_through_untouched() -> None:
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/",
+        "HTTP_X_AMZ_TARGET": "AmazonSSM.DescribeParameters",
+        "CONTENT_LENGTH": "2",
+        "wsgi.input": _Unreadable(),
+    }
+    assert shortcuts.answer(environ) is None
+    unsigned = {**environ, "HTTP_X_AMZ_TARGET": "AmazonSSM.GetAutomationExecution"}
+    assert shortcuts.answer(unsigned) is None, "no credential scope: moto decides"
+    qualified = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/2015-03-31/functions/f/invocations",
+        "QUERY_STRING": "Qualifier=2",
+        "HTTP_X_AMZ_INVOCATION_TYPE": "Event",
+        "wsgi.input": _Unreadable(),
+    }
+    assert shortcuts.answer(qualified) is None
+
+
+class _Unreadable:
+    def read(self, *args: object) -> bytes:
+        raise AssertionError("a request passed through must keep its body unread")
+
+
+def _error(ssm: Any, execution_id: str) -> tuple[str, str]:
+    with pytest.raises(ClientError) as failed:
+        ssm.get_automation_execution(AutomationExecutionId=execution_id)
+    error = failed.value.response["Error"]
+    return str(error["Code"]), str(error.get("Message", ""))
+
+
+def _fixture(name: str) -> str:
+    return (Path(__file__).resolve().parent.parent / "fixtures" / name).read_text()
