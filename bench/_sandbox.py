@@ -47,6 +47,19 @@ PROCESS_KINDS = (
 )
 
 
+def reference_loop_ms() -> float:
+    """CPU time this process takes for a fixed pure-Python loop: the machine's speed right now.
+
+    On a shared VM the same code's CPU a click moved from 21 to 32 ms within an hour with no
+    steal at all; this figure moves with it, so two runs can be told apart by machine or code.
+    """
+    started = time.process_time()
+    total = 0
+    for n in range(3_000_000):
+        total += n * n
+    return (time.process_time() - started) * 1000
+
+
 class CpuMeter:
     """CPU seconds each part of the machine used between `start()` and `stop()` (Linux only).
 

@@ -30,7 +30,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from _sandbox import CpuMeter, RunningSandbox, percentile, sandbox_from_args
+from _sandbox import CpuMeter, RunningSandbox, percentile, reference_loop_ms, sandbox_from_args
 
 TARGET_P99_MS = 300.0
 WARM_ROUNDS = 3  # rounds in a row that start no execution environment end the warm-up
@@ -143,6 +143,7 @@ def run(sandbox: RunningSandbox, clicks: int, concurrency: int, cards: int, warm
     before = sandbox.environments()
 
     print(f"measuring: {clicks} clicks, {concurrency} at a time…", flush=True)
+    speed_before = reference_loop_ms()
     meter = CpuMeter()
     meter.start()
     began = time.perf_counter()
@@ -186,6 +187,10 @@ def run(sandbox: RunningSandbox, clicks: int, concurrency: int, cards: int, warm
             f"CPU a click: {sum(used.values()) / len(replies) * 1000:.1f} ms ({parts}); "
             f"CPU time the hypervisor gave to others: {steal:.1f} s in {seconds:.1f} s"
         )
+    print(
+        f"machine speed: a reference loop took {speed_before:.0f} ms of CPU before measuring, "
+        f"{reference_loop_ms():.0f} ms after (lower is faster)"
+    )
     for reply in failed[:5]:
         print(f"  not acked: status {reply.get('status')} error {reply.get('error')}")
     met = not failed and p99 <= TARGET_P99_MS
