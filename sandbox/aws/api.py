@@ -62,6 +62,9 @@ STEP_FILTER_KEYS = frozenset(
 )
 
 
+JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
+
+
 class JsonResult(ActionResult):
     """A result already in the operation's output shape, written as AWS's JSON protocol does.
 
@@ -71,9 +74,6 @@ class JsonResult(ActionResult):
 
     def execute_result(self, context: ActionContext) -> tuple[int, dict[str, str], str]:
         return 200, {"Content-Type": JSON_CONTENT_TYPE}, json_text(self.result)
-
-
-JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
 def json_text(result: Any) -> str:

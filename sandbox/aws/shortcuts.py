@@ -26,6 +26,7 @@ from moto.awslambda.utils import get_backend as lambda_backend
 from moto.iam.models import get_account_id_from
 from moto.ssm.models import ssm_backends
 from werkzeug.wrappers import Response
+from werkzeug.wsgi import get_input_stream
 
 from sandbox.aws.api import JSON_CONTENT_TYPE, json_text, requested_execution_id
 from sandbox.aws.engine import engine
@@ -43,34 +44,29 @@ def answer(environ: dict[str, Any]) -> Response | None:
     if environ.get("REQUEST_METHOD") != "POST" or environ.get("QUERY_STRING"):
         return None
     path = str(environ.get("PATH_INFO", ""))
-    invoke = _INVOKE_PATH.match(path)
-    is_invoke = invoke is not None and environ.get("HTTP_X_AMZ_INVOCATION_TYPE") == "Event"
-    is_read = path == "/" and environ.get("HTTP_X_AMZ_TARGET") == _GET_EXECUTION
-    if not (is_invoke or is_read):
-        return None
+    queued = environ.get("HTTP_X_AMZ_INVOCATION_TYPE") == "Event"
+    invoke = _INVOKE_PATH.match(path) if queued else None
+    read = path == "/" and environ.get("HTTP_X_AMZ_TARGET") == _GET_EXECUTION
     scope = _CREDENTIAL.search(str(environ.get("HTTP_AUTHORIZATION", "")))
-    if scope is None:
+    if not (invoke or read) or scope is None:
         return None
-    body = _read_body(environ)
+    body = get_input_stream(environ).read()
     try:
-        account = get_account_id_from(scope["key"])
-        if is_invoke and invoke is not None:
-            return _queue_invocation(account, scope["region"], invoke["name"], body, environ)
-        return _execution(account, scope["region"], body)
+        account, region = get_account_id_from(scope["key"]), scope["region"]
+        if invoke is not None:
+            return _queue_invocation(account, region, invoke["name"], body)
+        return _execution(account, region, body)
     except Exception:
         # moto's way answers it, errors included, as without this module.
         environ["wsgi.input"] = io.BytesIO(body)
         return None
 
 
-def _queue_invocation(
-    account: str, region: str, name: str, body: bytes, environ: dict[str, Any]
-) -> Response:
-    headers = {"X-Amz-Invocation-Type": "Event"}
+def _queue_invocation(account: str, region: str, name: str, body: bytes) -> Response:
     response_headers: dict[str, str] = {}
-    lambda_backend(account, region).invoke(name, None, body, headers, response_headers)
-    response_headers.update({"content-type": "application/json", "status": "202"})
-    return _response(202, b"", response_headers)
+    backend = lambda_backend(account, region)
+    backend.invoke(name, None, body, {"X-Amz-Invocation-Type": "Event"}, response_headers)
+    return _response(202, b"", {**response_headers, "Content-Type": "application/json"})
 
 
 def _execution(account: str, region: str, body: bytes) -> Response:
@@ -84,11 +80,3 @@ def _execution(account: str, region: str, body: bytes) -> Response:
 def _response(status: int, body: bytes, headers: dict[str, str]) -> Response:
     headers = {**headers, "x-amzn-RequestId": uuid.uuid4().hex, "server": "amazon.com"}
     return Response(body, status=status, headers=headers)
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    return bytes(environ["wsgi.input"].read(length)) if length > 0 else b""

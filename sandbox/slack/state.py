@@ -169,12 +169,12 @@ class LogEntry:
     """
 
     seq: int
+    time: float
     method: str  # the Web API method; "" for an interaction
-    text: str
+    text: str  # the record's own fields
 
     def to_json(self) -> dict[str, Any]:
-        record: dict[str, Any] = json.loads(self.text)
-        return record
+        return {"seq": self.seq, "time": self.time, **json.loads(self.text)}
 
 
 @dataclass
@@ -525,13 +525,11 @@ class EmulatorState:
 
     def log_call(self, method: str, params: dict[str, Any], status: int, response: Any) -> None:
         # Encoded before the lock is taken: every other request waits while it is held.
-        text = json.dumps(
-            {"method": method, "params": params, "status": status, "response": response},
-            default=str,
-        )
+        record = {"method": method, "params": params, "status": status, "response": response}
+        text = json.dumps(record, default=str)
         with self.lock:
             self.call_seq += 1
-            self.calls.append(LogEntry(self.call_seq, method, self._stamped(self.call_seq, text)))
+            self.calls.append(LogEntry(self.call_seq, time.time(), method, text))
             del self.calls[:-LOG_LIMIT]
             self.touch_locked()
 
@@ -539,16 +537,9 @@ class EmulatorState:
         text = json.dumps(record, default=str)
         with self.lock:
             self.interaction_seq += 1
-            entry = LogEntry(self.interaction_seq, "", self._stamped(self.interaction_seq, text))
-            self.interactions.append(entry)
+            self.interactions.append(LogEntry(self.interaction_seq, time.time(), "", text))
             del self.interactions[:-LOG_LIMIT]
             self.touch_locked()
-
-    @staticmethod
-    def _stamped(seq: int, text: str) -> str:
-        # `{"seq": .., "time": .., <the record's own fields>}` without decoding the record again.
-        head = f'{{"seq": {seq}, "time": {time.time()!r}'
-        return f"{head}}}" if text == "{}" else f"{head}, {text[1:]}"
 
 
 def _forget_issued_before(issued: OrderedDict[str, Any], floor: float) -> None:

@@ -19,6 +19,7 @@ from moto.core.models import MockAWS
 
 import sandbox.aws
 from sandbox.aws.clock import Clock
+from sandbox.aws.server import SandboxServer
 from tests.support.world import trust_policy
 
 REGION = "us-east-1"
@@ -57,6 +58,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockAWS]:
         finally:
             sandbox.aws.settle()
     sandbox.aws.reset()
+
+
+@pytest.fixture
+def server(aws: MockAWS) -> Iterator[SandboxServer]:
+    """The local AWS over HTTP on a free port, serving this test's moto world."""
+    with SandboxServer(port=0) as running:
+        yield running
 
 
 @pytest.fixture

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
-import requests
 from botocore.exceptions import ClientError
 
-import sandbox.aws
 from sandbox.aws import shortcuts
 from sandbox.aws.server import SandboxServer
 
 REGION = "us-east-1"
 UNKNOWN_EXECUTION = "00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture
-def server(aws: object) -> Iterator[SandboxServer]:
-    with SandboxServer(port=0) as running:
-        yield running
 
 
 @pytest.fixture
@@ -43,37 +34,29 @@ def answered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def client(server: SandboxServer, service: str) -> Any:
+    """A client that reaches the local AWS over HTTP, as a function's does."""
     return boto3.client(service, region_name=REGION, endpoint_url=server.url)
 
 
-def settle(server: SandboxServer) -> None:
-    requests.post(f"{server.url}/_sandbox/settle", json={"timeout": 10}, timeout=15)
-
-
 def test_an_event_invocation_is_queued_directly_and_runs(
-    server: SandboxServer, answered: list[str]
+    server: SandboxServer,
+    answered: list[str],
+    deploy_lambda: Callable[..., str],
+    recorder: Callable[..., Any],
+    engine_settle: Callable[..., None],
 ) -> None:
-    received: list[dict[str, Any]] = []
-    sandbox.aws.lambdas.register("SignoffTestLazy", lambda event, context: received.append(event))
-    role = client(server, "iam").create_role(RoleName="fn", AssumeRolePolicyDocument="{}")
+    lazy = recorder()
+    arn = deploy_lambda("SignoffTestLazy", lazy)
     functions = client(server, "lambda")
-    functions.create_function(
-        FunctionName="SignoffTestLazy",
-        Runtime="python3.12",
-        Role=role["Role"]["Arn"],
-        Handler="lazy.lambda_handler",
-        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
-    )
-    arn = functions.get_function(FunctionName="SignoffTestLazy")["Configuration"]["FunctionArn"]
 
     for name in ("SignoffTestLazy", arn):
         reply = functions.invoke(
             FunctionName=name, InvocationType="Event", Payload=json.dumps({"by": name}).encode()
         )
         assert reply["StatusCode"] == 202
-    settle(server)
+    engine_settle()
 
-    assert sorted(e["by"] for e in received) == sorted(["SignoffTestLazy", arn])
+    assert sorted(e["by"] for e in lazy.events) == sorted(["SignoffTestLazy", arn])
     assert len(answered) == 2, "both invocations were answered without moto's dispatch"
 
 
@@ -87,18 +70,17 @@ def test_an_event_invocation_of_an_unknown_function_gets_motos_error(
 
 
 def test_get_automation_execution_answers_what_moto_answers(
-    server: SandboxServer, answered: list[str], monkeypatch: pytest.MonkeyPatch
+    server: SandboxServer,
+    answered: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    create_runbook: Callable[..., str],
+    engine_settle: Callable[..., None],
 ) -> None:
     ssm = client(server, "ssm")
     topic = client(server, "sns").create_topic(Name="AutomationRequests")["TopicArn"]
-    ssm.create_document(
-        Name="Signoff-AccessKeyRequest",
-        Content=_fixture("ssm_access_key_document.yaml"),
-        DocumentType="Automation",
-        DocumentFormat="YAML",
-    )
+    document = create_runbook("Signoff-AccessKeyRequest", "ssm_access_key_document.yaml")
     execution_id = ssm.start_automation_execution(
-        DocumentName="Signoff-AccessKeyRequest",
+        DocumentName=document,
         Parameters={
             "IamUser": ["bob"],
             "RequestReason": ["rotation"],
@@ -106,7 +88,7 @@ def test_get_automation_execution_answers_what_moto_answers(
             "NotificationArn": [topic],
         },
     )["AutomationExecutionId"]
-    settle(server)
+    engine_settle()
 
     direct = ssm.get_automation_execution(AutomationExecutionId=execution_id)
     direct_error = _error(ssm, UNKNOWN_EXECUTION)
@@ -152,7 +134,3 @@ def _error(ssm: Any, execution_id: str) -> tuple[str, str]:
         ssm.get_automation_execution(AutomationExecutionId=execution_id)
     error = failed.value.response["Error"]
     return str(error["Code"]), str(error.get("Message", ""))
-
-
-def _fixture(name: str) -> str:
-    return (Path(__file__).resolve().parent.parent / "fixtures" / name).read_text()

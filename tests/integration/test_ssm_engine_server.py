@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 import requests
 
 import sandbox.aws
@@ -17,12 +15,6 @@ from sandbox.aws.server import SandboxServer
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 DOCUMENT = "Signoff-AccessKeyRequest"
-
-
-@pytest.fixture
-def server(aws: object) -> Iterator[SandboxServer]:
-    with SandboxServer(port=0) as running:
-        yield running
 
 
 def control(
