@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import msgspec
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from slack_sdk import WebClient
 
 from bot.access_keys import KeyIssuer, KeyRequestService
@@ -19,12 +20,13 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.flows import FlowService, FlowTracker
 from bot.gateways.automation import ApproverSignals, AutomationGateway
+from bot.gateways.aws import wrap_client_error
 from bot.gateways.dynamo import DynamoTable, TableAt
 from bot.gateways.flowstore import FlowStore
 from bot.gateways.iam import AccessKeyGateway
 from bot.gateways.pacing import ChannelPacer
 from bot.gateways.runs import RunReader
-from bot.gateways.session import lambda_session
+from bot.gateways.session import ClientSource, lambda_session
 from bot.gateways.slack import SlackGateway, web_client
 from bot.gateways.stepfunctions import StepFunctionsGateway
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
@@ -70,32 +72,40 @@ class Services(msgspec.Struct, frozen=True):
     flows: FlowService
 
 
-def slack_credentials(settings: Settings, session: boto3.Session) -> SlackCredentials:
-    """Slack tokens from the Secrets Manager secret (deployed) or plain variables (local runs)."""
+def slack_credentials(settings: Settings, session: ClientSource) -> SlackCredentials:
+    """Slack tokens from the Secrets Manager secret (deployed) or plain variables (local runs).
+
+    Read once per cold start (the caller keeps them): a plain GetSecretValue, not Powertools'
+    SecretsProvider, whose module imports boto3 (about 30 ms the functions otherwise skip).
+    """
     settings.require_slack()
     if settings.slack_bot_token and settings.slack_signing_secret:
         return SlackCredentials(settings.slack_bot_token, settings.slack_signing_secret)
-    # Imported here: only deployed functions read the secret, and the import costs cold-start time.
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-    assert settings.slack_secret_arn is not None  # require_slack() guarantees one of the two
-    provider = SecretsProvider(boto3_client=session.client("secretsmanager", config=AWS_CONFIG))
-    value = provider.get(settings.slack_secret_arn, transform="json", max_age=300)
+    arn = settings.slack_secret_arn
+    assert arn is not None  # require_slack() guarantees one of the two
+    try:
+        secret = session.client("secretsmanager", config=AWS_CONFIG).get_secret_value(SecretId=arn)
+    except ClientError as exc:
+        raise wrap_client_error(exc, f"read the Slack secret {arn}") from exc
+    try:
+        value = json.loads(secret.get("SecretString") or "")
+    except ValueError:
+        value = None
     if (
         not isinstance(value, Mapping)
         or not value.get("bot_token")
         or not value.get("signing_secret")
     ):
         raise ConfigError(
-            f"The secret {settings.slack_secret_arn} must be JSON with keys bot_token and "
-            "signing_secret (see README, Put the Slack tokens in the secret)."
+            f"The secret {arn} must be JSON with keys bot_token and signing_secret "
+            "(see README, Put the Slack tokens in the secret)."
         )
     return SlackCredentials(str(value["bot_token"]), str(value["signing_secret"]))
 
 
 def build_services(
     settings: Settings,
-    session: boto3.Session,
+    session: ClientSource,
     slack_client: WebClient,
     now: Callable[[], datetime] = utc_now,
 ) -> Services:
@@ -109,7 +119,7 @@ def build_services(
     slack = SlackGateway(slack_client)
 
     def ssm_for(credentials: Mapping[str, str]) -> SSMClient:
-        return session.client("ssm", config=AWS_CONFIG, **credentials)  # type: ignore[call-overload,no-any-return]
+        return session.client("ssm", config=AWS_CONFIG, **credentials)  # type: ignore[no-any-return]
 
     def route(approval: Approval) -> str:
         return settings.channel_for(approval.notification_arn, approval.document_name)
@@ -181,7 +191,7 @@ def build_services(
 
 def build_key_issuer(
     settings: Settings,
-    session: boto3.Session,
+    session: ClientSource,
     now: Callable[[], datetime] = utc_now,
     *,
     dynamodb: Any = None,
@@ -203,7 +213,7 @@ def build_key_issuer(
     )
 
 
-def _access_keys(session: boto3.Session) -> AccessKeyGateway:
+def _access_keys(session: ClientSource) -> AccessKeyGateway:
     return AccessKeyGateway(lazy_client(session, "iam"), lazy_client(session, "secretsmanager"))
 
 
@@ -222,13 +232,13 @@ class _Lazy:
         return getattr(self._client(), name)
 
 
-def lazy_client(session: boto3.Session, service: str) -> Any:
+def lazy_client(session: ClientSource, service: str) -> Any:
     """`session.client(service)` as it will be on first use (typed as the caller's client)."""
-    return _Lazy(lambda: session.client(service, config=AWS_CONFIG))  # type: ignore[call-overload]
+    return _Lazy(lambda: session.client(service, config=AWS_CONFIG))
 
 
 def services_from_env(
-    session: boto3.Session | None = None, *, prefetch_slack: bool = False
+    session: ClientSource | None = None, *, prefetch_slack: bool = False
 ) -> tuple[Services, Callable[[], SlackCredentials]]:
     """What a handler builds at cold start: settings, services, and the Slack credentials as a
     function: the secret is read on first need (the first Slack call, or the caller's).

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
+from typing import Any
 
 import msgspec
-from boto3.dynamodb.conditions import ConditionExpressionBuilder
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from bot.errors import ServiceError
 from bot.gateways.aws import error_code, wrap_client_error
-
-if TYPE_CHECKING:
-    from boto3.dynamodb.conditions import ConditionBase
 
 Clock = Callable[[], datetime]
 Key = Mapping[str, Any]
@@ -43,8 +39,51 @@ class TableAt(msgspec.Struct, frozen=True):
     name: str
 
 
-_to_wire = TypeSerializer().serialize
-_from_wire = TypeDeserializer().deserialize
+# DynamoDB's numbers: 38 digits, exactly (the context boto3.dynamodb.types uses). Values are
+# converted here, not by boto3's TypeSerializer: importing anything of boto3 costs a cold start
+# about 30 ms (its session, resource factory and s3transfer), and the functions need only
+# botocore. The same types, the same wire form; a float is refused, as boto3 refuses it.
+_NUMBERS = Context(
+    Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow]
+)
+
+
+def _to_wire(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, int | Decimal):
+        return {"N": str(_NUMBERS.create_decimal(value))}
+    if isinstance(value, Mapping):
+        return {"M": {str(k): _to_wire(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [_to_wire(v) for v in value]}
+    if isinstance(value, set | frozenset) and value and all(isinstance(v, str) for v in value):
+        return {"SS": sorted(value)}
+    hint = " (use Decimal for numbers)" if isinstance(value, float) else ""
+    raise TypeError(f"DynamoDB cannot store a {type(value).__name__}{hint}: {value!r}")
+
+
+def _from_wire(value: Mapping[str, Any]) -> Any:
+    [(kind, data)] = value.items()
+    if kind in ("S", "BOOL"):
+        return data
+    if kind == "N":
+        return _NUMBERS.create_decimal(data)
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {k: _from_wire(v) for k, v in data.items()}
+    if kind == "L":
+        return [_from_wire(v) for v in data]
+    if kind == "SS":
+        return set(data)
+    if kind == "NS":
+        return {_NUMBERS.create_decimal(n) for n in data}
+    raise ValueError(f"a DynamoDB {kind} value, which Signoff never writes: {data!r}")
 
 
 def _wire(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -185,14 +224,20 @@ class DynamoTable:
             raise self._error(exc, "read") from exc
         return [_plain(item) for item in response["Items"]]
 
-    def scan(self, where: ConditionBase | None = None) -> Iterator[dict[str, Any]]:
-        """Every item (that matches `where`), page by page as they are read."""
+    def scan(
+        self,
+        where: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every item (that matches the filter `where`), page by page as they are read."""
         kwargs: dict[str, Any] = {"TableName": self._table_name}
         if where is not None:
-            built = ConditionExpressionBuilder().build_expression(where)
-            kwargs["FilterExpression"] = built.condition_expression
-            kwargs["ExpressionAttributeNames"] = built.attribute_name_placeholders
-            kwargs["ExpressionAttributeValues"] = _wire(built.attribute_value_placeholders)
+            kwargs["FilterExpression"] = where
+        if values:
+            kwargs["ExpressionAttributeValues"] = _wire(values)
+        if names:
+            kwargs["ExpressionAttributeNames"] = dict(names)
         while True:
             try:
                 response = self._client.scan(**kwargs)

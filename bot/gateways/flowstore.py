@@ -8,7 +8,6 @@ from enum import Enum
 from typing import Any
 
 import msgspec
-from boto3.dynamodb.conditions import Attr
 
 from bot.gateways.dynamo import Clock, DynamoTable, TableAt, expiry
 from bot.models import CardRef, Outcome
@@ -251,8 +250,9 @@ class FlowStore:
 
     def open_levels(self) -> Iterator[LevelItem]:
         """Levels still shown as waiting, for the reconciler to re-check against SSM."""
-        waiting = Attr("sk").begins_with("LEVEL#") & Attr("outcome").eq(Outcome.WAITING.value)
-        yield from (_level(item) for item in self._table.scan(waiting))
+        waiting = {":level": "LEVEL#", ":waiting": Outcome.WAITING.value}
+        items = self._table.scan("begins_with(sk, :level) AND outcome = :waiting", waiting)
+        yield from (_level(item) for item in items)
 
     def levels(self, flow_id: str) -> list[LevelItem]:
         items = self._table.query(

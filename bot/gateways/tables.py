@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from boto3.dynamodb.conditions import Attr
 
 from bot.gateways.dynamo import Clock, DynamoTable, TableAt, expiry
 from bot.models import CardRef, Identity, Outcome
@@ -98,8 +97,9 @@ class ApprovalStore:
 
     def open_cards(self) -> Iterator[CardItem]:
         """Cards still showing Waiting (for the reconciler to re-check against SSM)."""
-        waiting = Attr("sk").begins_with("CARD#") & Attr("outcome").eq(Outcome.WAITING.value)
-        yield from (_card(item) for item in self._table.scan(waiting))
+        waiting = {":card": "CARD#", ":waiting": Outcome.WAITING.value}
+        items = self._table.scan("begins_with(sk, :card) AND outcome = :waiting", waiting)
+        yield from (_card(item) for item in items)
 
     def raise_rank(
         self,
@@ -227,7 +227,7 @@ class AuditLog:
 
     def since(self, start: datetime) -> list[dict[str, Any]]:
         """Every event at or after `start`, oldest first."""
-        rows = self._table.scan(Attr("at").gte(start.isoformat()))
+        rows = self._table.scan("#at >= :start", {":start": start.isoformat()}, {"#at": "at"})
         return sorted(rows, key=lambda r: (str(r["at"]), str(r["sk"])))
 
 

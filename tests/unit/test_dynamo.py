@@ -3,16 +3,20 @@ and the card writes that lean on conditions."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
-from boto3.dynamodb.conditions import Attr
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.stub import Stubber
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.errors import ServiceError, TransientError
-from bot.gateways.dynamo import DynamoTable
-from bot.gateways.tables import ApprovalStore
+from bot.gateways.dynamo import DynamoTable, _plain, _wire
+from bot.gateways.flowstore import FlowStore, LevelItem
+from bot.gateways.tables import ApprovalStore, AuditLog
 from bot.models import CardRef, Outcome
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -67,13 +71,87 @@ def test_a_put_that_must_not_overwrite_refuses_as_an_error(table: Any) -> None:
 def test_scan_reads_every_page(table: Any) -> None:
     db = DynamoTable(table, "approvals")
     stub = Stubber(table.client)
+    where = {
+        "TableName": "approvals",
+        "FilterExpression": "#at >= :start",
+        "ExpressionAttributeValues": {":start": {"S": "2026"}},
+        "ExpressionAttributeNames": {"#at": "at"},
+    }
     stub.add_response(
-        "scan", {"Items": [{"pk": {"S": "a"}}], "LastEvaluatedKey": {"pk": {"S": "a"}}}
+        "scan",
+        {"Items": [{"pk": {"S": "a"}}], "LastEvaluatedKey": {"pk": {"S": "a"}}},
+        where,
     )
-    stub.add_response("scan", {"Items": [{"pk": {"S": "b"}}]})
+    stub.add_response(
+        "scan", {"Items": [{"pk": {"S": "b"}}]}, where | {"ExclusiveStartKey": {"pk": {"S": "a"}}}
+    )
     with stub:
-        assert [item["pk"] for item in db.scan(Attr("pk").exists())] == ["a", "b"]
+        found = db.scan("#at >= :start", {":start": "2026"}, {"#at": "at"})
+        assert [item["pk"] for item in found] == ["a", "b"]
     stub.assert_no_pending_responses()
+
+
+# What Signoff stores: strings, whole and Decimal numbers, flags, None, lists, maps, string sets.
+_numbers = st.integers(-(10**37), 10**37) | st.decimals(
+    allow_nan=False, allow_infinity=False, places=6, min_value=-(10**20), max_value=10**20
+)
+_scalars = st.text() | _numbers | st.booleans() | st.none()
+_values = st.recursive(
+    _scalars | st.frozensets(st.text(), min_size=1),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(min_size=1), _values, max_size=6))
+def test_values_go_to_dynamodb_and_back_as_boto3_converts_them(item: dict[str, Any]) -> None:
+    wire = _wire(item)
+    boto3_wire = {k: TypeSerializer().serialize(v) for k, v in item.items()}
+    assert _normal(wire) == _normal(boto3_wire)
+    assert _plain(wire) == {k: TypeDeserializer().deserialize(v) for k, v in wire.items()}
+
+
+def _normal(value: Any) -> Any:
+    """Wire values with string sets in one order (DynamoDB keeps no order in a set)."""
+    if isinstance(value, dict):
+        return {k: sorted(v) if k == "SS" else _normal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("value", [1.5, b"bytes", frozenset(), object()])
+def test_a_value_dynamodb_cannot_hold_is_refused_by_type(value: Any) -> None:
+    with pytest.raises(TypeError, match=type(value).__name__):
+        _wire({"a": value})
+
+
+def test_numbers_come_back_as_decimal_and_a_float_is_refused_with_the_fix() -> None:
+    assert _plain(_wire({"n": 7, "d": Decimal("0.25")})) == {"n": Decimal(7), "d": Decimal("0.25")}
+    with pytest.raises(TypeError, match="use Decimal"):
+        _wire({"f": 0.25})
+
+
+def test_the_scans_filter_as_they_say(table: Any) -> None:
+    """The reconciler's sweeps (open cards, open levels) and the audit read since a time."""
+    store = ApprovalStore(table, lambda: NOW)
+    assert store.claim_card("open", "approve", "C0APPROVALS")
+    assert store.claim_card("closed", "approve", "C0APPROVALS")
+    assert store.raise_rank("closed", "approve", 5, Outcome.APPROVED)
+    assert [c.execution_id for c in store.open_cards()] == ["open"]
+
+    flows = FlowStore(table, lambda: NOW)
+    assert flows.start_level("f-1", 1, "exec-1", 1, "C0APPROVALS")
+    assert flows.start_level("f-1", 2, "exec-2", 1, "C0APPROVALS")
+    closed = LevelItem("f-1", 2, "exec-2", Outcome.REJECTED, rank=5, channel="C0APPROVALS")
+    assert flows.record_level(closed)
+    assert [(lv.flow_id, lv.level) for lv in flows.open_levels()] == [("f-1", 1)]
+
+    audit = AuditLog(table, lambda: NOW)
+    audit.append("exec-1", "notice_received")
+    later = AuditLog(table, lambda: NOW + timedelta(hours=1))
+    later.append("exec-1", "outcome")
+    assert [r["event"] for r in audit.since(NOW + timedelta(minutes=1))] == ["outcome"]
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections import Counter
 from typing import Any
@@ -13,8 +15,10 @@ from moto import mock_aws
 from slack_sdk import WebClient
 
 from bot.config import Settings
+from bot.errors import ConfigError, ServiceError
+from bot.gateways.session import lambda_session
 from bot.gateways.slack import web_client
-from bot.wiring import build_services, services_from_env
+from bot.wiring import build_services, services_from_env, slack_credentials
 
 REGION = "us-east-1"
 
@@ -140,3 +144,40 @@ def test_a_function_that_calls_slack_can_read_the_secret_ahead_once(
         assert credentials().bot_token == "xoxb-fake-not-a-real-token"
         assert services.slack._client.token == "xoxb-fake-not-a-real-token"
         assert session.made == Counter({"client:secretsmanager": 1})
+
+
+@pytest.mark.parametrize(
+    ("secret", "kind", "problem"),
+    [
+        (json.dumps({"bot_token": "xoxb-fake"}), ConfigError, "keys bot_token and signing"),
+        ("not json", ConfigError, "must be JSON"),
+        (None, ServiceError, "AWS refused to read the Slack secret .*ResourceNotFoundException"),
+    ],
+)
+def test_a_slack_secret_that_cannot_be_used_says_which_and_why(
+    secret: str | None, kind: type[Exception], problem: str
+) -> None:
+    with mock_aws():
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        arn = DEPLOYED["SLACK_SECRET_ARN"]
+        if secret is not None:
+            arn = secrets.create_secret(Name="fake-slack", SecretString=secret)["ARN"]
+        deployed = Settings.from_env({**DEPLOYED, "SLACK_SECRET_ARN": arn})
+        with pytest.raises(kind, match=problem) as refused:
+            slack_credentials(deployed, lambda_session(REGION))
+        assert arn in str(refused.value)
+
+
+def test_the_functions_session_makes_botocore_clients_in_its_region_without_boto3() -> None:
+    """The Lambda session is botocore's (importing boto3 costs each cold start ~30 ms)."""
+    code = (
+        "import sys, handlers.approval_notice, handlers.reconcile\n"
+        "from bot.gateways.session import lambda_session\n"
+        "client = lambda_session('eu-west-1').client('ssm')\n"
+        "other = lambda_session('eu-west-1').client('ssm', region_name='us-east-2')\n"
+        "print(client.meta.region_name, other.meta.region_name, 'boto3' in sys.modules)"
+    )
+    done = subprocess.run(  # noqa: S603 - this interpreter, fixed code
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["eu-west-1", "us-east-2", "False"]
