@@ -100,3 +100,14 @@ def test_a_lazy_invocation_runs_only_its_own_listener() -> None:
 
     assert ran == ["second:U0ALICE", "first:exec-1|Approve"]
     assert len(recorder.invocations) == 2  # a lazy invocation starts nothing more
+
+
+def test_anything_but_a_signed_post_is_answered_as_bolts_adapter_answers_it() -> None:
+    handler, recorder = _handler([])
+    signed_get = _click_event()
+    signed_get["requestContext"]["http"]["method"] = "GET"
+    assert handler.handle(signed_get, LambdaContext())["statusCode"] == 404  # no OAuth pages
+    unsigned = _click_event()
+    unsigned["headers"]["x-slack-signature"] = "v0=" + "0" * 64
+    assert handler.handle(unsigned, LambdaContext())["statusCode"] == 401
+    assert recorder.invocations == []

@@ -171,7 +171,7 @@ def test_a_slack_secret_that_cannot_be_used_says_which_and_why(
 def test_the_functions_session_makes_botocore_clients_in_its_region_without_boto3() -> None:
     """The Lambda session is botocore's (importing boto3 costs each cold start ~30 ms)."""
     code = (
-        "import sys, handlers.approval_notice, handlers.reconcile\n"
+        "import sys, handlers.approval_notice, handlers.reconcile, handlers.slack_events\n"
         "from bot.gateways.session import lambda_session\n"
         "client = lambda_session('eu-west-1').client('ssm')\n"
         "other = lambda_session('eu-west-1').client('ssm', region_name='us-east-2')\n"
