@@ -120,17 +120,29 @@ class SelfInvokingListenerRunner(ThreadListenerRunner):
             listener_start_handler=runner.listener_start_handler,
             listener_completion_handler=runner.listener_completion_handler,
             listener_executor=runner.listener_executor,
-            lazy_listener_runner=_LazyRunner(runner.logger),
+            lazy_listener_runner=SelfInvokingLazyRunner(runner.logger, lambda_client),
         )
-        self._lambda = lambda_client
 
     def _start_lazy_function(self, lazy_func: Callable[..., None], request: BoltRequest) -> None:
+        # Bolt's own copies the request first; the invocation needs only the event in it.
+        self.lazy_listener_runner.start(function=lazy_func, request=request)
+
+
+class SelfInvokingLazyRunner(LazyListenerRunner):
+    """Starts a lazy listener as one asynchronous invocation of this function with the same
+    event; `run` (Bolt's own) runs it in that invocation."""
+
+    def __init__(self, logger: logging.Logger, lambda_client: Any) -> None:
+        self.logger = logger
+        self._lambda = lambda_client
+
+    def start(self, function: Callable[..., None], request: BoltRequest) -> None:
         event: dict[str, Any] = request.context["lambda_request"]
         headers = dict(
             event.get("headers") or {},
             **{
                 "x-slack-bolt-lazy-only": "1",
-                "x-slack-bolt-lazy-function-name": get_name_for_callable(lazy_func),
+                "x-slack-bolt-lazy-function-name": get_name_for_callable(function),
             },
         )
         self._lambda.invoke(
@@ -138,14 +150,3 @@ class SelfInvokingListenerRunner(ThreadListenerRunner):
             InvocationType="Event",
             Payload=json.dumps(dict(event, headers=headers, method="NONE")),
         )
-
-
-class _LazyRunner(LazyListenerRunner):
-    """Runs a lazy listener in the invocation started for it (`run`, Bolt's own); starting one
-    is SelfInvokingListenerRunner's."""
-
-    def __init__(self, logger: logging.Logger) -> None:
-        self.logger = logger
-
-    def start(self, function: Callable[..., None], request: BoltRequest) -> None:
-        raise NotImplementedError("lazy listeners are started by SelfInvokingListenerRunner")

@@ -26,7 +26,7 @@ from bot.gateways.flowstore import FlowStore
 from bot.gateways.iam import AccessKeyGateway
 from bot.gateways.pacing import ChannelPacer
 from bot.gateways.runs import RunReader
-from bot.gateways.session import ClientSource, lambda_session
+from bot.gateways.session import ClientSource, LambdaSession
 from bot.gateways.slack import SlackGateway, web_client
 from bot.gateways.stepfunctions import StepFunctionsGateway
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
@@ -249,7 +249,7 @@ def services_from_env(
     """
     settings = Settings.from_env()
     settings.require_slack()  # a missing setting fails the cold start, not a later call
-    session = session or lambda_session(settings.region)
+    session = session or LambdaSession(settings.region)
     credentials: Callable[[], SlackCredentials] = Once(
         partial(slack_credentials, settings, session)
     )

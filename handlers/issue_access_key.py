@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bot.access_key_models import IssueKeyPayload
 from bot.config import Settings
-from bot.gateways.session import lambda_session
+from bot.gateways.session import LambdaSession
 from bot.logs import handler_logger
 from bot.wiring import AWS_CONFIG, build_key_issuer
 
@@ -30,7 +30,7 @@ idempotency = IdempotencyConfig(event_key_jmespath="execution_id", expires_after
 @cache
 def issue() -> Callable[..., dict[str, str]]:
     settings = Settings.from_env()
-    session = lambda_session(settings.region)
+    session = LambdaSession(settings.region)
     dynamodb = session.client("dynamodb", config=AWS_CONFIG)
     records = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb)
     issuer = build_key_issuer(settings, session, dynamodb=dynamodb)

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bot.app import create_app
 from bot.config import Settings
-from bot.gateways.session import lambda_session
+from bot.gateways.session import LambdaSession
 from bot.lambda_adapter import VerifiedRequestHandler
 from bot.logs import handler_logger
 from bot.wiring import services_from_env
@@ -21,7 +21,7 @@ logger = handler_logger()
 @cache
 def slack_handler() -> VerifiedRequestHandler:
     """Built once per cold start; lazy listeners re-invoke this same function asynchronously."""
-    session = lambda_session(Settings.from_env().region)
+    session = LambdaSession(Settings.from_env().region)
     services, slack_credentials = services_from_env(session)
     credentials = slack_credentials()  # every request is verified with the signing secret
     app = create_app(

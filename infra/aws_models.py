@@ -4,7 +4,7 @@ botocore reads a service's whole API model when a client is made: SSM's is 1.6 M
 DynamoDB's 0.6 MB, plus a 1.3 MB endpoints file that covers every AWS service. At a Lambda cold
 start that was more than half of the time spent serving the first event, and most of its
 memory. The functions call a few dozen operations, so bot/aws_models/ holds models cut down to
-exactly those (documentation stripped), and `bot.gateways.session.lambda_session()` loads only
+exactly those (documentation stripped), and `bot.gateways.session.LambdaSession` loads only
 from there.
 
 Which operations: every `client.<operation>(...)` and `get_paginator("<operation>")` that bot/

@@ -44,8 +44,3 @@ class LambdaSession:
         if options.get("region_name") is None:
             options["region_name"] = self._region
         return self._core.create_client(service_name, **options)
-
-
-def lambda_session(region: str | None) -> LambdaSession:
-    """The session a function's clients come from."""
-    return LambdaSession(region)

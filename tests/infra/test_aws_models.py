@@ -10,7 +10,7 @@ import pytest
 from botocore import xform_name
 from botocore.exceptions import UnknownServiceError
 
-from bot.gateways.session import MODELS, lambda_session
+from bot.gateways.session import MODELS, LambdaSession
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +40,7 @@ def test_a_call_added_to_the_code_is_reported_missing(
 
 
 def test_a_client_from_the_lambda_session_has_exactly_the_shipped_operations() -> None:
-    session = lambda_session("us-east-1")
+    session = LambdaSession("us-east-1")
     for service, operations in shipped().items():
         client = session.client(
             service,  # type: ignore[call-overload]
@@ -53,7 +53,7 @@ def test_a_client_from_the_lambda_session_has_exactly_the_shipped_operations() -
 
 
 def test_the_paginators_the_code_uses_come_with_the_models() -> None:
-    session = lambda_session("us-east-1")
+    session = LambdaSession("us-east-1")
     ssm = session.client("ssm", aws_access_key_id="testing", aws_secret_access_key="testing")
     iam = session.client("iam", aws_access_key_id="testing", aws_secret_access_key="testing")
 
@@ -63,7 +63,7 @@ def test_the_paginators_the_code_uses_come_with_the_models() -> None:
 
 
 def test_dynamodb_works_from_the_trimmed_models() -> None:
-    session = lambda_session("eu-west-1")
+    session = LambdaSession("eu-west-1")
     client = session.client(
         "dynamodb", aws_access_key_id="testing", aws_secret_access_key="testing"
     )
@@ -73,7 +73,7 @@ def test_dynamodb_works_from_the_trimmed_models() -> None:
 
 def test_a_service_outside_the_trimmed_models_is_refused_loudly() -> None:
     with pytest.raises(UnknownServiceError):
-        lambda_session("us-east-1").client("s3")
+        LambdaSession("us-east-1").client("s3")
 
 
 def test_trimming_keeps_the_shapes_an_operation_reaches_and_drops_the_rest(

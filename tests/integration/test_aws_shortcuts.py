@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from sandbox.aws import shortcuts
 from sandbox.aws.server import SandboxServer
+from tests.support.runbooks import KEY_REQUEST_DOCUMENT, start_key_request
 
 REGION = "us-east-1"
 UNKNOWN_EXECUTION = "00000000-0000-4000-8000-000000000000"
@@ -78,16 +79,8 @@ def test_get_automation_execution_answers_what_moto_answers(
 ) -> None:
     ssm = client(server, "ssm")
     topic = client(server, "sns").create_topic(Name="AutomationRequests")["TopicArn"]
-    document = create_runbook("Signoff-AccessKeyRequest", "ssm_access_key_document.yaml")
-    execution_id = ssm.start_automation_execution(
-        DocumentName=document,
-        Parameters={
-            "IamUser": ["bob"],
-            "RequestReason": ["rotation"],
-            "Approvers": ["alice"],
-            "NotificationArn": [topic],
-        },
-    )["AutomationExecutionId"]
+    create_runbook(KEY_REQUEST_DOCUMENT, "ssm_access_key_document.yaml")
+    execution_id = start_key_request(ssm, topic, ["alice"], "rotation")
     engine_settle()
 
     direct = ssm.get_automation_execution(AutomationExecutionId=execution_id)

@@ -11,10 +11,10 @@ import requests
 
 import sandbox.aws
 from sandbox.aws.server import SandboxServer
+from tests.support.runbooks import KEY_REQUEST_DOCUMENT, start_key_request
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-DOCUMENT = "Signoff-AccessKeyRequest"
 
 
 def control(
@@ -36,7 +36,7 @@ def test_an_approval_over_http_with_assumed_role_credentials(server: SandboxServ
     lambda_role = iam.create_role(RoleName="issuer", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     topic_arn = client("sns").create_topic(Name="AutomationRequests")["TopicArn"]
     ssm.create_document(
-        Name=DOCUMENT,
+        Name=KEY_REQUEST_DOCUMENT,
         Content=_fixture("ssm_access_key_document.yaml"),
         DocumentType="Automation",
         DocumentFormat="YAML",
@@ -61,15 +61,7 @@ def test_an_approval_over_http_with_assumed_role_credentials(server: SandboxServ
     )
     assert control(server, "GET", "health")["status"] == "ok"
 
-    execution_id = ssm.start_automation_execution(
-        DocumentName=DOCUMENT,
-        Parameters={
-            "IamUser": ["bob"],
-            "RequestReason": ["rotation"],
-            "Approvers": [role_arn],
-            "NotificationArn": [topic_arn],
-        },
-    )["AutomationExecutionId"]
+    execution_id = start_key_request(ssm, topic_arn, [role_arn], "rotation")
     assert control(server, "POST", "settle") == {"idle": True}
     assert _status(ssm, execution_id) == "Waiting"
 
@@ -99,20 +91,12 @@ def test_the_clock_endpoint_times_out_a_waiting_approval(server: SandboxServer) 
     sns = boto3.client("sns", region_name=REGION, endpoint_url=server.url)
     topic_arn = sns.create_topic(Name="AutomationRequests")["TopicArn"]
     ssm.create_document(
-        Name=DOCUMENT,
+        Name=KEY_REQUEST_DOCUMENT,
         Content=_fixture("ssm_access_key_document.yaml"),
         DocumentType="Automation",
         DocumentFormat="YAML",
     )
-    execution_id = ssm.start_automation_execution(
-        DocumentName=DOCUMENT,
-        Parameters={
-            "IamUser": ["bob"],
-            "RequestReason": ["-"],
-            "Approvers": ["alice"],
-            "NotificationArn": [topic_arn],
-        },
-    )["AutomationExecutionId"]
+    execution_id = start_key_request(ssm, topic_arn, ["alice"])
     control(server, "POST", "settle")
     before = control(server, "GET", "clock")["offset_seconds"]
 

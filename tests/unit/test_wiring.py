@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 
 from bot.config import Settings
 from bot.errors import ConfigError, ServiceError
-from bot.gateways.session import lambda_session
+from bot.gateways.session import LambdaSession
 from bot.gateways.slack import web_client
 from bot.wiring import build_services, services_from_env, slack_credentials
 
@@ -164,7 +164,7 @@ def test_a_slack_secret_that_cannot_be_used_says_which_and_why(
             arn = secrets.create_secret(Name="fake-slack", SecretString=secret)["ARN"]
         deployed = Settings.from_env({**DEPLOYED, "SLACK_SECRET_ARN": arn})
         with pytest.raises(kind, match=problem) as refused:
-            slack_credentials(deployed, lambda_session(REGION))
+            slack_credentials(deployed, LambdaSession(REGION))
         assert arn in str(refused.value)
 
 
@@ -172,9 +172,9 @@ def test_the_functions_session_makes_botocore_clients_in_its_region_without_boto
     """The Lambda session is botocore's (importing boto3 costs each cold start ~30 ms)."""
     code = (
         "import sys, handlers.approval_notice, handlers.reconcile, handlers.slack_events\n"
-        "from bot.gateways.session import lambda_session\n"
-        "client = lambda_session('eu-west-1').client('ssm')\n"
-        "other = lambda_session('eu-west-1').client('ssm', region_name='us-east-2')\n"
+        "from bot.gateways.session import LambdaSession\n"
+        "client = LambdaSession('eu-west-1').client('ssm')\n"
+        "other = LambdaSession('eu-west-1').client('ssm', region_name='us-east-2')\n"
         "print(client.meta.region_name, other.meta.region_name, 'boto3' in sys.modules)"
     )
     done = subprocess.run(  # noqa: S603 - this interpreter, fixed code
