@@ -41,16 +41,8 @@ SOURCES = ("bot", "handlers")
 SERVICES = ("dynamodb", "iam", "lambda", "secretsmanager", "ssm", "stepfunctions", "sts")
 # Calls made on our clients by library code, which the source scan cannot see.
 LIBRARY_CALLS = {
-    "dynamodb": (
-        # Powertools' idempotency layer (handlers/issue_access_key.py).
-        *("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
-        # boto3's Table resource loads its description on attribute access.
-        "DescribeTable",
-    ),
-    # Powertools' SecretsProvider (bot/wiring.py).
-    "secretsmanager": ("GetSecretValue",),
-    # Bolt's lazy listeners invoke their own function asynchronously.
-    "lambda": ("Invoke",),
+    # Powertools' idempotency layer (handlers/issue_access_key.py) on the client it is given.
+    "dynamodb": ("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
 }
 # Files botocore reads for any client, copied as they are.
 SHARED_FILES = ("partitions.json", "sdk-default-configuration.json", "_retry.json")

@@ -7,17 +7,33 @@ and this session reads only from there. It is botocore's session, not boto3's: i
 costs a cold start about 30 ms (its resource factory and s3transfer) for nothing the functions
 use. The CLI and the sandbox keep boto3 and the full models; both kinds of session make clients
 through `client(service, **options)`.
+
+Two more cuts, each worth a few milliseconds of a cold start's CPU (which is what its first AWS
+call waits on):
+- botocore's built-in event handlers are registered for Signoff's services only. A session
+  registers about 130 of them, most for other services (S3, EC2, Glacier…) or for generating
+  documentation, and every client copies the whole set.
+- When the environment holds credentials (Lambda puts the function role's there), they are
+  read from it alone. botocore's default chain would come to the same credentials, since it
+  looks at the environment first, but building the chain sets up the container and instance
+  metadata fetchers, with their own HTTP sessions, before it looks at anything.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Protocol
 
 import botocore.session
+from botocore import handlers
+from botocore.credentials import CredentialResolver, EnvProvider
 from botocore.loaders import Loader
 
 MODELS = Path(__file__).resolve().parent.parent / "aws_models"
+# How botocore's event names spell the services in bot/aws_models/ (the hyphenated serviceId
+# of each model; a test holds this to the models).
+EVENT_SERVICE_IDS = frozenset({"dynamodb", "iam", "lambda", "secrets-manager", "sfn", "ssm", "sts"})
 
 
 class ClientSource(Protocol):
@@ -32,11 +48,18 @@ class LambdaSession:
     """Clients made by a botocore session that loads bot/aws_models/ only."""
 
     def __init__(self, region: str | None) -> None:
-        self._core = botocore.session.get_session()
+        specs = builtin_handlers()
+        self._core = botocore.session.Session(include_builtin_handlers=specs is None)
+        for event_name, handler in specs or ():
+            self._core.register(event_name, handler)
         self._core.register_component(
             "data_loader",
             Loader(extra_search_paths=[str(MODELS)], include_default_search_paths=False),
         )
+        if os.environ.get(EnvProvider.ACCESS_KEY) and os.environ.get(EnvProvider.SECRET_KEY):
+            self._core.register_component(
+                "credential_provider", CredentialResolver([EnvProvider()])
+            )
         self._region = region
 
     def client(self, service_name: str, **options: Any) -> Any:
@@ -44,3 +67,25 @@ class LambdaSession:
         if options.get("region_name") is None:
             options["region_name"] = self._region
         return self._core.create_client(service_name, **options)
+
+
+def builtin_handlers() -> list[tuple[str, Any]] | None:
+    """botocore's built-in handlers for events of any service or of Signoff's, in botocore's
+    order; None when one of them must be registered first or last (then all are registered,
+    botocore's way, rather than this guessing at the order)."""
+    kept = []
+    for spec in handlers.BUILTIN_HANDLERS:
+        if concerns_signoff(spec[0]):
+            if len(spec) != 2:
+                return None
+            kept.append((spec[0], spec[1]))
+    return kept
+
+
+def concerns_signoff(event_name: str) -> bool:
+    """Whether a handler for `event_name` can run for Signoff's clients: any event named without
+    a service ("before-call") or for one of Signoff's ("after-call.iam"); no documentation
+    events ("docs.*"), which only botocore's docstring generation emits."""
+    kind, _, rest = event_name.partition(".")
+    service = rest.split(".", 1)[0]
+    return kind != "docs" and (not service or service == "*" or service in EVENT_SERVICE_IDS)
