@@ -191,10 +191,14 @@ class KeyRequestService:
                 "more finished key requests than one run reads; older ones were not checked",
                 extra={"pages": max_pages},
             )
-        for run in listed.runs:
-            ended = run.ended_at or now
-            if ended < now - window or self._store.has_claim(run.execution_id, _TOLD):
+        recent = [run for run in listed.runs if (run.ended_at or now) >= now - window]
+        # Read up front, 100 at a time: most were told long ago. One told since is kept from a
+        # second DM by the claim notify_outcome takes, as an event racing this would be.
+        told = self._store.with_claim([run.execution_id for run in recent], _TOLD)
+        for run in recent:
+            if run.execution_id in told:
                 continue
+            ended = run.ended_at or now
             if counts["checked"] == max_told:
                 logger.warning("outcomes left for the next run", extra={"limit": max_told})
                 break

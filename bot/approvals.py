@@ -257,13 +257,20 @@ class ApprovalService:
         """Post cards that lost notices missed, sync cards whose events were missed, remind."""
         now = self._now()
         counts = {"posted": 0, "synced": 0, "reminded": 0}
-        waiting = set(self._automation.waiting_execution_ids())
+        # Both reads at once. A card posted below is for an execution in `waiting`, which the
+        # second loop skips, so reading the open cards first misses nothing it would act on.
+        # A failed scan is raised only after the missing cards are posted, as if read after.
+        waiting, open_cards = together(
+            lambda: set(self._automation.waiting_execution_ids()), self._open_cards_or_error
+        )
         for execution_id in sorted(waiting):
             try:
                 counts[self._reconcile_one(execution_id, now)] += 1
             except ServiceError:
                 logger.exception("reconcile failed", extra={"execution_id": execution_id})
-        for card in self._store.open_cards():
+        if isinstance(open_cards, ServiceError):
+            raise open_cards
+        for card in open_cards:
             if card.execution_id not in waiting:
                 try:
                     self.refresh(card.execution_id, card.step_name)
@@ -272,9 +279,20 @@ class ApprovalService:
                     logger.exception("sync failed", extra={"execution_id": card.execution_id})
         return counts
 
+    def _open_cards_or_error(self) -> list[CardItem] | ServiceError:
+        try:
+            return list(self._store.open_cards())
+        except ServiceError as failed:
+            return failed
+
     def _reconcile_one(self, execution_id: str, now: datetime) -> str:
-        approval = self._automation.get_approval(execution_id)
-        card = self._store.card(execution_id, approval.step_name)
+        # The execution's cards beside its approval: the step that waits is only known from
+        # SSM, and reading every card (there are few) saves waiting for that answer first.
+        approval, cards = together(
+            lambda: self._automation.get_approval(execution_id),
+            lambda: self._store.cards(execution_id),
+        )
+        card = next((c for c in cards if c.step_name == approval.step_name), None)
         if card is None or card.ref is None:
             # No card, or a claim without one: announce looks for a post that went unanswered
             # (or whose poster died) before it posts again.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import msgspec
 from botocore.exceptions import ClientError
 
-from bot.errors import ServiceError
+from bot.errors import ServiceError, TransientError
 from bot.gateways.aws import error_code, wrap_client_error
 
 Clock = Callable[[], datetime]
@@ -20,6 +21,16 @@ Key = Mapping[str, Any]
 # (SSM's longest approval timeout is 30 days; a flow's writes push its expiry out again).
 RETENTION = timedelta(days=45)
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+# The approvals table's sparse index of what is still waiting (infra/template.yaml): an item is
+# in it exactly while it carries OPEN_KIND, so the reconciler reads the few open cards and levels
+# instead of scanning every card, claim and level of the last 45 days.
+OPEN_INDEX = "Open"
+OPEN_KIND = "open_kind"
+# BatchGetItem takes at most 100 keys; the keys it leaves unprocessed (the table was busy) are
+# asked again after a pause that doubles, this many times.
+_BATCH_KEYS = 100
+_UNPROCESSED_RETRIES = 5
+_UNPROCESSED_PAUSE = 0.05
 
 
 def expiry(now: datetime) -> int:
@@ -46,6 +57,14 @@ class TableAt(msgspec.Struct, frozen=True):
 _NUMBERS = Context(
     Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow]
 )
+
+
+def open_while_waiting(kind: str, waiting: bool) -> tuple[str, str, dict[str, str]]:
+    """The SET part, the REMOVE part and the values an update that writes an item's outcome
+    needs to keep the item in the Open index exactly while it waits."""
+    if waiting:
+        return f", {OPEN_KIND} = :open_kind", "", {":open_kind": kind}
+    return "", f" REMOVE {OPEN_KIND}", {}
 
 
 def _to_wire(value: Any) -> dict[str, Any]:
@@ -90,6 +109,11 @@ def _wire(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _to_wire(v) for k, v in values.items()}
 
 
+def _key_of(wire: Mapping[str, Any]) -> str:
+    """A wire-form key as a hashable value (its attributes in a fixed order)."""
+    return msgspec.json.encode(dict(sorted(wire.items()))).decode()
+
+
 def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _from_wire(v) for k, v in item.items()}
 
@@ -116,6 +140,32 @@ class DynamoTable:
             raise self._error(exc, "read") from exc
         item = response.get("Item")
         return _plain(item) if item else None
+
+    def get_many(self, keys: Sequence[Key], *, consistent: bool = True) -> list[dict[str, Any]]:
+        """The items at `keys` that exist, in no particular order: one BatchGetItem per 100
+        keys instead of a GetItem each (repeated keys are read once)."""
+        pending = list({_key_of(_wire(key)): _wire(key) for key in keys}.values())
+        found: list[dict[str, Any]] = []
+        retries = 0
+        while pending:
+            batch, pending = pending[:_BATCH_KEYS], pending[_BATCH_KEYS:]
+            request = {self._table_name: {"Keys": batch, "ConsistentRead": consistent}}
+            try:
+                response = self._client.batch_get_item(RequestItems=request)
+            except ClientError as exc:
+                raise self._error(exc, "read") from exc
+            found.extend(_plain(item) for item in response["Responses"].get(self._table_name, []))
+            left = response.get("UnprocessedKeys", {}).get(self._table_name, {}).get("Keys", [])
+            if left:
+                if retries == _UNPROCESSED_RETRIES:
+                    raise TransientError(
+                        f"AWS was busy while trying to read the {self._name} table "
+                        f"({len(left)} keys left unprocessed); try again."
+                    )
+                time.sleep(_UNPROCESSED_PAUSE * 2**retries)
+                retries += 1
+                pending = left + pending
+        return found
 
     def put(self, item: Mapping[str, Any], condition: str | None = None) -> None:
         """Write `item`; a failed `condition` is an error like any other refusal."""
@@ -223,6 +273,27 @@ class DynamoTable:
         except ClientError as exc:
             raise self._error(exc, "read") from exc
         return [_plain(item) for item in response["Items"]]
+
+    def query_index(
+        self, index: str, condition: str, values: Mapping[str, Any]
+    ) -> Iterator[dict[str, Any]]:
+        """Every item a query of the index `index` finds, page by page (an index is eventually
+        consistent: an item written a moment ago may not be in it yet)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table_name,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": _wire(values),
+        }
+        while True:
+            try:
+                response = self._client.query(**kwargs)
+            except ClientError as exc:
+                raise self._error(exc, "read") from exc
+            yield from (_plain(item) for item in response["Items"])
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def scan(
         self,

@@ -9,8 +9,19 @@ from typing import Any
 
 import msgspec
 
-from bot.gateways.dynamo import Clock, DynamoTable, TableAt, expiry
+from bot.gateways.dynamo import (
+    OPEN_INDEX,
+    OPEN_KIND,
+    Clock,
+    DynamoTable,
+    TableAt,
+    expiry,
+    open_while_waiting,
+)
 from bot.models import CardRef, Outcome
+
+# A level's kind in the approvals table's Open index.
+_OPEN_LEVEL = "LEVEL"
 
 
 class Membership(msgspec.Struct, frozen=True):
@@ -202,8 +213,10 @@ class FlowStore:
             _level_key(flow_id, level),
             "SET flow_id = :flow, #level = :level, execution_id = :eid, outcome = :waiting, "
             "#rank = :rank, done = :zero, needed = :needed, approved_by = :none, "
-            "rejected_by = :none, channel = :channel, expires_at = :exp REMOVE pointer_ts",
+            f"rejected_by = :none, channel = :channel, expires_at = :exp, {OPEN_KIND} = :open "
+            "REMOVE pointer_ts",
             {
+                ":open": _OPEN_LEVEL,
                 ":flow": flow_id,
                 ":level": level,
                 ":eid": execution_id,
@@ -222,13 +235,15 @@ class FlowStore:
     def record_level(self, snapshot: LevelItem) -> bool:
         """Store a later state of the level's current execution; False if it is not later."""
         assert snapshot.execution_id is not None
+        still_open, closed, marks = open_while_waiting(_OPEN_LEVEL, snapshot.outcome.is_open)
         return self._table.update(
             _level_key(snapshot.flow_id, snapshot.level),
             "SET flow_id = :flow, #level = :level, execution_id = :eid, outcome = :outcome, "
             "#rank = :rank, done = :done, needed = :needed, approved_by = :approved, "
             "rejected_by = :rejected, channel = if_not_exists(channel, :channel), "
-            "expires_at = :exp",
+            "expires_at = :exp" + still_open + closed,
             {
+                **marks,
                 ":flow": snapshot.flow_id,
                 ":level": snapshot.level,
                 ":eid": snapshot.execution_id,
@@ -250,8 +265,7 @@ class FlowStore:
 
     def open_levels(self) -> Iterator[LevelItem]:
         """Levels still shown as waiting, for the reconciler to re-check against SSM."""
-        waiting = {":level": "LEVEL#", ":waiting": Outcome.WAITING.value}
-        items = self._table.scan("begins_with(sk, :level) AND outcome = :waiting", waiting)
+        items = self._table.query_index(OPEN_INDEX, f"{OPEN_KIND} = :kind", {":kind": _OPEN_LEVEL})
         yield from (_level(item) for item in items)
 
     def levels(self, flow_id: str) -> list[LevelItem]:

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from bot.gateways.dynamo import Clock, DynamoTable, TableAt, expiry
+from bot.gateways.dynamo import (
+    OPEN_INDEX,
+    OPEN_KIND,
+    Clock,
+    DynamoTable,
+    TableAt,
+    expiry,
+    open_while_waiting,
+)
 from bot.models import CardRef, Identity, Outcome
+
+# A card's kind in the approvals table's Open index.
+_OPEN_CARD = "CARD"
 
 
 class CardItem(msgspec.Struct, frozen=True):
@@ -60,6 +71,7 @@ class ApprovalStore:
             "channel": channel,
             "rank": -1,
             "outcome": Outcome.WAITING.value,
+            OPEN_KIND: _OPEN_CARD,
             "created_at": self._now().isoformat(),
             "expires_at": expiry(self._now()),
             **{k: v for k, v in extra.items() if v is not None},
@@ -97,8 +109,7 @@ class ApprovalStore:
 
     def open_cards(self) -> Iterator[CardItem]:
         """Cards still showing Waiting (for the reconciler to re-check against SSM)."""
-        waiting = {":card": "CARD#", ":waiting": Outcome.WAITING.value}
-        items = self._table.scan("begins_with(sk, :card) AND outcome = :waiting", waiting)
+        items = self._table.query_index(OPEN_INDEX, f"{OPEN_KIND} = :kind", {":kind": _OPEN_CARD})
         yield from (_card(item) for item in items)
 
     def raise_rank(
@@ -112,14 +123,15 @@ class ApprovalStore:
     ) -> bool:
         """Record that the card now shows a later state (and, `at`, where it is); False if it
         already shows this or later."""
-        values: dict[str, Any] = {":rank": rank, ":outcome": outcome.value}
-        expression = "SET #rank = :rank, outcome = :outcome"
+        still_open, closed, marks = open_while_waiting(_OPEN_CARD, outcome.is_open)
+        values: dict[str, Any] = {":rank": rank, ":outcome": outcome.value, **marks}
+        expression = "SET #rank = :rank, outcome = :outcome" + still_open
         if at is not None:
             values.update({":ts": at.ts, ":channel": at.channel})
             expression += ", ts = :ts, channel = :channel"
         return self._table.update(
             _key(execution_id, f"CARD#{step_name}"),
-            expression,
+            expression + closed,
             values,
             condition="attribute_exists(pk) AND #rank < :rank",
             names={"#rank": "rank"},
@@ -129,10 +141,11 @@ class ApprovalStore:
         self, execution_id: str, step_name: str, rank: int, back_to: int, outcome: Outcome
     ) -> None:
         """Undo `raise_rank(rank)` when Slack never showed that state (unless a later one came)."""
+        still_open, closed, marks = open_while_waiting(_OPEN_CARD, outcome.is_open)
         self._table.update(
             _key(execution_id, f"CARD#{step_name}"),
-            "SET #rank = :back, outcome = :outcome",
-            {":rank": rank, ":back": back_to, ":outcome": outcome.value},
+            "SET #rank = :back, outcome = :outcome" + still_open + closed,
+            {":rank": rank, ":back": back_to, ":outcome": outcome.value, **marks},
             condition="#rank = :rank",
             names={"#rank": "rank"},
         )
@@ -154,6 +167,12 @@ class ApprovalStore:
 
     def has_claim(self, execution_id: str, key: str) -> bool:
         return self._table.get(_key(execution_id, f"CLAIM#{key}")) is not None
+
+    def with_claim(self, execution_ids: Sequence[str], key: str) -> set[str]:
+        """Those of `execution_ids` that hold the claim `key` (read 100 at a time)."""
+        by_pk = {_pk(execution_id): execution_id for execution_id in execution_ids}
+        items = self._table.get_many([{"pk": pk, "sk": f"CLAIM#{key}"} for pk in by_pk])
+        return {by_pk[item["pk"]] for item in items}
 
 
 class IdentityStore:

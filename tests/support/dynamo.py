@@ -1,26 +1,39 @@
-"""DynamoDB tables for tests that build the services on moto themselves."""
+"""DynamoDB tables for tests that build the services on moto themselves, keyed and indexed as
+infra/template.yaml defines them."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from bot.gateways.dynamo import TableAt
+from sandbox.template import load_template
+
+# Each table's logical id in the template.
+LOGICAL_IDS = {
+    "approvals": "ApprovalsTable",
+    "audit": "AuditTable",
+    "identities": "IdentitiesTable",
+    "idempotency": "IdempotencyTable",
+}
+_SCHEMA = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
+
+
+@cache
+def _properties(logical_id: str) -> dict[str, Any]:
+    properties = load_template()["Resources"][logical_id]["Properties"]
+    return {k: properties[k] for k in _SCHEMA if k in properties}
+
+
+def create_table(dynamodb: Any, kind: str, name: str) -> TableAt:
+    """Create the `kind` table ("approvals", "audit"…) as the template has it, named `name`."""
+    dynamodb.create_table(TableName=name, **_properties(LOGICAL_IDS[kind]))
+    return TableAt(dynamodb, name)
 
 
 def signoff_tables(dynamodb: Any) -> dict[str, TableAt]:
-    """The approvals, audit and identities tables, keyed as the template keys them, on a
-    low-level DynamoDB client (inside a moto mock the caller opened)."""
-    tables = {}
-    for name, keys in {
-        "approvals": [("pk", "HASH"), ("sk", "RANGE")],
-        "audit": [("pk", "HASH"), ("sk", "RANGE")],
-        "identities": [("slack_user_id", "HASH")],
-    }.items():
-        dynamodb.create_table(
-            TableName=name,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k, _ in keys],
-            KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys],
-        )
-        tables[name] = TableAt(dynamodb, name)
-    return tables
+    """The approvals, audit and identities tables on a low-level DynamoDB client (inside a moto
+    mock the caller opened), each named by its kind."""
+    return {
+        kind: create_table(dynamodb, kind, kind) for kind in ("approvals", "audit", "identities")
+    }

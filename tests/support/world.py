@@ -21,6 +21,7 @@ from sandbox.demo import SlackActions
 from sandbox.provision import code_package
 from sandbox.runtime import serve_function_url
 from sandbox.template import load_template, ssm_document_content, state_machine_definition
+from tests.support.dynamo import create_table
 
 ACCOUNT = "123456789012"  # moto's default account: obviously not a real one
 REGION = "us-east-1"
@@ -41,10 +42,10 @@ FUNCTIONS = {
     "signoff-reconcile": "handlers.reconcile.lambda_handler",
 }
 TABLES = {
-    "signoff-approvals": [("pk", "HASH"), ("sk", "RANGE")],
-    "signoff-audit": [("pk", "HASH"), ("sk", "RANGE")],
-    "signoff-identities": [("slack_user_id", "HASH")],
-    "signoff-idempotency": [("id", "HASH")],
+    "signoff-approvals": "approvals",
+    "signoff-audit": "audit",
+    "signoff-identities": "identities",
+    "signoff-idempotency": "idempotency",
 }
 
 
@@ -232,13 +233,8 @@ def trust_policy(service: str) -> str:
 def provision(session: boto3.Session, env: Mapping[str, str]) -> str:
     """Create what the SAM template would, for flow A; returns the approval topic ARN."""
     dynamodb = session.client("dynamodb", region_name=REGION)
-    for name, keys in TABLES.items():
-        dynamodb.create_table(
-            TableName=name,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k, _ in keys],
-            KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys],
-        )
+    for name, kind in TABLES.items():
+        create_table(dynamodb, kind, name)
     iam = session.client("iam", region_name=REGION)
     trust = trust_policy("lambda")
     role = iam.create_role(RoleName=BOT_ROLE, AssumeRolePolicyDocument=trust)["Role"]["Arn"]

@@ -9,23 +9,13 @@ import pytest
 from moto import mock_aws
 
 from bot.gateways.dynamo import TableAt
+from tests.support.dynamo import create_table
 
 
 @pytest.fixture
 def table() -> Iterator[TableAt]:
-    """A moto DynamoDB table keyed like the approvals table (pk, sk)."""
+    """A moto DynamoDB table keyed and indexed as the template has the approvals table."""
     with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="approvals",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
+        yield create_table(
+            boto3.client("dynamodb", region_name="us-east-1"), "approvals", "approvals"
         )
-        yield TableAt(client, "approvals")

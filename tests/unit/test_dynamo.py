@@ -91,6 +91,81 @@ def test_scan_reads_every_page(table: Any) -> None:
     stub.assert_no_pending_responses()
 
 
+def test_get_many_reads_100_keys_a_request_and_each_key_once(table: Any) -> None:
+    db = DynamoTable(table, "approvals")
+    for n in range(150):
+        db.put({"pk": f"EXEC#e-{n}", "sk": "CLAIM#told", "n": n})
+    requests: list[int] = []
+    table.client.meta.events.register(
+        "provide-client-params.dynamodb.BatchGetItem",
+        lambda params, **_: requests.append(len(params["RequestItems"]["approvals"]["Keys"])),
+    )
+    keys = [{"pk": f"EXEC#e-{n}", "sk": "CLAIM#told"} for n in range(250)]
+
+    found = db.get_many(keys + keys[:20])
+
+    assert sorted(int(item["n"]) for item in found) == list(range(150))
+    assert requests == [100, 100, 50]
+    assert db.get_many([]) == [] and len(requests) == 3, "nothing to read, no request"
+
+
+def _batch(keys: list[str], consistent: bool = True) -> dict[str, Any]:
+    wire = [{"pk": {"S": k}, "sk": {"S": "s"}} for k in keys]
+    return {"RequestItems": {"approvals": {"Keys": wire, "ConsistentRead": consistent}}}
+
+
+def _unprocessed(keys: list[str]) -> dict[str, Any]:
+    return {"approvals": {"Keys": [{"pk": {"S": k}, "sk": {"S": "s"}} for k in keys]}}
+
+
+def test_keys_dynamodb_left_unprocessed_are_asked_again_after_a_pause(
+    table: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr("bot.gateways.dynamo.time.sleep", pauses.append)
+    db = DynamoTable(table, "approvals")
+    stub = Stubber(table.client)
+    item = {"pk": {"S": "a"}, "sk": {"S": "s"}}
+    stub.add_response(
+        "batch_get_item",
+        {"Responses": {"approvals": [item]}, "UnprocessedKeys": _unprocessed(["b"])},
+        _batch(["a", "b"]),
+    )
+    stub.add_response(
+        "batch_get_item", {"Responses": {"approvals": [{**item, "pk": {"S": "b"}}]}}, _batch(["b"])
+    )
+    with stub:
+        found = db.get_many([{"pk": "a", "sk": "s"}, {"pk": "b", "sk": "s"}])
+    assert sorted(f["pk"] for f in found) == ["a", "b"]
+    assert pauses == [0.05]
+
+
+def test_keys_left_unprocessed_every_time_end_in_a_transient_error(
+    table: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr("bot.gateways.dynamo.time.sleep", pauses.append)
+    db = DynamoTable(table, "approvals")
+    stub = Stubber(table.client)
+    for _ in range(6):
+        stub.add_response(
+            "batch_get_item",
+            {"Responses": {"approvals": []}, "UnprocessedKeys": _unprocessed(["a"])},
+            _batch(["a"]),
+        )
+    with stub, pytest.raises(TransientError, match="read the approvals table"):
+        db.get_many([{"pk": "a", "sk": "s"}])
+    assert pauses == [0.05, 0.1, 0.2, 0.4, 0.8]
+
+
+def test_the_store_says_which_executions_hold_a_claim(table: Any) -> None:
+    store = ApprovalStore(table, lambda: NOW)
+    assert store.claim("e-1", "told") and store.claim("e-3", "told") and store.claim("e-2", "other")
+
+    assert store.with_claim(["e-1", "e-2", "e-3", "e-4"], "told") == {"e-1", "e-3"}
+    assert store.with_claim([], "told") == set()
+
+
 # What Signoff stores: strings, whole and Decimal numbers, flags, None, lists, maps, string sets.
 _numbers = st.integers(-(10**37), 10**37) | st.decimals(
     allow_nan=False, allow_infinity=False, places=6, min_value=-(10**20), max_value=10**20
@@ -132,21 +207,71 @@ def test_numbers_come_back_as_decimal_and_a_float_is_refused_with_the_fix() -> N
         _wire({"f": 0.25})
 
 
-def test_the_scans_filter_as_they_say(table: Any) -> None:
-    """The reconciler's sweeps (open cards, open levels) and the audit read since a time."""
+def test_the_open_index_holds_a_card_exactly_while_it_waits(table: Any) -> None:
     store = ApprovalStore(table, lambda: NOW)
     assert store.claim_card("open", "approve", "C0APPROVALS")
     assert store.claim_card("closed", "approve", "C0APPROVALS")
+    assert store.claim("open", "decision#approve#someone")  # a claim is never in it
+    assert store.raise_rank("open", "approve", 1, Outcome.WAITING)
     assert store.raise_rank("closed", "approve", 5, Outcome.APPROVED)
     assert [c.execution_id for c in store.open_cards()] == ["open"]
 
+    # Slack never showed the approval: back to waiting, and back in the index.
+    store.lower_rank("closed", "approve", 5, 1, Outcome.WAITING)
+    assert sorted(c.execution_id for c in store.open_cards()) == ["closed", "open"]
+    store.lower_rank("open", "approve", 1, 0, Outcome.REJECTED)
+    assert [c.execution_id for c in store.open_cards()] == ["closed"]
+
+
+def test_the_open_index_holds_a_flow_level_exactly_while_it_waits(table: Any) -> None:
     flows = FlowStore(table, lambda: NOW)
     assert flows.start_level("f-1", 1, "exec-1", 1, "C0APPROVALS")
     assert flows.start_level("f-1", 2, "exec-2", 1, "C0APPROVALS")
+    ApprovalStore(table, lambda: NOW).claim_card("exec-1", "approve", "C0APPROVALS")
     closed = LevelItem("f-1", 2, "exec-2", Outcome.REJECTED, rank=5, channel="C0APPROVALS")
     assert flows.record_level(closed)
     assert [(lv.flow_id, lv.level) for lv in flows.open_levels()] == [("f-1", 1)]
 
+    # A retried level waits on a new execution: open again.
+    assert flows.start_level("f-1", 2, "exec-3", 1, "C0APPROVALS")
+    assert [(lv.level, lv.execution_id) for lv in flows.open_levels()] == [
+        (1, "exec-1"),
+        (2, "exec-3"),
+    ]
+
+
+def test_the_open_index_is_read_page_by_page(table: Any) -> None:
+    store = ApprovalStore(table, lambda: NOW)
+    stub = Stubber(table.client)
+    query = {
+        "TableName": "approvals",
+        "IndexName": "Open",
+        "KeyConditionExpression": "open_kind = :kind",
+        "ExpressionAttributeValues": {":kind": {"S": "CARD"}},
+    }
+    card = {
+        "pk": {"S": "EXEC#a"},
+        "sk": {"S": "CARD#approve"},
+        "execution_id": {"S": "a"},
+        "step_name": {"S": "approve"},
+        "channel": {"S": "C0APPROVALS"},
+        "rank": {"N": "0"},
+        "outcome": {"S": "Waiting"},
+        "created_at": {"S": NOW.isoformat()},
+    }
+    stub.add_response(
+        "query", {"Items": [card], "LastEvaluatedKey": {"pk": {"S": "EXEC#a"}}}, query
+    )
+    b = {**card, "pk": {"S": "EXEC#b"}, "execution_id": {"S": "b"}}
+    stub.add_response(
+        "query", {"Items": [b]}, query | {"ExclusiveStartKey": {"pk": {"S": "EXEC#a"}}}
+    )
+    with stub:
+        assert [c.execution_id for c in store.open_cards()] == ["a", "b"]
+    stub.assert_no_pending_responses()
+
+
+def test_the_audit_is_read_since_a_time(table: Any) -> None:
     audit = AuditLog(table, lambda: NOW)
     audit.append("exec-1", "notice_received")
     later = AuditLog(table, lambda: NOW + timedelta(hours=1))
