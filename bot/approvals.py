@@ -259,7 +259,7 @@ class ApprovalService:
         counts = {"posted": 0, "synced": 0, "reminded": 0}
         # Both reads at once. A card posted below is for an execution in `waiting`, which the
         # second loop skips, so reading the open cards first misses nothing it would act on.
-        # A failed scan is raised only after the missing cards are posted, as if read after.
+        # A failed read of them is raised only after the missing cards are posted.
         waiting, open_cards = together(
             lambda: set(self._automation.waiting_execution_ids()), self._open_cards_or_error
         )

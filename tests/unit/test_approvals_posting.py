@@ -261,16 +261,16 @@ def test_a_post_slack_refused_releases_the_claim_so_a_retry_posts(posting: Posti
     assert len(posting.slack.cards()) == 1 and posting.slack.lookups == 0
 
 
-def test_a_failed_scan_of_open_cards_still_lets_the_reconciler_post_missing_cards(
+def test_a_failed_read_of_open_cards_still_lets_the_reconciler_post_missing_cards(
     posting: Posting, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The two reads run side by side; the scan's failure must not cost the missing card.
-    def scan_fails() -> Any:
-        raise ServiceError("DynamoDB throttled the scan of signoff-approvals")
+    def read_fails() -> Any:
+        raise ServiceError("DynamoDB throttled the query of signoff-approvals")
 
-    monkeypatch.setattr(posting.store, "open_cards", scan_fails)
+    monkeypatch.setattr(posting.store, "open_cards", read_fails)
 
-    with pytest.raises(ServiceError, match="throttled the scan"):
+    with pytest.raises(ServiceError, match="throttled the query"):
         posting.service.reconcile()
 
     assert len(posting.slack.cards()) == 1 and posting.recorded_ts() is not None
