@@ -127,7 +127,7 @@ class RunningSandbox:
     outputs: dict[str, str] = field(default_factory=dict)
 
     def aws(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.aws_url, region_name=REGION, **FAKE_KEYS)
+        return boto3.client(service, endpoint_url=self.aws_url, region_name=REGION, **FAKE_KEYS)  # type: ignore[call-overload]
 
     def control(self, method: str, path: str, **kwargs: Any) -> Any:
         response = requests.request(
