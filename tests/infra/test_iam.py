@@ -6,6 +6,7 @@ SSM's only, and iam:PassRole names one role for one service.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot.gateways.session import MODELS
 from sandbox.template import TEMPLATE_PATH, Resolver, resolver
 
 # Actions that may be granted on "*" and why. Everything else must name its resources.
@@ -263,3 +265,62 @@ def test_starting_runbooks_is_scoped_to_signoffs_documents(template: dict[str, A
         "SlackEventsRole": [definition.format("Key")],
         "StartApprovalRole": [definition.format("Ap")],
     }
+
+
+# Operations in bot/aws_models/operations.json whose IAM action is named otherwise.
+IAM_ACTION_OF = {"lambda:Invoke": "lambda:InvokeFunction"}
+# Operations the code calls that no function role needs, and why.
+NOT_FOR_FUNCTION_ROLES = {
+    "ssm:SendAutomationSignal": "sent as the approver, under the approver role assumed for it",
+    # `signoff doctor`, under the operator's own credentials.
+    "dynamodb:DescribeTable": "signoff doctor",
+    "iam:GetPolicy": "signoff doctor",
+    "iam:GetPolicyVersion": "signoff doctor",
+    "iam:GetRole": "signoff doctor",
+    "iam:GetRolePolicy": "signoff doctor",
+    "iam:ListAttachedRolePolicies": "signoff doctor",
+    "iam:ListRolePolicies": "signoff doctor",
+    "lambda:GetPolicy": "signoff doctor",
+    # The source scan matches a method name across services: only Secrets Manager's is called.
+    "dynamodb:PutResourcePolicy": "not called (secretsmanager's put_resource_policy is)",
+    "lambda:PutResourcePolicy": "not called (secretsmanager's put_resource_policy is)",
+    "ssm:PutResourcePolicy": "not called (secretsmanager's put_resource_policy is)",
+}
+
+
+def test_every_aws_call_the_functions_make_is_granted_to_a_function_role(
+    template: dict[str, Any],
+) -> None:
+    """A call added to the code without its IAM action fails here, not as AccessDenied on AWS
+    (moto does not enforce IAM, so nothing else in the suite would notice)."""
+    prefixes = {"stepfunctions": "states"}
+    operations = json.loads((MODELS / "operations.json").read_text())
+    called = {
+        IAM_ACTION_OF.get(action, action)
+        for service, names in operations.items()
+        for action in (f"{prefixes.get(service, service)}:{name}" for name in names)
+    }
+    resources = template["Resources"]
+    # Policies attached to a function role, from either side (ManagedPolicyArns, Roles).
+    policies = {
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource["Type"] in {"AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"}
+        and (
+            any(
+                {"Ref": logical_id} in resources[role]["Properties"].get("ManagedPolicyArns", [])
+                for role in LAMBDA_ROLES
+            )
+            or any(
+                {"Ref": role} in resource["Properties"].get("Roles", []) for role in LAMBDA_ROLES
+            )
+        )
+    }
+    granted = {
+        action
+        for grant in grants(template)
+        if grant.kind == "permissions" and (grant.owner in LAMBDA_ROLES or grant.owner in policies)
+        for action in grant.actions
+    }
+
+    assert called - granted == set(NOT_FOR_FUNCTION_ROLES)
