@@ -141,15 +141,16 @@ class DynamoTable:
         item = response.get("Item")
         return _plain(item) if item else None
 
-    def get_many(self, keys: Sequence[Key], *, consistent: bool = True) -> list[dict[str, Any]]:
-        """The items at `keys` that exist, in no particular order: one BatchGetItem per 100
-        keys instead of a GetItem each (repeated keys are read once)."""
+    def get_many(self, keys: Sequence[Key]) -> list[dict[str, Any]]:
+        """The items at `keys` that exist, in no particular order, read strongly consistent as
+        `get` reads: one BatchGetItem per 100 keys instead of a GetItem each (repeated keys are
+        read once)."""
         pending = list({_key_of(_wire(key)): _wire(key) for key in keys}.values())
         found: list[dict[str, Any]] = []
         retries = 0
         while pending:
             batch, pending = pending[:_BATCH_KEYS], pending[_BATCH_KEYS:]
-            request = {self._table_name: {"Keys": batch, "ConsistentRead": consistent}}
+            request = {self._table_name: {"Keys": batch, "ConsistentRead": True}}
             try:
                 response = self._client.batch_get_item(RequestItems=request)
             except ClientError as exc:
@@ -274,26 +275,19 @@ class DynamoTable:
             raise self._error(exc, "read") from exc
         return [_plain(item) for item in response["Items"]]
 
-    def query_index(
-        self, index: str, condition: str, values: Mapping[str, Any]
-    ) -> Iterator[dict[str, Any]]:
-        """Every item a query of the index `index` finds, page by page (an index is eventually
-        consistent: an item written a moment ago may not be in it yet)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table_name,
-            "IndexName": index,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": _wire(values),
-        }
-        while True:
-            try:
-                response = self._client.query(**kwargs)
-            except ClientError as exc:
-                raise self._error(exc, "read") from exc
-            yield from (_plain(item) for item in response["Items"])
-            if "LastEvaluatedKey" not in response:
-                return
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    def open_items(self, kind: str) -> Iterator[dict[str, Any]]:
+        """Every item of `kind` in the Open index (items that wait), page by page. The index is
+        eventually consistent: an item written a moment ago may not be in it yet."""
+        return self._pages(
+            self._client.query,
+            {
+                "TableName": self._table_name,
+                "IndexName": OPEN_INDEX,
+                "KeyConditionExpression": f"{OPEN_KIND} = :kind",
+                "ExpressionAttributeValues": _wire({":kind": kind}),
+            },
+            "read",
+        )
 
     def scan(
         self,
@@ -309,15 +303,21 @@ class DynamoTable:
             kwargs["ExpressionAttributeValues"] = _wire(values)
         if names:
             kwargs["ExpressionAttributeNames"] = dict(names)
+        return self._pages(self._client.scan, kwargs, "scan")
+
+    def _pages(
+        self, call: Callable[..., Any], kwargs: dict[str, Any], verb: str
+    ) -> Iterator[dict[str, Any]]:
+        """The items of a paged Query or Scan, each page read when the one before is used up."""
         while True:
             try:
-                response = self._client.scan(**kwargs)
+                response = call(**kwargs)
             except ClientError as exc:
-                raise self._error(exc, "scan") from exc
+                raise self._error(exc, verb) from exc
             yield from (_plain(item) for item in response["Items"])
             if "LastEvaluatedKey" not in response:
                 return
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            kwargs = {**kwargs, "ExclusiveStartKey": response["LastEvaluatedKey"]}
 
     def _error(self, exc: ClientError, verb: str) -> ServiceError:
         return wrap_client_error(exc, f"{verb} the {self._name} table")

@@ -9,15 +9,7 @@ from typing import Any
 
 import msgspec
 
-from bot.gateways.dynamo import (
-    OPEN_INDEX,
-    OPEN_KIND,
-    Clock,
-    DynamoTable,
-    TableAt,
-    expiry,
-    open_while_waiting,
-)
+from bot.gateways.dynamo import Clock, DynamoTable, TableAt, expiry, open_while_waiting
 from bot.models import CardRef, Outcome
 
 # A level's kind in the approvals table's Open index.
@@ -209,14 +201,15 @@ class FlowStore:
         self, flow_id: str, level: int, execution_id: str, needed: int, channel: str
     ) -> bool:
         """Show a level as waiting on a new execution; False if this execution is already known."""
+        still_open, _, marks = open_while_waiting(_OPEN_LEVEL, waiting=True)
         return self._table.update(
             _level_key(flow_id, level),
             "SET flow_id = :flow, #level = :level, execution_id = :eid, outcome = :waiting, "
             "#rank = :rank, done = :zero, needed = :needed, approved_by = :none, "
-            f"rejected_by = :none, channel = :channel, expires_at = :exp, {OPEN_KIND} = :open "
+            f"rejected_by = :none, channel = :channel, expires_at = :exp{still_open} "
             "REMOVE pointer_ts",
             {
-                ":open": _OPEN_LEVEL,
+                **marks,
                 ":flow": flow_id,
                 ":level": level,
                 ":eid": execution_id,
@@ -265,7 +258,7 @@ class FlowStore:
 
     def open_levels(self) -> Iterator[LevelItem]:
         """Levels still shown as waiting, for the reconciler to re-check against SSM."""
-        items = self._table.query_index(OPEN_INDEX, f"{OPEN_KIND} = :kind", {":kind": _OPEN_LEVEL})
+        items = self._table.open_items(_OPEN_LEVEL)
         yield from (_level(item) for item in items)
 
     def levels(self, flow_id: str) -> list[LevelItem]:

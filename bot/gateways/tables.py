@@ -11,7 +11,6 @@ from typing import Any
 import msgspec
 
 from bot.gateways.dynamo import (
-    OPEN_INDEX,
     OPEN_KIND,
     Clock,
     DynamoTable,
@@ -109,7 +108,7 @@ class ApprovalStore:
 
     def open_cards(self) -> Iterator[CardItem]:
         """Cards still showing Waiting (for the reconciler to re-check against SSM)."""
-        items = self._table.query_index(OPEN_INDEX, f"{OPEN_KIND} = :kind", {":kind": _OPEN_CARD})
+        items = self._table.open_items(_OPEN_CARD)
         yield from (_card(item) for item in items)
 
     def raise_rank(

@@ -3,6 +3,7 @@ and the card writes that lean on conditions."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -109,53 +110,52 @@ def test_get_many_reads_100_keys_a_request_and_each_key_once(table: Any) -> None
     assert db.get_many([]) == [] and len(requests) == 3, "nothing to read, no request"
 
 
-def _batch(keys: list[str], consistent: bool = True) -> dict[str, Any]:
-    wire = [{"pk": {"S": k}, "sk": {"S": "s"}} for k in keys]
-    return {"RequestItems": {"approvals": {"Keys": wire, "ConsistentRead": consistent}}}
+def _keys(*names: str) -> list[dict[str, Any]]:
+    return [{"pk": {"S": name}, "sk": {"S": "s"}} for name in names]
 
 
-def _unprocessed(keys: list[str]) -> dict[str, Any]:
-    return {"approvals": {"Keys": [{"pk": {"S": k}, "sk": {"S": "s"}} for k in keys]}}
+def _batch(*names: str) -> dict[str, Any]:
+    return {"RequestItems": {"approvals": {"Keys": _keys(*names), "ConsistentRead": True}}}
 
 
-def test_keys_dynamodb_left_unprocessed_are_asked_again_after_a_pause(
-    table: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _answer(found: list[str], left: list[str]) -> dict[str, Any]:
+    answer: dict[str, Any] = {"Responses": {"approvals": _keys(*found)}}
+    if left:
+        answer["UnprocessedKeys"] = {"approvals": {"Keys": _keys(*left)}}
+    return answer
+
+
+@dataclass
+class Batches:
+    """A DynamoTable on a stubbed client, and the pauses it made between requests."""
+
+    db: DynamoTable
+    stub: Stubber
+    pauses: list[float]
+
+
+@pytest.fixture
+def batches(table: Any, monkeypatch: pytest.MonkeyPatch) -> Batches:
     pauses: list[float] = []
     monkeypatch.setattr("bot.gateways.dynamo.time.sleep", pauses.append)
-    db = DynamoTable(table, "approvals")
-    stub = Stubber(table.client)
-    item = {"pk": {"S": "a"}, "sk": {"S": "s"}}
-    stub.add_response(
-        "batch_get_item",
-        {"Responses": {"approvals": [item]}, "UnprocessedKeys": _unprocessed(["b"])},
-        _batch(["a", "b"]),
-    )
-    stub.add_response(
-        "batch_get_item", {"Responses": {"approvals": [{**item, "pk": {"S": "b"}}]}}, _batch(["b"])
-    )
-    with stub:
-        found = db.get_many([{"pk": "a", "sk": "s"}, {"pk": "b", "sk": "s"}])
+    return Batches(DynamoTable(table, "approvals"), Stubber(table.client), pauses)
+
+
+def test_keys_dynamodb_left_unprocessed_are_asked_again_after_a_pause(batches: Batches) -> None:
+    batches.stub.add_response("batch_get_item", _answer(["a"], left=["b"]), _batch("a", "b"))
+    batches.stub.add_response("batch_get_item", _answer(["b"], left=[]), _batch("b"))
+    with batches.stub:
+        found = batches.db.get_many([{"pk": "a", "sk": "s"}, {"pk": "b", "sk": "s"}])
     assert sorted(f["pk"] for f in found) == ["a", "b"]
-    assert pauses == [0.05]
+    assert batches.pauses == [0.05]
 
 
-def test_keys_left_unprocessed_every_time_end_in_a_transient_error(
-    table: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    pauses: list[float] = []
-    monkeypatch.setattr("bot.gateways.dynamo.time.sleep", pauses.append)
-    db = DynamoTable(table, "approvals")
-    stub = Stubber(table.client)
+def test_keys_left_unprocessed_every_time_end_in_a_transient_error(batches: Batches) -> None:
     for _ in range(6):
-        stub.add_response(
-            "batch_get_item",
-            {"Responses": {"approvals": []}, "UnprocessedKeys": _unprocessed(["a"])},
-            _batch(["a"]),
-        )
-    with stub, pytest.raises(TransientError, match="read the approvals table"):
-        db.get_many([{"pk": "a", "sk": "s"}])
-    assert pauses == [0.05, 0.1, 0.2, 0.4, 0.8]
+        batches.stub.add_response("batch_get_item", _answer([], left=["a"]), _batch("a"))
+    with batches.stub, pytest.raises(TransientError, match="read the approvals table"):
+        batches.db.get_many([{"pk": "a", "sk": "s"}])
+    assert batches.pauses == [0.05, 0.1, 0.2, 0.4, 0.8]
 
 
 def test_the_store_says_which_executions_hold_a_claim(table: Any) -> None:
