@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import DEFAULT_SLACK_API_URL, Settings
 from bot.gateways.aws import error_code, error_message
-from bot.gateways.dynamo import TableAt
+from bot.gateways.dynamo import OPEN_INDEX, TableAt
 from bot.gateways.tables import IdentityStore
 from bot.models import Identity
 from bot.wiring import AWS_CONFIG
@@ -278,7 +278,7 @@ class Doctor:
                 )
                 continue
             try:
-                status = self._dynamodb.describe_table(TableName=name)["Table"]["TableStatus"]
+                table = self._dynamodb.describe_table(TableName=name)["Table"]
             except ClientError as exc:
                 code = error_code(exc)
                 detail = "does not exist" if code == "ResourceNotFoundException" else code
@@ -292,8 +292,11 @@ class Doctor:
                     )
                 )
                 continue
+            status = table["TableStatus"]
             ok = status in {"ACTIVE", "UPDATING"}
             findings.append(Finding(ok, subject, status.lower(), "" if ok else "wait, then rerun"))
+            if label == "approvals":
+                findings.append(_open_index(subject, table))
         return findings
 
     # -- approver roles -------------------------------------------------------------------------
@@ -714,3 +717,20 @@ def stack_outputs(cloudformation: CloudFormationClient, stack: str) -> dict[str,
     """A stack's outputs by key."""
     [described] = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+
+def _open_index(subject: str, table: Mapping[str, Any]) -> Finding:
+    """The approvals table's Open index, which the reconciler queries for what still waits."""
+    indexes = {i["IndexName"]: i for i in table.get("GlobalSecondaryIndexes", [])}
+    index = indexes.get(OPEN_INDEX)
+    where = f"{subject} index {OPEN_INDEX}"
+    if index is None:
+        return Finding(
+            False,
+            where,
+            "missing: the reconciler cannot find open cards and flow levels",
+            "deploy the current infra/template.yaml",
+        )
+    status = str(index.get("IndexStatus", "ACTIVE"))
+    ok = status == "ACTIVE"
+    return Finding(ok, where, status.lower(), "" if ok else "wait until DynamoDB has built it")

@@ -26,6 +26,7 @@ from bot.doctor import (
     target_from_outputs,
 )
 from sandbox.slack.emulator import SlackEmulator
+from tests.support.dynamo import create_table
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -125,13 +126,7 @@ def account() -> Iterator[Account]:
         secret_arn = secrets.create_secret(Name=SECRET, SecretString=json.dumps(GOOD_SECRET))["ARN"]
         dynamodb = session.client("dynamodb")
         for label, name in TABLES.items():
-            key = "slack_user_id" if label == "identities" else "id"
-            dynamodb.create_table(
-                TableName=name,
-                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            create_table(dynamodb, label, name)
         iam = session.client("iam")
         lambda_trust = {
             "Version": "2012-10-17",
@@ -199,12 +194,14 @@ def test_a_healthy_deployment_is_all_ticks(account: Account) -> None:
     assert wrong(findings) == []
     subjects = [f.subject for f in findings]
     assert subjects[0] == f"Slack secret {account.secret_arn}"
-    assert [s.split(" table")[0] for s in subjects[1:5]] == [
+    assert [s.split(" table")[0] for s in subjects[1:6]] == [
+        "approvals",
         "approvals",
         "audit",
         "identities",
         "idempotency",
     ]
+    assert subjects[2] == f"approvals table {TABLES['approvals']} index Open"
     assert f"U0ALICE (Alice) → {account.approver_role_arn}" in subjects
     assert f"topic {account.topic_arn}" in subjects
 
@@ -298,6 +295,27 @@ def test_a_user_token_in_the_secret_is_caught(account: Account) -> None:
 
     assert "not a bot token" in finding.detail
     assert "xoxp-user" not in finding.render()
+
+
+def test_an_approvals_table_without_the_open_index_is_told_to_deploy_the_template(
+    account: Account,
+) -> None:
+    # A stack deployed before the index: the table as it was then, keys only.
+    dynamodb = account.client("dynamodb")
+    dynamodb.delete_table(TableName=TABLES["approvals"])
+    keys = [("pk", "HASH"), ("sk", "RANGE")]
+    dynamodb.create_table(
+        TableName=TABLES["approvals"],
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k, _ in keys],
+        KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys],
+    )
+
+    [finding] = wrong(account.findings())
+
+    assert finding.subject == f"approvals table {TABLES['approvals']} index Open"
+    assert "reconciler cannot find open cards" in finding.detail
+    assert finding.fix == "deploy the current infra/template.yaml"
 
 
 def test_a_missing_table_is_named_with_its_variable(account: Account) -> None:
@@ -470,7 +488,7 @@ def test_the_command_reads_the_stack_and_exits_0_when_all_is_well(
     assert "✗" not in out
     assert f"✓ Slack secret {account.secret_arn}: filled, with bot_token and signing_secret" in out
     assert "✓ Slack app scopes: channels:history" in out
-    assert out.rstrip().endswith("all 9 ok")
+    assert out.rstrip().endswith("all 10 ok")
 
 
 def test_the_command_exits_1_and_prints_each_fix(
@@ -499,7 +517,7 @@ def test_the_command_exits_1_and_prints_each_fix(
     assert f"✗ idempotency table {TABLES['idempotency']}: does not exist" in out
     assert "    fix: deploy infra/template.yaml" in out
     assert "✗ approval topics: none named" in out
-    assert out.rstrip().endswith("5 ok, 2 to fix")
+    assert out.rstrip().endswith("6 ok, 2 to fix")
 
 
 def test_the_command_without_a_region_says_how_to_give_one(
