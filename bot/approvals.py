@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 import msgspec
@@ -140,15 +141,11 @@ class ApprovalService:
         except ServiceError:
             self._store.release_card(execution_id, approval.step_name)
             raise
+        # The post's time, which the channel's next poster waits on, goes beside the card's
+        # own records (in where.channel: the channel the turn was taken in, as it was named).
         pacer = self._pacer
-        if pacer is None:
-            self._card_posted(approval, where, ref)
-        else:
-            # The post's time (the channel's next poster waits on it) and the card's own records
-            # are independent: written side by side.
-            together(
-                lambda: pacer.posted(where.channel), lambda: self._card_posted(approval, where, ref)
-            )
+        posted = () if pacer is None else (partial(pacer.posted, where.channel),)
+        self._card_posted(approval, ref, alongside=posted)
         return ref
 
     def refresh(self, execution_id: str, step_name: str | None = None) -> Approval | None:
@@ -313,23 +310,51 @@ class ApprovalService:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _card_posted(self, approval: Approval, where: Placement, ref: CardRef) -> None:
-        execution_id = approval.execution_id
-        self._store.card_posted(
-            execution_id, approval.step_name, ref, approval.rank, approval.outcome
-        )
-        self._audit.append(
-            execution_id,
-            "notice_received",
-            document=approval.document_name,
-            step=approval.step_name,
-            channel=ref.channel,
-            ts=ref.ts,
-            approvers=list(approval.approvers),
-            min_required=approval.min_required,
-        )
+    def _card_posted(
+        self,
+        approval: Approval,
+        ref: CardRef,
+        *,
+        alongside: Sequence[Callable[[], None]] = (),
+        adopted: bool = False,
+    ) -> None:
+        """Record a card that is in Slack: where it is, and its notice_received row in the audit.
+
+        The two writes (and the calls `alongside`) are independent, so they go side by side. A
+        card `adopted` from Slack may have had its row written by the poster whose record of the
+        card failed: the row is written only if the audit lacks it.
+        """
+        execution_id, step = approval.execution_id, approval.step_name
+        writes: list[Callable[[], object]] = [
+            lambda: self._store.card_posted(
+                execution_id, step, ref, approval.rank, approval.outcome
+            ),
+            *alongside,
+        ]
+        if not (adopted and self._notice_recorded(execution_id, step, ref)):
+            writes.append(
+                lambda: self._audit.append(
+                    execution_id,
+                    "notice_received",
+                    document=approval.document_name,
+                    step=step,
+                    channel=ref.channel,
+                    ts=ref.ts,
+                    approvers=list(approval.approvers),
+                    min_required=approval.min_required,
+                )
+            )
+        together(*writes)
         if self._flows is not None:
             self._flows.observe(approval)
+
+    def _notice_recorded(self, execution_id: str, step: str, ref: CardRef) -> bool:
+        return any(
+            row.get("event") == "notice_received"
+            and row.get("step") == step
+            and row.get("ts") == ref.ts
+            for row in self._audit.events(execution_id)
+        )
 
     def _mark_unconfirmed(self, approval: Approval) -> None:
         card = self._store.card(approval.execution_id, approval.step_name)
@@ -365,7 +390,7 @@ class ApprovalService:
             )
             if found is not None:
                 logger.info("adopted a card whose post went unanswered", extra={"ts": found.ts})
-                self._card_posted(approval, where, found)
+                self._card_posted(approval, found, adopted=True)
                 return found
         except Exception:
             self._release(execution_id, [takeover])

@@ -13,6 +13,10 @@ call waits on):
 - botocore's built-in event handlers are registered for Signoff's services only. A session
   registers about 130 of them, most for other services (S3, EC2, Glacier…) or for generating
   documentation, and every client copies the whole set.
+- Event names are translated from old service names (`secretsmanager` for `secrets-manager`)
+  by the aliases of Signoff's services only. botocore tries all 65 of its aliases on every
+  event name a client has not emitted before (each name holds the operation, and each client
+  starts with an empty cache), about a hundred names in a reconciler's first event.
 - When the environment holds credentials (Lambda puts the function role's there), they are
   read from it alone. botocore's default chain would come to the same credentials, since it
   looks at the environment first, but building the chain sets up the container and instance
@@ -28,6 +32,7 @@ from typing import Any, Protocol
 import botocore.session
 from botocore import handlers
 from botocore.credentials import CredentialResolver, EnvProvider
+from botocore.hooks import EVENT_ALIASES, EventAliaser, HierarchicalEmitter
 from botocore.loaders import Loader
 
 MODELS = Path(__file__).resolve().parent.parent / "aws_models"
@@ -49,9 +54,16 @@ class LambdaSession:
 
     def __init__(self, region: str | None) -> None:
         specs = builtin_handlers()
-        self._core = botocore.session.Session(include_builtin_handlers=specs is None)
+        emitter = HierarchicalEmitter()
+        self._core = botocore.session.Session(
+            event_hooks=emitter, include_builtin_handlers=specs is None
+        )
         for event_name, handler in specs or ():
             self._core.register(event_name, handler)
+        # What clients are made with: the session's own handlers, with Signoff's aliases only.
+        self._core.register_component(
+            "event_emitter", EventAliaser(emitter, event_aliases=signoff_event_aliases())
+        )
         self._core.register_component(
             "data_loader",
             Loader(extra_search_paths=[str(MODELS)], include_default_search_paths=False),
@@ -80,6 +92,11 @@ def builtin_handlers() -> list[tuple[str, Any]] | None:
                 return None
             kept.append((spec[0], spec[1]))
     return kept
+
+
+def signoff_event_aliases() -> dict[str, str]:
+    """botocore's event-name aliases that name one of Signoff's services (old name: new)."""
+    return {old: new for old, new in EVENT_ALIASES.items() if new in EVENT_SERVICE_IDS}
 
 
 def concerns_signoff(event_name: str) -> bool:

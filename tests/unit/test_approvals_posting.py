@@ -113,10 +113,16 @@ class Posting:
     slack: FakeSlack
     clock: list[datetime]
     pacer: FakePacer
+    audit: AuditLog
 
     def recorded_ts(self) -> str | None:
         card = self.store.card(EXECUTION, "approve")
         return card.ts if card else None
+
+    def notices(self) -> list[str]:
+        """The ts of each card the audit's notice_received rows name."""
+        rows = self.audit.events(EXECUTION)
+        return [row["ts"] for row in rows if row["event"] == "notice_received"]
 
 
 class FakePacer:
@@ -146,19 +152,20 @@ def posting() -> Iterator[Posting]:
         slack = FakeSlack()
         pacer = FakePacer(slack)
         store = ApprovalStore(tables["approvals"], now)
+        audit = AuditLog(tables["audit"], now)
         service = ApprovalService(
             automation=FakeAutomation(),  # type: ignore[arg-type]
             signals=None,  # type: ignore[arg-type]
             store=store,
             identities=IdentityStore(tables["identities"]),
-            audit=AuditLog(tables["audit"], now),
+            audit=audit,
             slack=slack,  # type: ignore[arg-type]
             route=lambda approval: CHANNEL,
             now=now,
             reminder_before=timedelta(hours=1),
             pacer=pacer,  # type: ignore[arg-type]
         )
-        yield Posting(service, store, slack, clock, pacer)
+        yield Posting(service, store, slack, clock, pacer, audit)
 
 
 def test_a_card_waits_for_its_channels_posting_turn_and_reports_its_post(
@@ -176,6 +183,7 @@ def test_a_card_is_posted_with_its_execution_as_the_key(posting: Posting) -> Non
     [card] = posting.slack.cards()
     assert card.key == card_key(APPROVAL) == PostKey(f"card#{EXECUTION}#approve")
     assert ref == CardRef(CHANNEL, card.ts) and posting.recorded_ts() == card.ts
+    assert posting.notices() == [card.ts]
     assert posting.slack.lookups == 0, "a post Slack answered needs no look"
 
 
@@ -249,6 +257,29 @@ def test_a_dead_posters_card_found_in_slack_is_adopted_not_reposted(posting: Pos
 
     assert len(posting.slack.cards()) == 1 and posting.recorded_ts() == "1699999999.000001"
     assert posting.slack.posts == 0, "adopted: nothing posted again"
+    assert posting.notices() == ["1699999999.000001"], "the adopted card's row, written now"
+
+
+def test_a_card_whose_record_failed_is_adopted_and_its_audit_row_is_not_written_twice(
+    posting: Posting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The card's record and its audit row are written side by side: the record can fail after
+    # the row is in.
+    def record_fails(*args: Any) -> None:
+        raise TransientError("DynamoDB throttled the write to signoff-approvals")
+
+    monkeypatch.setattr(posting.store, "card_posted", record_fails)
+    with pytest.raises(TransientError, match="throttled"):
+        posting.service.announce(EXECUTION)
+    [card] = posting.slack.cards()
+    assert posting.recorded_ts() is None and posting.notices() == [card.ts]
+    monkeypatch.undo()
+
+    posting.clock[0] = NOW + timedelta(minutes=6)  # the claim is stale: the reconciler looks
+    assert posting.service.reconcile()["posted"] == 1
+
+    assert posting.recorded_ts() == card.ts and posting.slack.posts == 1
+    assert posting.notices() == [card.ts], "one row for the one card"
 
 
 def test_a_post_slack_refused_releases_the_claim_so_a_retry_posts(posting: Posting) -> None:

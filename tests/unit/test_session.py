@@ -102,3 +102,21 @@ def test_without_credentials_in_the_environment_botocores_whole_chain_looks(
         "shared-credentials-file",
         "fake-file-key",
     )
+
+
+@mock_aws
+def test_an_old_name_of_one_of_signoffs_services_still_names_it_in_events() -> None:
+    # Clients translate event names by Signoff's aliases only: secretsmanager is secrets-manager.
+    boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="fake-secret", SecretString="fake"
+    )
+    client = LambdaSession(REGION).client("secretsmanager")
+    seen: list[str] = []
+    client.meta.events.register(
+        "before-call.secretsmanager.GetSecretValue",
+        lambda model, **_: seen.append(model.name),
+    )
+
+    client.get_secret_value(SecretId="fake-secret")
+
+    assert seen == ["GetSecretValue"]
