@@ -8,8 +8,11 @@
 - EventBridge -> Lambda targets: moto 5.2.5 raises NotImplementedError for them; schedule
   rules (no event pattern) match no events (moto matches every event against them).
 - Step Functions: sfn_fix.py.
-- DynamoDB: writes run one at a time, so a conditional write is atomic as on AWS (moto checks
-  the condition and writes without a lock: two threads can both win an exactly-once claim).
+- DynamoDB: requests run one at a time, so a conditional write is atomic as on AWS (moto checks
+  the condition and writes without a lock: two threads can both win an exactly-once claim),
+  and no request reads an item while another changes it (moto's UpdateItem deep-copies the
+  item before its write, and a copy racing a write raised "dictionary changed size during
+  iteration" under the concurrency test).
 - Backend lookup: moto takes one process-wide lock on every request to find the account's
   backend, even when it exists; with many threads that lock convoy dominated the sandbox's
   time under load. Existing backends are now found without it.
@@ -37,7 +40,7 @@ from moto.awslambda.responses import LambdaResponse
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.base_backend import BackendDict
-from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
 from moto.events.models import Rule
 from moto.events.utils import EventTemplateParser
 from moto.sns.models import Subscription
@@ -71,8 +74,7 @@ def install() -> None:
         Subscription.publish = _subscription_publish
         Rule.send_to_targets = _send_to_targets
         sfn_fix.apply()
-        for name in _DYNAMODB_WRITES:
-            setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
+        DynamoHandler.call_action = _serialized(DynamoHandler.call_action)
         BackendDict.__getitem__ = _backend_for_account
         moto.backends.list_of_moto_modules = _moto_modules
         moto.core.responses.method_names_from_class = _method_names
@@ -123,21 +125,16 @@ def _method_names(clazz: type) -> frozenset[str]:
 
 # --- DynamoDB ------------------------------------------------------------------------------
 
-_DYNAMODB_WRITES = (
-    "put_item",
-    "update_item",
-    "delete_item",
-    "transact_write_items",
-    "batch_write_item",
-)
-_dynamodb_writes = threading.RLock()
+# Reentrant: a request whose handling makes another (a stream feeding a Lambda) must not wait
+# on itself.
+_dynamodb_requests = threading.RLock()
 
 
-def _serialized(write: Any) -> Any:
-    @functools.wraps(write)
+def _serialized(call: Any) -> Any:
+    @functools.wraps(call)
     def locked(*args: Any, **kwargs: Any) -> Any:
-        with _dynamodb_writes:
-            return write(*args, **kwargs)
+        with _dynamodb_requests:
+            return call(*args, **kwargs)
 
     return locked
 
