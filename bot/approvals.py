@@ -331,7 +331,7 @@ class ApprovalService:
             ),
             *alongside,
         ]
-        if not (adopted and self._notice_recorded(execution_id, step, ref)):
+        if not (adopted and self._audit.has(execution_id, "notice_received", step=step, ts=ref.ts)):
             writes.append(
                 lambda: self._audit.append(
                     execution_id,
@@ -347,14 +347,6 @@ class ApprovalService:
         together(*writes)
         if self._flows is not None:
             self._flows.observe(approval)
-
-    def _notice_recorded(self, execution_id: str, step: str, ref: CardRef) -> bool:
-        return any(
-            row.get("event") == "notice_received"
-            and row.get("step") == step
-            and row.get("ts") == ref.ts
-            for row in self._audit.events(execution_id)
-        )
 
     def _mark_unconfirmed(self, approval: Approval) -> None:
         card = self._store.card(approval.execution_id, approval.step_name)

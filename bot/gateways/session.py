@@ -58,12 +58,11 @@ class LambdaSession:
         self._core = botocore.session.Session(
             event_hooks=emitter, include_builtin_handlers=specs is None
         )
+        # Clients copy the session's "event_emitter": its handlers, with Signoff's aliases only.
+        events = EventAliaser(emitter, event_aliases=signoff_event_aliases())
+        self._core.register_component("event_emitter", events)
         for event_name, handler in specs or ():
-            self._core.register(event_name, handler)
-        # What clients are made with: the session's own handlers, with Signoff's aliases only.
-        self._core.register_component(
-            "event_emitter", EventAliaser(emitter, event_aliases=signoff_event_aliases())
-        )
+            events.register(event_name, handler)
         self._core.register_component(
             "data_loader",
             Loader(extra_search_paths=[str(MODELS)], include_default_search_paths=False),

@@ -243,6 +243,13 @@ class AuditLog:
     def events(self, subject: str) -> list[dict[str, Any]]:
         return self._table.query("pk = :pk", {":pk": subject})
 
+    def has(self, subject: str, event: str, **fields: Any) -> bool:
+        """Whether `subject` has an `event` row holding each of `fields`."""
+        return any(
+            row.get("event") == event and all(row.get(k) == v for k, v in fields.items())
+            for row in self.events(subject)
+        )
+
     def since(self, start: datetime) -> list[dict[str, Any]]:
         """Every event at or after `start`, oldest first."""
         rows = self._table.scan("#at >= :start", {":start": start.isoformat()}, {"#at": "at"})

@@ -279,6 +279,16 @@ def test_the_audit_is_read_since_a_time(table: Any) -> None:
     assert [r["event"] for r in audit.since(NOW + timedelta(minutes=1))] == ["outcome"]
 
 
+def test_the_audit_says_whether_a_subject_has_an_event_with_given_fields(table: Any) -> None:
+    audit = AuditLog(table, lambda: NOW)
+    audit.append("exec-1", "notice_received", step="approve", ts="1700000000.000100")
+
+    assert audit.has("exec-1", "notice_received", step="approve", ts="1700000000.000100")
+    assert not audit.has("exec-1", "notice_received", step="approve", ts="1700000000.000200")
+    assert not audit.has("exec-1", "outcome", step="approve")
+    assert not audit.has("exec-2", "notice_received")
+
+
 @pytest.mark.parametrize(
     ("code", "kind"),
     [
