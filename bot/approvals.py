@@ -19,6 +19,7 @@ from bot.errors import (
     NotMapped,
     SelfApproval,
     ServiceError,
+    TransientError,
 )
 from bot.gateways.automation import ApproverSignals, AutomationGateway
 from bot.gateways.pacing import ChannelPacer
@@ -213,9 +214,10 @@ class ApprovalService:
         try:
             self._store.claim(execution_id, claims[1])
             self._signals.send(identity, execution_id, verdict, comment)
-        except ApprovalClosed:
+        except (ApprovalClosed, TransientError):
             # SSM refuses a repeat of a signal it already took (botocore retries a 5xx or a
-            # timeout whose request had landed): then the decision stands.
+            # timeout whose request had landed), or no answer came at all (every retry timed
+            # out, and one may have landed): when SSM has the decision, it stands.
             if not self._landed(execution_id, step, principal, verdict):
                 self._release(execution_id, claims)
                 raise
@@ -493,7 +495,14 @@ class ApprovalService:
             raise
 
     def _landed(self, execution_id: str, step: str, principal: str, verdict: Verdict) -> bool:
-        decision = self._automation.get_approval(execution_id, step).decision_of(principal)
+        """Whether SSM holds this decision; False when SSM cannot say (nothing is claimed then:
+        a retry finds the decision there, or sends it)."""
+        try:
+            approval = self._automation.get_approval(execution_id, step)
+        except ServiceError:
+            logger.warning("could not ask SSM whether the decision landed", exc_info=True)
+            return False
+        decision = approval.decision_of(principal)
         return decision is not None and decision.verdict is verdict
 
     def _release(self, execution_id: str, claims: Sequence[str]) -> None:

@@ -17,6 +17,7 @@ import boto3
 from bot import doctor
 from bot.config import Settings
 from bot.errors import InvalidRequest, SignoffError
+from bot.gateways.aws import AWS_FAILURES, wrap_aws_error
 from bot.gateways.dynamo import TableAt
 from bot.gateways.tables import AuditLog, IdentityStore
 from bot.models import Identity
@@ -200,6 +201,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.run(args)
     except SignoffError as exc:
         print(f"signoff: {exc}", file=sys.stderr)
+        return 2
+    except AWS_FAILURES as exc:
+        # A call outside the gateways (doctor's checks, a stack's outputs): no credentials, no
+        # network, or a refusal no check expected. Said in one line, not a traceback.
+        print(f"signoff: {wrap_aws_error(exc, f'run {args.command}')}", file=sys.stderr)
         return 2
     return result
 

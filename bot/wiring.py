@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from botocore.config import Config
-from botocore.exceptions import ClientError
 from slack_sdk import WebClient
 
 from bot.access_keys import KeyIssuer, KeyRequestService
@@ -20,7 +19,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.flows import FlowService, FlowTracker
 from bot.gateways.automation import ApproverSignals, AutomationGateway
-from bot.gateways.aws import wrap_client_error
+from bot.gateways.aws import AWS_FAILURES, wrap_aws_error
 from bot.gateways.dynamo import DynamoTable, TableAt
 from bot.gateways.flowstore import FlowStore
 from bot.gateways.iam import AccessKeyGateway
@@ -85,8 +84,8 @@ def slack_credentials(settings: Settings, session: ClientSource) -> SlackCredent
     assert arn is not None  # require_slack() guarantees one of the two
     try:
         secret = session.client("secretsmanager", config=AWS_CONFIG).get_secret_value(SecretId=arn)
-    except ClientError as exc:
-        raise wrap_client_error(exc, f"read the Slack secret {arn}") from exc
+    except AWS_FAILURES as exc:
+        raise wrap_aws_error(exc, f"read the Slack secret {arn}") from exc
     try:
         value = json.loads(secret.get("SecretString") or "")
     except ValueError:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError, ParamValidationError
+from botocore.exceptions import ParamValidationError
 
 from bot.errors import (
     ApprovalClosed,
@@ -16,7 +16,7 @@ from bot.errors import (
     InvalidRequest,
     RoleNotAssumable,
 )
-from bot.gateways.aws import error_code, error_message, wrap_client_error
+from bot.gateways.aws import AWS_FAILURES, error_code, error_message, wrap_aws_error
 from bot.models import Approval, Decision, Identity, Outcome, Verdict
 
 if TYPE_CHECKING:
@@ -52,13 +52,13 @@ class AutomationGateway:
         except ParamValidationError as exc:
             # botocore refuses an id that cannot be one (SSM's are 36 characters) before sending.
             raise ApprovalNotFound(f"No automation execution {execution_id!r}.") from exc
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             code = error_code(exc)
             if code in {"AutomationExecutionNotFoundException", "ValidationException"}:
                 raise ApprovalNotFound(
                     f"No automation execution {execution_id} in {self._region}."
                 ) from exc
-            raise wrap_client_error(exc, "read the automation execution") from exc
+            raise wrap_aws_error(exc, "read the automation execution") from exc
         if not steps:
             raise ApprovalNotFound(f"Automation execution {execution_id} has no aws:approve step.")
         step = _pick_step(steps, step_name)
@@ -74,8 +74,8 @@ class AutomationGateway:
                 ids.extend(
                     m["AutomationExecutionId"] for m in page["AutomationExecutionMetadataList"]
                 )
-        except ClientError as exc:
-            raise wrap_client_error(exc, "list waiting automation executions") from exc
+        except AWS_FAILURES as exc:
+            raise wrap_aws_error(exc, "list waiting automation executions") from exc
         return ids
 
     def start(self, document_name: str, parameters: Mapping[str, list[str]]) -> str:
@@ -84,7 +84,7 @@ class AutomationGateway:
             response = self._ssm.start_automation_execution(
                 DocumentName=document_name, Parameters=dict(parameters)
             )
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             if error_code(exc) in {
                 "InvalidAutomationExecutionParametersException",
                 "AutomationDefinitionNotFoundException",
@@ -93,14 +93,14 @@ class AutomationGateway:
                 raise InvalidRequest(
                     f"SSM refused to start {document_name}: {error_message(exc)}"
                 ) from exc
-            raise wrap_client_error(exc, f"start {document_name}") from exc
+            raise wrap_aws_error(exc, f"start {document_name}") from exc
         return response["AutomationExecutionId"]
 
     def execution_parameters(self, execution_id: str) -> dict[str, list[str]]:
         try:
             execution = self._ssm.get_automation_execution(AutomationExecutionId=execution_id)
-        except ClientError as exc:
-            raise wrap_client_error(exc, "read the automation execution") from exc
+        except AWS_FAILURES as exc:
+            raise wrap_aws_error(exc, "read the automation execution") from exc
         return {
             k: list(v) for k, v in execution["AutomationExecution"].get("Parameters", {}).items()
         }
@@ -141,7 +141,7 @@ class ApproverSignals:
             ssm.send_automation_signal(
                 AutomationExecutionId=execution_id, SignalType=verdict.value, Payload=payload
             )
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             code = error_code(exc)
             if code == "InvalidAutomationSignalException":
                 # SSM takes no signal from this principal now: the step closed, or they already
@@ -156,7 +156,7 @@ class ApproverSignals:
                     f"The role {identity.role_arn} may not send automation signals: give it "
                     "ssm:SendAutomationSignal on this execution (see README, Approver roles)."
                 ) from exc
-            raise wrap_client_error(exc, "send the automation signal") from exc
+            raise wrap_aws_error(exc, "send the automation signal") from exc
 
     def _assume(self, identity: Identity) -> dict[str, str]:
         if not identity.role_arn:
@@ -171,14 +171,14 @@ class ApproverSignals:
                 SourceIdentity=identity.slack_user_id,
                 DurationSeconds=900,
             )
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             if error_code(exc) in {"AccessDenied", "AccessDeniedException"}:
                 raise RoleNotAssumable(
                     f"The bot cannot assume {identity.role_arn}: the role's trust policy must "
                     "allow the bot role to call sts:AssumeRole and sts:SetSourceIdentity, and the "
                     "bot role needs sts:AssumeRole on it (see README, Approver roles)."
                 ) from exc
-            raise wrap_client_error(exc, f"assume {identity.role_arn}") from exc
+            raise wrap_aws_error(exc, f"assume {identity.role_arn}") from exc
         creds = response["Credentials"]
         return {
             "aws_access_key_id": creds["AccessKeyId"],

@@ -9,10 +9,9 @@ from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Under
 from typing import Any
 
 import msgspec
-from botocore.exceptions import ClientError
 
 from bot.errors import ServiceError, TransientError
-from bot.gateways.aws import error_code, wrap_client_error
+from bot.gateways.aws import AWS_FAILURES, AwsFailure, error_code, wrap_aws_error
 
 Clock = Callable[[], datetime]
 Key = Mapping[str, Any]
@@ -136,7 +135,7 @@ class DynamoTable:
             response = self._client.get_item(
                 TableName=self._table_name, Key=_wire(key), ConsistentRead=consistent
             )
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             raise self._error(exc, "read") from exc
         item = response.get("Item")
         return _plain(item) if item else None
@@ -153,7 +152,7 @@ class DynamoTable:
             request = {self._table_name: {"Keys": batch, "ConsistentRead": True}}
             try:
                 response = self._client.batch_get_item(RequestItems=request)
-            except ClientError as exc:
+            except AWS_FAILURES as exc:
                 raise self._error(exc, "read") from exc
             found.extend(_plain(item) for item in response["Responses"].get(self._table_name, []))
             left = response.get("UnprocessedKeys", {}).get(self._table_name, {}).get("Keys", [])
@@ -175,7 +174,7 @@ class DynamoTable:
             kwargs["ConditionExpression"] = condition
         try:
             self._client.put_item(**kwargs)
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             raise self._error(exc, "write to") from exc
 
     def claim(
@@ -194,7 +193,7 @@ class DynamoTable:
             kwargs["ExpressionAttributeValues"] = _wire(values)
         try:
             self._client.put_item(**kwargs)
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             if error_code(exc) == _CONDITION_FAILED:
                 return False
             raise self._error(exc, "write to") from exc
@@ -204,7 +203,7 @@ class DynamoTable:
         """Give up a claim, so a retry can take it again."""
         try:
             self._client.delete_item(TableName=self._table_name, Key=_wire(key))
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             raise self._error(exc, "release a claim in") from exc
 
     def delete(self, key: Key) -> bool:
@@ -213,7 +212,7 @@ class DynamoTable:
             response = self._client.delete_item(
                 TableName=self._table_name, Key=_wire(key), ReturnValues="ALL_OLD"
             )
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             raise self._error(exc, "write to") from exc
         return "Attributes" in response
 
@@ -239,7 +238,7 @@ class DynamoTable:
             kwargs["ExpressionAttributeNames"] = dict(names)
         try:
             self._client.update_item(**kwargs)
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             if condition and error_code(exc) == _CONDITION_FAILED:
                 return False
             raise self._error(exc, "update") from exc
@@ -258,7 +257,7 @@ class DynamoTable:
                 ExpressionAttributeValues=_wire(values),
                 ReturnValues="ALL_NEW",
             )
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             raise self._error(exc, "update") from exc
         return _plain(response.get("Attributes", {}))
 
@@ -271,7 +270,7 @@ class DynamoTable:
                 ExpressionAttributeValues=_wire(values),
                 ConsistentRead=True,
             )
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             raise self._error(exc, "read") from exc
         return [_plain(item) for item in response["Items"]]
 
@@ -312,12 +311,12 @@ class DynamoTable:
         while True:
             try:
                 response = call(**kwargs)
-            except ClientError as exc:
+            except AWS_FAILURES as exc:
                 raise self._error(exc, verb) from exc
             yield from (_plain(item) for item in response["Items"])
             if "LastEvaluatedKey" not in response:
                 return
             kwargs = {**kwargs, "ExclusiveStartKey": response["LastEvaluatedKey"]}
 
-    def _error(self, exc: ClientError, verb: str) -> ServiceError:
-        return wrap_client_error(exc, f"{verb} the {self._name} table")
+    def _error(self, exc: AwsFailure, verb: str) -> ServiceError:
+        return wrap_aws_error(exc, f"{verb} the {self._name} table")

@@ -8,10 +8,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.errors import ServiceError
-from bot.gateways.aws import error_code, wrap_client_error
+from bot.gateways.aws import AWS_FAILURES, AwsFailure, error_code, wrap_aws_error
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -67,7 +66,7 @@ class AccessKeyGateway:
         """The IAM user, or None when no such user exists; IamUserDenied when IAM refuses."""
         try:
             user = self._iam.get_user(UserName=user_name)["User"]
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             if error_code(exc) == "NoSuchEntity":
                 return None
             raise _user_error(exc, user_name, f"look up the IAM user {user_name}") from exc
@@ -78,7 +77,7 @@ class AccessKeyGateway:
         try:
             pages = self._iam.get_paginator("list_access_keys").paginate(UserName=user_name)
             return sum(len(page["AccessKeyMetadata"]) for page in pages)
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             raise _user_error(exc, user_name, f"list the access keys of {user_name}") from exc
 
     def secret_for_execution(self, execution_id: str) -> str | None:
@@ -96,8 +95,8 @@ class AccessKeyGateway:
                 for s in page["SecretList"]
                 if {"Key": EXECUTION_TAG, "Value": execution_id} in s.get("Tags", [])
             ]
-        except ClientError as exc:
-            raise wrap_client_error(exc, "look for an already issued key") from exc
+        except AWS_FAILURES as exc:
+            raise wrap_aws_error(exc, "look for an already issued key") from exc
         filled = [s["Name"] for s in found if s.get("SecretVersionsToStages")]
         return filled[0] if filled else None
 
@@ -129,8 +128,8 @@ class AccessKeyGateway:
                 Description="IAM access key issued by Signoff after approval in Slack",
                 Tags=[{"Key": k, "Value": v[:_TAG_VALUE_MAX]} for k, v in tags.items() if v],
             )
-        except ClientError as exc:
-            raise wrap_client_error(exc, f"create the secret {name}") from exc
+        except AWS_FAILURES as exc:
+            raise wrap_aws_error(exc, f"create the secret {name}") from exc
         return response["ARN"]
 
     def _restrict(self, arn: str, readers: Sequence[str]) -> None:
@@ -138,29 +137,29 @@ class AccessKeyGateway:
             self._secrets.put_resource_policy(
                 SecretId=arn, ResourcePolicy=read_policy(readers), BlockPublicPolicy=True
             )
-        except ClientError as exc:
-            raise wrap_client_error(exc, "restrict who may read the secret") from exc
+        except AWS_FAILURES as exc:
+            raise wrap_aws_error(exc, "restrict who may read the secret") from exc
 
     def _fill(self, arn: str, user_name: str) -> None:
         try:
             key = self._iam.create_access_key(UserName=user_name)["AccessKey"]
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             raise _user_error(exc, user_name, f"create an access key for {user_name}") from exc
         value = json.dumps(
             {"UserName": user_name, "AccessKeyId": key["AccessKeyId"], **_secret_part(key)}
         )
         try:
             self._secrets.put_secret_value(SecretId=arn, SecretString=value)
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_FAILURES as exc:
             self._delete_key(user_name, key["AccessKeyId"])
-            code = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+            code = error_code(exc) or type(exc).__name__
             # `from None`: a client-side validation error would quote the parameter, i.e. the key.
             raise ServiceError(f"AWS refused to store the new key in the secret: {code}") from None
 
     def _delete_key(self, user_name: str, access_key_id: str) -> None:
         try:
             self._iam.delete_access_key(UserName=user_name, AccessKeyId=access_key_id)
-        except ClientError:
+        except AWS_FAILURES:
             logger.exception(
                 "could not delete an access key that was never stored; delete it by hand",
                 extra={"iam_user": user_name, "access_key_id": access_key_id},
@@ -169,15 +168,15 @@ class AccessKeyGateway:
     def _delete_secret(self, arn: str) -> None:
         try:
             self._secrets.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
-        except ClientError:
+        except AWS_FAILURES:
             logger.exception("could not delete a half-made secret", extra={"secret": arn})
 
 
-def _user_error(exc: ClientError, user_name: str, doing: str) -> ServiceError:
+def _user_error(exc: AwsFailure, user_name: str, doing: str) -> ServiceError:
     # A user moved out of KeyUserPath between two calls is denied by the next one.
     if error_code(exc) in _ACCESS_DENIED:
         return IamUserDenied(user_name)
-    return wrap_client_error(exc, doing)
+    return wrap_aws_error(exc, doing)
 
 
 def read_policy(readers: Sequence[str]) -> str:

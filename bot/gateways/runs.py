@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from botocore.exceptions import ClientError
 
 from bot.errors import ApprovalNotFound
-from bot.gateways.aws import error_code, wrap_client_error
+from bot.gateways.aws import AWS_FAILURES, error_code, wrap_aws_error
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -86,10 +85,10 @@ class RunReader:
             execution = self._ssm.get_automation_execution(AutomationExecutionId=execution_id)[
                 "AutomationExecution"
             ]
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             if error_code(exc) in {"AutomationExecutionNotFoundException", "ValidationException"}:
                 raise ApprovalNotFound(f"No automation execution {execution_id}.") from exc
-            raise wrap_client_error(exc, "read the automation execution") from exc
+            raise wrap_aws_error(exc, "read the automation execution") from exc
         return _summary(execution)
 
     def active(self, document_name: str) -> list[RunSummary]:
@@ -109,8 +108,8 @@ class RunReader:
                     # A prefix filter also matches longer names.
                     if m.get("DocumentName") == document_name
                 )
-        except ClientError as exc:
-            raise wrap_client_error(exc, f"list running executions of {document_name}") from exc
+        except AWS_FAILURES as exc:
+            raise wrap_aws_error(exc, f"list running executions of {document_name}") from exc
         # The list carries no parameters; each run is read once more to get them.
         runs = (self._summary_if_present(i) for i in ids)
         return [run for run in runs if run is not None and not run.is_finished]
@@ -135,10 +134,8 @@ class RunReader:
         for _ in range(max_pages):
             try:
                 page = self._ssm.describe_automation_executions(**request)
-            except ClientError as exc:
-                raise wrap_client_error(
-                    exc, f"list finished executions of {document_name}"
-                ) from exc
+            except AWS_FAILURES as exc:
+                raise wrap_aws_error(exc, f"list finished executions of {document_name}") from exc
             runs.extend(
                 RunEnd(m["AutomationExecutionId"], m.get("ExecutionEndTime"))
                 for m in page["AutomationExecutionMetadataList"]

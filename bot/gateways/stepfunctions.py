@@ -1,4 +1,4 @@
-"""Step Functions I/O: complete callback tasks, read executions; ClientError → domain errors."""
+"""Step Functions I/O: complete callback tasks, read executions; failed calls → domain errors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ import msgspec
 from botocore.exceptions import ClientError
 
 from bot.errors import ServiceError, SignoffError, TransientError
-from bot.gateways.aws import TRANSIENT_CODES, error_code, wrap_client_error
+from bot.gateways.aws import (
+    AWS_FAILURES,
+    TRANSIENT_CODES,
+    AwsFailure,
+    error_code,
+    wrap_aws_error,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -64,7 +70,7 @@ class StepFunctionsGateway:
         body = json.dumps(output, separators=(",", ":"), default=str)
         try:
             self._sfn.send_task_success(taskToken=token, output=body)
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             raise _token_error(exc, "send a task success to Step Functions") from None
 
     def send_task_failure(self, token: str, error: str, cause: str) -> None:
@@ -73,17 +79,17 @@ class StepFunctionsGateway:
             self._sfn.send_task_failure(
                 taskToken=token, error=error[:_ERROR_MAX], cause=cause[:_CAUSE_MAX]
             )
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             raise _token_error(exc, "send a task failure to Step Functions") from None
 
     def describe_execution(self, execution_arn: str) -> FlowExecution | None:
         """The execution's status and timing; None when Step Functions has no such execution."""
         try:
             response = self._sfn.describe_execution(executionArn=execution_arn)
-        except ClientError as exc:
+        except AWS_FAILURES as exc:
             if error_code(exc) in {"ExecutionDoesNotExist", "InvalidArn"}:
                 return None
-            raise wrap_client_error(exc, "describe a Step Functions execution") from exc
+            raise wrap_aws_error(exc, "describe a Step Functions execution") from exc
         return FlowExecution(
             arn=response["executionArn"],
             name=response.get("name", ""),
@@ -96,7 +102,10 @@ class StepFunctionsGateway:
         )
 
 
-def _token_error(exc: ClientError, doing: str) -> SignoffError:
+def _token_error(exc: AwsFailure, doing: str) -> SignoffError:
+    if not isinstance(exc, ClientError):
+        # No answer, or botocore refused first (its validation text would quote the token).
+        return wrap_aws_error(exc, doing)
     code = error_code(exc)
     if code in _CLOSED_CODES:
         return TaskClosed(code)

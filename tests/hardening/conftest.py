@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.client import BaseClient
+from botocore.exceptions import ReadTimeoutError
 from botocore.handlers import BUILTIN_HANDLERS
 from botocore.retries.standard import ExponentialBackoff
 from moto.core.botocore_stubber import MockRawResponse
@@ -82,14 +83,22 @@ class AwsFault:
     status: int = 400
     count: int = 1
     table: str | None = None  # DynamoDB: only requests naming this table
+    pk_prefix: str | None = None  # DynamoDB: only requests whose Key's pk starts with this
     after_processing: bool = False  # AWS did the work, then the answer was lost (a 5xx/timeout)
+    timeout: bool = False  # no answer at all: botocore's ReadTimeoutError instead of `code`
     skip: int = 0  # let this many matching requests through first
     seen: int = 0
 
     def matches(self, service: str, operation: str, body: bytes) -> bool:
         if self.count <= 0 or (service, operation) != (self.service, self.operation):
             return False
-        return self.table is None or json.loads(body or b"{}").get("TableName") == self.table
+        if self.table is None and self.pk_prefix is None:
+            return True
+        request = json.loads(body or b"{}")
+        pk = str(request.get("Key", {}).get("pk", {}).get("S", ""))
+        return (self.table is None or request.get("TableName") == self.table) and (
+            self.pk_prefix is None or pk.startswith(self.pk_prefix)
+        )
 
     def take(self) -> bool:
         """Count one matching request; True when this one fails."""
@@ -150,6 +159,8 @@ class AwsFaults:
             answer: AWSResponse | None = botocore_stubber(event_name=event_name, request=request)
             if fault is None:
                 return answer
+        if fault.timeout:
+            raise ReadTimeoutError(endpoint_url=request.url)
         return fault.response(request)
 
 

@@ -192,6 +192,49 @@ def test_ssm_failing_beyond_retries_tells_the_person_and_a_second_try_works(
     assert_consistent(people, execution_id, [(ALICE, "Approve")])
 
 
+def test_ssm_not_answering_the_signal_tells_the_person_and_a_second_try_works(
+    people: World, aws_faults: AwsFaults
+) -> None:
+    # Every attempt times out before SSM has it: SSM is asked whether the decision landed (it
+    # did not), the claims are let go, and the person is told to try again.
+    execution_id = people.start_approval([ALICE])
+    aws_faults.add("ssm", "SendAutomationSignal", "", timeout=True, count=BEYOND_RETRIES)
+
+    people.decide("alice", ACTION_APPROVE)
+
+    [told] = people.ephemeral("alice")
+    assert "AWS did not answer" in told and "(ReadTimeoutError); try again" in told
+    assert ssm_decisions(people, execution_id) == []
+    assert audited_decisions(people, execution_id) == []
+
+    people.decide("alice", ACTION_APPROVE)
+    assert people.execution_status(execution_id) == "Success"
+    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+
+
+def test_a_signal_ssm_took_but_never_answered_stands_as_the_decision(
+    people: World, aws_faults: AwsFaults
+) -> None:
+    # SSM records the first attempt; its answer and every retry's answer are lost to timeouts.
+    # SSM holds the decision, so it stands: written down once, shown once, nobody told it failed.
+    execution_id = people.start_approval([ALICE, BOB], min_required=2)
+    aws_faults.add(
+        "ssm",
+        "SendAutomationSignal",
+        "",
+        timeout=True,
+        after_processing=True,
+        count=BEYOND_RETRIES,
+    )
+
+    people.decide("alice", ACTION_APPROVE)
+
+    assert people.ephemeral("alice") == []
+    assert "1 of 2 approvals" in people.card_text()
+    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+    assert sum("<@U0ALICE> approved (via Slack)" in t for t in people.thread()) == 1
+
+
 def test_sts_access_denied_explains_the_trust_policy_and_sends_nothing(
     people: World, aws_faults: AwsFaults
 ) -> None:
@@ -246,6 +289,39 @@ def test_dynamodb_throttled_beyond_retries_before_the_signal_tells_the_person(
     assert ssm_decisions(people, execution_id) == []
     people.decide("alice", ACTION_APPROVE)
     assert_consistent(people, execution_id, [(ALICE, "Approve")])
+
+
+def test_dynamodb_not_answering_the_claim_tells_the_person_and_sends_nothing(
+    people: World, aws_faults: AwsFaults
+) -> None:
+    execution_id = people.start_approval([ALICE])
+    aws_faults.add(
+        "dynamodb", "PutItem", "", timeout=True, count=BEYOND_RETRIES, table="signoff-approvals"
+    )
+
+    people.decide("alice", ACTION_APPROVE)
+
+    [told] = people.ephemeral("alice")
+    assert "AWS did not answer while the bot tried to write to the approvals table" in told
+    assert ssm_decisions(people, execution_id) == []
+    people.decide("alice", ACTION_APPROVE)
+    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+
+
+def test_a_channel_pace_dynamodb_does_not_answer_for_still_gets_its_card_at_once(
+    people: World, aws_faults: AwsFaults
+) -> None:
+    # The channel's posting turn cannot be taken or recorded (every write to its pace item times
+    # out): pacing only helps, so the card is posted now, not left claimed for the reconciler.
+    no_lambda_retries(people, "signoff-approval-notice", "signoff-automation-result")
+    paced = aws_faults.add("dynamodb", "UpdateItem", "", timeout=True, count=99, pk_prefix="pace#")
+
+    execution_id = people.start_approval([ALICE])
+
+    assert paced.seen >= BEYOND_RETRIES
+    assert len(cards(people)) == 1
+    assert execution_id in people.card_text()
+    assert reconcile(people)["posted"] == 0
 
 
 def test_a_claim_that_half_failed_is_released_so_the_person_can_try_again(

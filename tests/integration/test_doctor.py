@@ -531,3 +531,25 @@ def test_the_command_without_a_region_says_how_to_give_one(
 
     assert code == 2
     assert "no AWS region: pass --region" in capsys.readouterr().out
+
+
+def test_the_command_without_credentials_says_so_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for label, name in TABLES.items():
+        monkeypatch.setenv(f"SIGNOFF_{label.upper()}_TABLE", name)
+    monkeypatch.setenv("SIGNOFF_DEFAULT_CHANNEL", "C0APPROVALS")
+    monkeypatch.setenv("SLACK_SECRET_ARN", f"arn:aws:secretsmanager:{REGION}:123456789012:secret:x")
+
+    code = cli.main(["doctor", "--region", REGION, "--skip-slack"])
+
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err == (
+        "signoff: Could not run doctor: NoCredentialsError: Unable to locate credentials\n"
+    )
