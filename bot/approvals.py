@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
@@ -262,9 +262,14 @@ class ApprovalService:
         waiting, open_cards = together(
             lambda: set(self._automation.waiting_execution_ids()), self._open_cards_or_error
         )
+        # The open cards by execution: a waiting execution that has one needs no read of its
+        # own (only one without, or every one when the index could not be read).
+        known: dict[str, dict[str, CardItem]] = {}
+        for card in [] if isinstance(open_cards, ServiceError) else open_cards:
+            known.setdefault(card.execution_id, {})[card.step_name] = card
         for execution_id in sorted(waiting):
             try:
-                counts[self._reconcile_one(execution_id, now)] += 1
+                counts[self._reconcile_one(execution_id, now, known.get(execution_id))] += 1
             except ServiceError:
                 logger.exception("reconcile failed", extra={"execution_id": execution_id})
         if isinstance(open_cards, ServiceError):
@@ -284,14 +289,30 @@ class ApprovalService:
         except ServiceError as failed:
             return failed
 
-    def _reconcile_one(self, execution_id: str, now: datetime) -> str:
-        # The execution's cards beside its approval: the step that waits is only known from
-        # SSM, and reading every card (there are few) saves waiting for that answer first.
-        approval, cards = together(
-            lambda: self._automation.get_approval(execution_id),
-            lambda: self._store.cards(execution_id),
-        )
-        card = next((c for c in cards if c.step_name == approval.step_name), None)
+    def _reconcile_one(
+        self, execution_id: str, now: datetime, open_cards: Mapping[str, CardItem] | None
+    ) -> str:
+        """One waiting execution: post its missing card, or remind its approvers when due.
+
+        `open_cards`: the execution's cards in the Open index, by step. None (the index has
+        none, or could not be read): its cards are read from the table, which has them all,
+        including a card written a moment ago that the index does not show yet.
+        """
+        if open_cards is None:
+            # The execution's cards beside its approval: the step that waits is only known
+            # from SSM, and reading every card (there are few) saves waiting for that answer.
+            approval, cards = together(
+                lambda: self._automation.get_approval(execution_id),
+                lambda: self._store.cards(execution_id),
+            )
+            card = next((c for c in cards if c.step_name == approval.step_name), None)
+        else:
+            approval = self._automation.get_approval(execution_id)
+            card = open_cards.get(approval.step_name)
+            if card is None:
+                # The step that waits is not the one the index shows open (one just closed,
+                # the next one's card not indexed yet): the table says.
+                card = self._store.card(execution_id, approval.step_name)
         if card is None or card.ref is None:
             # No card, or a claim without one: announce looks for a post that went unanswered
             # (or whose poster died) before it posts again.

@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import msgspec
 import pytest
 from moto import mock_aws
 
 from bot.approvals import ApprovalService, card_key
 from bot.errors import ServiceError, TransientError
+from bot.gateways.dynamo import OPEN_KIND
 from bot.gateways.slack import PostKey, PostUnconfirmed
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
 from bot.models import Approval, CardRef, Outcome
@@ -35,9 +37,12 @@ APPROVAL = Approval(
 
 
 class FakeAutomation:
+    def __init__(self) -> None:
+        self.approval = APPROVAL
+
     def get_approval(self, execution_id: str, step_name: str | None = None) -> Approval:
         assert execution_id == EXECUTION
-        return APPROVAL
+        return self.approval
 
     def waiting_execution_ids(self) -> list[str]:
         return [EXECUTION]
@@ -114,6 +119,8 @@ class Posting:
     clock: list[datetime]
     pacer: FakePacer
     audit: AuditLog
+    automation: FakeAutomation
+    approvals_table: str
 
     def recorded_ts(self) -> str | None:
         card = self.store.card(EXECUTION, "approve")
@@ -151,10 +158,11 @@ def posting() -> Iterator[Posting]:
 
         slack = FakeSlack()
         pacer = FakePacer(slack)
+        automation = FakeAutomation()
         store = ApprovalStore(tables["approvals"], now)
         audit = AuditLog(tables["audit"], now)
         service = ApprovalService(
-            automation=FakeAutomation(),  # type: ignore[arg-type]
+            automation=automation,  # type: ignore[arg-type]
             signals=None,  # type: ignore[arg-type]
             store=store,
             identities=IdentityStore(tables["identities"]),
@@ -165,7 +173,9 @@ def posting() -> Iterator[Posting]:
             reminder_before=timedelta(hours=1),
             pacer=pacer,  # type: ignore[arg-type]
         )
-        yield Posting(service, store, slack, clock, pacer, audit)
+        yield Posting(
+            service, store, slack, clock, pacer, audit, automation, tables["approvals"].name
+        )
 
 
 def test_a_card_waits_for_its_channels_posting_turn_and_reports_its_post(
@@ -305,3 +315,53 @@ def test_a_failed_read_of_open_cards_still_lets_the_reconciler_post_missing_card
         posting.service.reconcile()
 
     assert len(posting.slack.cards()) == 1 and posting.recorded_ts() is not None
+
+
+def spy_card_reads(posting: Posting, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the store's per-execution card reads made from now on."""
+    reads: list[str] = []
+    for name in ("cards", "card"):
+        read = getattr(posting.store, name)
+
+        def spied(*args: Any, _read: Any = read, _name: str = name) -> Any:
+            reads.append(_name)
+            return _read(*args)
+
+        monkeypatch.setattr(posting.store, name, spied)
+    return reads
+
+
+def test_the_reconciler_reminds_from_the_open_index_without_reading_the_card_again(
+    posting: Posting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    posting.service.announce(EXECUTION)
+    soon = NOW + timedelta(minutes=30)
+    posting.automation.approval = msgspec.structs.replace(APPROVAL, timeout_at=soon)
+    reads = spy_card_reads(posting, monkeypatch)
+
+    assert posting.service.reconcile() == {"posted": 0, "synced": 0, "reminded": 1}
+
+    assert reads == [], "the Open index's copy of the card was enough"
+    assert len(posting.slack.replies()) == 1 and posting.slack.posts == 2
+
+
+def test_a_card_the_open_index_lacks_is_read_from_the_table_and_not_posted_again(
+    posting: Posting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A card written before the index existed (or a moment ago, not indexed yet).
+    posting.service.announce(EXECUTION)
+    boto3.client("dynamodb", region_name=REGION).update_item(
+        TableName=posting.approvals_table,
+        Key={"pk": {"S": f"EXEC#{EXECUTION}"}, "sk": {"S": "CARD#approve"}},
+        UpdateExpression=f"REMOVE {OPEN_KIND}",
+    )
+    posting.automation.approval = msgspec.structs.replace(
+        APPROVAL, timeout_at=NOW + timedelta(minutes=30)
+    )
+    reads = spy_card_reads(posting, monkeypatch)
+
+    assert posting.service.reconcile() == {"posted": 0, "synced": 0, "reminded": 1}
+
+    assert reads == ["cards"]
+    assert posting.slack.posts == 2, "the card (found in the table, not posted again), the reminder"
+    assert len(posting.slack.replies()) == 1
