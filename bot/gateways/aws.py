@@ -6,7 +6,11 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     HTTPClientError,
+    NoCredentialsError,
+    NoRegionError,
     ParamValidationError,
+    PartialCredentialsError,
+    ProfileNotFound,
 )
 from botocore.exceptions import ConnectionError as NoConnection
 
@@ -20,6 +24,9 @@ AwsFailure = ClientError | BotoCoreError
 # No answer: a read that timed out or a connection dropped (HTTPClientError), or no connection made
 # (botocore's ConnectionError: the endpoint could not be reached, the connect timed out).
 _NO_ANSWER = (HTTPClientError, NoConnection)
+# Failures whose text says what to set up and quotes nothing a request carried. Others may quote
+# a value (botocore's ValidationError does), so a message names only their kind.
+_SETUP = (NoCredentialsError, PartialCredentialsError, NoRegionError, ProfileNotFound)
 
 # Codes a later attempt may get past (botocore has already retried them a few times).
 TRANSIENT_CODES = frozenset(
@@ -63,8 +70,10 @@ def wrap_aws_error(exc: AwsFailure, doing: str) -> ServiceError:
     if isinstance(exc, ParamValidationError):
         # Its text quotes the parameter it refused, which may be a secret.
         return ServiceError(f"botocore refused the parameters to {doing} (ParamValidationError)")
-    if isinstance(exc, BotoCoreError):
+    if isinstance(exc, _SETUP):
         return ServiceError(f"Could not {doing}: {type(exc).__name__}: {exc}")
+    if isinstance(exc, BotoCoreError):
+        return ServiceError(f"Could not {doing} ({type(exc).__name__})")
     code = error_code(exc)
     if code in TRANSIENT_CODES:
         return TransientError(f"AWS was busy while trying to {doing} ({code}); try again.")

@@ -20,6 +20,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     ParamValidationError,
     ReadTimeoutError,
+    ValidationError,
 )
 
 from bot.errors import ServiceError, TransientError
@@ -72,6 +73,16 @@ def test_missing_credentials_say_so() -> None:
     assert str(error) == (
         "Could not list the identities table: NoCredentialsError: Unable to locate credentials"
     )
+
+
+def test_other_failures_on_this_side_are_named_by_kind_never_quoted() -> None:
+    # botocore's ValidationError quotes the value it refused (a host label, say).
+    refused = ValidationError(value=TOKEN, param="AccountId", type_name="string")
+
+    error = wrap_aws_error(refused, "read the approvals table")
+
+    assert type(error) is ServiceError
+    assert str(error) == "Could not read the approvals table (ValidationError)"
 
 
 def test_aws_refusals_are_read_as_before() -> None:
