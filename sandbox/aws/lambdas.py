@@ -35,6 +35,8 @@ from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.core.models import botocore_stubber
 from moto.sqs.models import sqs_backends
+from moto.sts.models import AssumedRole, sts_backends
+from moto.utilities.utils import get_partition
 
 from sandbox.aws.activity import TrackedPool
 from sandbox.aws.environments import EnvironmentPool
@@ -317,9 +319,44 @@ def _lambda_environ(function: LambdaFunction, context: LambdaContext) -> dict[st
             "AWS_REGION": function.region,
             "AWS_DEFAULT_REGION": function.region,
             "_HANDLER": function.handler or "",
+            **_role_session(function),
         }
     )
     return variables
+
+
+_sessions: dict[tuple[str, str, str], AssumedRole] = {}
+_sessions_lock = threading.Lock()
+
+
+def _role_session(function: LambdaFunction) -> dict[str, str]:
+    """The function role's credentials, as Lambda hands them to a function in its variables.
+
+    One session per function and role, kept while the local STS knows it (a reset forgets it),
+    so a warm execution environment keeps its variables. Requests signed with it are the
+    role's (`sandbox.aws.calls` counts what each role called; moto does not enforce IAM).
+    """
+    role = str(function.role or "")
+    if not role.startswith("arn:"):
+        return {}
+    sts = sts_backends[function.account_id][get_partition(function.region)]
+    key = (function.account_id, function.function_name, role)
+    with _sessions_lock:
+        session = _sessions.get(key)
+        if session is None or sts.get_assumed_role_from_access_key(session.access_key_id) is None:
+            session = _sessions[key] = sts.assume_role(
+                region_name=function.region,
+                role_session_name=function.function_name[:64],
+                role_arn=role,
+                policy="",
+                duration=43_200,
+                external_id="",
+            )
+    return {
+        "AWS_ACCESS_KEY_ID": session.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
+        "AWS_SESSION_TOKEN": session.session_token,
+    }
 
 
 class _OverlayEnviron(os._Environ[str]):

@@ -19,6 +19,9 @@ Control endpoints (JSON):
     POST /_sandbox/settle {"timeout": 10}         {"idle": true} (504 when still busy)
     GET  /_sandbox/lambda                         {"environments": {"started": N, "warm": N}}
                                                   (null when functions run in-process)
+    GET  /_sandbox/calls                          {"calls": [{"caller", "action", "count"}]}:
+                                                  each HTTP request's caller and IAM action
+    DELETE /_sandbox/calls                        start counting afresh
 A ticker checks approval timeouts and aws:sleep wake-ups about once a second in real time.
 """
 
@@ -44,6 +47,7 @@ from werkzeug.wrappers import Request, Response
 
 import sandbox.aws as sandbox_aws
 from sandbox.aws import shortcuts
+from sandbox.aws.calls import calls
 from sandbox.aws.engine import engine
 
 log = logging.getLogger(__name__)
@@ -67,6 +71,7 @@ class SandboxApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if str(environ.get("PATH_INFO", "")).startswith(CONTROL_PREFIX):
             return self._control(Request(environ))(environ, start_response)
+        calls.record(environ)
         direct = shortcuts.answer(environ)
         if direct is not None:
             return direct(environ, start_response)
@@ -96,6 +101,11 @@ class SandboxApp:
             except TimeoutError as exc:
                 return _json({"idle": False, "error": str(exc)}, 504)
             return _json({"idle": True})
+        if route == ("GET", "calls"):
+            return _json({"calls": calls.calls()})
+        if route == ("DELETE", "calls"):
+            calls.clear()
+            return _json({"calls": []})
         if route == ("GET", "lambda"):
             pool = sandbox_aws.lambdas.environments()
             stats = {"started": pool.started, "warm": pool.warm()} if pool else None

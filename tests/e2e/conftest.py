@@ -47,6 +47,12 @@ class SandboxClient(SlackActions):
             )
             assert reply.status_code == 200, reply.text
 
+    def control_aws(self, method: str, path: str) -> Any:
+        """The local AWS's control API (`/_sandbox/<path>`), its JSON answer."""
+        reply = requests.request(method, f"{self.aws_url}/_sandbox/{path}", timeout=15)
+        assert reply.status_code == 200, reply.text
+        return reply.json()
+
     def role_arn(self, logical_name: str) -> str:
         """An approver role the template created, e.g. "Level1ApproverRole"."""
         arns = self.outputs["ApproverRoleArns"].split(",")

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from bot.gateways.session import MODELS
-from sandbox.template import TEMPLATE_PATH, Resolver, resolver
+from sandbox.template import TEMPLATE_PATH, resolver
+from tests.support.iam import grants
 
 # Actions that may be granted on "*" and why. Everything else must name its resources.
 ALLOWED_ON_STAR = {
@@ -53,47 +52,6 @@ LAMBDA_ROLES = {
     "IssueAccessKeyRole",
 }
 APPROVER_ROLES = [f"Level{n}ApproverRole" for n in range(1, 6)] + ["KeyApproverRole"]
-
-
-@dataclass(frozen=True)
-class Grant:
-    owner: str
-    kind: str  # "trust" or "permissions"
-    statement: dict[str, Any]
-
-    @property
-    def actions(self) -> list[str]:
-        return _list(self.statement.get("Action"))
-
-    @property
-    def resources(self) -> list[Any]:
-        return _list(self.statement.get("Resource"))
-
-
-def _list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def grants(template: dict[str, Any], resolve: Resolver | None = None) -> Iterator[Grant]:
-    """Every IAM statement of the template (resolved, for existing resources, if `resolve`)."""
-    for logical_id, resource in template["Resources"].items():
-        if resolve is not None and not resolve.resource_exists(logical_id):
-            continue
-        properties = resource.get("Properties", {})
-        if resolve is not None:
-            properties = resolve.resolve(properties)
-        documents: list[tuple[str, dict[str, Any]]] = []
-        if resource["Type"] == "AWS::IAM::Role":
-            documents.append(("trust", properties["AssumeRolePolicyDocument"]))
-            for policy in properties.get("Policies", []):
-                documents.append(("permissions", policy["PolicyDocument"]))
-        elif resource["Type"] in {"AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"}:
-            documents.append(("permissions", properties["PolicyDocument"]))
-        for kind, document in documents:
-            for statement in document["Statement"]:
-                yield Grant(logical_id, kind, statement)
 
 
 @pytest.mark.parametrize("parameters", PARAMETER_SETS, ids=lambda p: ",".join(p) or "defaults")

@@ -1,0 +1,81 @@
+"""Who called what: each HTTP request to the local AWS as (caller, IAM action), counted.
+
+moto does not enforce IAM, so a function whose role lacks a permission works in the sandbox and
+fails on AWS. The functions run with their own roles' credentials (`sandbox.aws.lambdas`), and
+this log names the caller of each request (by its access key, as `sts:GetCallerIdentity`
+would) and the action it needed (the signing service and the operation), so a test can hold
+each role to what its function actually called (`GET /_sandbox/calls`).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from collections import Counter
+from typing import Any
+from urllib.parse import parse_qs
+
+from moto.iam.models import get_account_id_from
+from werkzeug.wsgi import get_input_stream
+
+from sandbox.aws.principals import caller_arn
+
+_CREDENTIAL = re.compile(
+    r"Credential=(?P<key>[^/,\s]+)/\d{8}/(?P<region>[a-z0-9-]+)/(?P<service>[a-z0-9-]+)/"
+)
+# The REST operations a function calls (Lambda's Invoke, by the self-invoking Slack function).
+_INVOKE = re.compile(r"^/2015-03-31/functions/[^/]+/invocations$")
+_REST = {("POST", _INVOKE): "lambda:InvokeFunction"}
+
+
+class CallLog:
+    """(caller ARN, action) -> how many requests, since the sandbox started or was cleared."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    def record(self, environ: dict[str, Any]) -> None:
+        """Count the request `environ` describes; a body read here is put back for moto."""
+        scope = _CREDENTIAL.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+        if scope is None:
+            return  # unsigned: the control API, or a request moto refuses anyway
+        action = _action(environ, scope["service"])
+        try:
+            caller = caller_arn(get_account_id_from(scope["key"]), scope["region"], scope["key"])
+        except Exception:  # an unknown key is moto's to refuse, not this log's
+            caller = f"unknown key {scope['key']}"
+        with self._lock:
+            self._counts[(caller, action)] += 1
+
+    def calls(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                {"caller": caller, "action": action, "count": count}
+                for (caller, action), count in sorted(self._counts.items())
+            ]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+def _action(environ: dict[str, Any], service: str) -> str:
+    target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+    if target:  # the JSON protocols: "DynamoDB_20120810.PutItem"
+        return f"{service}:{target.rsplit('.', 1)[-1]}"
+    method, path = str(environ.get("REQUEST_METHOD", "")), str(environ.get("PATH_INFO", ""))
+    for (rest_method, pattern), action in _REST.items():
+        if method == rest_method and pattern.match(path):
+            return action
+    # The query protocol (STS, IAM): the operation is the Action of the form body.
+    body = get_input_stream(environ).read()
+    environ["wsgi.input"] = io.BytesIO(body)
+    form = parse_qs(body.decode("utf-8", "replace")) if body else {}
+    query = parse_qs(str(environ.get("QUERY_STRING", "")))
+    name = (form.get("Action") or query.get("Action") or [""])[0]
+    return f"{service}:{name}" if name else f"{service}:{method} {path}"
+
+
+calls = CallLog()

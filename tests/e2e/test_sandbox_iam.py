@@ -1,0 +1,102 @@
+"""Each role grants what its function really calls, on a sandbox deployed from the template.
+
+moto does not enforce IAM: a function whose role lacks a permission works here and fails on AWS
+with AccessDenied. So the sandbox runs each function with its own role's credentials and counts
+every request's caller and action (`GET /_sandbox/calls`); after the three flows and a
+reconciler pass, each role's calls are held to the template's statements for that role.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bot.views import ACTION_APPROVE
+from sandbox.template import load_template, resolver
+from tests.e2e.conftest import SandboxClient, wait_for
+from tests.support.iam import role_actions
+
+pytestmark = pytest.mark.e2e
+
+LEVEL1 = "approvals-level1"
+# What the flows below make each function do; a role missing from the calls means a flow did
+# not reach its function, and the check would pass for nothing.
+FUNCTION_ROLES = {
+    "SlackEventsRole",
+    "ApprovalNoticeRole",
+    "AutomationResultRole",
+    "ReconcileRole",
+    "StartApprovalRole",
+    "IssueAccessKeyRole",
+}
+
+
+def test_every_action_a_function_calls_is_granted_to_its_own_role(
+    sandbox: SandboxClient,
+) -> None:
+    sandbox.control_aws("DELETE", "calls")
+    # A card, a decision and its outcome: the notice, Slack and result functions.
+    execution_id = sandbox.start_approval("Deploy build 7")
+    sandbox.decide("alice", ACTION_APPROVE, "ok", channel=LEVEL1, about=execution_id)
+    # A flow's first level, approved: the start function and a task token sent back.
+    sfn = sandbox.aws("stepfunctions")
+    sfn.start_execution(
+        stateMachineArn=sandbox.outputs["ApprovalFlowStateMachineArn"],
+        input=sandbox.outputs["StepFunctionsInputExample"],
+    )
+    card = wait_for(lambda: _waiting_level_card(sandbox), 20, "the flow's level 1 card")
+    sandbox.decide("alice", ACTION_APPROVE, "ok", channel=LEVEL1, ts=card["ts"])
+    # An access key requested and approved: the issuer.
+    sandbox.command("dave", "/request-key", "dave IAM check key")
+    sandbox.decide("alice", ACTION_APPROVE, "ok", channel="approvals", about="IAM check key")
+    # A reconciler pass.
+    reconciled = sandbox.aws("lambda").invoke(FunctionName=_function(sandbox, "ReconcileFunction"))
+    assert "FunctionError" not in reconciled, reconciled["Payload"].read()
+    sandbox.settle()
+
+    roles = _roles_by_name(sandbox)
+    called: dict[str, set[str]] = {}
+    for call in sandbox.control_aws("GET", "calls")["calls"]:
+        caller = str(call["caller"])
+        if ":assumed-role/" not in caller:
+            continue  # the test's own requests, and the engine's
+        role = roles.get(caller.split(":assumed-role/", 1)[1].split("/", 1)[0])
+        if role is not None:
+            called.setdefault(role, set()).add(str(call["action"]))
+
+    assert set(called) >= FUNCTION_ROLES, f"no calls seen for {FUNCTION_ROLES - set(called)}"
+    template = load_template()
+    resolve = resolver(template, {"LevelCount": 5})
+    missing = {
+        role: sorted(actions - role_actions(template, resolve, role))
+        for role, actions in called.items()
+    }
+    assert {role: gaps for role, gaps in missing.items() if gaps} == {}
+
+
+def _waiting_level_card(sandbox: SandboxClient) -> dict[str, Any] | None:
+    for message in sandbox.messages(LEVEL1):
+        for reply in message.get("replies", []):
+            blocks = json.dumps(reply.get("blocks") or [])
+            if "Level1ApproverRole" in blocks and ACTION_APPROVE in blocks:
+                return dict(reply)
+    return None
+
+
+def _roles_by_name(sandbox: SandboxClient) -> dict[str, str]:
+    """The stack's roles: physical name -> logical id."""
+    resources = sandbox.aws("cloudformation").describe_stack_resources(StackName="signoff")
+    return {
+        r["PhysicalResourceId"].rsplit("/", 1)[-1]: r["LogicalResourceId"]
+        for r in resources["StackResources"]
+        if r["ResourceType"] == "AWS::IAM::Role"
+    }
+
+
+def _function(sandbox: SandboxClient, logical_id: str) -> str:
+    resources = sandbox.aws("cloudformation").describe_stack_resources(
+        StackName="signoff", LogicalResourceId=logical_id
+    )
+    return str(resources["StackResources"][0]["PhysicalResourceId"])
