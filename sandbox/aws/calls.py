@@ -34,6 +34,9 @@ class CallLog:
 
     def __init__(self) -> None:
         self._counts: Counter[tuple[str, str]] = Counter()
+        # Access key -> caller: a key names one identity for good, and moto looks it up by
+        # walking every session and user.
+        self._callers: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def record(self, environ: dict[str, Any]) -> None:
@@ -42,10 +45,15 @@ class CallLog:
         if scope is None:
             return  # unsigned: the control API, or a request moto refuses anyway
         action = _action(environ, scope["service"])
-        try:
-            caller = caller_arn(get_account_id_from(scope["key"]), scope["region"], scope["key"])
-        except Exception:  # an unknown key is moto's to refuse, not this log's
-            caller = f"unknown key {scope['key']}"
+        key = scope["key"]
+        caller = self._callers.get(key)
+        if caller is None:
+            try:
+                caller = caller_arn(get_account_id_from(key), scope["region"], key)
+            except Exception:  # an unknown key is moto's to refuse, not this log's
+                caller = f"unknown key {key}"
+            else:
+                self._callers[key] = caller
         with self._lock:
             self._counts[(caller, action)] += 1
 
