@@ -304,6 +304,21 @@ class DynamoTable:
             kwargs["ExpressionAttributeNames"] = dict(names)
         return self._pages(self._client.scan, kwargs, "scan")
 
+    def mark_open(self, kind: str, sk_prefix: str, waiting: str) -> int:
+        """Put into the Open index, as `kind`, each item whose sort key starts with `sk_prefix`,
+        whose outcome is `waiting` and that has no OPEN_KIND (it was written before the index
+        existed); how many were marked. An item that stopped waiting meanwhile is left be."""
+        values = {":prefix": sk_prefix, ":waiting": waiting}
+        unmarked = f"outcome = :waiting AND attribute_not_exists({OPEN_KIND})"
+        marked = 0
+        for item in self.scan(f"begins_with(sk, :prefix) AND {unmarked}", values):
+            key = {"pk": item["pk"], "sk": item["sk"]}
+            if self.update(
+                key, f"SET {OPEN_KIND} = :kind", {":kind": kind, ":waiting": waiting}, unmarked
+            ):
+                marked += 1
+        return marked
+
     def _pages(
         self, call: Callable[..., Any], kwargs: dict[str, Any], verb: str
     ) -> Iterator[dict[str, Any]]:
