@@ -20,9 +20,9 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import DEFAULT_SLACK_API_URL, Settings
 from bot.gateways.aws import error_code, error_message
-from bot.gateways.dynamo import OPEN_INDEX, TableAt
+from bot.gateways.dynamo import OPEN_INDEX, OPEN_KIND, TableAt
 from bot.gateways.tables import IdentityStore
-from bot.models import Identity
+from bot.models import Identity, Outcome
 from bot.wiring import AWS_CONFIG
 
 if TYPE_CHECKING:
@@ -296,8 +296,47 @@ class Doctor:
             ok = status in {"ACTIVE", "UPDATING"}
             findings.append(Finding(ok, subject, status.lower(), "" if ok else "wait, then rerun"))
             if label == "approvals":
-                findings.append(_open_index(subject, table))
+                index = _open_index(subject, table)
+                findings.append(self._unindexed(name, index) if index.ok else index)
         return findings
+
+    def _unindexed(self, table: str, index: Finding) -> Finding:
+        """The index's finding, wrong while cards or levels written before it still wait
+        outside it (a stack upgraded from before the index, not yet backfilled)."""
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "Select": "COUNT",
+            "FilterExpression": "(begins_with(sk, :card) OR begins_with(sk, :level)) AND "
+            f"outcome = :waiting AND attribute_not_exists({OPEN_KIND})",
+            "ExpressionAttributeValues": {
+                ":card": {"S": "CARD#"},
+                ":level": {"S": "LEVEL#"},
+                ":waiting": {"S": Outcome.WAITING.value},
+            },
+        }
+        outside = 0
+        try:
+            while True:
+                page = self._dynamodb.scan(**kwargs)
+                outside += int(page["Count"])
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except ClientError as exc:
+            return Finding(
+                False,
+                index.subject,
+                f"could not look for cards written before it: {error_code(exc)}",
+                f"run doctor with credentials that may dynamodb:Scan {table}",
+            )
+        if not outside:
+            return index
+        return Finding(
+            False,
+            index.subject,
+            f"{outside} waiting cards or flow levels were written before it and are not in it",
+            "signoff backfill-open-index",
+        )
 
     # -- approver roles -------------------------------------------------------------------------
 

@@ -25,6 +25,9 @@ from bot.doctor import (
     slack_auth_test,
     target_from_outputs,
 )
+from bot.gateways.dynamo import OPEN_KIND, TableAt
+from bot.gateways.tables import ApprovalStore
+from bot.wiring import utc_now
 from sandbox.slack.emulator import SlackEmulator
 from tests.support.dynamo import create_table
 
@@ -316,6 +319,27 @@ def test_an_approvals_table_without_the_open_index_is_told_to_deploy_the_templat
     assert finding.subject == f"approvals table {TABLES['approvals']} index Open"
     assert "reconciler cannot find open cards" in finding.detail
     assert finding.fix == "deploy the current infra/template.yaml"
+
+
+def test_cards_waiting_outside_the_open_index_are_told_to_be_backfilled(account: Account) -> None:
+    # A stack upgraded from before the index: a card written then still waits, unmarked.
+    store = ApprovalStore(TableAt(account.client("dynamodb"), TABLES["approvals"]), utc_now)
+    assert store.claim_card("exec-old", "approve", "C0APPROVALS")
+    account.client("dynamodb").update_item(
+        TableName=TABLES["approvals"],
+        Key={"pk": {"S": "EXEC#exec-old"}, "sk": {"S": "CARD#approve"}},
+        UpdateExpression=f"REMOVE {OPEN_KIND}",
+    )
+
+    [finding] = wrong(account.findings())
+
+    assert finding.subject == f"approvals table {TABLES['approvals']} index Open"
+    assert (
+        finding.detail == "1 waiting cards or flow levels were written before it and are not in it"
+    )
+    assert finding.fix == "signoff backfill-open-index"
+    store.index_open_cards()
+    assert wrong(account.findings()) == []
 
 
 def test_a_missing_table_is_named_with_its_variable(account: Account) -> None:
