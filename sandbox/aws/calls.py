@@ -10,7 +10,6 @@ each role to what its function actually called (`GET /_sandbox/calls`).
 from __future__ import annotations
 
 import io
-import re
 import threading
 from collections import Counter
 from typing import Any
@@ -19,14 +18,8 @@ from urllib.parse import parse_qs
 from moto.iam.models import get_account_id_from
 from werkzeug.wsgi import get_input_stream
 
-from sandbox.aws.principals import caller_arn
-
-_CREDENTIAL = re.compile(
-    r"Credential=(?P<key>[^/,\s]+)/\d{8}/(?P<region>[a-z0-9-]+)/(?P<service>[a-z0-9-]+)/"
-)
-# The REST operations a function calls (Lambda's Invoke, by the self-invoking Slack function).
-_INVOKE = re.compile(r"^/2015-03-31/functions/[^/]+/invocations$")
-_REST = {("POST", _INVOKE): "lambda:InvokeFunction"}
+from sandbox.aws.principals import caller_arn, signing_scope
+from sandbox.aws.shortcuts import INVOKE_PATH
 
 
 class CallLog:
@@ -41,7 +34,7 @@ class CallLog:
 
     def record(self, environ: dict[str, Any]) -> None:
         """Count the request `environ` describes; a body read here is put back for moto."""
-        scope = _CREDENTIAL.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+        scope = signing_scope(environ)
         if scope is None:
             return  # unsigned: the control API, or a request moto refuses anyway
         action = _action(environ, scope["service"])
@@ -74,9 +67,9 @@ def _action(environ: dict[str, Any], service: str) -> str:
     if target:  # the JSON protocols: "DynamoDB_20120810.PutItem"
         return f"{service}:{target.rsplit('.', 1)[-1]}"
     method, path = str(environ.get("REQUEST_METHOD", "")), str(environ.get("PATH_INFO", ""))
-    for (rest_method, pattern), action in _REST.items():
-        if method == rest_method and pattern.match(path):
-            return action
+    if method == "POST" and INVOKE_PATH.match(path):
+        # The one REST operation a function calls (the Slack function invoking itself).
+        return "lambda:InvokeFunction"
     # The query protocol (STS, IAM): the operation is the Action of the form body.
     body = get_input_stream(environ).read()
     environ["wsgi.input"] = io.BytesIO(body)

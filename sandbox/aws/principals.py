@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from moto.sts.models import sts_backends
 from moto.utilities.utils import get_partition
 
+# A SigV4 Authorization header's credential scope: the access key, the region and the service.
+_SCOPE = re.compile(
+    r"Credential=(?P<key>[^/,\s]+)/\d{8}/(?P<region>[a-z0-9-]+)/(?P<service>[a-z0-9-]+)/"
+)
 _ARN = re.compile(
     r"^arn:(?P<partition>[^:]+):(?P<service>iam|sts)::(?P<account>\d{12}):(?P<rest>.+)$"
 )
@@ -37,6 +43,11 @@ def parse_principal(arn: str) -> Principal:
         # IAM paths (user/division/alice) do not change who the principal is.
         return Principal(arn, kind, account, path.rsplit("/", 1)[-1])
     return Principal(arn, "other", account, path)
+
+
+def signing_scope(environ: Mapping[str, Any]) -> re.Match[str] | None:
+    """The request's credential scope (groups `key`, `region`, `service`); None if unsigned."""
+    return _SCOPE.search(str(environ.get("HTTP_AUTHORIZATION", "")))
 
 
 def caller_arn(account_id: str, region: str, access_key_id: str) -> str:

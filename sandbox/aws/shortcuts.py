@@ -30,9 +30,9 @@ from werkzeug.wsgi import get_input_stream
 
 from sandbox.aws.api import JSON_CONTENT_TYPE, json_text, requested_execution_id
 from sandbox.aws.engine import engine
+from sandbox.aws.principals import signing_scope
 
-_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
-_CREDENTIAL = re.compile(r"Credential=(?P<key>[^/,\s]+)/\d{8}/(?P<region>[a-z0-9-]+)/")
+INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 _GET_EXECUTION = "AmazonSSM.GetAutomationExecution"
 
 
@@ -45,9 +45,9 @@ def answer(environ: dict[str, Any]) -> Response | None:
         return None
     path = str(environ.get("PATH_INFO", ""))
     queued = environ.get("HTTP_X_AMZ_INVOCATION_TYPE") == "Event"
-    invoke = _INVOKE_PATH.match(path) if queued else None
+    invoke = INVOKE_PATH.match(path) if queued else None
     read = path == "/" and environ.get("HTTP_X_AMZ_TARGET") == _GET_EXECUTION
-    scope = _CREDENTIAL.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+    scope = signing_scope(environ)
     if not (invoke or read) or scope is None:
         return None
     body = get_input_stream(environ).read()
