@@ -14,7 +14,7 @@ import pytest
 
 from bot.gateways.session import MODELS
 from sandbox.template import TEMPLATE_PATH, resolver
-from tests.support.iam import grants
+from tests.support.iam import FUNCTION_ROLES, grants, role_actions
 
 # Actions that may be granted on "*" and why. Everything else must name its resources.
 ALLOWED_ON_STAR = {
@@ -43,14 +43,6 @@ PARAMETER_SETS = [
     {"ApproverRoleArns": "arn:aws:iam::123456789012:role/Mine", "KeyApprovers": "alice"},
 ]
 
-LAMBDA_ROLES = {
-    "SlackEventsRole",
-    "ApprovalNoticeRole",
-    "AutomationResultRole",
-    "ReconcileRole",
-    "StartApprovalRole",
-    "IssueAccessKeyRole",
-}
 APPROVER_ROLES = [f"Level{n}ApproverRole" for n in range(1, 6)] + ["KeyApproverRole"]
 
 
@@ -150,7 +142,7 @@ def test_function_roles_are_for_lambda_and_state_machine_roles_for_step_function
         if grant.kind != "trust" or grant.owner in APPROVER_ROLES:
             continue
         principal = grant.statement["Principal"]
-        if grant.owner in LAMBDA_ROLES:
+        if grant.owner in FUNCTION_ROLES:
             assert principal == {"Service": "lambda.amazonaws.com"}, grant.owner
         elif grant.owner == "AutomationRole":
             assert principal == {"Service": "ssm.amazonaws.com"}
@@ -258,27 +250,7 @@ def test_every_aws_call_the_functions_make_is_granted_to_a_function_role(
         for service, names in operations.items()
         for action in (f"{prefixes.get(service, service)}:{name}" for name in names)
     }
-    resources = template["Resources"]
-    # Policies attached to a function role, from either side (ManagedPolicyArns, Roles).
-    policies = {
-        logical_id
-        for logical_id, resource in resources.items()
-        if resource["Type"] in {"AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"}
-        and (
-            any(
-                {"Ref": logical_id} in resources[role]["Properties"].get("ManagedPolicyArns", [])
-                for role in LAMBDA_ROLES
-            )
-            or any(
-                {"Ref": role} in resource["Properties"].get("Roles", []) for role in LAMBDA_ROLES
-            )
-        )
-    }
-    granted = {
-        action
-        for grant in grants(template)
-        if grant.kind == "permissions" and (grant.owner in LAMBDA_ROLES or grant.owner in policies)
-        for action in grant.actions
-    }
+    resolve = resolver(template, {"LevelCount": 5})
+    granted = set().union(*(role_actions(template, resolve, role) for role in FUNCTION_ROLES))
 
     assert called - granted == set(NOT_FOR_FUNCTION_ROLES)

@@ -8,6 +8,18 @@ from typing import Any
 
 from sandbox.template import Resolver
 
+# The roles the template's Lambda functions run as.
+FUNCTION_ROLES = frozenset(
+    {
+        "SlackEventsRole",
+        "ApprovalNoticeRole",
+        "AutomationResultRole",
+        "ReconcileRole",
+        "StartApprovalRole",
+        "IssueAccessKeyRole",
+    }
+)
+
 
 @dataclass(frozen=True)
 class Grant:
