@@ -19,11 +19,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.config import DEFAULT_SLACK_API_URL, Settings
+from bot.errors import ServiceError
 from bot.gateways.aws import error_code, error_message
-from bot.gateways.dynamo import OPEN_INDEX, OPEN_KIND, TableAt
-from bot.gateways.tables import IdentityStore
-from bot.models import Identity, Outcome
-from bot.wiring import AWS_CONFIG
+from bot.gateways.dynamo import OPEN_INDEX, TableAt
+from bot.gateways.flowstore import FlowStore
+from bot.gateways.tables import ApprovalStore, IdentityStore
+from bot.models import Identity
+from bot.wiring import AWS_CONFIG, utc_now
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -303,30 +305,17 @@ class Doctor:
     def _unindexed(self, table: str, index: Finding) -> Finding:
         """The index's finding, wrong while cards or levels written before it still wait
         outside it (a stack upgraded from before the index, not yet backfilled)."""
-        kwargs: dict[str, Any] = {
-            "TableName": table,
-            "Select": "COUNT",
-            "FilterExpression": "(begins_with(sk, :card) OR begins_with(sk, :level)) AND "
-            f"outcome = :waiting AND attribute_not_exists({OPEN_KIND})",
-            "ExpressionAttributeValues": {
-                ":card": {"S": "CARD#"},
-                ":level": {"S": "LEVEL#"},
-                ":waiting": {"S": Outcome.WAITING.value},
-            },
-        }
-        outside = 0
+        at = TableAt(self._dynamodb, table)
         try:
-            while True:
-                page = self._dynamodb.scan(**kwargs)
-                outside += int(page["Count"])
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        except ClientError as exc:
+            outside = (
+                ApprovalStore(at, utc_now).cards_outside_index()
+                + FlowStore(at, utc_now).levels_outside_index()
+            )
+        except ServiceError as failed:
             return Finding(
                 False,
                 index.subject,
-                f"could not look for cards written before it: {error_code(exc)}",
+                f"could not look for cards written before it: {failed}",
                 f"run doctor with credentials that may dynamodb:Scan {table}",
             )
         if not outside:

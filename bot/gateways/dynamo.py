@@ -58,6 +58,10 @@ _NUMBERS = Context(
 )
 
 
+# An item that waits outside the Open index (written before it existed).
+_UNMARKED = f"outcome = :waiting AND attribute_not_exists({OPEN_KIND})"
+
+
 def open_while_waiting(kind: str, waiting: bool) -> tuple[str, str, dict[str, str]]:
     """The SET part, the REMOVE part and the values an update that writes an item's outcome
     needs to keep the item in the Open index exactly while it waits."""
@@ -304,18 +308,20 @@ class DynamoTable:
             kwargs["ExpressionAttributeNames"] = dict(names)
         return self._pages(self._client.scan, kwargs, "scan")
 
-    def mark_open(self, kind: str, sk_prefix: str, waiting: str) -> int:
-        """Put into the Open index, as `kind`, each item whose sort key starts with `sk_prefix`,
-        whose outcome is `waiting` and that has no OPEN_KIND (it was written before the index
-        existed); how many were marked. An item that stopped waiting meanwhile is left be."""
+    def unmarked(self, sk_prefix: str, waiting: str) -> Iterator[dict[str, Any]]:
+        """Items whose sort key starts with `sk_prefix` and whose outcome is `waiting` that are
+        not in the Open index (no OPEN_KIND: written before the index existed)."""
         values = {":prefix": sk_prefix, ":waiting": waiting}
-        unmarked = f"outcome = :waiting AND attribute_not_exists({OPEN_KIND})"
+        return self.scan(f"begins_with(sk, :prefix) AND {_UNMARKED}", values)
+
+    def mark_open(self, kind: str, sk_prefix: str, waiting: str) -> int:
+        """Put each `unmarked` item into the Open index as `kind`; how many were marked. An
+        item that stopped waiting meanwhile is left be."""
+        values = {":kind": kind, ":waiting": waiting}
         marked = 0
-        for item in self.scan(f"begins_with(sk, :prefix) AND {unmarked}", values):
+        for item in self.unmarked(sk_prefix, waiting):
             key = {"pk": item["pk"], "sk": item["sk"]}
-            if self.update(
-                key, f"SET {OPEN_KIND} = :kind", {":kind": kind, ":waiting": waiting}, unmarked
-            ):
+            if self.update(key, f"SET {OPEN_KIND} = :kind", values, _UNMARKED):
                 marked += 1
         return marked
 
