@@ -25,11 +25,11 @@ from bot.doctor import (
     slack_auth_test,
     target_from_outputs,
 )
-from bot.gateways.dynamo import OPEN_KIND, TableAt
+from bot.gateways.dynamo import TableAt
 from bot.gateways.tables import ApprovalStore
 from bot.wiring import utc_now
 from sandbox.slack.emulator import SlackEmulator
-from tests.support.dynamo import create_table
+from tests.support.dynamo import create_table, from_before_the_open_index
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -323,13 +323,10 @@ def test_an_approvals_table_without_the_open_index_is_told_to_deploy_the_templat
 
 def test_cards_waiting_outside_the_open_index_are_told_to_be_backfilled(account: Account) -> None:
     # A stack upgraded from before the index: a card written then still waits, unmarked.
-    store = ApprovalStore(TableAt(account.client("dynamodb"), TABLES["approvals"]), utc_now)
+    approvals = TableAt(account.client("dynamodb"), TABLES["approvals"])
+    store = ApprovalStore(approvals, utc_now)
     assert store.claim_card("exec-old", "approve", "C0APPROVALS")
-    account.client("dynamodb").update_item(
-        TableName=TABLES["approvals"],
-        Key={"pk": {"S": "EXEC#exec-old"}, "sk": {"S": "CARD#approve"}},
-        UpdateExpression=f"REMOVE {OPEN_KIND}",
-    )
+    from_before_the_open_index(approvals, "EXEC#exec-old", "CARD#approve")
 
     [finding] = wrong(account.findings())
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from bot.gateways.dynamo import TableAt
+from bot.gateways.dynamo import OPEN_KIND, TableAt
 from sandbox.template import load_template
 
 # Each table's logical id in the template.
@@ -37,3 +37,12 @@ def signoff_tables(dynamodb: Any) -> dict[str, TableAt]:
     return {
         kind: create_table(dynamodb, kind, kind) for kind in ("approvals", "audit", "identities")
     }
+
+
+def from_before_the_open_index(table: TableAt, pk: str, sk: str) -> None:
+    """Make an item look as a Signoff from before the Open index wrote it: without OPEN_KIND."""
+    table.client.update_item(
+        TableName=table.name,
+        Key={"pk": {"S": pk}, "sk": {"S": sk}},
+        UpdateExpression=f"REMOVE {OPEN_KIND}",
+    )

@@ -14,11 +14,11 @@ from moto import mock_aws
 
 from bot.approvals import ApprovalService, card_key
 from bot.errors import ServiceError, TransientError
-from bot.gateways.dynamo import OPEN_KIND
+from bot.gateways.dynamo import TableAt
 from bot.gateways.slack import PostKey, PostUnconfirmed
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
 from bot.models import Approval, CardRef, Outcome
-from tests.support.dynamo import signoff_tables
+from tests.support.dynamo import from_before_the_open_index, signoff_tables
 
 REGION = "us-east-1"
 EXECUTION = "00000000-0000-4000-8000-000000000001"
@@ -120,7 +120,7 @@ class Posting:
     pacer: FakePacer
     audit: AuditLog
     automation: FakeAutomation
-    approvals_table: str
+    approvals: TableAt
 
     def recorded_ts(self) -> str | None:
         card = self.store.card(EXECUTION, "approve")
@@ -173,9 +173,7 @@ def posting() -> Iterator[Posting]:
             reminder_before=timedelta(hours=1),
             pacer=pacer,  # type: ignore[arg-type]
         )
-        yield Posting(
-            service, store, slack, clock, pacer, audit, automation, tables["approvals"].name
-        )
+        yield Posting(service, store, slack, clock, pacer, audit, automation, tables["approvals"])
 
 
 def test_a_card_waits_for_its_channels_posting_turn_and_reports_its_post(
@@ -350,11 +348,7 @@ def test_a_card_the_open_index_lacks_is_read_from_the_table_and_not_posted_again
 ) -> None:
     # A card written before the index existed (or a moment ago, not indexed yet).
     posting.service.announce(EXECUTION)
-    boto3.client("dynamodb", region_name=REGION).update_item(
-        TableName=posting.approvals_table,
-        Key={"pk": {"S": f"EXEC#{EXECUTION}"}, "sk": {"S": "CARD#approve"}},
-        UpdateExpression=f"REMOVE {OPEN_KIND}",
-    )
+    from_before_the_open_index(posting.approvals, f"EXEC#{EXECUTION}", "CARD#approve")
     posting.automation.approval = msgspec.structs.replace(
         APPROVAL, timeout_at=NOW + timedelta(minutes=30)
     )

@@ -10,11 +10,11 @@ import pytest
 from moto import mock_aws
 
 from bot import cli
-from bot.gateways.dynamo import OPEN_KIND, TableAt
+from bot.gateways.dynamo import TableAt
 from bot.gateways.flowstore import FlowStore
 from bot.gateways.tables import ApprovalStore
 from bot.models import CardRef, Outcome
-from tests.support.dynamo import create_table
+from tests.support.dynamo import create_table, from_before_the_open_index
 
 NOW = datetime(2026, 12, 3, 20, tzinfo=UTC)
 
@@ -23,15 +23,6 @@ NOW = datetime(2026, 12, 3, 20, tzinfo=UTC)
 def table() -> Iterator[TableAt]:
     with mock_aws():
         yield create_table(boto3.client("dynamodb", region_name="us-east-1"), "approvals", "t")
-
-
-def from_before_the_index(table: TableAt, pk: str, sk: str) -> None:
-    """Make an item look as an older Signoff wrote it: without OPEN_KIND."""
-    table.client.update_item(
-        TableName=table.name,
-        Key={"pk": {"S": pk}, "sk": {"S": sk}},
-        UpdateExpression=f"REMOVE {OPEN_KIND}",
-    )
 
 
 def old_items(table: TableAt) -> tuple[ApprovalStore, FlowStore]:
@@ -44,8 +35,8 @@ def old_items(table: TableAt) -> tuple[ApprovalStore, FlowStore]:
     store.card_posted("exec-closed", "approve", ref, 1000, Outcome.APPROVED)
     assert flows.start_level("flow-1", 1, "exec-level", 1, "C0APPROVALS")
     for execution_id in ("exec-waiting", "exec-closed"):
-        from_before_the_index(table, f"EXEC#{execution_id}", "CARD#approve")
-    from_before_the_index(table, "FLOW#flow-1", "LEVEL#0001")
+        from_before_the_open_index(table, f"EXEC#{execution_id}", "CARD#approve")
+    from_before_the_open_index(table, "FLOW#flow-1", "LEVEL#0001")
     assert {c.execution_id for c in store.open_cards()} == {"exec-new"}
     assert list(flows.open_levels()) == []
     return store, flows
