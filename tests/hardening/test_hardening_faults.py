@@ -70,6 +70,22 @@ def assert_consistent(world: World, execution_id: str, expected: list[tuple[str,
         assert f"<@{principal.rsplit('/', 1)[1]}>" in text
 
 
+def told_then_a_retry_lands(people: World, execution_id: str, *said: str) -> None:
+    """Alice's decision does not reach SSM and she is told so, in words holding each of `said`;
+    nothing is written down, and her second try goes through."""
+    people.decide("alice", ACTION_APPROVE)
+
+    [told] = people.ephemeral("alice")
+    assert all(words in told for words in said), told
+    assert ssm_decisions(people, execution_id) == []
+    assert audited_decisions(people, execution_id) == []
+    assert people.execution_status(execution_id) == "Waiting"
+
+    people.decide("alice", ACTION_APPROVE)
+    assert people.execution_status(execution_id) == "Success"
+    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+
+
 def no_lambda_retries(world: World, *functions: str) -> None:
     for function in functions:
         world.client("lambda").put_function_event_invoke_config(
@@ -180,16 +196,7 @@ def test_ssm_failing_beyond_retries_tells_the_person_and_a_second_try_works(
         "ssm", "SendAutomationSignal", "InternalServerError", status=500, count=BEYOND_RETRIES
     )
 
-    people.decide("alice", ACTION_APPROVE)
-
-    [told] = people.ephemeral("alice")
-    assert "AWS was busy" in told and "try again" in told
-    assert ssm_decisions(people, execution_id) == []
-    assert people.execution_status(execution_id) == "Waiting"
-
-    people.decide("alice", ACTION_APPROVE)
-    assert people.execution_status(execution_id) == "Success"
-    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+    told_then_a_retry_lands(people, execution_id, "AWS was busy", "try again")
 
 
 def test_ssm_not_answering_the_signal_tells_the_person_and_a_second_try_works(
@@ -200,16 +207,9 @@ def test_ssm_not_answering_the_signal_tells_the_person_and_a_second_try_works(
     execution_id = people.start_approval([ALICE])
     aws_faults.add("ssm", "SendAutomationSignal", "", timeout=True, count=BEYOND_RETRIES)
 
-    people.decide("alice", ACTION_APPROVE)
-
-    [told] = people.ephemeral("alice")
-    assert "AWS did not answer" in told and "(ReadTimeoutError); try again" in told
-    assert ssm_decisions(people, execution_id) == []
-    assert audited_decisions(people, execution_id) == []
-
-    people.decide("alice", ACTION_APPROVE)
-    assert people.execution_status(execution_id) == "Success"
-    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+    told_then_a_retry_lands(
+        people, execution_id, "AWS did not answer", "(ReadTimeoutError); try again"
+    )
 
 
 def test_a_signal_ssm_took_but_never_answered_stands_as_the_decision(
@@ -241,16 +241,13 @@ def test_sts_access_denied_explains_the_trust_policy_and_sends_nothing(
     execution_id = people.start_approval([ALICE])
     aws_faults.add("sts", "AssumeRole", "AccessDenied", status=403)
 
-    people.decide("alice", ACTION_APPROVE)
-
-    [told] = people.ephemeral("alice")
-    assert "cannot assume arn:aws:iam::123456789012:role/SignoffApprover" in told
-    assert "sts:SetSourceIdentity" in told
-    assert ssm_decisions(people, execution_id) == []
-
-    # The admin fixes the trust policy; the same person tries again and it goes through.
-    people.decide("alice", ACTION_APPROVE)
-    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+    # Then the admin fixes the trust policy; the same person tries again and it goes through.
+    told_then_a_retry_lands(
+        people,
+        execution_id,
+        "cannot assume arn:aws:iam::123456789012:role/SignoffApprover",
+        "sts:SetSourceIdentity",
+    )
 
 
 def test_dynamodb_throttling_on_the_claim_is_retried(people: World, aws_faults: AwsFaults) -> None:
@@ -282,13 +279,7 @@ def test_dynamodb_throttled_beyond_retries_before_the_signal_tells_the_person(
         table="signoff-approvals",
     )
 
-    people.decide("alice", ACTION_APPROVE)
-
-    [told] = people.ephemeral("alice")
-    assert "AWS was busy" in told
-    assert ssm_decisions(people, execution_id) == []
-    people.decide("alice", ACTION_APPROVE)
-    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+    told_then_a_retry_lands(people, execution_id, "AWS was busy")
 
 
 def test_dynamodb_not_answering_the_claim_tells_the_person_and_sends_nothing(
@@ -299,13 +290,11 @@ def test_dynamodb_not_answering_the_claim_tells_the_person_and_sends_nothing(
         "dynamodb", "PutItem", "", timeout=True, count=BEYOND_RETRIES, table="signoff-approvals"
     )
 
-    people.decide("alice", ACTION_APPROVE)
-
-    [told] = people.ephemeral("alice")
-    assert "AWS did not answer while the bot tried to write to the approvals table" in told
-    assert ssm_decisions(people, execution_id) == []
-    people.decide("alice", ACTION_APPROVE)
-    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+    told_then_a_retry_lands(
+        people,
+        execution_id,
+        "AWS did not answer while the bot tried to write to the approvals table",
+    )
 
 
 def test_a_channel_pace_dynamodb_does_not_answer_for_still_gets_its_card_at_once(
@@ -339,14 +328,7 @@ def test_a_claim_that_half_failed_is_released_so_the_person_can_try_again(
         table="signoff-approvals",
     )
 
-    people.decide("alice", ACTION_APPROVE)
-    [told] = people.ephemeral("alice")
-    assert "AWS was busy" in told
-    assert ssm_decisions(people, execution_id) == []
-
-    people.decide("alice", ACTION_APPROVE)
-    assert people.execution_status(execution_id) == "Success"
-    assert_consistent(people, execution_id, [(ALICE, "Approve")])
+    told_then_a_retry_lands(people, execution_id, "AWS was busy")
 
 
 def test_the_audit_table_failing_after_the_signal_loses_no_decision(
