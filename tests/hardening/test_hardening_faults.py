@@ -370,6 +370,10 @@ def test_a_card_update_slack_never_took_is_made_by_the_next_sync(people: World) 
     assert_consistent(people, execution_id, [(ALICE, "Approve")])
 
 
+IMPATIENT_TIMEOUT_S = 1
+SLOW_SLACK_S = 2 * IMPATIENT_TIMEOUT_S  # long enough to time out, short enough to wait for
+
+
 @pytest.fixture
 def impatient_slack_client(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bot's Slack client gives up after 1 s (10 s in production), so a test can time out."""
@@ -377,24 +381,33 @@ def impatient_slack_client(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def web_client(token: str, base_url: str, **kwargs: Any) -> WebClient:
         client = original(token, base_url, **kwargs)
-        client.timeout = 1
+        client.timeout = IMPATIENT_TIMEOUT_S
         return client
 
     monkeypatch.setattr(bot.wiring, "web_client", web_client)
 
 
+def slow_slack(world: World, method: str) -> None:
+    """Slack's next `method` call answers too late for the impatient client, then happens."""
+    world.control("POST", "faults", json={"method": method, "delay_seconds": SLOW_SLACK_S})
+
+
+def let_slow_call_land() -> None:
+    time.sleep(SLOW_SLACK_S)
+
+
 @pytest.mark.usefixtures("impatient_slack_client")
 def test_a_card_update_that_timed_out_is_repeated_harmlessly(people: World) -> None:
     execution_id = people.start_approval([ALICE])
-    people.control("POST", "faults", json={"method": "chat.update", "delay_seconds": 2})
+    slow_slack(people, "chat.update")
 
     people.decide("alice", ACTION_APPROVE)
     assert people.ephemeral("alice") == []  # the decision was sent; only the card waits
 
-    # The timed-out update lands late, as Slack may still carry one out. Whether the run's own
-    # sync came before the timeout (and found the render taken) or after it, the card's rank was
-    # taken back, so the next sync renders it again, and the repeat changes nothing.
-    time.sleep(2)
+    # The timed-out update was given back its rank, and it lands late, as Slack may still carry
+    # one out. The run's own sync may have come while it was in flight (and left the render to
+    # it), so the next sync is what renders it for sure; the repeat changes nothing.
+    let_slow_call_land()
     reconcile(people)
 
     assert "Approved* by <@U0ALICE>" in people.card_text()
@@ -406,9 +419,9 @@ def test_a_card_update_that_timed_out_is_repeated_harmlessly(people: World) -> N
 def test_a_card_post_that_timed_out_but_landed_is_not_posted_twice(people: World) -> None:
     # chat.postMessage is not idempotent: the unanswered post keeps its claim, and whoever comes
     # next looks for the card in the channel (its metadata names the execution) and adopts it.
-    people.control("POST", "faults", json={"method": "chat.postMessage", "delay_seconds": 2})
+    slow_slack(people, "chat.postMessage")
     execution_id = people.start_approval([ALICE])
-    time.sleep(2)  # the slow post lands
+    let_slow_call_land()
     people.settle()
 
     assert len(cards(people)) == 1
@@ -463,14 +476,14 @@ def test_a_thread_reply_answered_with_a_5xx_after_it_landed_is_not_posted_twice(
 def test_a_card_whose_lookup_slack_refuses_is_neither_lost_nor_doubled(people: World) -> None:
     # The post times out and the channel's history cannot be read (say the app lacks
     # channels:history): nothing re-posts blindly; once Slack answers, the card is adopted.
-    people.control("POST", "faults", json={"method": "chat.postMessage", "delay_seconds": 2})
+    slow_slack(people, "chat.postMessage")
     people.control(
         "POST",
         "faults",
         json={"method": "conversations.history", "error": "missing_scope", "count": 99},
     )
     execution_id = people.start_approval([ALICE])
-    time.sleep(2)
+    let_slow_call_land()
     people.settle()
     assert len(cards(people)) == 1
     assert reconcile(people)["posted"] == 0
