@@ -31,9 +31,12 @@ Reading
                                             (default 5): since=V (version > V); method=M&count=N
                                             (≥ N calls of M logged); channel=C&count=N (≥ N
                                             top-level messages); channel=C&thread=TS&count=N (≥ N
-                                            replies); quiet=Q (nothing changed for Q seconds —
-                                            "the bot's lazy work is done"). Answers {"ok": true|
-                                            false, "timed_out", "version"} with HTTP 200 either way.
+                                            replies); in_flight=N (≤ N Web API calls still being
+                                            carried out, one held by a delay fault included:
+                                            in_flight=0 is "the slow call has landed"); quiet=Q
+                                            (nothing changed for Q seconds — "the bot's lazy work
+                                            is done"). Answers {"ok": true|false, "timed_out",
+                                            "version"} with HTTP 200 either way.
 
 Acting (each answers {"ok": true, "status": <bot's HTTP status or null>, "body": <parsed ack>,
 "elapsed_ms", "error": null|"dispatch_failed"|"operation_timeout", "version", …} plus what the ack
@@ -337,6 +340,9 @@ def _wait_condition(emu: SlackEmulator) -> Callable[[], bool]:
             return len(channel.messages) >= count
 
         checks.append(channel_has)
+    if "in_flight" in args:
+        at_most = int(args["in_flight"])
+        checks.append(lambda: state.in_flight <= at_most)
     return lambda: all(check() for check in checks)
 
 

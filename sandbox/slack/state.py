@@ -8,12 +8,13 @@ the emulator waits for its ack).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -248,6 +249,9 @@ class EmulatorState:
         self.ts_clock = ids.TsClock()
         self.users = {u.id: u for u in workspace.all_users}
         self.version = 0
+        # Web API calls being carried out (one held back by a delay fault counts until it
+        # answers). Not part of a reset: those calls are still running.
+        self.in_flight = 0
         self._reset_locked()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -522,6 +526,17 @@ class EmulatorState:
         return target
 
     # -- logs --------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def call_in_flight(self) -> Iterator[None]:
+        with self.lock:
+            self.in_flight += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+                self.changed_cond.notify_all()
 
     def log_call(self, method: str, params: dict[str, Any], status: int, response: Any) -> None:
         # Encoded before the lock is taken: every other request waits while it is held.

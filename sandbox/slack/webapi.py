@@ -167,8 +167,9 @@ class WebApi:
         self, name: str, data: dict[str, Any], token: str | None
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         params = {k: v for k, v in data.items() if k != "token"}
-        status, body, headers = self._dispatch(name, Params(params), token)
-        self.state.log_call(name, params, status, body)
+        with self.state.call_in_flight():
+            status, body, headers = self._dispatch(name, Params(params), token)
+            self.state.log_call(name, params, status, body)
         if token and token == self.bot_token:
             headers = {**headers, "X-OAuth-Scopes": ",".join(self.scopes)}
         return status, body, headers

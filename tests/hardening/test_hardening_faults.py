@@ -8,7 +8,6 @@ would see AWS's. After each story: SSM's ApproverDecisions, the audit table and 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -392,8 +391,10 @@ def slow_slack(world: World, method: str) -> None:
     world.control("POST", "faults", json={"method": method, "delay_seconds": SLOW_SLACK_S})
 
 
-def let_slow_call_land() -> None:
-    time.sleep(SLOW_SLACK_S)
+def let_slow_call_land(world: World) -> None:
+    """Wait until Slack has carried out the slow call (and any other it was serving)."""
+    landed = world.control("GET", "wait", params={"in_flight": 0, "timeout": 3 * SLOW_SLACK_S})
+    assert landed["ok"], "the slow Slack call did not land"
 
 
 @pytest.mark.usefixtures("impatient_slack_client")
@@ -407,7 +408,7 @@ def test_a_card_update_that_timed_out_is_repeated_harmlessly(people: World) -> N
     # The timed-out update was given back its rank, and it lands late, as Slack may still carry
     # one out. The run's own sync may have come while it was in flight (and left the render to
     # it), so the next sync is what renders it for sure; the repeat changes nothing.
-    let_slow_call_land()
+    let_slow_call_land(people)
     reconcile(people)
 
     assert "Approved* by <@U0ALICE>" in people.card_text()
@@ -421,7 +422,7 @@ def test_a_card_post_that_timed_out_but_landed_is_not_posted_twice(people: World
     # next looks for the card in the channel (its metadata names the execution) and adopts it.
     slow_slack(people, "chat.postMessage")
     execution_id = people.start_approval([ALICE])
-    let_slow_call_land()
+    let_slow_call_land(people)
     people.settle()
 
     assert len(cards(people)) == 1
@@ -483,7 +484,7 @@ def test_a_card_whose_lookup_slack_refuses_is_neither_lost_nor_doubled(people: W
         json={"method": "conversations.history", "error": "missing_scope", "count": 99},
     )
     execution_id = people.start_approval([ALICE])
-    let_slow_call_land()
+    let_slow_call_land(people)
     people.settle()
     assert len(cards(people)) == 1
     assert reconcile(people)["posted"] == 0

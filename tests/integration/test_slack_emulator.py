@@ -903,7 +903,9 @@ def test_a_delay_fault_times_the_client_out(harness: Harness) -> None:
     with pytest.raises(TimeoutError):
         impatient.auth_test()
     # Like a slow Slack, the call still lands afterwards (and must not leak into the next test).
-    harness.wait("method=auth.test&count=1")
+    assert harness.get("/_emulator/wait?in_flight=0&timeout=0.1")["timed_out"] is True
+    harness.wait("in_flight=0")
+    assert [c["method"] for c in harness.get("/_emulator/calls")["calls"]] == ["auth.test"]
 
 
 def test_a_bot_slower_than_three_seconds_gets_slacks_timeout(harness: Harness) -> None:
