@@ -22,7 +22,7 @@ from bot.errors import (
     TransientError,
 )
 from bot.gateways.automation import ApproverSignals, AutomationGateway
-from bot.gateways.pacing import ChannelPacer
+from bot.gateways.pacing import ChannelPacer, Turn
 from bot.gateways.slack import PostKey, PostUnconfirmed, SlackGateway, reply_key
 from bot.gateways.tables import ApprovalStore, AuditLog, CardItem, IdentityStore
 from bot.models import Approval, CardRef, Decision, Identity, Verdict, principal_matches
@@ -111,7 +111,8 @@ class ApprovalService:
             logger.info("approval already closed; no card", extra={"execution_id": execution_id})
             return None
         where = placement or self._placement(approval)
-        claimed = self._store.claim_card(
+        claim = partial(
+            self._store.claim_card,
             execution_id,
             approval.step_name,
             where.channel,
@@ -120,12 +121,12 @@ class ApprovalService:
             levels=where.levels,
             thread_ts=where.thread_ts,
         )
+        claimed, turn = self._claim_with_turn(claim, where.channel)
         if not claimed:
             return self._recover_card(approval)
         context = views.CardContext(level=where.level, levels=where.levels)
         if self._pacer is not None:
-            # A burst of notices for one channel posts one card per turn, not 429 after 429.
-            self._pacer.wait_turn(where.channel)
+            self._pacer.wait(turn)
         try:
             ref = self._slack.post(
                 where.channel,
@@ -370,6 +371,27 @@ class ApprovalService:
         together(*writes)
         if self._flows is not None:
             self._flows.observe(approval)
+
+    def _claim_with_turn(self, claim: Callable[[], bool], channel: str) -> tuple[bool, Turn | None]:
+        """The card's claim and, beside it, the channel's posting turn (a burst of notices for
+        one channel posts one card per turn, not 429 after 429). Side by side, every post waits
+        one round trip less; a claim lost or failed gives the turn back."""
+        pacer = self._pacer
+        if pacer is None:
+            return claim(), None
+        taken: list[Turn | None] = [None]
+
+        def take_turn() -> None:
+            taken[0] = pacer.take_turn(channel)
+
+        try:
+            claimed, _ = together(claim, take_turn)
+        except Exception:
+            pacer.give_back(taken[0])
+            raise
+        if not claimed:
+            pacer.give_back(taken[0])
+        return claimed, taken[0]
 
     def _mark_unconfirmed(self, approval: Approval) -> None:
         card = self._store.card(approval.execution_id, approval.step_name)
