@@ -17,7 +17,9 @@ logger = handler_logger()
 
 @cache
 def services() -> Services:
-    return services_from_env(prefetch_slack=True)[0]
+    # The Slack secret is read on first need, not in the background: most passes find nothing
+    # to post, update or remind, and make no Slack call at all.
+    return services_from_env()[0]
 
 
 def reconcilers(wired: Services) -> dict[str, Callable[[], dict[str, int]]]:
