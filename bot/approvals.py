@@ -121,7 +121,7 @@ class ApprovalService:
             levels=where.levels,
             thread_ts=where.thread_ts,
         )
-        claimed, turn = self._claim_with_turn(claim, where.channel)
+        claimed, turn = self._claim_and_get_ready(claim, where.channel)
         if not claimed:
             return self._recover_card(approval)
         context = views.CardContext(level=where.level, levels=where.levels)
@@ -372,24 +372,27 @@ class ApprovalService:
         if self._flows is not None:
             self._flows.observe(approval)
 
-    def _claim_with_turn(self, claim: Callable[[], bool], channel: str) -> tuple[bool, Turn | None]:
-        """The card's claim and, beside it, the channel's posting turn (a burst of notices for
-        one channel posts one card per turn, not 429 after 429). Side by side, every post waits
-        one round trip less; a claim lost or failed gives the turn back."""
+    def _claim_and_get_ready(
+        self, claim: Callable[[], bool], channel: str
+    ) -> tuple[bool, Turn | None]:
+        """The card's claim and, beside it, what its post needs: the channel's posting turn (a
+        burst of notices for one channel posts one card per turn, not 429 after 429) and the
+        bot token (a function that reads it on first need). Side by side, a post waits one
+        round trip for them, not three; a claim lost or failed gives the turn back."""
         pacer = self._pacer
-        if pacer is None:
-            return claim(), None
         taken: list[Turn | None] = [None]
 
         def take_turn() -> None:
-            taken[0] = pacer.take_turn(channel)
+            if pacer is not None:
+                taken[0] = pacer.take_turn(channel)
 
         try:
-            claimed, _ = together(claim, take_turn)
+            claimed, _, _ = together(claim, take_turn, self._slack.get_ready)
         except Exception:
-            pacer.give_back(taken[0])
+            if pacer is not None:
+                pacer.give_back(taken[0])
             raise
-        if not claimed:
+        if not claimed and pacer is not None:
             pacer.give_back(taken[0])
         return claimed, taken[0]
 

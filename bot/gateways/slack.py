@@ -220,6 +220,15 @@ class SlackGateway:
         self._retries = retries
         self._interval = interval
 
+    def get_ready(self) -> None:
+        """Have the bot token at hand for a call about to come (a function that reads it on
+        first need reads it now, beside other work). Best effort: on failure the call asks
+        again and raises."""
+        try:
+            _ = self._client.token
+        except Exception:
+            logger.debug("bot token not ready; the first Slack call asks again", exc_info=True)
+
     def post(
         self,
         channel: str,

@@ -68,6 +68,10 @@ class FakeSlack:
     lookups: int = 0
     next_post: str = "ok"  # ok | unconfirmed-landed | unconfirmed-lost | refused
     lookup_fails: bool = False
+    readied: int = 0
+
+    def get_ready(self) -> None:
+        self.readied += 1
 
     def post(
         self,
@@ -201,6 +205,7 @@ def test_a_card_waits_for_its_channels_posting_turn_and_reports_its_post(
         ("turn", CHANNEL, 1),
         ("given back", CHANNEL, 1),
     ]
+    assert posting.slack.readied == 2, "the token is made ready beside each claim"
 
 
 def test_a_claim_that_fails_gives_its_turn_back_and_posts_nothing(

@@ -122,6 +122,9 @@ class FakeSlack:
         self.unanswered_in: str | None = None  # so does the next top-level post in this channel
         self.no_permalinks = False
 
+    def get_ready(self) -> None:
+        """The token is always at hand here."""
+
     def post(
         self,
         channel: str,

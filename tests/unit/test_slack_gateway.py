@@ -339,3 +339,32 @@ def test_the_client_waits_out_a_busy_channel_for_its_patience_not_a_retry_count(
     assert _PatientRateLimitRetryHandler in {
         type(h) for h in web_client("xoxb-fake", "https://slack.example/api/").retry_handlers
     }
+
+
+def test_getting_ready_reads_a_token_asked_for_on_first_need_once() -> None:
+    asked: list[str] = []
+
+    def token() -> str:
+        asked.append("secret read")
+        return "xoxb-fake-not-a-real-token"
+
+    gateway = SlackGateway(web_client(token, "http://127.0.0.1:9/api/"))
+    gateway.get_ready()
+    gateway.get_ready()
+
+    assert asked == ["secret read"]
+
+
+def test_a_token_that_cannot_be_read_yet_is_asked_for_again_by_the_call() -> None:
+    answers: list[Any] = [ServiceError("Secrets Manager did not answer"), "xoxb-fake-token"]
+
+    def token() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return str(answer)
+
+    client = web_client(token, "http://127.0.0.1:9/api/")
+    SlackGateway(client).get_ready()  # not raised: the call that needs it will ask
+
+    assert client.token == "xoxb-fake-token"
