@@ -22,7 +22,7 @@ from bot.errors import (
     TransientError,
 )
 from bot.gateways.automation import ApproverSignals, AutomationGateway
-from bot.gateways.pacing import ChannelPacer, Turn
+from bot.gateways.pacing import ChannelPacer
 from bot.gateways.slack import PostKey, PostUnconfirmed, SlackGateway, reply_key
 from bot.gateways.tables import ApprovalStore, AuditLog, CardItem, IdentityStore
 from bot.models import Approval, CardRef, Decision, Identity, Verdict, principal_matches
@@ -121,12 +121,17 @@ class ApprovalService:
             levels=where.levels,
             thread_ts=where.thread_ts,
         )
-        claimed, turn = self._claim_and_get_ready(claim, where.channel)
+        # The bot token is made ready beside the claim (a function that reads it on first need
+        # would read it between the turn and the post). The posting turn waits for the claim: a
+        # claim lost to another poster (the notice and the status event of one execution race)
+        # must not take one, or a burst of notices to one channel loses a second per lost claim.
+        claimed, _ = together(claim, self._slack.get_ready)
         if not claimed:
             return self._recover_card(approval)
         context = views.CardContext(level=where.level, levels=where.levels)
         if self._pacer is not None:
-            self._pacer.wait(turn)
+            # A burst of notices for one channel posts one card per turn, not 429 after 429.
+            self._pacer.wait_turn(where.channel)
         try:
             ref = self._slack.post(
                 where.channel,
@@ -371,30 +376,6 @@ class ApprovalService:
         together(*writes)
         if self._flows is not None:
             self._flows.observe(approval)
-
-    def _claim_and_get_ready(
-        self, claim: Callable[[], bool], channel: str
-    ) -> tuple[bool, Turn | None]:
-        """The card's claim and, beside it, what its post needs: the channel's posting turn (a
-        burst of notices for one channel posts one card per turn, not 429 after 429) and the
-        bot token (a function that reads it on first need). Side by side, a post waits one
-        round trip for them, not three; a claim lost or failed gives the turn back."""
-        pacer = self._pacer
-        taken: list[Turn | None] = [None]
-
-        def take_turn() -> None:
-            if pacer is not None:
-                taken[0] = pacer.take_turn(channel)
-
-        try:
-            claimed, _, _ = together(claim, take_turn, self._slack.get_ready)
-        except Exception:
-            if pacer is not None:
-                pacer.give_back(taken[0])
-            raise
-        if not claimed and pacer is not None:
-            pacer.give_back(taken[0])
-        return claimed, taken[0]
 
     def _mark_unconfirmed(self, approval: Approval) -> None:
         card = self._store.card(approval.execution_id, approval.step_name)

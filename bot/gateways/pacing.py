@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
-import msgspec
-
 from bot.errors import ServiceError
 from bot.gateways.dynamo import DynamoTable
 
@@ -36,23 +34,9 @@ PATIENCE_SECONDS = 40.0
 _KEEP_SECONDS = 86_400
 
 
-class Turn(msgspec.Struct, frozen=True):
-    """A turn taken in `channel`: post at `at` (at once when the channel was `quiet`). `next_at`
-    is the channel's next turn as this one left it, exactly as stored, to give the turn back."""
-
-    channel: str
-    at: float
-    quiet: bool
-    next_at: Decimal
-
-
 class ChannelPacer:
     """`wait_turn(channel)` returns when this caller may post in `channel`; `posted(channel)`
-    says when its post was in, so a post that went out late pushes the next one back.
-
-    `take_turn` and `wait` are its two halves, for a caller that takes the turn beside other
-    work (the card's claim) and may find it has nothing to post: `give_back` returns the turn.
-    """
+    says when its post was in, so a post that went out late pushes the next one back."""
 
     def __init__(
         self,
@@ -71,49 +55,28 @@ class ChannelPacer:
 
     def wait_turn(self, channel: str) -> float:
         """Take the channel's next turn and sleep until it; returns the seconds waited."""
-        return self.wait(self.take_turn(channel))
-
-    def take_turn(self, channel: str) -> Turn | None:
-        """The channel's next turn, without waiting for it; None: post at once (DynamoDB failed,
-        or the turn is too far off to wait for)."""
         try:
-            return self._take_turn(channel)
+            taken = self._take_turn(channel)
         except ServiceError:
             logger.warning("no posting turn (DynamoDB failed); posting now", exc_info=True)
-            return None
-
-    def wait(self, turn: Turn | None) -> float:
-        """Sleep until `turn`; returns the seconds waited."""
-        if turn is None or turn.quiet:
+            return 0.0
+        if taken is None:
+            return 0.0
+        turn, quiet = taken
+        if quiet:
             return 0.0  # nothing pending and no post in the last spacing: post at once
         began = self._clock()
-        early = turn.at - READ_AHEAD_SECONDS - began
+        early = turn - READ_AHEAD_SECONDS - began
         if early > 0:
             self._sleep(early)
         # The post before may have gone out later than its turn (a slow Lambda, a retry): keep
         # a full spacing after it too, or the two arrive inside one of Slack's seconds. Read a
         # little before the turn, so the read's round trip is not added to every card.
-        due = max(turn.at, self._spaced_from_last_post(turn.channel))
+        due = max(turn, self._spaced_from_last_post(channel))
         rest = due - self._clock()
         if rest > 0:
             self._sleep(rest)
         return max(0.0, self._clock() - began)
-
-    def give_back(self, turn: Turn | None) -> None:
-        """Return a turn that will not be used (best effort), so the channel's next poster need
-        not wait for it. Only while it is the last one handed out: a turn taken after it keeps
-        its place, and the gap costs one spacing."""
-        if turn is None:
-            return
-        try:
-            self._table.update(
-                _key(turn.channel),
-                "SET next_at = next_at - :spacing",
-                {":spacing": _decimal(self._spacing), ":ours": turn.next_at},
-                condition="next_at = :ours",
-            )
-        except ServiceError:
-            logger.warning("could not give a posting turn back", exc_info=True)
 
     def posted(self, channel: str) -> None:
         """Record that a post to `channel` is in (best effort: pacing only helps)."""
@@ -140,19 +103,18 @@ class ChannelPacer:
         now = self._clock()
         return due if now < due <= now + self._spacing else 0.0
 
-    def _take_turn(self, channel: str) -> Turn | None:
-        """The turn in at most two writes, never a retry loop, however many posters want the
-        channel; quiet when nothing was pending and nothing posted for a spacing."""
+    def _take_turn(self, channel: str) -> tuple[float, bool] | None:
+        """(turn, quiet) in at most two writes, never a retry loop, however many posters want
+        the channel; quiet when nothing was pending and nothing posted for a spacing."""
         key = _key(channel)
         now = self._clock()
         expires = int(now) + _KEEP_SECONDS
-        quiet_next = _decimal(now + self._spacing)
         # A quiet channel (no turn pending, no post within a spacing): the turn is now.
         if self._table.update(
             key,
             "SET next_at = :next, expires_at = :expires",
             {
-                ":next": quiet_next,
+                ":next": _decimal(now + self._spacing),
                 ":now": _decimal(now),
                 ":quiet_since": _decimal(now - self._spacing),
                 ":expires": expires,
@@ -160,21 +122,20 @@ class ChannelPacer:
             condition="(attribute_not_exists(next_at) OR next_at <= :now) AND "
             "(attribute_not_exists(posted_at) OR posted_at <= :quiet_since)",
         ):
-            return Turn(channel, now, True, quiet_next)
+            return now, True
         # A busy one: take the turn after the last one handed out.
         updated = self._table.update_returning(
             key,
             "SET next_at = if_not_exists(next_at, :now) + :spacing, expires_at = :expires",
             {":spacing": _decimal(self._spacing), ":now": _decimal(now), ":expires": expires},
         )
-        next_at = Decimal(updated["next_at"])
-        turn = float(next_at) - self._spacing
+        turn = float(updated["next_at"]) - self._spacing
         if turn - now > self._patience:
             # Too far off to wait for: post now and let Slack's 429 decide. The turn stays
             # taken, which only spaces the queue a little more.
             logger.info("turn too far off; posting now", extra={"channel": channel})
             return None
-        return Turn(channel, turn, False, next_at)
+        return turn, False
 
 
 def _key(channel: str) -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -16,7 +15,6 @@ from moto import mock_aws
 from bot.approvals import ApprovalService, card_key
 from bot.errors import ServiceError, TransientError
 from bot.gateways.dynamo import TableAt
-from bot.gateways.pacing import Turn
 from bot.gateways.slack import PostKey, PostUnconfirmed
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
 from bot.models import Approval, CardRef, Outcome
@@ -145,18 +143,9 @@ class FakePacer:
         self.slack = slack
         self.events: list[tuple[str, str, int]] = []
 
-    def take_turn(self, channel: str) -> Turn:
+    def wait_turn(self, channel: str) -> float:
         self.events.append(("turn", channel, self.slack.posts))
-        return Turn(channel, 0.0, quiet=True, next_at=Decimal("1.05"))
-
-    def wait(self, turn: Turn | None) -> float:
-        assert turn is not None
-        self.events.append(("waited", turn.channel, self.slack.posts))
         return 0.0
-
-    def give_back(self, turn: Turn | None) -> None:
-        assert turn is not None
-        self.events.append(("given back", turn.channel, self.slack.posts))
 
     def posted(self, channel: str) -> None:
         self.events.append(("posted", channel, self.slack.posts))
@@ -195,32 +184,10 @@ def test_a_card_waits_for_its_channels_posting_turn_and_reports_its_post(
     posting: Posting,
 ) -> None:
     posting.service.announce(EXECUTION)
-    # A repeat notice: its turn, taken beside its claim, is given back as the claim is lost.
-    posting.service.announce(EXECUTION)
+    posting.service.announce(EXECUTION)  # a repeat notice: its claim is lost, so no turn
 
-    assert posting.pacer.events == [
-        ("turn", CHANNEL, 0),
-        ("waited", CHANNEL, 0),
-        ("posted", CHANNEL, 1),
-        ("turn", CHANNEL, 1),
-        ("given back", CHANNEL, 1),
-    ]
+    assert posting.pacer.events == [("turn", CHANNEL, 0), ("posted", CHANNEL, 1)]
     assert posting.slack.readied == 2, "the token is made ready beside each claim"
-
-
-def test_a_claim_that_fails_gives_its_turn_back_and_posts_nothing(
-    posting: Posting, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def claim_fails(*args: Any, **kwargs: Any) -> bool:
-        raise ServiceError("DynamoDB is down")
-
-    monkeypatch.setattr(posting.store, "claim_card", claim_fails)
-
-    with pytest.raises(ServiceError):
-        posting.service.announce(EXECUTION)
-
-    assert posting.pacer.events == [("turn", CHANNEL, 0), ("given back", CHANNEL, 0)]
-    assert posting.slack.posts == 0
 
 
 def test_a_card_is_posted_with_its_execution_as_the_key(posting: Posting) -> None:
