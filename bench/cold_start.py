@@ -4,7 +4,8 @@ For each module in handlers/, a new Python process imports it and calls `lambda_
 with a realistic event (tests/fixtures/bench_*.json, filled in with ids from a running sandbox),
 exactly what Lambda does on a cold start. Its wall time and peak RSS are compared with a fresh
 process that only runs `import boto3, slack_bolt, aws_lambda_powertools`, started just before
-it; each handler's ratio is the median of its runs' ratios. The reconciler has two rows:
+it; each handler's ratio is the median of its runs' ratios. The runs go round by round (every
+row once a round), so a slow stretch of the machine touches every row. The reconciler has two rows:
 `reconcile` repairs a lost notice (its pass posts the card), `reconcile_steady` finds
 everything in order, as most of its passes do.
 Targets (DESIGN.md section 7): <= 1.25x the time and <= 1.3x the memory of that baseline.
@@ -29,7 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,15 @@ class Run:
     @property
     def rss_mb(self) -> float:
         return float(self.report["rss_mb"])
+
+
+@dataclass
+class Measured:
+    """One row's fresh processes: served an event, imported only, and the baselines beside."""
+
+    served: list[Run] = field(default_factory=list)
+    alone: list[Run] = field(default_factory=list)
+    bases: list[Run] = field(default_factory=list)
 
 
 def spawn(arguments: list[str], env: dict[str, str]) -> Run:
@@ -333,49 +343,53 @@ def run(sandbox: RunningSandbox, runs: int, only: list[str]) -> int:
         f"{'1st event':>9} {'calls':>7}   {'import only':>11}   {'runs x':>10}  {'fastest':>6}"
         "   result"
     )
-    missed = []
+    measured = {scenario: Measured() for scenario, _ in chosen}
     last_served = 0.0
     with tempfile.TemporaryDirectory() as tmp:
-        for scenario, module in chosen:
-            name = events.functions[module]["FunctionName"]
-            served, alone, bases = [], [], []
-            for n in range(runs):
+        # Round by round, each scenario once a round: a slow stretch of the machine (its speed
+        # drifts by a quarter within a minute) falls on every row alike, not on one row's runs.
+        for n in range(runs):
+            for scenario, module in chosen:
+                rows = measured[scenario]
+                name = events.functions[module]["FunctionName"]
                 event_path = Path(tmp) / f"{scenario}-{n}.json"
                 event_path.write_text(json.dumps(events.for_scenario(scenario, module)))
                 env = events.env(module)
                 # A baseline next to each run: the ratio compares processes started moments
                 # apart, so a machine busy for a while skews both sides alike.
-                bases.append(spawn(["-c", BASELINE_CHILD], base_env()))
+                rows.bases.append(spawn(["-c", BASELINE_CHILD], base_env()))
                 # Slack takes one message per second per channel, and the bot waits its turn
                 # (ChannelPacer): each measured run posts into a channel quiet for that long.
                 time.sleep(max(0.0, last_served + POST_SPACING - time.time()))
-                served.append(spawn(["-c", CHILD, module, str(event_path), name], env))
+                rows.served.append(spawn(["-c", CHILD, module, str(event_path), name], env))
                 last_served = time.time()
-                alone.append(spawn(["-c", CHILD, module, "-", name], env))
+                rows.alone.append(spawn(["-c", CHILD, module, "-", name], env))
                 sandbox.settle()
-            baseline.extend(bases)
-            got = _medians(served)
-            # Each run against the baseline started moments before it: this machine's speed
-            # drifts by a quarter within a minute, and a pair sees the same drift.
-            t_ratio = _paired(served, bases, "wall_ms")
-            m_ratio = _paired(served, bases, "rss_mb")
-            spread = _ratios(served, bases, "wall_ms")
-            # The fastest of each: what the code costs when nothing else on the machine did.
-            fastest = min(r.wall_ms for r in served) / min(b.wall_ms for b in bases)
-            flag = "" if t_ratio <= TARGET_TIME and m_ratio <= TARGET_MEMORY else "  <- misses"
-            if flag:
-                missed.append(scenario)
-            calls = served[-1].report.get("calls") or {}
-            outcome = json.dumps(served[-1].report.get("result"), default=str)
-            outcome = outcome if len(outcome) <= 40 else outcome[:37] + "..."
-            print(
-                f"{scenario:<18} {got['wall']:>5.0f}ms {t_ratio:>4.2f}x "
-                f"{got['rss']:>7.1f}MB {m_ratio:>4.2f}x   {got['import']:>4.0f}ms "
-                f"{got['event']:>7.0f}ms {calls.get('aws', 0):>3}+{calls.get('slack', 0):<3}  "
-                f"{_paired(alone, bases, 'wall_ms'):>4.2f}x "
-                f"{_paired(alone, bases, 'rss_mb'):>4.2f}x"
-                f"   {spread[0]:.2f}-{spread[-1]:.2f}x  {fastest:>5.2f}x   {outcome}{flag}"
-            )
+    missed = []
+    for scenario, rows in measured.items():
+        served, alone, bases = rows.served, rows.alone, rows.bases
+        baseline.extend(bases)
+        got = _medians(served)
+        # Each run against the baseline started moments before it: a pair sees the same drift.
+        t_ratio = _paired(served, bases, "wall_ms")
+        m_ratio = _paired(served, bases, "rss_mb")
+        spread = _ratios(served, bases, "wall_ms")
+        # The fastest of each: what the code costs when nothing else on the machine did.
+        fastest = min(r.wall_ms for r in served) / min(b.wall_ms for b in bases)
+        flag = "" if t_ratio <= TARGET_TIME and m_ratio <= TARGET_MEMORY else "  <- misses"
+        if flag:
+            missed.append(scenario)
+        calls = served[-1].report.get("calls") or {}
+        outcome = json.dumps(served[-1].report.get("result"), default=str)
+        outcome = outcome if len(outcome) <= 40 else outcome[:37] + "..."
+        print(
+            f"{scenario:<18} {got['wall']:>5.0f}ms {t_ratio:>4.2f}x "
+            f"{got['rss']:>7.1f}MB {m_ratio:>4.2f}x   {got['import']:>4.0f}ms "
+            f"{got['event']:>7.0f}ms {calls.get('aws', 0):>3}+{calls.get('slack', 0):<3}  "
+            f"{_paired(alone, bases, 'wall_ms'):>4.2f}x "
+            f"{_paired(alone, bases, 'rss_mb'):>4.2f}x"
+            f"   {spread[0]:.2f}-{spread[-1]:.2f}x  {fastest:>5.2f}x   {outcome}{flag}"
+        )
     overall = _medians(baseline)
     print()
     print(
