@@ -111,8 +111,7 @@ class ApprovalService:
             logger.info("approval already closed; no card", extra={"execution_id": execution_id})
             return None
         where = placement or self._placement(approval)
-        claim = partial(
-            self._store.claim_card,
+        claimed = self._store.claim_card(
             execution_id,
             approval.step_name,
             where.channel,
@@ -121,17 +120,14 @@ class ApprovalService:
             levels=where.levels,
             thread_ts=where.thread_ts,
         )
-        # The bot token is made ready beside the claim (a function that reads it on first need
-        # would read it between the turn and the post). The posting turn waits for the claim: a
-        # claim lost to another poster (the notice and the status event of one execution race)
-        # must not take one, or a burst of notices to one channel loses a second per lost claim.
-        claimed, _ = together(claim, self._slack.get_ready)
         if not claimed:
             return self._recover_card(approval)
         context = views.CardContext(level=where.level, levels=where.levels)
-        if self._pacer is not None:
-            # A burst of notices for one channel posts one card per turn, not 429 after 429.
-            self._pacer.wait_turn(where.channel)
+        # The channel's posting turn, once the claim is won: a claim lost to another poster (the
+        # notice and the status event of one execution race) must not take one, or a burst of
+        # notices to one channel loses a second per lost claim. Beside the turn, the bot token
+        # (a function that reads it on first need would read it between the turn and the post).
+        together(partial(self._wait_turn, where.channel), self._slack.get_ready)
         try:
             ref = self._slack.post(
                 where.channel,
@@ -376,6 +372,11 @@ class ApprovalService:
         together(*writes)
         if self._flows is not None:
             self._flows.observe(approval)
+
+    def _wait_turn(self, channel: str) -> None:
+        """A burst of notices for one channel posts one card per turn, not 429 after 429."""
+        if self._pacer is not None:
+            self._pacer.wait_turn(channel)
 
     def _mark_unconfirmed(self, approval: Approval) -> None:
         card = self._store.card(approval.execution_id, approval.step_name)

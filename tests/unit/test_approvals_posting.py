@@ -187,7 +187,7 @@ def test_a_card_waits_for_its_channels_posting_turn_and_reports_its_post(
     posting.service.announce(EXECUTION)  # a repeat notice: its claim is lost, so no turn
 
     assert posting.pacer.events == [("turn", CHANNEL, 0), ("posted", CHANNEL, 1)]
-    assert posting.slack.readied == 2, "the token is made ready beside each claim"
+    assert posting.slack.readied == 1, "the token is made ready beside the turn: for a post only"
 
 
 def test_a_card_is_posted_with_its_execution_as_the_key(posting: Posting) -> None:
