@@ -5,8 +5,8 @@ with a realistic event (tests/fixtures/bench_*.json, filled in with ids from a r
 exactly what Lambda does on a cold start. Its wall time and peak RSS are compared with a fresh
 process that only runs `import boto3, slack_bolt, aws_lambda_powertools`, started just before
 it; each handler's ratio is the median of its runs' ratios. The runs go round by round (every
-row once a round), so a slow stretch of the machine touches every row. The reconciler has two rows:
-`reconcile` repairs a lost notice (its pass posts the card), `reconcile_steady` finds
+row once a round), so a slow stretch of the machine touches every row. The reconciler has two
+rows: `reconcile` repairs a lost notice (its pass posts the card), `reconcile_steady` finds
 everything in order, as most of its passes do.
 Targets (DESIGN.md section 7): <= 1.25x the time and <= 1.3x the memory of that baseline.
 
@@ -309,9 +309,12 @@ def handler_modules() -> list[str]:
 def scenarios() -> list[tuple[str, str]]:
     """(name, module) of each measured row: every handler, and the reconciler twice, once
     repairing a lost notice (the pass posts a card) and once steady (nothing to repair)."""
-    rows = [(m.rsplit(".", 1)[-1], m) for m in handler_modules()]
-    at = next(i for i, (name, _) in enumerate(rows) if name == "reconcile")
-    rows.insert(at + 1, ("reconcile_steady", "handlers.reconcile"))
+    rows = []
+    for module in handler_modules():
+        name = module.rsplit(".", 1)[-1]
+        rows.append((name, module))
+        if name == "reconcile":
+            rows.append(("reconcile_steady", module))
     return rows
 
 
@@ -337,18 +340,13 @@ def run(sandbox: RunningSandbox, runs: int, only: list[str]) -> int:
         if not only or name in only or module.rsplit(".", 1)[-1] in only
     ]
     baseline = [spawn(["-c", BASELINE_CHILD], base_env()) for _ in range(runs)]
-    print()
-    print(
-        f"{'handler':<18} {'wall':>7} {'x':>5} {'peak RSS':>9} {'x':>5}   {'import':>6} "
-        f"{'1st event':>9} {'calls':>7}   {'import only':>11}   {'runs x':>10}  {'fastest':>6}"
-        "   result"
-    )
     measured = {scenario: Measured() for scenario, _ in chosen}
     last_served = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         # Round by round, each scenario once a round: a slow stretch of the machine (its speed
         # drifts by a quarter within a minute) falls on every row alike, not on one row's runs.
         for n in range(runs):
+            print(f"round {n + 1} of {runs}: {len(chosen)} rows", file=sys.stderr, flush=True)
             for scenario, module in chosen:
                 rows = measured[scenario]
                 name = events.functions[module]["FunctionName"]
@@ -365,6 +363,12 @@ def run(sandbox: RunningSandbox, runs: int, only: list[str]) -> int:
                 last_served = time.time()
                 rows.alone.append(spawn(["-c", CHILD, module, "-", name], env))
                 sandbox.settle()
+    print()
+    print(
+        f"{'handler':<18} {'wall':>7} {'x':>5} {'peak RSS':>9} {'x':>5}   {'import':>6} "
+        f"{'1st event':>9} {'calls':>7}   {'import only':>11}   {'runs x':>10}  {'fastest':>6}"
+        "   result"
+    )
     missed = []
     for scenario, rows in measured.items():
         served, alone, bases = rows.served, rows.alone, rows.bases
