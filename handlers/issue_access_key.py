@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+
+_collecting = gc.isenabled()
+gc.disable()  # until the module is set up (handlers/__init__.py says why)
+
 import logging
 from collections.abc import Callable
 from functools import cache
@@ -44,3 +49,9 @@ def issue() -> Callable[..., dict[str, str]]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     idempotency.register_lambda_context(context)
     return issue()(request=IssueKeyPayload.from_event(event))
+
+
+# Set up: what the imports made is frozen out of the collector's sight, which resumes.
+gc.freeze()
+if _collecting:
+    gc.enable()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+
+_collecting = gc.isenabled()
+gc.disable()  # until the module is set up (handlers/__init__.py says why)
+
 from collections.abc import Callable
 from functools import cache, partial
 from typing import Any
@@ -54,3 +59,9 @@ def sweep(prefix: str, reconcile: Callable[[], dict[str, int]]) -> dict[str, int
     except Exception:
         logger.exception("reconciler failed", extra={"reconciler": prefix or "approvals"})
         return None
+
+
+# Set up: what the imports made is frozen out of the collector's sight, which resumes.
+gc.freeze()
+if _collecting:
+    gc.enable()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+
+_collecting = gc.isenabled()
+gc.disable()  # until the module is set up (handlers/__init__.py says why)
+
 from functools import cache
 from typing import Any
 
@@ -39,3 +44,9 @@ def slack_handler() -> VerifiedRequestHandler:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.LAMBDA_FUNCTION_URL)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return slack_handler().handle(event, context)
+
+
+# Set up: what the imports made is frozen out of the collector's sight, which resumes.
+gc.freeze()
+if _collecting:
+    gc.enable()

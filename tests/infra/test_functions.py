@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,51 @@ def test_each_handler_resolves_to_a_callable_lambda_handler(handler: str) -> Non
     module = importlib.import_module(module_name)
 
     assert callable(getattr(module, attribute, None)), f"{handler} is not callable"
+
+
+# In a fresh interpreter (an already imported module would import nothing): collections counted
+# from the moment the handler's own module starts, and the collector's state once it is set up.
+GC_PROBE = """
+import gc, json, sys
+import handlers
+collections = []
+gc.callbacks.append(lambda phase, info: collections.append(info) if phase == "start" else None)
+if sys.argv[2] == "off":
+    gc.disable()
+__import__(sys.argv[1])
+print(json.dumps({"collections": len(collections), "enabled": gc.isenabled(),
+                  "frozen": gc.get_freeze_count()}))
+"""
+
+
+def import_in_fresh_process(module: str, gc_before: str) -> dict[str, Any]:
+    done = subprocess.run(  # noqa: S603 - our own interpreter and fixed arguments
+        [sys.executable, "-c", GC_PROBE, module, gc_before],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=HANDLERS_DIR.parent,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+@pytest.mark.parametrize("handler", sorted(EXPECTED.values()))
+def test_each_handler_imports_with_the_collector_paused_then_frozen(handler: str) -> None:
+    module = handler.rsplit(".", 1)[0]
+
+    cold = import_in_fresh_process(module, gc_before="on")
+
+    # Not one collection while it imports: they would only walk what the imports just made.
+    assert cold["collections"] == 0
+    assert cold["enabled"] is True
+    assert cold["frozen"] > 10_000
+
+
+def test_a_handler_leaves_a_collector_it_found_off_off() -> None:
+    found_off = import_in_fresh_process("handlers.reconcile", gc_before="off")
+
+    assert found_off["enabled"] is False
 
 
 def test_functions_run_python_312_or_newer_within_256_mb(template: dict[str, Any]) -> None:
