@@ -52,6 +52,7 @@ bench: $(STAMP)
 	-$(BIN)/python bench/cold_start.py
 	-$(BIN)/python bench/ack_latency.py
 	-$(BIN)/python bench/fanout.py
+	-$(BIN)/python bench/tls.py
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download cannot work offline).
 chromium:

@@ -1,0 +1,88 @@
+"""What TLS costs the functions' calls in CPU: the part the sandbox (plain HTTP) never shows.
+
+Slack: calls to a local HTTPS server (tests/support/https_slack.py) whose certificate comes from
+a test CA appended to this machine's CA bundle, so the trust store is as large as a deployed
+function's. Measured for slack_sdk's WebClient as it comes (no TLS context: urllib makes one per
+connection and loads every CA certificate into it, and slack_sdk opens a connection per call)
+and for Signoff's (one context per process, made on the first HTTPS call).
+
+AWS: botocore gives each new connection the path of its CA bundle, and urllib3 loads the file
+into the connection's context (boto/botocore#3171). Measured: one such load, as each new
+connection to an AWS endpoint does it. Signoff leaves this as it is (see the README).
+
+CPU time, not wall time: a 256 MB Lambda has a fraction of a core, so each CPU millisecond
+here is several of a deployed function's.
+
+    .venv/bin/python bench/tls.py
+    .venv/bin/python bench/tls.py --calls 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import ssl
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import trustme
+from _sandbox import REPO
+from botocore.httpsession import create_urllib3_context, get_cert_path
+from slack_sdk import WebClient
+
+sys.path.insert(0, str(REPO))
+from bot.gateways.slack import web_client
+from tests.support.https_slack import CHANNEL, serve_https
+
+TOKEN = "xoxb-test-not-a-real-token"  # noqa: S105 - fake, for a local server
+
+
+def cpu_ms_each(call: Callable[[], object], times: int) -> float:
+    call()  # the first (imports, the first context) is not what every call costs
+    began = time.process_time()
+    for _ in range(times):
+        call()
+    return (time.process_time() - began) * 1000 / times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=20, help="calls measured per client (20)")
+    args = parser.parse_args()
+
+    system = ssl.get_default_verify_paths().cafile
+    if not system or not Path(system).is_file():
+        raise SystemExit(f"no CA bundle at {system!r}: this bench compares against the system's")
+    ca = trustme.CA()
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = Path(tmp) / "trusted.pem"
+        bundle.write_bytes(Path(system).read_bytes() + ca.cert_pem.bytes())
+        os.environ["SSL_CERT_FILE"] = str(bundle)
+        certificates = ssl.create_default_context().cert_store_stats()["x509_ca"]
+        with serve_https(ca) as slack:
+            clients = {
+                "slack_sdk's WebClient, no TLS context": WebClient(token=TOKEN, base_url=slack.url),
+                "Signoff's (one TLS context a process)": web_client(TOKEN, slack.url, retries=0),
+            }
+            print(f"Slack: chat.postMessage to {slack.url}, trusting {certificates} certificates")
+            for name, client in clients.items():
+                each = cpu_ms_each(
+                    partial(client.chat_postMessage, channel=CHANNEL, text="x"), args.calls
+                )
+                print(f"  {name:<40} {each:6.1f} ms CPU a call (the local server's included)")
+
+    aws_bundle = str(get_cert_path(True))
+    context = create_urllib3_context()
+    each = cpu_ms_each(lambda: context.load_verify_locations(aws_bundle), args.calls)
+    size = Path(aws_bundle).stat().st_size // 1024
+    print(f"AWS: botocore's CA bundle {aws_bundle} ({size} KB)")
+    print(f"  loaded into each new connection's context: {each:6.1f} ms CPU a connection")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Signoff's Slack clients over real TLS: one context for the process, certificates still checked.
+
+A local HTTPS server stands in for slack.com (tests/support/https_slack.py), its certificate
+issued by a throwaway test CA that the clients trust through SSL_CERT_FILE.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.error import URLError
+
+import pytest
+import trustme
+
+from bot.concurrency import Once
+from bot.gateways import slack as slack_gateway
+from bot.gateways.slack import SlackWebClient, web_client
+from tests.support.https_slack import CHANNEL, HttpsSlack, serve_https
+
+TOKEN = "xoxb-test-not-a-real-token"
+
+
+@pytest.fixture
+def trusted_ca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> trustme.CA:
+    """A CA this process trusts (and only it: no system certificate directory either)."""
+    ca = trustme.CA()
+    bundle = tmp_path / "trusted-ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "no-such-directory"))
+    return ca
+
+
+@pytest.fixture
+def made(monkeypatch: pytest.MonkeyPatch) -> list[ssl.SSLContext]:
+    """Every TLS context the Slack clients make, from a process that has made none yet."""
+    contexts: list[ssl.SSLContext] = []
+    real: Callable[..., ssl.SSLContext] = slack_gateway.create_default_context
+
+    def counted(*args: object, **kwargs: object) -> ssl.SSLContext:
+        contexts.append(real(*args, **kwargs))
+        return contexts[-1]
+
+    monkeypatch.setattr(slack_gateway, "create_default_context", counted)
+    monkeypatch.setattr(slack_gateway, "_SHARED_TLS", Once(slack_gateway._new_tls_context))
+    return contexts
+
+
+@pytest.fixture
+def slack(trusted_ca: trustme.CA) -> Iterator[HttpsSlack]:
+    with serve_https(trusted_ca) as server:
+        yield server
+
+
+def test_every_https_call_to_slack_goes_through_one_tls_context(
+    slack: HttpsSlack, made: list[ssl.SSLContext]
+) -> None:
+    first = web_client(TOKEN, slack.url, retries=0)
+    on_first_need = web_client(lambda: TOKEN, slack.url, retries=0)
+
+    for client in (first, first, on_first_need, first):
+        assert client.chat_postMessage(channel=CHANNEL, text="Approval needed")["ok"] is True
+
+    assert len(slack.requests) == 4, "each call its own connection, as slack_sdk makes them"
+    assert len(made) == 1, "one context (and one load of the CA certificates) for the process"
+    assert first.ssl is made[0] and on_first_need.ssl is made[0]
+
+
+def test_the_shared_context_checks_certificates_and_host_names(
+    slack: HttpsSlack, made: list[ssl.SSLContext]
+) -> None:
+    context = web_client(TOKEN, slack.url).ssl
+
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode is ssl.CERT_REQUIRED
+    assert context.check_hostname is True
+
+
+def test_a_certificate_from_an_untrusted_issuer_is_refused(
+    trusted_ca: trustme.CA, made: list[ssl.SSLContext]
+) -> None:
+    with serve_https(trustme.CA()) as impostor, pytest.raises(URLError) as refused:
+        web_client(TOKEN, impostor.url, retries=0).chat_postMessage(
+            channel=CHANNEL, text="Approval needed"
+        )
+
+    assert isinstance(refused.value.reason, ssl.SSLCertVerificationError)
+    assert impostor.requests == [], "nothing was sent to a server the client could not verify"
+
+
+def test_a_plain_http_client_makes_no_tls_context(made: list[ssl.SSLContext]) -> None:
+    client = web_client(TOKEN, "http://127.0.0.1:3100/api/")
+
+    assert client.ssl is None
+    assert made == []
+
+
+def test_a_context_passed_in_is_kept(made: list[ssl.SSLContext]) -> None:
+    own = ssl.create_default_context()
+
+    client = SlackWebClient(base_url="https://slack.example/api/", ssl=own)
+
+    assert client.ssl is own
+    assert made == []
