@@ -9,17 +9,23 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.error import URLError
 
 import pytest
 import trustme
+from slack_bolt import Ack, App, BoltRequest
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
 
 from bot.concurrency import Once
 from bot.gateways import slack as slack_gateway
 from bot.gateways.slack import SlackWebClient, web_client
 from tests.support.https_slack import CHANNEL, HttpsSlack, serve_https
+from tests.support.signed import block_actions, signed_request
 
 TOKEN = "xoxb-test-not-a-real-token"
+SIGNING_SECRET = "test-signing-secret-not-real"
 
 
 @pytest.fixture
@@ -76,6 +82,36 @@ def test_the_shared_context_checks_certificates_and_host_names(
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode is ssl.CERT_REQUIRED
     assert context.check_hostname is True
+
+
+def test_bolt_gives_each_request_s_client_the_shared_context(
+    slack: HttpsSlack, made: list[ssl.SSLContext]
+) -> None:
+    def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> Any:
+        return AuthorizeResult(
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=TOKEN
+        )
+
+    # As bot/app.py builds it: Bolt makes a client per request from this one's settings.
+    app = App(
+        name="tls-test",
+        client=SlackWebClient(base_url=slack.url),
+        authorize=authorize,
+        signing_secret=SIGNING_SECRET,
+        process_before_response=True,  # as on Lambda: the listener has run when dispatch returns
+    )
+
+    @app.action("approve")
+    def on_click(ack: Ack, client: WebClient) -> None:
+        ack()
+        client.chat_postMessage(channel=CHANNEL, text="clicked")
+
+    for _ in range(2):
+        body, headers = signed_request(block_actions("U0ALICE", "approve", "x"), SIGNING_SECRET)
+        assert app.dispatch(BoltRequest(body=body, headers=headers)).status == 200
+
+    assert slack.requests.count("/api/chat.postMessage") == 2
+    assert len(made) == 1
 
 
 def test_a_certificate_from_an_untrusted_issuer_is_refused(
