@@ -21,18 +21,26 @@ call waits on):
   read from it alone. botocore's default chain would come to the same credentials, since it
   looks at the environment first, but building the chain sets up the container and instance
   metadata fetchers, with their own HTTP sessions, before it looks at anything.
+
+And one for TLS, which the sandbox (plain HTTP) never shows: botocore names its CA bundle to
+urllib3 for every new HTTPS connection, and urllib3 loads the whole file into that connection's
+context (boto/botocore#3171), about 17 ms of CPU for certifi's 228 KB each time (bench/tls.py).
+`share_tls` gives a client's connections a context that has the bundle loaded once a process.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
+from ssl import SSLContext
 from typing import Any, Protocol
 
 import botocore.session
 from botocore import handlers
 from botocore.credentials import CredentialResolver, EnvProvider
 from botocore.hooks import EVENT_ALIASES, EventAliaser, HierarchicalEmitter
+from botocore.httpsession import URLLib3Session, create_urllib3_context, get_cert_path
 from botocore.loaders import Loader
 
 MODELS = Path(__file__).resolve().parent.parent / "aws_models"
@@ -77,7 +85,76 @@ class LambdaSession:
         """As boto3.Session.client: the session's region unless `region_name` says otherwise."""
         if options.get("region_name") is None:
             options["region_name"] = self._region
-        return self._core.create_client(service_name, **options)
+        client = self._core.create_client(service_name, **options)
+        share_tls(client)
+        return client
+
+
+class _SharedTrust:
+    """A TLS context for the connections of every client that trusts one CA bundle, the bundle
+    loaded into it when the first HTTPS connection needs it (a plain-HTTP endpoint, such as the
+    sandbox's, never does)."""
+
+    def __init__(self, bundle: str) -> None:
+        self.bundle = bundle
+        # As botocore makes the context of a client's connections.
+        self.context: SSLContext = create_urllib3_context()
+        self._loaded = False
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """The load urllib3 would do for each connection, once."""
+        if not self._loaded:
+            with self._lock:
+                if not self._loaded:
+                    self.context.load_verify_locations(cafile=self.bundle)
+                    self._loaded = True
+
+
+# By the bundle's path: one context, and one load, a process for each.
+_TRUSTING: dict[str, _SharedTrust] = {}
+_TRUSTING_LOCK = threading.Lock()
+
+
+def _trust(bundle: str) -> _SharedTrust:
+    with _TRUSTING_LOCK:
+        return _TRUSTING.setdefault(bundle, _SharedTrust(bundle))
+
+
+def share_tls(client: Any) -> None:
+    """Make `client`'s new HTTPS connections use a context that holds its CA bundle already.
+
+    Verification is unchanged: the same bundle (botocore's, or the `verify` path the client was
+    given), certificates and host names checked as botocore has urllib3 check them. Only the
+    connections of the client's own pool manager are concerned: verification off, a proxy (its
+    own manager and context), a bundle that is a directory, or a botocore whose HTTP session
+    does not look as this expects, and the client stays as botocore made it.
+    """
+    http = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    if not isinstance(http, URLLib3Session):
+        return
+    verify = getattr(http, "_verify", None)
+    pools = getattr(getattr(http, "_manager", None), "connection_pool_kw", None)
+    setup = getattr(http, "_setup_ssl_cert", None)
+    if not verify or not isinstance(pools, dict) or "ssl_context" not in pools or setup is None:
+        return
+    bundle = get_cert_path(verify)
+    if not isinstance(bundle, str) or not os.path.isfile(bundle):
+        return
+    trust = _trust(bundle)
+    pools["ssl_context"] = trust.context
+
+    def setup_ssl_cert(pool: Any, url: str, verify: Any) -> None:
+        setup(pool, url, verify)
+        # botocore has just named the bundle for urllib3 to load into the connection's context;
+        # a pool of this client's manager has it loaded (a proxy's pool has a context of its own).
+        if pool.ca_certs == bundle and getattr(pool, "conn_kw", {}).get("ssl_context") is (
+            trust.context
+        ):
+            trust.load()
+            pool.ca_certs = None
+
+    http._setup_ssl_cert = setup_ssl_cert  # type: ignore[attr-defined]  # not in the stubs
 
 
 def builtin_handlers() -> list[tuple[str, Any]] | None:

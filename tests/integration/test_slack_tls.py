@@ -1,6 +1,6 @@
 """Signoff's Slack clients over real TLS: one context for the process, certificates still checked.
 
-A local HTTPS server stands in for slack.com (tests/support/https_slack.py), its certificate
+A local HTTPS server stands in for slack.com (tests/support/https_server.py), its certificate
 issued by a throwaway test CA that the clients trust through SSL_CERT_FILE.
 """
 
@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from bot.concurrency import Once
 from bot.gateways import slack as slack_gateway
 from bot.gateways.slack import SlackWebClient, web_client
-from tests.support.https_slack import CHANNEL, HttpsSlack, serve_https
+from tests.support.https_server import CHANNEL, HttpsServer, serve_https
 from tests.support.signed import block_actions, signed_request
 
 TOKEN = "xoxb-test-not-a-real-token"
@@ -55,13 +55,13 @@ def made(monkeypatch: pytest.MonkeyPatch) -> list[ssl.SSLContext]:
 
 
 @pytest.fixture
-def slack(trusted_ca: trustme.CA) -> Iterator[HttpsSlack]:
+def slack(trusted_ca: trustme.CA) -> Iterator[HttpsServer]:
     with serve_https(trusted_ca) as server:
         yield server
 
 
 def test_every_https_call_to_slack_goes_through_one_tls_context(
-    slack: HttpsSlack, made: list[ssl.SSLContext]
+    slack: HttpsServer, made: list[ssl.SSLContext]
 ) -> None:
     first = web_client(TOKEN, slack.url, retries=0)
     on_first_need = web_client(lambda: TOKEN, slack.url, retries=0)
@@ -75,7 +75,7 @@ def test_every_https_call_to_slack_goes_through_one_tls_context(
 
 
 def test_the_shared_context_checks_certificates_and_host_names(
-    slack: HttpsSlack, made: list[ssl.SSLContext]
+    slack: HttpsServer, made: list[ssl.SSLContext]
 ) -> None:
     context = web_client(TOKEN, slack.url).ssl
 
@@ -85,7 +85,7 @@ def test_the_shared_context_checks_certificates_and_host_names(
 
 
 def test_bolt_gives_each_request_s_client_the_shared_context(
-    slack: HttpsSlack, made: list[ssl.SSLContext]
+    slack: HttpsServer, made: list[ssl.SSLContext]
 ) -> None:
     def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> Any:
         return AuthorizeResult(

@@ -1,7 +1,9 @@
-"""A local HTTPS server that answers Slack's Web API, its certificate issued by a test CA.
+"""A local HTTPS server, its certificate issued by a test CA, for the clients' real TLS.
 
-Shared by the TLS tests and bench/tls.py: the clients trust the CA the way they trust any other
-(SSL_CERT_FILE), so the TLS they run is the one they would run against slack.com.
+Shared by the TLS tests and bench/tls.py. It answers every POST with the JSON Slack gives a
+chat.postMessage; an AWS client reads only the members its model names, so a call to a JSON
+protocol operation with no required output (DynamoDB's GetItem) succeeds on it too. The clients
+trust the CA the way they trust any other (SSL_CERT_FILE, or botocore's `verify` path).
 """
 
 from __future__ import annotations
@@ -20,16 +22,21 @@ CHANNEL = "C0APPROVALS"
 
 
 @dataclass
-class HttpsSlack:
-    url: str
+class HttpsServer:
+    origin: str  # https://127.0.0.1:<port>
     # The path of every request that reached the server.
     requests: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        """As a Slack Web API base URL."""
+        return f"{self.origin}/api/"
 
 
 class _Answers(BaseHTTPRequestHandler):
     """Answers every Web API method as chat.postMessage would."""
 
-    served: HttpsSlack
+    served: HttpsServer
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -46,14 +53,13 @@ class _Answers(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve_https(issuer: trustme.CA) -> Iterator[HttpsSlack]:
-    """A server on 127.0.0.1 with a certificate for that address from `issuer`; its Web API
-    base URL is `.url`."""
+def serve_https(issuer: trustme.CA, name: str = "127.0.0.1") -> Iterator[HttpsServer]:
+    """A server on 127.0.0.1 with a certificate for `name` from `issuer`."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
-    served = HttpsSlack(f"https://127.0.0.1:{server.server_address[1]}/api/")
+    served = HttpsServer(f"https://127.0.0.1:{server.server_address[1]}")
     server.RequestHandlerClass = type("Answers", (_Answers,), {"served": served})
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    issuer.issue_cert("127.0.0.1").configure_cert(context)
+    issuer.issue_cert(name).configure_cert(context)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
