@@ -127,8 +127,9 @@ def share_tls(client: Any) -> None:
     Verification is unchanged: the same bundle (botocore's, or the `verify` path the client was
     given), certificates and host names checked as botocore has urllib3 check them. Only the
     connections of the client's own pool manager are concerned: verification off, a proxy (its
-    own manager and context), a bundle that is a directory, or a botocore whose HTTP session
-    does not look as this expects, and the client stays as botocore made it.
+    own manager and context), a client certificate (loaded into the context), a bundle that is a
+    directory, or a botocore whose HTTP session does not look as this expects, and the client
+    stays as botocore made it.
     """
     http = getattr(getattr(client, "_endpoint", None), "http_session", None)
     if not isinstance(http, URLLib3Session):
@@ -138,6 +139,8 @@ def share_tls(client: Any) -> None:
     setup = getattr(http, "_setup_ssl_cert", None)
     if not verify or not isinstance(pools, dict) or "ssl_context" not in pools or setup is None:
         return
+    if getattr(http, "_cert_file", None) or pools.get("cert_file"):
+        return  # urllib3 loads a client certificate into the context: it must stay the client's
     bundle = get_cert_path(verify)
     if not isinstance(bundle, str) or not os.path.isfile(bundle):
         return

@@ -136,6 +136,27 @@ def test_a_client_without_verification_is_left_as_botocore_made_it() -> None:
     assert "_setup_ssl_cert" not in vars(http)
 
 
+def test_a_client_with_a_certificate_of_its_own_keeps_its_own_context(
+    ca: trustme.CA, tmp_path: Path
+) -> None:
+    # urllib3 loads a client certificate into the connection's context: sharing it would lend
+    # the certificate to every other client.
+    certificate = tmp_path / "client.pem"
+    ca.issue_cert("signoff-client.example").private_key_and_cert_chain_pem.write_to_path(
+        str(certificate)
+    )
+    client = LambdaSession(REGION).client(
+        "dynamodb",
+        endpoint_url="https://dynamodb.example",
+        config=Config(client_cert=str(certificate)),
+    )
+    http = client._endpoint.http_session
+
+    shared = [trust.context for trust in session_module._TRUSTING.values()]
+    assert http._manager.connection_pool_kw["ssl_context"] not in shared
+    assert "_setup_ssl_cert" not in vars(http)
+
+
 def test_a_plain_http_endpoint_loads_no_bundle(bundle: str, loads: list[Any]) -> None:
     # The sandbox's endpoints: nothing listens here, and the attempt needs no CA bundle.
     client = LambdaSession(REGION).client(
