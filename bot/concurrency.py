@@ -13,7 +13,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
+
+T = TypeVar("T")
 
 # A few round trips at once is all any event has; more threads would only cost memory.
 _WORKERS = 4
@@ -40,23 +42,23 @@ def together(*calls: Callable[[], Any]) -> list[Any]:
     return [result for result, _ in outcomes]
 
 
-class Once:
+class Once(Generic[T]):
     """`make()` on first need, once even when threads ask at the same moment; a failure is not
     kept, so the next call tries again."""
 
-    def __init__(self, make: Callable[[], Any]) -> None:
+    def __init__(self, make: Callable[[], T]) -> None:
         self._make = make
-        self._made: Any = None
+        self._made: T | None = None
         self._done = False
         self._lock = threading.Lock()
 
-    def __call__(self) -> Any:
+    def __call__(self) -> T:
         if not self._done:
             with self._lock:
                 if not self._done:
                     self._made = self._make()
                     self._done = True
-        return self._made
+        return cast(T, self._made)  # made by now
 
 
 def in_background(call: Callable[[], Any]) -> Future[Any]:

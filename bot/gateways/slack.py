@@ -184,7 +184,7 @@ class SlackWebClient(WebClient):
     @property
     def ssl(self) -> SSLContext | None:
         if self._ssl is None and self.base_url.lower().startswith("https://"):
-            return _SHARED_TLS()  # type: ignore[no-any-return]
+            return _SHARED_TLS()
         return self._ssl
 
     @ssl.setter
