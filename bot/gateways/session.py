@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import threading
+from functools import partial
 from pathlib import Path
 from ssl import SSLContext
 from typing import Any, Protocol
@@ -42,6 +43,8 @@ from botocore.credentials import CredentialResolver, EnvProvider
 from botocore.hooks import EVENT_ALIASES, EventAliaser, HierarchicalEmitter
 from botocore.httpsession import URLLib3Session, create_urllib3_context, get_cert_path
 from botocore.loaders import Loader
+
+from bot.concurrency import Once
 
 MODELS = Path(__file__).resolve().parent.parent / "aws_models"
 # How botocore's event names spell the services in bot/aws_models/ (the hyphenated serviceId
@@ -96,19 +99,10 @@ class _SharedTrust:
     sandbox's, never does)."""
 
     def __init__(self, bundle: str) -> None:
-        self.bundle = bundle
         # As botocore makes the context of a client's connections.
         self.context: SSLContext = create_urllib3_context()
-        self._loaded = False
-        self._lock = threading.Lock()
-
-    def load(self) -> None:
-        """The load urllib3 would do for each connection, once."""
-        if not self._loaded:
-            with self._lock:
-                if not self._loaded:
-                    self.context.load_verify_locations(cafile=self.bundle)
-                    self._loaded = True
+        # The load urllib3 would do for each connection, once.
+        self.load = Once(partial(self.context.load_verify_locations, cafile=bundle))
 
 
 # By the bundle's path: one context, and one load, a process for each.
@@ -118,7 +112,10 @@ _TRUSTING_LOCK = threading.Lock()
 
 def _trust(bundle: str) -> _SharedTrust:
     with _TRUSTING_LOCK:
-        return _TRUSTING.setdefault(bundle, _SharedTrust(bundle))
+        trust = _TRUSTING.get(bundle)
+        if trust is None:
+            trust = _TRUSTING[bundle] = _SharedTrust(bundle)
+        return trust
 
 
 def share_tls(client: Any) -> None:
