@@ -33,14 +33,18 @@ class HttpsServer:
         return f"{self.origin}/api/"
 
 
+class _Server(ThreadingHTTPServer):
+    served: HttpsServer
+
+
 class _Answers(BaseHTTPRequestHandler):
     """Answers every Web API method as chat.postMessage would."""
 
-    served: HttpsServer
+    server: _Server
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.served.requests.append(self.path)
+        self.server.served.requests.append(self.path)
         body = json.dumps({"ok": True, "channel": CHANNEL, "ts": "1700000000.000100"}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -55,9 +59,8 @@ class _Answers(BaseHTTPRequestHandler):
 @contextmanager
 def serve_https(issuer: trustme.CA, name: str = "127.0.0.1") -> Iterator[HttpsServer]:
     """A server on 127.0.0.1 with a certificate for `name` from `issuer`."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
-    served = HttpsServer(f"https://127.0.0.1:{server.server_address[1]}")
-    server.RequestHandlerClass = type("Answers", (_Answers,), {"served": served})
+    server = _Server(("127.0.0.1", 0), _Answers)
+    served = server.served = HttpsServer(f"https://127.0.0.1:{server.server_address[1]}")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     issuer.issue_cert(name).configure_cert(context)
     server.socket = context.wrap_socket(server.socket, server_side=True)
