@@ -37,12 +37,12 @@ from botocore.httpsession import create_urllib3_context, get_cert_path
 from slack_sdk import WebClient
 
 sys.path.insert(0, str(REPO))
-from bot.gateways import session as session_module
 from bot.gateways.session import LambdaSession
 from bot.gateways.slack import web_client
 from tests.support.https_server import CHANNEL, serve_https
 
 TOKEN = "xoxb-test-not-a-real-token"  # noqa: S105 - fake, for a local server
+REGION = "us-east-1"
 ONCE = Config(retries={"mode": "standard", "max_attempts": 1})
 
 
@@ -56,15 +56,12 @@ def cpu_ms_each(call: Callable[[], object], times: int) -> float:
 
 def first_call(origin: str, bundle: str, share: bool) -> None:
     """A new client's first call: a new connection (the client made, too, in both cases)."""
-    made = session_module.share_tls
-    if not share:
-        session_module.share_tls = lambda client: None
-    try:
-        client = LambdaSession("us-east-1").client(
-            "dynamodb", endpoint_url=origin, verify=bundle, config=ONCE
-        )
-    finally:
-        session_module.share_tls = made
+    session = LambdaSession("us-east-1")
+    # LambdaSession.client is botocore's create_client, and then share_tls.
+    make = (
+        session.client if share else partial(session._core.create_client, region_name="us-east-1")
+    )
+    client = make("dynamodb", endpoint_url=origin, verify=bundle, config=ONCE)
     client.get_item(TableName="bench", Key={"pk": {"S": "x"}})
 
 
