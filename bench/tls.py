@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import trustme
 from _sandbox import REPO
@@ -56,12 +57,10 @@ def cpu_ms_each(call: Callable[[], object], times: int) -> float:
 
 def first_call(origin: str, bundle: str, share: bool) -> None:
     """A new client's first call: a new connection (the client made, too, in both cases)."""
-    session = LambdaSession("us-east-1")
+    session = LambdaSession(REGION)
     # LambdaSession.client is botocore's create_client, and then share_tls.
-    make = (
-        session.client if share else partial(session._core.create_client, region_name="us-east-1")
-    )
-    client = make("dynamodb", endpoint_url=origin, verify=bundle, config=ONCE)
+    make = session.client if share else partial(session._core.create_client, region_name=REGION)
+    client: Any = make("dynamodb", endpoint_url=origin, verify=bundle, config=ONCE)
     client.get_item(TableName="bench", Key={"pk": {"S": "x"}})
 
 
