@@ -227,10 +227,9 @@ class Events:
         self.sandbox.settle()
 
     def make_key_history(self, count: int) -> None:
-        """`count` finished key requests, made before the first round: the reconciler's key
-        sweep lists every one that ended in its window, so each of its runs must see as many
-        (made as the rounds went, the issue_access_key row's requests grew that list under the
-        reconciler's later runs). The issue_access_key row's runs use them, one each."""
+        """`count` finished key requests, made before the first round, so that every run of the
+        reconciler lists as many in its key sweep; the issue_access_key row's runs use them,
+        one each."""
         for _ in range(count):
             started = self.ssm.start_automation_execution(
                 DocumentName=self.key_document,
