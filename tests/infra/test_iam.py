@@ -293,8 +293,8 @@ def _denies(document: dict[str, Any], principal_arn: str, action: str) -> bool:
     for statement in document["Statement"]:
         if statement["Effect"] != "Deny" or statement["Principal"] != "*":
             continue
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        if action not in actions:
+        actions = statement["Action"]
+        if action not in (actions if isinstance(actions, list) else [actions]):
             continue
         assert set(statement["Condition"]) == {"StringNotEquals"}
         [(key, allowed)] = statement["Condition"]["StringNotEquals"].items()

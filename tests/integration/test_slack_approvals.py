@@ -12,7 +12,14 @@ from bot.errors import AlreadyDecided
 from bot.models import Verdict
 from bot.views import ACTION_APPROVE, ACTION_REJECT
 from bot.wiring import services_from_env
-from tests.support.world import ACCOUNT, APPROVER_ROLE, OTHER_ROLE, SIGNING_SECRET, World
+from tests.support.world import (
+    ACCOUNT,
+    APPROVER_ROLE,
+    OTHER_ROLE,
+    SIGNING_SECRET,
+    World,
+    result_patterns,
+)
 
 ALICE_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/SignoffApprover/U0ALICE"
 BOB_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/SignoffApprover/U0BOB"
@@ -216,7 +223,8 @@ def test_a_timeout_updates_the_card(world: World, advance_clock) -> None:
 def test_a_notice_without_an_execution_id_is_repaired_by_the_reconciler(world: World) -> None:
     # Both inbound paths lose it: the notice goes to a topic nobody subscribed, and EventBridge
     # (best-effort) delivers nothing.
-    world.client("events").disable_rule(Name="signoff-ssm-status")
+    for rule in result_patterns():
+        world.client("events").disable_rule(Name=f"signoff-{rule}")
     other_topic = world.client("sns").create_topic(Name="AutomationUnsubscribed")["TopicArn"]
     execution_id = world.start_approval([APPROVER_ROLE], notification_arn=other_topic)
     assert not [m for m in world.messages() if m.get("blocks")]
