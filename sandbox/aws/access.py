@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from moto.core.authorization import ActionAuthenticatorMixin
-from moto.core.exceptions import AccessDeniedError
+from moto.core.exceptions import AccessDeniedError, JsonRESTError
 from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.iam.models import iam_backends
 from moto.secretsmanager.models import secretsmanager_backends
@@ -42,6 +42,8 @@ from sandbox.aws.principals import signing_scope
 
 log = logging.getLogger(__name__)
 
+# Services that answer in JSON: AWS calls their refusal AccessDeniedException.
+_JSON_SERVICES = frozenset({"dynamodb", "ssm", "secretsmanager", "states", "lambda", "logs"})
 # IAM's name for an operation where it differs from the API's.
 _IAM_ACTION = {"lambda:Invoke": "lambda:InvokeFunction"}
 
@@ -78,9 +80,20 @@ def _authorize(response: Any, resource: str = "*") -> None:
     action = f"{scope['service']}:{response._get_action()}"
     action = _IAM_ACTION.get(action, action)
     role_name = session.role_arn.rsplit("/", 1)[-1]
-    for named in _resources(response, scope["service"], action, account, region) or [resource]:
+    try:
+        named_resources = _resources(response, scope["service"], action, account, region)
+    except Exception:
+        log.exception("could not name the resource of %s; checking it against %r", action, resource)
+        named_resources = None
+    for named in named_resources or [resource]:
         if not _permitted(account, region, role_name, action, named):
             log.info("AccessDenied: %s may not %s on %s", session.arn, action, named)
+            if scope["service"] in _JSON_SERVICES:
+                raise JsonRESTError(
+                    "AccessDeniedException",
+                    f"User: {session.arn} is not authorized to perform: {action} on resource: "
+                    f"{named} because no identity-based policy allows the {action} action",
+                )
             raise AccessDeniedError(user_arn=session.arn, action=action)
 
 
@@ -119,12 +132,15 @@ def _resources(
 
 def _param(response: Any, name: str) -> Any:
     value = response._get_param(name)
-    if value is None and response.body:
+    if value is not None:
+        return value
+    body = response.body
+    if isinstance(body, str | bytes) and body:
         try:
-            value = json.loads(response.body).get(name)
-        except (ValueError, AttributeError):
-            value = None
-    return value
+            body = json.loads(body)
+        except ValueError:
+            return None
+    return body.get(name) if isinstance(body, dict) else None
 
 
 def _dynamodb(response: Any, action: str, arn: str, account: str) -> list[str] | None:

@@ -114,12 +114,12 @@ def test_a_function_role_without_a_resource_is_refused_by_the_local_aws(
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
     with pytest.raises(ClientError) as refused:
         sandbox.aws("secretsmanager", **issuer).get_secret_value(SecretId=slack_secret)
-    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
     with pytest.raises(ClientError) as refused:
         sandbox.aws("secretsmanager", **issuer).create_secret(
             Name="elsewhere/key", SecretString="x"
         )
-    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
     assert iam.list_access_keys(UserName="root-path-user")["AccessKeyMetadata"] == []
     assert "elsewhere/key" not in {s["Name"] for s in secrets.list_secrets()["SecretList"]}
 
