@@ -64,6 +64,18 @@ def enforcing() -> bool:
     return _enforcing
 
 
+def permits(account: str, region: str, access_key_id: str, action: str, resource: str) -> bool:
+    """Whether the local AWS lets this caller do `action` on `resource` (True when not
+    enforcing, and for callers that are not role sessions)."""
+    if not _enforcing:
+        return True
+    sts = sts_backends[account][get_partition(region)]
+    session = sts.get_assumed_role_from_access_key(access_key_id)
+    if session is None:
+        return True
+    return _permitted(account, region, session.role_arn.rsplit("/", 1)[-1], action, resource)
+
+
 def _authorize(response: Any, resource: str = "*") -> None:
     if not _enforcing:
         _moto_authorize(response, resource)
