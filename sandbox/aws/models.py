@@ -25,7 +25,7 @@ class Decision:
 
     def to_output(self) -> str:
         # ApproverDecisions is a MapList output, so each element travels as a JSON string, in the
-        # shape a real account returns (tests/fixtures/upstream/ssm_approver_decisions_element.json):
+        # shape a real account returns (tests/fixtures/upstream/, the re:Post element):
         # the verdict under `Decision`, the time in microseconds with a `Z`.
         return json.dumps(
             {

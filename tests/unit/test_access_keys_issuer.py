@@ -303,7 +303,7 @@ class RealShapeSsm:
     def __init__(self, element: str) -> None:
         self.element = element
 
-    def get_automation_execution(self, AutomationExecutionId: str) -> dict[str, Any]:  # noqa: N803
+    def get_automation_execution(self, AutomationExecutionId: str) -> dict[str, Any]:
         return {
             "AutomationExecution": {
                 "AutomationExecutionId": AutomationExecutionId,

@@ -33,7 +33,7 @@ class FakeSsm:
         self.decisions = decisions
         self.status = status
 
-    def get_automation_execution(self, AutomationExecutionId: str) -> dict[str, Any]:  # noqa: N803
+    def get_automation_execution(self, AutomationExecutionId: str) -> dict[str, Any]:
         return {
             "AutomationExecution": {
                 "AutomationExecutionId": AutomationExecutionId,
