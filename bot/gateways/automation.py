@@ -216,7 +216,7 @@ def _to_approval(execution: Mapping[str, Any], step: Mapping[str, Any], region: 
         executed_by=execution.get("ExecutedBy"),
         started_at=started,
         timeout_at=started + timedelta(seconds=int(timeout)) if started and timeout else None,
-        decisions=tuple(_decisions(outputs.get("ApproverDecisions", []))),
+        decisions=tuple(_decisions(_entries(outputs))),
         parameters=parameters,
     )
 
@@ -229,12 +229,22 @@ def _outcome(execution: Mapping[str, Any], step: Mapping[str, Any]) -> Outcome:
         return _STEP_OUTCOMES.get(exec_status, Outcome.WAITING)
     if status in _STEP_OUTCOMES:
         return _STEP_OUTCOMES[status]
-    approval_status = (step.get("Outputs", {}).get("ApprovalStatus") or [""])[0]
-    if approval_status == "Approved":
+    outputs = step.get("Outputs", {})
+    verdict = _verdict((outputs.get("ApprovalStatus") or [""])[0])
+    if verdict is None and status == "Failed":
+        # No verdict output (AWS documents it, never its spelling): a failed step with a Reject
+        # among its decisions was rejected.
+        rejected = any(d.verdict is Verdict.REJECT for d in _decisions(_entries(outputs)))
+        verdict = Verdict.REJECT if rejected else None
+    if verdict is Verdict.APPROVE:
         return Outcome.APPROVED
-    if approval_status == "Rejected":
+    if verdict is Verdict.REJECT:
         return Outcome.REJECTED
     return Outcome.APPROVED if status == "Success" else Outcome.FAILED
+
+
+def _entries(outputs: Mapping[str, Any]) -> list[Any]:
+    return list(outputs.get("ApproverDecisions") or [])
 
 
 def _decisions(raw: list[Any]) -> Iterator[Decision]:

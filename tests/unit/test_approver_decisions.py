@@ -170,3 +170,53 @@ def test_a_flow_level_records_who_decided_and_why_from_the_real_shape() -> None:
     assert output["decisions"] == [
         {"principal": "xxx", "verdict": "Approve", "comment": "Approve because it is valid"}
     ]
+
+
+# -- the step's own verdict (README, "Semantics AWS does not document": one Reject) -------------
+
+
+@pytest.mark.parametrize(
+    ("status", "outputs", "outcome"),
+    [
+        ("Success", {"ApprovalStatus": ["Approved"]}, Outcome.APPROVED),
+        ("Failed", {"ApprovalStatus": ["Rejected"]}, Outcome.REJECTED),
+        # Spelled as the signal, or in another case.
+        ("Failed", {"ApprovalStatus": ["Reject"]}, Outcome.REJECTED),
+        ("Success", {"ApprovalStatus": ["approved"]}, Outcome.APPROVED),
+        # No ApprovalStatus output at all: the step's status and its decisions tell.
+        ("Success", {}, Outcome.APPROVED),
+        (
+            "Failed",
+            {"ApproverDecisions": ['{"Approver": "a", "Decision": "Reject"}']},
+            Outcome.REJECTED,
+        ),
+        ("Failed", {}, Outcome.FAILED),
+        # One Reject while the step still waits (if SSM waited for more): still open.
+        (
+            "Waiting",
+            {"ApproverDecisions": ['{"Approver": "a", "Decision": "Reject"}']},
+            Outcome.WAITING,
+        ),
+    ],
+    ids=[
+        "approved",
+        "rejected",
+        "signal-spelling",
+        "lower-case",
+        "success-without-output",
+        "failed-with-a-reject",
+        "failed-without-any",
+        "waiting-with-a-reject",
+    ],
+)
+def test_the_steps_outcome_is_read_from_whatever_ssm_gives(
+    status: str, outputs: dict[str, list[str]], outcome: Outcome
+) -> None:
+    ssm = FakeSsm([], status=status)
+    gateway = AutomationGateway(ssm, "us-east-1")  # type: ignore[arg-type]
+    execution = ssm.get_automation_execution(EXECUTION_ID)
+    execution["AutomationExecution"]["AutomationExecutionStatus"] = status
+    execution["AutomationExecution"]["StepExecutions"][0]["Outputs"] = outputs
+    ssm.get_automation_execution = lambda AutomationExecutionId: execution  # type: ignore[method-assign]
+
+    assert gateway.get_approval(EXECUTION_ID).outcome is outcome
