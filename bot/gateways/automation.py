@@ -248,7 +248,8 @@ def _entries(outputs: Mapping[str, Any]) -> list[Any]:
 
 
 def _decisions(raw: list[Any]) -> Iterator[Decision]:
-    """Each ApproverDecisions entry as a Decision; see README, "Semantics AWS does not document".
+    """Each ApproverDecisions entry as a Decision (docs/sandbox.md, "Semantics AWS does not
+    document").
 
     AWS documents the output only as "a JSON map". A real account returns each element as a JSON
     string `{"Approver", "Decision", "ApprovalDecisionTime", "Comment"}` (AWS re:Post, quoted in
