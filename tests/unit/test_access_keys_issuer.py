@@ -11,6 +11,7 @@ from typing import Any
 from unittest.mock import patch
 
 import boto3
+import msgspec
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -365,3 +366,15 @@ def test_a_key_is_issued_when_ssm_records_the_approval_in_its_real_shape(
         for t in env.secrets.describe_secret(SecretId=report["secret_name"])["Tags"]
     }
     assert tags["signoff:approvers"] == approver
+
+
+def test_a_quorum_ssm_met_with_one_person_twice_issues_nothing(env: Env) -> None:
+    # If SSM counted a repeated principal toward MinRequiredApprovals (AWS does not say it does
+    # not), the issuer still wants that many distinct people.
+    env.approve(Decision(BOB, Verdict.APPROVE), Decision(BOB, Verdict.APPROVE))
+    env.automation.approvals[EID] = msgspec.structs.replace(
+        env.automation.approvals[EID], min_required=2
+    )
+
+    assert env.issue()["status"] == "not_approved"
+    assert env.keys() == []
