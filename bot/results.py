@@ -51,6 +51,12 @@ class ResultService:
             return {"result": "ignored", "reason": "no card for this execution"}
         result = self._sync_approval(event)
         keys, detail = self._key_requests, event.detail
+        if result["result"] == "ignored":
+            # Every runbook's events may reach this function: say which were dropped, and why.
+            logger.info(
+                "status event ignored",
+                extra={"execution_id": detail.execution_id, "reason": result["reason"]},
+            )
         if keys is not None and keys.concerns(detail.definition):
             # After the card sync, so the thread tells the approval before the key's fate.
             outcome = keys.notify_outcome(detail.execution_id)

@@ -47,7 +47,7 @@ def test_a_single_approver_approves_from_slack_as_their_own_principal(world: Wor
     assert world.execution_status(execution_id) == "Success"
     [decision] = decisions(world, execution_id)
     assert decision["Approver"] == ALICE_SESSION
-    assert decision["ApprovalStatus"] == "Approve"
+    assert decision["Decision"] == "Approve"
     card = world.card_text()
     assert "Approved* by <@U0ALICE>" in card
     assert ACTION_APPROVE not in card  # buttons removed once closed
@@ -99,7 +99,7 @@ def test_reject_requires_a_reason_that_reaches_ssm(world: World) -> None:
     assert world.execution_status(execution_id) == "Failed"
     [decision] = decisions(world, execution_id)
     assert decision["Approver"] == BOB_SESSION
-    assert decision["ApprovalStatus"] == "Reject"
+    assert decision["Decision"] == "Reject"
     assert "Not during the freeze" in json.dumps(decision)
     assert "Rejected* — <@U0BOB> rejected: Not during the freeze" in world.card_text()
 
