@@ -50,8 +50,11 @@ class Evaluation:
     """What the simulator answers for one action on one resource."""
 
     decision: str = IMPLICIT_DENY
+    # The policies whose statements decided: the denying ones for a deny, else the allowing ones
+    # (IAM: "the statements in the input policies that determine the result").
     matched: list[Policy] = field(default_factory=list)
     missing: set[str] = field(default_factory=set)
+    by_effect: dict[str, list[Policy]] = field(default_factory=dict)
 
 
 def evaluate(
@@ -77,8 +80,10 @@ def evaluate(
     )
     if "Deny" in identity_effects | resource_effects | boundary_effects:
         result.decision = EXPLICIT_DENY
+        result.matched = result.by_effect["Deny"]
     elif "Allow" in identity_effects | resource_effects and "Allow" in boundary_effects:
         result.decision = ALLOWED
+        result.matched = result.by_effect["Allow"]
     return result
 
 
@@ -107,8 +112,9 @@ def _effects(
                 continue
             effect = str(statement.get("Effect"))
             effects.add(effect)
-            if policy not in result.matched:
-                result.matched.append(policy)
+            deciding = result.by_effect.setdefault(effect, [])
+            if policy not in deciding:
+                deciding.append(policy)
     return effects
 
 

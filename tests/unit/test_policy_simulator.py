@@ -50,7 +50,7 @@ def test_an_explicit_deny_wins_over_any_allow() -> None:
     found = evaluate([policy(allow()), policy(deny, name="guard")], "sts:AssumeRole", ROLE, {})
 
     assert found.decision == "explicitDeny"
-    assert [p.policy_id for p in found.matched] == ["p", "guard"]
+    assert [p.policy_id for p in found.matched] == ["guard"]  # what decided: the deny
 
 
 def test_a_deny_whose_condition_fails_does_not_apply() -> None:
