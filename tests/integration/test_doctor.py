@@ -13,7 +13,7 @@ from urllib.error import URLError
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto import mock_aws
 
 import sandbox.aws
@@ -109,7 +109,7 @@ class Account:
             iam=self.client("iam"),
             sns=self.client("sns"),
             lambda_client=self.client("lambda"),
-            region=REGION,
+            region=str(self.session.region_name),
             slack_auth_test=slack_auth_test,
         )
 
@@ -126,10 +126,18 @@ def _zip() -> bytes:
 
 @pytest.fixture
 def account() -> Iterator[Account]:
+    yield from deployed(REGION)
+
+
+PARTITIONS = {"us-east-1": "aws", "cn-north-1": "aws-cn"}
+
+
+def deployed(region: str) -> Iterator[Account]:
+    """A healthy deployment in `region` (and so in its partition)."""
     # The sandbox answers IAM's policy simulator, which moto lacks.
     sandbox.aws.install()
     with mock_aws():
-        session = boto3.Session(region_name=REGION)
+        session = boto3.Session(region_name=region)
         secrets = session.client("secretsmanager")
         secret_arn = secrets.create_secret(Name=SECRET, SecretString=json.dumps(GOOD_SECRET))["ARN"]
         dynamodb = session.client("dynamodb")
@@ -167,7 +175,7 @@ def account() -> Iterator[Account]:
             PolicyName="send-decision",
             PolicyDocument=allow(
                 ["ssm:SendAutomationSignal"],
-                f"arn:aws:ssm:{REGION}:{ACCOUNT}:automation-execution/*",
+                f"arn:{PARTITIONS[region]}:ssm:{region}:{ACCOUNT}:automation-execution/*",
             ),
         )
         function_arn = session.client("lambda").create_function(
@@ -510,7 +518,7 @@ def test_without_leave_to_simulate_doctor_says_it_could_not_check(account: Accou
 
     def refuse(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         error = {"Code": "AccessDenied", "Message": "not authorized to iam:SimulatePrincipalPolicy"}
-        return AWSResponse("https://iam.amazonaws.com/", 403, {}, None), {"Error": error}
+        return AWSResponse("https://iam.amazonaws.com/", 403, HTTPHeaders(), None), {"Error": error}
 
     iam.meta.events.register("before-call.iam.SimulatePrincipalPolicy", refuse)
     doctor.roles = RoleChecks(iam, REGION)
@@ -567,6 +575,30 @@ def test_a_topic_ssm_may_not_publish_to_is_reported(account: Account) -> None:
     [finding] = wrong(account.findings(topic_arns=(plain,)))
 
     assert "does not start with Automation" in finding.detail
+
+
+def test_a_deployment_in_aws_cn_is_checked_in_that_partition() -> None:
+    # (moto 5.2.5 will not create the notice function in us-gov-west-1: its Lambda finds no
+    # role there. aws-us-gov ARNs are covered in tests/unit/test_arns.py.)
+    region = "cn-north-1"
+    partition = PARTITIONS[region]
+    for world in deployed(region):
+        assert world.bot_role_arn.startswith(f"arn:{partition}:iam::")
+        # Trusting the bot's whole account, named in the account's own partition.
+        world.client("iam").update_assume_role_policy(
+            RoleName="prod-level1-approver",
+            PolicyDocument=json.dumps(trust(f"arn:{partition}:iam::{ACCOUNT}:root")),
+        )
+        assert wrong(world.findings()) == []
+
+        world.client("iam").delete_role_policy(
+            RoleName="prod-level1-approver", PolicyName="send-decision"
+        )
+        [finding] = wrong(world.findings())
+        assert finding.fix.startswith(
+            f"allow ssm:SendAutomationSignal on arn:{partition}:ssm:{region}:<account>:"
+            "automation-execution/*"
+        )
 
 
 def test_the_stack_outputs_name_everything_doctor_checks() -> None:

@@ -27,7 +27,7 @@ def allow(action: str = "sts:AssumeRole", resource: str = ROLE, **extra: Any) ->
 
 def decision(*policies: Policy, action: str = "sts:AssumeRole", **context: str) -> str:
     values = {k.replace("__", ":"): [v] for k, v in context.items()}
-    return evaluate(policies, action, ROLE, values).decision
+    return str(evaluate(policies, action, ROLE, values).decision)
 
 
 def test_an_allow_allows_and_nothing_is_an_implicit_deny() -> None:
