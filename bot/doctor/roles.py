@@ -36,9 +36,9 @@ SIGNAL_ACTION = "ssm:SendAutomationSignal"
 # Any execution id: what is simulated is the role's right to signal executions of this account.
 _SOME_EXECUTION = "00000000-0000-0000-0000-000000000000"
 SIMULATED = (
-    "IAM's policy simulator answered: the bot role's policies (SimulatePrincipalPolicy), the "
-    "statements of each trust policy that name the bot role (SimulateCustomPolicy), each role's "
-    "policies (SimulatePrincipalPolicy); service control policies are not simulated"
+    "asked IAM's policy simulator about the bot role's policies (SimulatePrincipalPolicy), the "
+    "statements of each trust policy that name the bot role (SimulateCustomPolicy) and each "
+    "role's policies (SimulatePrincipalPolicy); service control policies are not simulated"
 )
 _CANNOT_SIMULATE = (
     "run doctor with credentials that may iam:SimulatePrincipalPolicy, "
@@ -239,8 +239,9 @@ def _why(results: Sequence[Mapping[str, Any]]) -> str:
 
 def _could_not_check(subject: str, exc: ClientError) -> Finding:
     code = error_code(exc)
+    action = f"iam:{exc.operation_name}"
     if code in {"AccessDenied", "AccessDeniedException"}:
-        why = "your credentials may not use IAM's policy simulator"
+        why = f"your credentials may not {action}"
     else:
-        why = f"IAM's policy simulator answered {code}: {error_message(exc)}"
+        why = f"{action} failed ({code}: {error_message(exc)})"
     return Finding(False, subject, f"could not check: {why}", _CANNOT_SIMULATE)

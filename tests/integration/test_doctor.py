@@ -366,7 +366,7 @@ def test_the_output_says_what_iams_simulator_was_asked(account: Account) -> None
     [note] = [f for f in account.findings() if f.subject == "approver roles"]
 
     assert note.ok
-    assert "IAM's policy simulator answered" in note.detail
+    assert note.detail.startswith("asked IAM's policy simulator about the bot role's policies")
     assert "SimulatePrincipalPolicy" in note.detail
     assert "SimulateCustomPolicy" in note.detail
 
@@ -527,7 +527,7 @@ def test_without_leave_to_simulate_doctor_says_it_could_not_check(account: Accou
 
     assert finding.render() == (
         f"✗ U0ALICE (Alice) → {account.approver_role_arn}: could not check: your credentials "
-        "may not use IAM's policy simulator\n"
+        "may not iam:SimulatePrincipalPolicy\n"
         "    fix: run doctor with credentials that may iam:SimulatePrincipalPolicy, "
         "iam:SimulateCustomPolicy and iam:GetRole"
     )
