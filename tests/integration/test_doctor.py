@@ -512,6 +512,29 @@ def test_a_deny_on_decisions_in_the_approver_role_is_reported(account: Account) 
     )
 
 
+def test_a_person_mapped_to_a_role_that_does_not_exist_is_told_to_re_map(
+    account: Account,
+) -> None:
+    gone = f"arn:aws:iam::{ACCOUNT}:role/prod-deleted-approver"
+    account.client("iam").put_role_policy(
+        RoleName="prod-bot", PolicyName="also", PolicyDocument=allow(["sts:*"], gone)
+    )
+    account.map_user("U0DAN", gone, "Dan")
+
+    [finding] = wrong(account.findings())
+
+    assert (finding.subject, finding.detail) == (f"U0DAN (Dan) → {gone}", "no such role")
+    assert finding.fix.endswith("signoff users map U0DAN --role <approver role ARN> --name <name>")
+
+
+def test_a_bot_role_that_does_not_exist_is_named(account: Account) -> None:
+    missing = f"arn:aws:iam::{ACCOUNT}:role/prod-bot-typo"
+
+    [finding] = wrong(account.findings(bot_role_arn=missing))
+
+    assert finding.detail == f"the bot role {missing} does not exist"
+
+
 def test_without_leave_to_simulate_doctor_says_it_could_not_check(account: Account) -> None:
     doctor = account.doctor()
     iam = account.client("iam")
