@@ -1,4 +1,5 @@
-"""Reading policy documents as IAM and Lambda return them (no evaluation: IAM simulates)."""
+"""Policy documents as IAM and Lambda return them, and IAM's wildcards for the one policy doctor
+reads itself: the notice function's resource policy (IAM's simulator judges roles, not Lambda's)."""
 
 from __future__ import annotations
 
