@@ -230,11 +230,9 @@ NOT_FOR_FUNCTION_ROLES = {
     # `signoff doctor`, under the operator's own credentials.
     "dynamodb:DescribeTable": "signoff doctor",
     "iam:GetPolicy": "signoff doctor",
-    "iam:GetPolicyVersion": "signoff doctor",
     "iam:GetRole": "signoff doctor",
-    "iam:GetRolePolicy": "signoff doctor",
-    "iam:ListAttachedRolePolicies": "signoff doctor",
-    "iam:ListRolePolicies": "signoff doctor",
+    "iam:SimulateCustomPolicy": "signoff doctor",
+    "iam:SimulatePrincipalPolicy": "signoff doctor",
     "lambda:GetPolicy": "signoff doctor",
     # The source scan matches a method name across services: only Secrets Manager's is called.
     "dynamodb:PutResourcePolicy": "not called (secretsmanager's put_resource_policy is)",

@@ -57,21 +57,17 @@ def test_every_builtin_handler_for_signoffs_services_is_still_among_those_kept()
 @mock_aws
 def test_a_kept_handler_still_runs_iam_policies_come_back_decoded() -> None:
     # botocore's after-call.iam handler turns IAM's URL-encoded policy documents into dicts.
-    policy = {
+    trust = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}],
+        "Statement": [{"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
     }
     iam = boto3.client("iam", region_name=REGION)
-    trust = {"Version": "2012-10-17", "Statement": []}
     iam.create_role(RoleName="fake-role", AssumeRolePolicyDocument=json.dumps(trust))
-    iam.put_role_policy(
-        RoleName="fake-role", PolicyName="deny-all", PolicyDocument=json.dumps(policy)
-    )
 
     lambda_iam = LambdaSession(REGION).client("iam")
-    got = lambda_iam.get_role_policy(RoleName="fake-role", PolicyName="deny-all")
+    got = lambda_iam.get_role(RoleName="fake-role")
 
-    assert got["PolicyDocument"] == policy
+    assert got["Role"]["AssumeRolePolicyDocument"] == trust
 
 
 def test_credentials_in_the_environment_are_read_from_it_alone() -> None:
