@@ -4,8 +4,8 @@ botocore reads a service's whole API model when a client is made: SSM's is 1.6 M
 DynamoDB's 0.6 MB, plus a 1.3 MB endpoints file that covers every AWS service. The functions call
 a few dozen operations, so `make package` writes models cut down to exactly those (documentation
 stripped) into the artifact's `aws_models/`, and the template points botocore's documented
-`AWS_DATA_PATH` at it (docs/decisions/trimmed-aws-models.md). Nothing here is committed: the
-models come from the botocore installed from the lock, the one the artifact ships.
+`AWS_DATA_PATH` at it (docs/decisions/0014-trimmed-aws-models.md). Nothing here is committed:
+the models come from the botocore installed from the lock, the one the artifact ships.
 
 Which operations: every `client.<operation>(...)` and `get_paginator("<operation>")` that bot/
 and handlers/ call, found in their source, plus the calls libraries make on our clients

@@ -1,12 +1,13 @@
 """The AWS session the Lambda functions make their clients with: botocore's, as shipped.
 
 It is botocore's session, not boto3's: importing boto3 costs a cold start its resource factory
-and s3transfer for nothing these functions use (docs/decisions/botocore-session.md). The CLI and
-the sandbox keep boto3; both kinds of session make clients through `client(service, **options)`.
+and s3transfer for nothing these functions use (docs/decisions/0006-botocore-session.md). The
+CLI and the sandbox keep boto3; both kinds of session make clients through `client(service,
+**options)`.
 
 Where botocore reads its service models is botocore's documented `AWS_DATA_PATH`: the deployed
 functions point it at the models `make package` trims to Signoff's calls
-(docs/decisions/trimmed-aws-models.md); without it, botocore's own models are read.
+(docs/decisions/0014-trimmed-aws-models.md); without it, botocore's own models are read.
 """
 
 from __future__ import annotations

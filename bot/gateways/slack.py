@@ -167,9 +167,9 @@ def _new_tls_context() -> SSLContext:
     return context
 
 
-# The one TLS context of every HTTPS call to Slack in this process (docs/decisions/shared-slack-
-# tls-context.md): given none, urllib makes a context for every connection and loads the
-# system's CA certificates into it, and slack_sdk opens a connection for every call.
+# The one TLS context of every HTTPS call to Slack in this process (docs/decisions/0008-shared-
+# tls.md): given none, urllib makes a context for every connection and loads the system's CA
+# certificates into it, and slack_sdk opens a connection for every call.
 _SHARED_TLS = Once(_new_tls_context)
 
 
