@@ -53,10 +53,10 @@ def recorded_digest(lock: Path) -> str | None:
     return first.removeprefix(HEADER) if first.startswith(HEADER) else None
 
 
-def stale(pyproject: Path = PYPROJECT, locks: tuple[Path, ...] = (RUNTIME, DEV)) -> list[Path]:
-    """The locks not compiled from pyproject.toml as it is now."""
-    digest = dependencies_digest(pyproject)
-    return [lock for lock in locks if recorded_digest(lock) != digest]
+def stale(pyproject: Path | None = None, locks: tuple[Path, ...] | None = None) -> list[Path]:
+    """The locks (both, by default) not compiled from pyproject.toml as it is now."""
+    digest = dependencies_digest(pyproject or PYPROJECT)
+    return [lock for lock in locks or (RUNTIME, DEV) if recorded_digest(lock) != digest]
 
 
 def compile_locks(uv: str) -> None:
