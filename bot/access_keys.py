@@ -26,7 +26,7 @@ from bot.gateways.iam import EXECUTION_TAG, AccessKeyGateway, IamUserDenied
 from bot.gateways.key_requests import KeyRequestRecords
 from bot.gateways.runs import RunReader, RunSummary
 from bot.gateways.slack import SlackGateway, reply_key
-from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
+from bot.gateways.tables import ApprovalStore, AuditLog, CardItem, IdentityStore
 from bot.models import Approval, CardRef, Outcome, Verdict, principal_matches
 
 logger = logging.getLogger(__name__)
@@ -54,6 +54,8 @@ _TOLD = "key-outcome#done"
 # A card that shows a key request's outcome ranks above every state of its approval step
 # (Approval.rank stays below 2000), so a late sync of the step cannot render it without.
 _OUTCOME_RANK = 1_000_000
+# Outcomes of runs whose approval may have passed: the card alone cannot tell which.
+_AFTER_APPROVAL = frozenset({OutcomeKind.ISSUED, OutcomeKind.REFUSED, OutcomeKind.FAILED})
 _SETTLED = timedelta(hours=2)
 
 Clock = Callable[[], datetime]
@@ -299,22 +301,22 @@ class KeyRequestService:
                     ),
                 )
             )
-        parts.append(
-            self._once(execution_id, "key-outcome#card", lambda: self._show_on_card(outcome))
-        )
+        card = self._card(execution_id)
+        if card is not None and outcome.kind in _AFTER_APPROVAL:
+            parts.append(
+                self._once(
+                    execution_id, "key-outcome#card", lambda: self._show_on_card(card, outcome)
+                )
+            )
         if all(parts):
             self._store.claim(execution_id, _TOLD)
         return any(parts)
 
-    def _show_on_card(self, outcome: KeyOutcome) -> None:
+    def _show_on_card(self, card: CardItem, outcome: KeyOutcome) -> None:
         """An approved card says what came of it: "Approved" alone reads as "key issued"."""
         approval = self._approval(outcome.execution_id)
         if approval is None or approval.outcome is not Outcome.APPROVED:
             return  # a rejected, timed-out or cancelled card already says all there is
-        cards = [c for c in self._store.cards(outcome.execution_id) if c.ref is not None]
-        if not cards:
-            return
-        card = cards[0]
         rank = approval.rank + _OUTCOME_RANK
         if card.ref is None or not self._store.raise_rank(
             approval.execution_id, card.step_name, rank, approval.outcome
@@ -455,8 +457,12 @@ class KeyRequestService:
             return None
 
     def _thread(self, execution_id: str) -> CardRef | None:
+        card = self._card(execution_id)
+        return (card.thread_ref or card.ref) if card else None
+
+    def _card(self, execution_id: str) -> CardItem | None:
         cards = [c for c in self._store.cards(execution_id) if c.ref is not None]
-        return (cards[0].thread_ref or cards[0].ref) if cards else None
+        return cards[0] if cards else None
 
     def _once(self, execution_id: str, key: str, send: Callable[[], object]) -> bool:
         """Send once however often the outcome is seen; a failed send can be retried."""
@@ -573,9 +579,7 @@ class KeyIssuer:
         self._keys.issue_into_secret(user, name, readers, tags)
         return KeyReport(KeyStatus.ISSUED, user, name)
 
-    def _recorded(
-        self, approval: Approval, request: IssueKeyPayload
-    ) -> RecordedKeyRequest | None:
+    def _recorded(self, approval: Approval, request: IssueKeyPayload) -> RecordedKeyRequest | None:
         """The request Signoff recorded for this run, if it is one: the record its `RequestId`
         names, bound to this execution (the first that claims it, should the binding after the
         start have failed), with the same IAM user, requester and reason in SSM and payload."""

@@ -497,23 +497,23 @@ def _start_as(session: Any, **parameters: list[str]) -> str:
 def test_whoever_starts_the_runbook_cannot_name_its_approvers(
     keys: Keys, user_session: Callable[[str], Any]
 ) -> None:
-    # The review's repro: any IAM user starts the runbook for dave, naming themself approver.
+    # The review's repro: any IAM user starts the runbook for dave, naming themself approver
+    # (then approves it: before the fix, that issued dave a key).
     mallory = user_session("mallory")
     with pytest.raises(ClientError) as refused:
-        execution_id = _start_as(
+        _start_as(
             mallory,
             IamUser=["dave"],
             RequesterSlackId=["U0DAVE"],
             RequestReason=["need it"],
             Approvers=[f"arn:aws:iam::{ACCOUNT}:user/mallory"],
             MinRequiredApprovals=["1"],
+            AutomationAssumeRole=[f"arn:aws:iam::{ACCOUNT}:role/MalloryRunbooks"],
         )
-        keys.world.settle()
-        mallory.client("ssm", region_name="us-east-1").send_automation_signal(
-            AutomationExecutionId=execution_id, SignalType="Approve"
-        )
-        keys.world.settle()
-    assert refused.value.response["Error"]["Code"] == "InvalidAutomationExecutionParametersException"
+    keys.world.settle()
+    assert (
+        refused.value.response["Error"]["Code"] == "InvalidAutomationExecutionParametersException"
+    )
     assert "Approvers" in str(refused.value)
     assert keys.keys() == [] and keys.secrets() == []
 
