@@ -98,7 +98,9 @@ class FakeSlack:
         self.dms: list[tuple[str, str]] = []
         self.replies: list[tuple[CardRef, str]] = []
         self.reply_keys: list[PostKey | None] = []
+        self.updates: list[tuple[CardRef, list[dict[str, Any]]]] = []
         self.fail_next_dm = False
+        self.fail_next_update = False
 
     def dm(self, user: str, text: str) -> CardRef:
         if self.fail_next_dm:
@@ -106,6 +108,12 @@ class FakeSlack:
             raise TransientError("Slack did not answer chat.postMessage")
         self.dms.append((user, text))
         return CardRef("D0" + user, "1.1")
+
+    def update(self, ref: CardRef, text: str, blocks: list[Any]) -> None:
+        if self.fail_next_update:
+            self.fail_next_update = False
+            raise TransientError("Slack did not answer chat.update")
+        self.updates.append((ref, [b.to_dict() for b in blocks]))
 
     def reply(self, ref: CardRef, text: str, *, key: PostKey | None = None) -> CardRef:
         self.replies.append((ref, text))
@@ -389,6 +397,28 @@ def test_issued_key_dms_the_secret_name_and_the_exact_command_once(env: Env) -> 
     assert name in thread and "<@U0DAVE>" in thread
     assert "get-secret-value" not in thread
     assert [r["event"] for r in env.audit.events(eid)] == ["access_key_outcome"]
+
+
+def test_an_approved_card_whose_key_was_not_issued_says_so_once_and_stays_so(env: Env) -> None:
+    eid = env.finished_run(payload={"status": "key_limit", "iam_user": "dave"})
+    env.approval(eid, Outcome.APPROVED, Decision(BOB, Verdict.APPROVE))
+    env.store.claim_card(eid, "ApproveKey", "C0KEYS")
+    env.store.set_card_ts(eid, "ApproveKey", CardRef("C0KEYS", "100.1"))
+    env.slack.fail_next_update = True
+
+    with pytest.raises(TransientError):
+        env.service.notify_outcome(eid)  # Slack failed the card: a redelivery shows it
+    env.service.notify_outcome(eid)
+    env.service.notify_outcome(eid)
+
+    [(ref, blocks)] = env.slack.updates
+    text = json.dumps(blocks)
+    assert ref == CardRef("C0KEYS", "100.1")
+    assert "*Approved* by <@U0BOB>" in text
+    assert "No access key was created for `dave`" in text and "already has 2 access keys" in text
+    # A late sync of the approval step finds the card showing a later state: no re-render.
+    approval = env.automation.approvals[eid]
+    assert not env.store.raise_rank(eid, "ApproveKey", approval.rank, approval.outcome)
 
 
 def test_a_rejection_dms_who_rejected_and_why(env: Env) -> None:
