@@ -27,7 +27,7 @@ from bot.gateways.key_requests import KeyRequestRecords
 from bot.gateways.runs import RunReader, RunSummary
 from bot.gateways.slack import SlackGateway, reply_key
 from bot.gateways.tables import ApprovalStore, AuditLog, CardItem, IdentityStore
-from bot.models import Approval, CardRef, Outcome, Verdict, principal_matches
+from bot.models import Approval, Outcome, Verdict, principal_matches
 
 logger = logging.getLogger(__name__)
 
@@ -288,7 +288,8 @@ class KeyRequestService:
                     iam_user=outcome.iam_user,
                     secret_name=outcome.secret_name,
                 )
-        thread = self._thread(execution_id)
+        card = self._card(execution_id)
+        thread = (card.thread_ref or card.ref) if card else None
         if thread is not None:
             parts.append(
                 self._once(
@@ -301,7 +302,6 @@ class KeyRequestService:
                     ),
                 )
             )
-        card = self._card(execution_id)
         if card is not None and outcome.kind in _AFTER_APPROVAL:
             parts.append(
                 self._once(
@@ -455,10 +455,6 @@ class KeyRequestService:
             return self._automation.get_approval(execution_id)
         except ApprovalNotFound:
             return None
-
-    def _thread(self, execution_id: str) -> CardRef | None:
-        card = self._card(execution_id)
-        return (card.thread_ref or card.ref) if card else None
 
     def _card(self, execution_id: str) -> CardItem | None:
         cards = [c for c in self._store.cards(execution_id) if c.ref is not None]
