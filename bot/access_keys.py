@@ -54,8 +54,8 @@ _TOLD = "key-outcome#done"
 # A card that shows a key request's outcome ranks above every state of its approval step
 # (Approval.rank stays below 2000), so a late sync of the step cannot render it without.
 _OUTCOME_RANK = 1_000_000
-# Outcomes of runs whose approval may have passed: the card alone cannot tell which.
-_AFTER_APPROVAL = frozenset({OutcomeKind.ISSUED, OutcomeKind.REFUSED, OutcomeKind.FAILED})
+# Outcomes that may follow an approval without a key: "Approved" alone would read as issued.
+_NO_KEY_AFTER_APPROVAL = frozenset({OutcomeKind.REFUSED, OutcomeKind.FAILED})
 _SETTLED = timedelta(hours=2)
 
 Clock = Callable[[], datetime]
@@ -302,7 +302,7 @@ class KeyRequestService:
                     ),
                 )
             )
-        if card is not None and outcome.kind in _AFTER_APPROVAL:
+        if card is not None and outcome.kind in _NO_KEY_AFTER_APPROVAL:
             parts.append(
                 self._once(
                     execution_id, "key-outcome#card", lambda: self._show_on_card(card, outcome)
@@ -313,7 +313,7 @@ class KeyRequestService:
         return any(parts)
 
     def _show_on_card(self, card: CardItem, outcome: KeyOutcome) -> None:
-        """An approved card says what came of it: "Approved" alone reads as "key issued"."""
+        """An approved card whose key was not issued says so: "Approved" alone reads as issued."""
         approval = self._approval(outcome.execution_id)
         if approval is None or approval.outcome is not Outcome.APPROVED:
             return  # a rejected, timed-out or cancelled card already says all there is

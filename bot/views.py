@@ -411,15 +411,9 @@ def key_outcome_dm(outcome: KeyOutcome) -> str:
 
 
 def key_request_card(approval: Approval, outcome: KeyOutcome) -> list[Block]:
-    """An approved key request's card once its runbook has ended: the approval, then what came
-    of it, so "Approved" never stands alone over a key that was not issued."""
-    if outcome.kind is OutcomeKind.ISSUED and outcome.secret_name:
-        line = (
-            f":key: Access key issued for IAM user `{escape(outcome.iam_user)}`, stored in "
-            f"Secrets Manager as `{escape(outcome.secret_name)}`."
-        )
-    else:
-        line = _key_outcome_line(outcome)
+    """An approved key request's card once it ended without a key: the approval, then why no
+    key was created, so "Approved" never stands alone over a key that was not issued."""
+    line = _key_outcome_line(outcome)
     return [
         *approval_card(approval),
         SectionBlock(text=MarkdownTextObject(text=truncate(line, _SECTION_MAX))),

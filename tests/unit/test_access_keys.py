@@ -381,10 +381,13 @@ def test_issued_key_dms_the_secret_name_and_the_exact_command_once(env: Env) -> 
     env.store.claim_card(eid, "ApproveKey", "C0KEYS")
     env.store.set_card_ts(eid, "ApproveKey", CardRef("C0KEYS", "100.1"))
 
+    env.approval(eid, Outcome.APPROVED, Decision(BOB, Verdict.APPROVE))
+
     outcome = env.service.notify_outcome(eid)
     env.service.notify_outcome(eid)  # EventBridge delivers again
 
     assert outcome is not None and outcome.kind is OutcomeKind.ISSUED
+    assert env.slack.updates == []  # "Approved" is the truth: the card stays as it is
     [(user, text)] = env.slack.dms
     assert user == "U0DAVE"
     assert (

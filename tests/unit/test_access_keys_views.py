@@ -130,10 +130,3 @@ def test_an_approved_card_whose_key_was_not_issued_says_so(status: KeyStatus, sa
     assert "*Approved* by <@U0BOB>" in text
     assert "No access key was created for `dave`" in text and says in text
     assert not any(b.to_dict()["type"] == "actions" for b in blocks)
-
-
-def test_an_approved_card_whose_key_was_issued_names_the_secret_not_how_to_read_it() -> None:
-    blocks = views.key_request_card(_approved_card(), outcome(OutcomeKind.ISSUED, secret_name=NAME))
-    text = json.dumps([b.to_dict() for b in blocks])
-    assert f"Access key issued for IAM user `dave`, stored in Secrets Manager as `{NAME}`" in text
-    assert "get-secret-value" not in text
