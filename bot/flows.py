@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +25,13 @@ from bot.errors import (
     TransientError,
 )
 from bot.gateways.automation import AutomationGateway
-from bot.gateways.flowstore import FlowItem, FlowStore, LevelItem, Membership, TaskClaim
+from bot.gateways.flowstore import (
+    FlowItem,
+    FlowStore,
+    LevelItem,
+    Membership,
+    TaskClaim,
+)
 from bot.gateways.slack import PostKey, PostUnconfirmed, SlackGateway, reply_key
 from bot.gateways.stepfunctions import StepFunctionsGateway, TaskClosed
 from bot.gateways.tables import AuditLog
@@ -36,6 +43,10 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 ChannelFor = Callable[[str | None, str | None], str]
 
+# The document parameter that carries a level's handle: an opaque id of the task in Signoff's
+# table. The token itself never goes to SSM, where ssm:GetAutomationExecution shows parameters.
+HANDLE_PARAMETER = "SignoffHandle"
+# Where executions started before handles carry their token (an upgrade's in-flight levels).
 TOKEN_PARAMETER = "SfnToken"  # noqa: S105 - the document parameter's name, not a secret
 INVALID_INPUT = "Signoff.InvalidInput"
 # What Step Functions is told when a level's approval ends without a decision.
@@ -51,6 +62,7 @@ _STALE_CLAIM = timedelta(minutes=2)
 # How a parent execution that ended without our result shows on the root message.
 _ENDED = {"FAILED": Outcome.FAILED, "TIMED_OUT": Outcome.TIMED_OUT, "ABORTED": Outcome.CANCELLED}
 _MAX_RENDERS = 5
+_HANDLE = re.compile(r"^[A-Za-z0-9_-]{32}$")  # secrets.token_urlsafe(24)
 _ROOT_UNCONFIRMED = "root-unconfirmed"  # a root post that went unanswered, so may have landed
 
 
@@ -252,6 +264,7 @@ class FlowTracker:
         audit: AuditLog,
         channel_for: ChannelFor,
         now: Clock,
+        document: str,
     ) -> None:
         self._flows = flows
         self._sfn = sfn
@@ -259,6 +272,7 @@ class FlowTracker:
         self._audit = audit
         self._channel_for = channel_for
         self._now = now
+        self._document = document
 
     # -- hooks ---------------------------------------------------------------------------------
 
@@ -272,13 +286,14 @@ class FlowTracker:
 
     def complete(self, approval: Approval) -> None:
         """Complete a closed approval's Step Functions task, once however often it is called."""
-        self._completion(approval)
+        self._completion(approval, self.bound(approval))
 
     def observe(self, approval: Approval) -> None:
-        closed_code = self._completion(approval)
-        member = self.membership(approval)
-        if member is None:
+        bound = self.bound(approval)
+        closed_code = self._completion(approval, bound)
+        if bound is None:
             return
+        member = bound[0]
         flow = self._flows.flow(member.flow_id)
         if flow is None:
             logger.warning("flow record missing", extra={"flow_id": member.flow_id})
@@ -295,19 +310,57 @@ class FlowTracker:
     # -- what the hooks and FlowService share ------------------------------------------------------
 
     def membership(self, approval: Approval) -> Membership | None:
-        """The flow and level of an approval: by its execution, else by its task token's hash.
+        """Where an approval's card goes: its flow and level, if Signoff started it for one.
 
-        The token's record is written before the execution starts, so an SNS notice that races
-        the start still finds the flow. An execution without the `SfnToken` parameter was not
-        started by FlowService: it is in no flow, and nothing is read to say so.
+        By the execution Signoff recorded after starting it; else, while that record is not
+        written yet (an SNS notice can race the start), by its pending handle. That only places
+        a card: nothing is completed or recorded for an approval until `bound` says so.
         """
-        token = approval.parameter(TOKEN_PARAMETER)
-        if not token:
-            return None  # FlowService starts every level with its token: not a flow's
+        if not self._may_be_flows(approval):
+            return None
         member = self._flows.member(approval.execution_id)
         if member is not None:
             return member
-        return self._flows.task(task_key(token))
+        handle = approval.parameter(HANDLE_PARAMETER)
+        task = self._flows.handle(handle) if handle and _HANDLE.match(handle) else None
+        if task is None or task.execution_id not in {None, approval.execution_id}:
+            return None  # no such task, or it is another execution's
+        return task.member
+
+    def bound(self, approval: Approval) -> tuple[Membership, str] | None:
+        """The level and task token of an approval Signoff started for that level; else None.
+
+        Only Signoff's own record decides: the execution id its StartAutomationExecution
+        returned, bound to the task's handle in its table. Nothing an execution carries
+        (parameters, outputs, tags) is trusted on its own, so a copied handle or a stolen
+        token in someone else's execution (of any document, started by anyone) completes
+        nothing.
+        """
+        if not self._may_be_flows(approval):
+            return None
+        execution_id = approval.execution_id
+        member = self._flows.member(execution_id)
+        if member is None:
+            return None
+        if member.handle:
+            task = self._flows.handle(member.handle)
+            if task is None or task.execution_id != execution_id:
+                return None
+            return member, task.token.get_secret_value()
+        # Started before handles: its SfnToken counts only as the token Signoff recorded (by
+        # hash) for this very execution.
+        token = approval.parameter(TOKEN_PARAMETER)
+        known = self._flows.task(task_key(token)) if token else None
+        if token is None or known is None or known.execution_id != execution_id:
+            return None
+        return member, token
+
+    def _may_be_flows(self, approval: Approval) -> bool:
+        # FlowService starts only Signoff's document, always with a handle (before handles:
+        # with the token): anything else is in no flow, and nothing is read to say so.
+        return approval.document_name == self._document and bool(
+            approval.parameter(HANDLE_PARAMETER) or approval.parameter(TOKEN_PARAMETER)
+        )
 
     def level_channel(self, approval: Approval) -> str:
         return self._channel_for(approval.notification_arn, approval.document_name)
@@ -404,21 +457,29 @@ class FlowTracker:
 
     # -- the Step Functions task -------------------------------------------------------------------
 
-    def _completion(self, approval: Approval) -> str | None:
+    def _completion(self, approval: Approval, bound: tuple[Membership, str] | None) -> str | None:
         # Safe to repeat: a task already completed is not sent twice, and how that went (the
         # code, when Step Functions had stopped waiting) is read back.
-        token = approval.parameter(TOKEN_PARAMETER)
-        if approval.outcome.is_open or not token:
+        if approval.outcome.is_open:
             return None
-        return self._complete(approval, token, self.membership(approval))
+        if bound is None:
+            if approval.parameter(HANDLE_PARAMETER) or approval.parameter(TOKEN_PARAMETER):
+                # A handle or token Signoff did not start this execution with: copied, stolen.
+                logger.warning(
+                    "not completing a task for an execution Signoff did not start for it",
+                    extra={"execution_id": approval.execution_id},
+                )
+            return None
+        member, token = bound
+        return self._complete(approval, token, member)
 
-    def _complete(self, approval: Approval, token: str, member: Membership | None) -> str | None:
+    def _complete(self, approval: Approval, token: str, member: Membership) -> str | None:
         """Tell Step Functions how the level ended, once; the closed code if it stopped waiting."""
         execution_id = approval.execution_id
         if not self._flows.claim_completion(execution_id, self._now() - _STALE_CLAIM):
             return self._flows.completion_closed_code(execution_id)
-        subject = member.flow_id if member else execution_id
-        level = member.level if member else None
+        subject = member.flow_id
+        level = member.level
         try:
             if approval.outcome is Outcome.APPROVED or approval.outcome is Outcome.REJECTED:
                 self._sfn.send_task_success(token, task_output(approval, level))
@@ -589,10 +650,11 @@ class FlowTracker:
 class FlowService:
     """Flow B's entry: the child state machine asks for one level's approval.
 
-    Starts Signoff's approval document with the task token as `SfnToken` (the token stays in
-    AWS: SSM parameters and a SHA-256 in DynamoDB) and records which flow and level the
-    execution is. Bad input fails the task at once with `Signoff.InvalidInput`, so the flow never
-    waits on an approval that cannot exist.
+    Keeps the task token in Signoff's table under a random handle, starts Signoff's approval
+    document with the handle as `SignoffHandle` (SSM never sees the token), and binds the
+    handle to the execution id the start returned: only that execution completes the task.
+    Bad input fails the task at once with `Signoff.InvalidInput`, so the flow never waits on an
+    approval that cannot exist.
 
     It calls no Slack: the level's card (and the flow's root message) come from flow A, as for
     every approval: the step's SNS notice, its EventBridge "Waiting" event or the reconciler,
@@ -635,7 +697,8 @@ class FlowService:
                 request.flow_id,
             )
         key = task_key(token)
-        claim = self._flows.claim_task(key, request.member, self._now() - _STALE_CLAIM)
+        handle = secrets.token_urlsafe(24)
+        claim = self._flows.claim_task(key, request.member, handle, self._now() - _STALE_CLAIM)
         if claim is not TaskClaim.WON:
             # A retried invocation: the first one started (or is starting) the approval.
             known = self._flows.task(key)
@@ -656,22 +719,27 @@ class FlowService:
                 description=request.ssm_description,
             )
         )
+        # The token is recorded, bound to this level and pending, before anything starts.
+        self._flows.put_handle(handle, token, request.member)
         try:
-            execution_id = self._automation.start(self._document, _parameters(request, token))
+            execution_id = self._automation.start(self._document, _parameters(request, handle))
         except InvalidRequest as refused:
             try:
                 result = self.refuse(
                     token, f"Signoff cannot start this approval: {refused}", request.flow_id
                 )
             except Exception:
-                self._flows.release_task(key)
+                self._release(key, handle)
                 raise
             self._flows.finish_task(key, _REFUSED)
+            self._flows.release_handle(handle)
             return result
         except Exception:
-            self._flows.release_task(key)
+            self._release(key, handle)
             raise
-        member = Membership(request.flow_id, request.level, request.levels, execution_id)
+        # Bound first: until it is, no event or reconciler pass can complete the task.
+        self._flows.bind_handle(handle, execution_id)
+        member = Membership(request.flow_id, request.level, request.levels, execution_id, handle)
 
         def show_level() -> None:
             if self._flows.start_level(
@@ -706,6 +774,10 @@ class FlowService:
             "flow_id": request.flow_id,
             "level": request.level,
         }
+
+    def _release(self, key: str, handle: str) -> None:
+        self._flows.release_handle(handle)
+        self._flows.release_task(key)
 
     def reconcile(self) -> dict[str, int]:
         """Re-read every level still shown as waiting, so no task waits on a lost event.
@@ -798,14 +870,14 @@ def task_cause(approval: Approval, level: int | None) -> str:
     return f"{what} {where} {how}. {approval.console_url}"
 
 
-def _parameters(request: StartApprovalRequest, token: str) -> dict[str, list[str]]:
+def _parameters(request: StartApprovalRequest, handle: str) -> dict[str, list[str]]:
     parameters = {
         "Description": [request.ssm_description],
         "Message": [request.ssm_message],
         "NotificationArn": [request.ssm_notification_arn],
         "Approvers": list(request.ssm_approvers),
         "MinRequiredApprovals": [str(request.ssm_min_required_approvals)],
-        TOKEN_PARAMETER: [token],
+        HANDLE_PARAMETER: [handle],
     }
     if request.ssm_automation_assume_role:
         parameters["AutomationAssumeRole"] = [request.ssm_automation_assume_role]

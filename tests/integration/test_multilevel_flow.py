@@ -133,6 +133,18 @@ class MultiLevel:
         raise AssertionError(f"timed out waiting for {what}")
 
 
+def tokens_scheduled(flow: MultiLevel) -> list[str]:
+    """Every task token the children handed to start_approval (their execution history)."""
+    tokens = []
+    for child in flow.children():
+        history = flow.sfn.get_execution_history(executionArn=child["executionArn"])["events"]
+        for event in history:
+            if "taskScheduledEventDetails" in event:
+                parameters = json.loads(event["taskScheduledEventDetails"]["parameters"])
+                tokens.append(str(parameters["Payload"]["token"]))
+    return tokens
+
+
 def header(message: dict[str, Any]) -> str:
     blocks = message.get("blocks") or []
     return str(blocks[0]["text"]["text"]) if blocks and blocks[0]["type"] == "header" else ""
@@ -189,7 +201,7 @@ def flow(
     handlers.start_approval.services.cache_clear()
     # Every task token is a secret: the world's leak scan (tests/conftest.py) looks for each in
     # what Slack saw and in every log record once the test is over.
-    watched_secrets.update(a["Parameters"]["SfnToken"][0] for a in multilevel.approvals())
+    watched_secrets.update(tokens_scheduled(multilevel))
 
 
 def test_all_levels_approved_in_slack_end_the_parent_at_approved(flow: MultiLevel) -> None:
@@ -323,13 +335,144 @@ def test_the_task_token_stays_inside_aws(flow: MultiLevel) -> None:
     flow.decide(2, ACTION_REJECT, comment="no")
     flow.finished(parent)
 
-    tokens = [a["Parameters"]["SfnToken"][0] for a in flow.approvals()]
-    assert len(tokens) == 2 and all(tokens)
+    tokens = [level_token(flow, level) for level in (1, 2)]
+    # SSM (whose executions anyone with ssm:GetAutomationExecution reads) gets a handle only.
+    approvals = flow.approvals()
+    ssm = json.dumps(approvals, default=str)
+    assert not any(token in ssm for token in tokens)
+    handles = [a["Parameters"]["SignoffHandle"][0] for a in approvals]
+    assert len(set(handles)) == 2 and all(len(h) == 32 for h in handles)
+    assert all(
+        "SfnToken" not in a["Parameters"] or a["Parameters"]["SfnToken"] == [""] for a in approvals
+    )
     slack = json.dumps(
         [flow.world.control("GET", "calls"), flow.world.control("GET", "interactions")]
     )
     assert not any(token in slack for token in tokens)
+    # Signoff's table keeps each token once, under its handle, bound to its execution.
     table = flow.world.session.resource("dynamodb", region_name=REGION).Table("signoff-approvals")
-    stored = json.dumps(table.scan()["Items"], default=str)
-    assert not any(token in stored for token in tokens), "only its SHA-256 is kept"
+    items = table.scan()["Items"]
+    holding = [i for i in items if any(t in json.dumps(i, default=str) for t in tokens)]
+    assert sorted(str(i["pk"]) for i in holding) == sorted(f"HANDLE#{h}" for h in handles)
+    bound = {str(i["pk"]).removeprefix("HANDLE#"): i["execution_id"] for i in holding}
+    assert bound == {
+        a["Parameters"]["SignoffHandle"][0]: a["AutomationExecutionId"] for a in approvals
+    }
     # The fixture hands the tokens to the leak scan, which also reads every log record.
+
+
+# -- stolen task tokens (issue 25, High) ---------------------------------------------------------
+
+# The attacker's own runbook: one aws:approve step whose approvers the starter chooses, plus
+# every parameter Signoff's approval document has, so a copy of a real level's parameters fits.
+ATTACKER_DOCUMENT = """
+schemaVersion: "0.3"
+description: Not Signoff's
+parameters:
+  Description: {type: String, default: x}
+  Message: {type: String, default: x}
+  NotificationArn: {type: String, default: ""}
+  Approvers: {type: StringList}
+  MinRequiredApprovals: {type: Integer, default: 1}
+  AutomationAssumeRole: {type: String, default: ""}
+  SfnToken: {type: String, default: ""}
+  SignoffHandle: {type: String, default: ""}
+mainSteps:
+  - name: Approve
+    action: aws:approve
+    inputs:
+      Message: "{{ Message }}"
+      NotificationArn: "{{ NotificationArn }}"
+      Approvers: "{{ Approvers }}"
+      MinRequiredApprovals: "{{ MinRequiredApprovals }}"
+    isEnd: true
+"""
+
+
+def level_token(flow: MultiLevel, level: int) -> str:
+    """The level's task token, as it leaked anywhere (here: the child's execution history)."""
+    for child in flow.children():
+        history = flow.sfn.get_execution_history(executionArn=child["executionArn"])["events"]
+        for event in history:
+            scheduled = event.get("taskScheduledEventDetails")
+            if scheduled:
+                payload = json.loads(scheduled["parameters"])["Payload"]
+                if payload.get("level") == level:
+                    return str(payload["token"])
+    raise AssertionError(f"no level {level} task was scheduled")
+
+
+def attack(flow: MultiLevel, document: str, parameters: dict[str, list[str]]) -> str:
+    """As an IAM role that is no approver: start `document`, approve it yourself; its id."""
+    world = flow.world
+    mallory = world.add_role("Mallory", "ssm")
+    creds = world.client("sts").assume_role(RoleArn=mallory, RoleSessionName="U0MALLORY")[
+        "Credentials"
+    ]
+    ssm = world.session.client(
+        "ssm",
+        region_name=REGION,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    started = ssm.start_automation_execution(
+        DocumentName=document, Parameters={**parameters, "Approvers": [mallory]}
+    )
+    execution_id = str(started["AutomationExecutionId"])
+    world.settle()
+    world.client("lambda").invoke(FunctionName="signoff-reconcile", Payload=b"{}")
+    world.settle()
+    ssm.send_automation_signal(AutomationExecutionId=execution_id, SignalType="Approve")
+    world.settle()
+    # Its result event (Signoff's document) and the next reconciler pass have run.
+    world.client("lambda").invoke(FunctionName="signoff-reconcile", Payload=b"{}")
+    world.settle()
+    return execution_id
+
+
+@pytest.mark.parametrize("document", ["attacker's own", "Signoff's"])
+def test_a_stolen_level_token_does_not_pass_the_level(flow: MultiLevel, document: str) -> None:
+    parent = flow.start()
+    flow.card(1)
+    [real] = flow.approvals()
+    # Everything SSM shows of the real level (its token or handle), plus the leaked token.
+    stolen = {k: list(v) for k, v in real["Parameters"].items()}
+    stolen["SfnToken"] = [level_token(flow, 1)]
+    if document == "attacker's own":
+        flow.world.add_document("Mallory-Approve", ATTACKER_DOCUMENT)
+        name = "Mallory-Approve"
+    else:
+        name = flow.world.env["SIGNOFF_APPROVAL_DOCUMENT"]
+
+    forged = attack(flow, name, stolen)
+
+    assert flow.world.execution_status(forged) == "Success"  # the attacker's approval ended
+    flow.world.settle()
+    assert stopped(flow.sfn, parent) is None, "the flow still waits on level 1's approvers"
+    assert [c["status"] for c in flow.children()] == ["RUNNING"], "level 2 never started"
+    assert "Level2" not in flow.entered_states(parent)
+    assert not [e for e in flow.world.audit(forged) if e["event"] == "task_completed"]
+    # The real approvers still decide the level.
+    flow.decide(1, ACTION_APPROVE)
+    flow.wait(lambda: "Level2" in flow.entered_states(parent) or None, "level 2 to start")
+
+
+def test_a_start_approval_replayed_starts_no_second_automation(flow: MultiLevel) -> None:
+    parent = flow.start()
+    flow.card(1)
+    [child] = flow.children()
+    history = flow.sfn.get_execution_history(executionArn=child["executionArn"])["events"]
+    [scheduled] = [
+        e["taskScheduledEventDetails"] for e in history if "taskScheduledEventDetails" in e
+    ]
+    payload = json.loads(scheduled["parameters"])["Payload"]
+
+    answer = flow.world.client("lambda").invoke(
+        FunctionName=START_FUNCTION, Payload=json.dumps(payload).encode()
+    )
+
+    result = json.loads(answer["Payload"].read())
+    assert result["result"] == "already_started"
+    assert len(flow.approvals()) == 1
+    assert stopped(flow.sfn, parent) is None
