@@ -72,6 +72,7 @@ class InvalidFlowInput(SignoffError):
 
 # -- the payload ---------------------------------------------------------------------------------
 
+_LEVEL_FIELD = re.compile(r"^level\d+_")
 _EXECUTION_ARN = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:\s]+:[^:\s]+$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:(?P<name>[A-Za-z0-9_-]{1,256})$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
@@ -94,6 +95,8 @@ EXPECTED = {
     "ssm_automation_assume_role": "an IAM role ARN for Automation to run as, or empty",
     "ssm_description": "text, at most 1024 characters",
     "ssm_message": "text, at most 4096 characters (the aws:approve limit)",
+    "confirmation_url": "text (the page the approvers review)",
+    "confirmation_file": "text (the file the approvers review)",
     "ssm_notification_arn": "an SNS topic ARN whose name starts with `Automation` "
     "(SSM's service role may publish only to those)",
     "ssm_approvers": "1 to 10 approvers (IAM user names, user ARNs, role ARNs or assumed-role "
@@ -126,6 +129,7 @@ class StartApprovalRequest(msgspec.Struct, frozen=True, kw_only=True):
     @classmethod
     def from_event(cls, event: object) -> StartApprovalRequest:
         """Read and check the payload; InvalidPayload names every bad key, in this order."""
+        event = _with_level(event)
         fields = Fields(event)
         token = fields.text("token", rule=_token_length)
         flow_id = fields.text("flow_id", rule=_flow_arn)
@@ -149,12 +153,72 @@ class StartApprovalRequest(msgspec.Struct, frozen=True, kw_only=True):
                 "ssm_min_required_approvals", low=1, high=10
             ),
         )
+        if fields.ok("levels", "level") and level == 1 and isinstance(event, Mapping):
+            _check_later_levels(fields, event.get("flow_input"), levels)
         fields.check()
         return request
 
     @property
     def member(self) -> Membership:
         return Membership(flow_id=self.flow_id, level=self.level, levels=self.levels)
+
+
+def _with_level(event: object) -> object:
+    """The payload with its flow, level and levels, read from the child's input if not given.
+
+    Signoff's child passes its own id and input (`execution_id`, `execution_input`) rather
+    than reading level keys that a caller may not pass: seed 000's parent, for one, passes
+    none. Such a caller gets a one-level approval of its own (the child's execution is its
+    flow), not levels of a flow that would each claim to be its first and last.
+    """
+    if not isinstance(event, Mapping) or "level" in event:
+        return event  # the flow's keys given directly (or nothing to read them from)
+    given = event.get("execution_input")
+    if not isinstance(given, Mapping):
+        return event
+    merged = dict(event)
+    if "level" in given:
+        merged["flow_id"] = given.get("AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID")
+        merged["level"] = given["level"]
+        merged["levels"] = given.get("levels")
+        if "flow_input" in given:
+            merged["flow_input"] = given["flow_input"]
+    else:
+        merged |= {"flow_id": event.get("execution_id"), "level": 1, "levels": 1}
+    return {k: v for k, v in merged.items() if v is not None}
+
+
+# What the parent reads for each level (`levelN_<key>` in the flow's input).
+_LEVEL_KEYS = (
+    "ssm_notification_arn",
+    "ssm_approvers",
+    "ssm_min_required_approvals",
+    "confirmation_url",
+    "confirmation_file",
+)
+
+
+def _check_later_levels(fields: Fields, flow_input: object, levels: int) -> None:
+    """At level 1, refuse a flow whose later levels could not start, before anyone decides.
+
+    The parent passes its whole input to level 1 (`flow_input`). A later level's key that is
+    missing would fail the parent (States.Runtime) and a bad one would fail that level, both
+    only after the levels before it were approved.
+    """
+    if not isinstance(flow_input, Mapping):
+        return  # not passed (another caller, or a parent deployed before this check)
+    later = Fields(flow_input)
+    for n in range(2, levels + 1):
+        later.text(f"level{n}_ssm_notification_arn", rule=_topic)
+        later.parsed(f"level{n}_ssm_approvers", _approvers, ())
+        later.whole_number(f"level{n}_ssm_min_required_approvals", low=1, high=10)
+        later.text(f"level{n}_confirmation_url")
+        later.text(f"level{n}_confirmation_file")
+    try:
+        later.check()
+    except InvalidPayload as bad:
+        for field, problem in bad.problems:
+            fields.problem(field, problem)
 
 
 def _token_length(value: str) -> None:
@@ -223,9 +287,15 @@ def describe_invalid_input(error: InvalidPayload) -> str:
             what = "token is not a usable task token"
         else:
             what = f"{field} {problem}"
-        expected = EXPECTED.get(field)
+        expected = EXPECTED.get(_LEVEL_FIELD.sub("", field))
         problems.append(f"{what}; expected {expected}" if expected else what)
-    return "Signoff cannot start this approval: " + "; ".join(problems) + "."
+    cause = "Signoff cannot start this approval: " + "; ".join(problems) + "."
+    if any(_LEVEL_FIELD.match(field) for field, _ in error.problems):
+        cause += (
+            " No level was started. Add or fix them in the flow's input and start the flow "
+            "again (the stack's StepFunctionsInputExample output shows every key)."
+        )
+    return cause
 
 
 def root_key(flow_id: str) -> PostKey:
@@ -692,8 +762,9 @@ class FlowService:
             return self.refuse(
                 token,
                 f"Signoff cannot start this approval: ssm_doc_name is {request.ssm_doc_name!r}; "
-                f"expected {self._document!r}, the approval document this function may start "
-                "(or leave ssm_doc_name out).",
+                f"expected {self._document!r}, the approval document this function may start: "
+                f'set ssm_doc_name to "{self._document}" or to "" in the flow\'s input '
+                "(the stack's ApprovalDocumentName output names it).",
                 request.flow_id,
             )
         key = task_key(token)
@@ -817,7 +888,8 @@ class FlowService:
 
     def refuse_payload(self, event: object, error: InvalidPayload) -> dict[str, Any]:
         """A payload that failed validation: refuse it through its token, if it has a usable one."""
-        raw = event if isinstance(event, Mapping) else {}
+        given = _with_level(event)
+        raw = given if isinstance(given, Mapping) else {}
         token = raw.get("token")
         usable = isinstance(token, str) and 1 <= len(token) <= 2048
         flow_id = raw.get("flow_id")

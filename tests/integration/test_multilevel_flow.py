@@ -305,28 +305,82 @@ def test_the_parent_of_a_timed_out_level_names_the_timeout(
     assert "timed out with 0 of 1 approvals" in failure
 
 
-def test_a_malformed_level_input_fails_its_task_as_invalid_input(flow: MultiLevel) -> None:
+def test_a_malformed_later_level_fails_the_flow_before_anyone_decides(flow: MultiLevel) -> None:
     parent = flow.start(level2_ssm_notification_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:Approvals")
-    flow.decide(1, ACTION_APPROVE)
     result = flow.finished(parent)
 
     assert result["status"] == "FAILED"
-    [_, child] = sorted(flow.children(), key=lambda c: c["startDate"])
+    [child] = flow.children()
     assert child["status"] == "FAILED" and child["error"] == "Signoff.InvalidInput"
-    assert len(flow.approvals()) == 1, "no approval was started for the malformed level"
+    assert flow.approvals() == [], "no approval was started: nobody decides in vain"
     [refusal] = [e for e in flow.world.audit(parent) if e["event"] == "invalid_input"]
-    assert "ssm_notification_arn names the topic 'Approvals'" in refusal["cause"]
+    assert "level2_ssm_notification_arn names the topic 'Approvals'" in refusal["cause"]
     assert "starts with `Automation`" in refusal["cause"]
+    assert "level2_ssm_notification_arn" in (result.get("cause") or "")
 
 
-def test_a_malformed_level_input_is_named_in_the_flows_failure(flow: MultiLevel) -> None:
-    parent = flow.start(level2_ssm_notification_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:Approvals")
-    flow.decide(1, ACTION_APPROVE)
+def test_a_missing_level_3_key_fails_the_flow_before_level_1_starts(flow: MultiLevel) -> None:
+    flow.input.pop("level3_ssm_approvers")
+    parent = flow.start()
     result = flow.finished(parent)
 
-    [_, child] = sorted(flow.children(), key=lambda c: c["startDate"])
-    assert "ssm_notification_arn" in (child.get("cause") or "")
-    assert "ssm_notification_arn" in (result.get("cause") or "")
+    assert result["status"] == "FAILED"
+    assert flow.approvals() == []
+    cause = result.get("cause") or ""
+    assert "level3_ssm_approvers is missing" in cause
+    assert "start the flow again" in cause
+    assert "Level2" not in flow.entered_states(parent)
+
+
+def test_an_empty_ssm_doc_name_runs_signoffs_document(flow: MultiLevel) -> None:
+    # What the refusal of another document name advises.
+    parent = flow.start(ssm_doc_name="")
+    flow.decide(1, ACTION_APPROVE)
+
+    flow.wait(lambda: "Level2" in flow.entered_states(parent) or None, "level 2 to start")
+    assert flow.approvals()[0]["DocumentName"] == flow.world.env["SIGNOFF_APPROVAL_DOCUMENT"]
+
+
+def test_seed_000s_parent_runs_signoffs_child_as_a_reusable_component(flow: MultiLevel) -> None:
+    # The seed's own caller passes no level metadata: each level is an approval of its own.
+    definition = (FIXTURE.parent / "sfn_approval_parent.json").read_text()
+    role = flow.world.client("iam").get_role(RoleName="signoff-bot")["Role"]["Arn"]
+    seed_parent = flow.sfn.create_state_machine(
+        name="StepFunctionsCallerForApprovalFlow",
+        definition=definition.replace("${ChildStateMachineArn}", flow.child_arn),
+        roleArn=role,
+    )["stateMachineArn"]
+    parent = flow.sfn.start_execution(stateMachineArn=seed_parent, input=json.dumps(flow.input))[
+        "executionArn"
+    ]
+
+    for level in LEVELS:
+        waiting = flow.wait(
+            lambda: (
+                [a for a in flow.approvals() if a["AutomationExecutionStatus"] == "Waiting"] or None
+            ),
+            f"level {level}'s approval",
+        )
+        [approval] = waiting
+        assert approval["Parameters"]["Approvers"] == [flow.roles[level]]
+        creds = flow.world.client("sts").assume_role(
+            RoleArn=flow.roles[level], RoleSessionName=f"U0{APPROVERS[level].upper()}"
+        )["Credentials"]
+        flow.world.session.client(
+            "ssm",
+            region_name=REGION,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        ).send_automation_signal(
+            AutomationExecutionId=approval["AutomationExecutionId"], SignalType="Approve"
+        )
+        flow.world.settle()
+    result = flow.finished(parent)
+
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    assert json.loads(result["output"])["is_approved"] is True
+    assert sorted(c["status"] for c in flow.children()) == ["SUCCEEDED"] * 3
 
 
 def test_the_task_token_stays_inside_aws(flow: MultiLevel) -> None:
@@ -397,7 +451,7 @@ def level_token(flow: MultiLevel, level: int) -> str:
             scheduled = event.get("taskScheduledEventDetails")
             if scheduled:
                 payload = json.loads(scheduled["parameters"])["Payload"]
-                if payload.get("level") == level:
+                if payload["execution_input"].get("level") == level:
                     return str(payload["token"])
     raise AssertionError(f"no level {level} task was scheduled")
 

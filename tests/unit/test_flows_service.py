@@ -478,6 +478,15 @@ def test_another_document_name_fails_the_task_with_invalid_input(flows: Flows) -
     kind, sent_token, body = flows.sfn.calls[0]
     assert (kind, sent_token, body["error"]) == ("failure", token(1), "Signoff.InvalidInput")
     assert "ssm_doc_name" in body["cause"] and "'Signoff-Approval'" in body["cause"]
+    # Leaving the key out fails the parent's own state (States.Runtime): advise what works.
+    assert "leave ssm_doc_name out" not in body["cause"]
+    assert 'set ssm_doc_name to "Signoff-Approval" or to ""' in body["cause"]
+
+
+def test_an_empty_document_name_starts_signoffs_document(flows: Flows) -> None:
+    flows.start(1, ssm_doc_name="")
+
+    assert [document for document, _ in flows.automation.started] == [DOCUMENT]
 
 
 def test_ssm_refusing_the_parameters_fails_the_task_with_its_reason(flows: Flows) -> None:
