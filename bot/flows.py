@@ -210,7 +210,7 @@ def _check_later_levels(fields: Fields, flow_input: object, levels: int) -> None
     later = Fields(flow_input)
     for n in range(2, levels + 1):
         later.text(f"level{n}_ssm_notification_arn", rule=_topic)
-        later.parsed(f"level{n}_ssm_approvers", _approvers, ())
+        later.parsed(f"level{n}_ssm_approvers", _approvers, tuple[str, ...]())
         later.whole_number(f"level{n}_ssm_min_required_approvals", low=1, high=10)
         later.text(f"level{n}_confirmation_url")
         later.text(f"level{n}_confirmation_file")
