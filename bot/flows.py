@@ -363,7 +363,7 @@ class FlowTracker:
         closed_code = self._completion(approval, bound)
         if bound is None:
             return
-        member = bound[0]
+        member = bound
         flow = self._flows.flow(member.flow_id)
         if flow is None:
             logger.warning("flow record missing", extra={"flow_id": member.flow_id})
@@ -397,33 +397,33 @@ class FlowTracker:
             return None  # no such task, or it is another execution's
         return task.member
 
-    def bound(self, approval: Approval) -> tuple[Membership, str] | None:
-        """The level and task token of an approval Signoff started for that level; else None.
+    def bound(self, approval: Approval) -> Membership | None:
+        """The level of an approval Signoff started for it; else None.
 
         Only Signoff's own record decides: the execution id its StartAutomationExecution
-        returned, bound to the task's handle in its table. Nothing an execution carries
-        (parameters, outputs, tags) is trusted on its own, so a copied handle or a stolen
-        token in someone else's execution (of any document, started by anyone) completes
-        nothing.
+        returned (`EXEC#<id>`, written by nobody else). Nothing an execution carries
+        (parameters, outputs, tags) counts on its own, so someone else's execution, of any
+        document, with a copied handle or a stolen token, is in no flow and completes nothing.
         """
         if not self._may_be_flows(approval):
             return None
+        return self._flows.member(approval.execution_id)
+
+    def _task_token(self, approval: Approval, member: Membership) -> str | None:
+        """The level's token, from Signoff's table, for the execution bound to its handle."""
         execution_id = approval.execution_id
-        member = self._flows.member(execution_id)
-        if member is None:
-            return None
         if member.handle:
             task = self._flows.handle(member.handle)
             if task is None or task.execution_id != execution_id:
                 return None
-            return member, task.token.get_secret_value()
+            return task.token.get_secret_value()
         # Started before handles: its SfnToken counts only as the token Signoff recorded (by
         # hash) for this very execution.
         token = approval.parameter(TOKEN_PARAMETER)
         known = self._flows.task(task_key(token)) if token else None
         if token is None or known is None or known.execution_id != execution_id:
             return None
-        return member, token
+        return token
 
     def _may_be_flows(self, approval: Approval) -> bool:
         # FlowService starts only Signoff's document, always with a handle (before handles:
@@ -527,12 +527,13 @@ class FlowTracker:
 
     # -- the Step Functions task -------------------------------------------------------------------
 
-    def _completion(self, approval: Approval, bound: tuple[Membership, str] | None) -> str | None:
+    def _completion(self, approval: Approval, member: Membership | None) -> str | None:
         # Safe to repeat: a task already completed is not sent twice, and how that went (the
         # code, when Step Functions had stopped waiting) is read back.
         if approval.outcome.is_open:
             return None
-        if bound is None:
+        token = self._task_token(approval, member) if member else None
+        if member is None or token is None:
             if approval.parameter(HANDLE_PARAMETER) or approval.parameter(TOKEN_PARAMETER):
                 # A handle or token Signoff did not start this execution with: copied, stolen.
                 logger.warning(
@@ -540,7 +541,6 @@ class FlowTracker:
                     extra={"execution_id": approval.execution_id},
                 )
             return None
-        member, token = bound
         return self._complete(approval, token, member)
 
     def _complete(self, approval: Approval, token: str, member: Membership) -> str | None:
