@@ -141,7 +141,9 @@ def approval_card(approval: Approval, context: CardContext | None = None) -> lis
         )
     )
     blocks.append(DividerBlock())
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=status_line(approval))))
+    # Fifty approvers' names (an output list's maximum) can outgrow a section's 3000 characters.
+    status = truncate(status_line(approval), _SECTION_MAX)
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=status)))
     if approval.outcome.is_open:
         value = card_value(approval)
         blocks.append(

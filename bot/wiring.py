@@ -178,7 +178,12 @@ def build_services(
         settings=settings,
         approvals=approvals,
         notices=NoticeService(approvals),
-        results=ResultService(approvals, key_requests),
+        results=ResultService(
+            approvals,
+            key_requests,
+            store=store,
+            own_documents=(settings.approval_document, settings.access_key_document),
+        ),
         automation=automation,
         identities=identities,
         audit=audit,

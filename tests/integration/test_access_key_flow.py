@@ -27,7 +27,7 @@ from bot.views import (
     KEY_USER_BLOCK,
 )
 from sandbox.template import load_template, ssm_document_content
-from tests.support.world import ACCOUNT, APPROVER_ROLE, World
+from tests.support.world import ACCOUNT, APPROVER_ROLE, World, result_patterns
 
 KEY_DOCUMENT = "Signoff-AccessKey"
 KEY_PATH = "/signoff-keys/"  # the deployment's KeyUserPath
@@ -106,7 +106,8 @@ class Keys:
 
     def drop_result_events(self) -> None:
         """EventBridge is best-effort: from now on, no status event of a key request arrives."""
-        self.world.client("events").remove_targets(Rule="signoff-ssm-status-keys", Ids=["result"])
+        for rule in result_patterns():
+            self.world.client("events").remove_targets(Rule=f"signoff-{rule}", Ids=["result"])
 
     def reconcile(self) -> dict[str, int]:
         answer = self.world.client("lambda").invoke(FunctionName="signoff-reconcile", Payload=b"{}")
@@ -145,10 +146,8 @@ def keys(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Keys]:
     issuer_arn = world.add_function(
         ISSUER, "handlers.issue_access_key.lambda_handler", env, timeout=60
     )
+    # The world's EventBridge rules (the template's) route this document's events too.
     world.add_document(KEY_DOCUMENT, key_document(world.topic_arn, issuer_arn))
-    world.route_to_result(
-        "signoff-ssm-status-keys", {"source": ["aws.ssm"], "detail": {"Definition": [KEY_DOCUMENT]}}
-    )
     iam = world.client("iam")
     for user in ("dave", "erin"):
         iam.create_user(UserName=user, Path=KEY_PATH)

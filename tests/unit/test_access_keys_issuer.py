@@ -6,10 +6,12 @@ import json
 import traceback
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
 import boto3
+import msgspec
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -17,6 +19,7 @@ from moto import mock_aws
 from bot.access_key_models import IssueKeyPayload
 from bot.access_keys import KeyIssuer, secret_name
 from bot.errors import ApprovalNotFound, ServiceError
+from bot.gateways.automation import AutomationGateway
 from bot.gateways.dynamo import TableAt
 from bot.gateways.iam import EXECUTION_TAG, AccessKeyGateway, read_policy
 from bot.gateways.tables import AuditLog
@@ -292,3 +295,86 @@ def test_a_failure_midway_leaves_no_secret_no_key_and_no_key_in_the_error(failin
         everything = "".join(traceback.format_exception(raised.value))
         for secret in env.iam.secrets_seen:
             assert secret not in everything
+
+
+class RealShapeSsm:
+    """GetAutomationExecution of an approved key request, decisions as a real account returns
+    them: each ApproverDecisions element a JSON string with the verdict under `Decision`."""
+
+    def __init__(self, element: str) -> None:
+        self.element = element
+
+    def get_automation_execution(self, AutomationExecutionId: str) -> dict[str, Any]:
+        return {
+            "AutomationExecution": {
+                "AutomationExecutionId": AutomationExecutionId,
+                "DocumentName": DOC,
+                "AutomationExecutionStatus": "InProgress",
+                "Parameters": {"IamUser": ["dave"], "RequesterSlackId": ["U0DAVE"]},
+                "StepExecutionsTruncated": False,
+                "StepExecutions": [
+                    {
+                        "StepName": "ApproveKey",
+                        "Action": "aws:approve",
+                        "StepStatus": "Success",
+                        "Inputs": {"Approvers": f'["arn:aws:iam::{ACCT}:role/SignoffApprover"]'},
+                        "Outputs": {
+                            "ApprovalStatus": ["Approved"],
+                            "ApproverDecisions": [self.element],
+                        },
+                    }
+                ],
+            }
+        }
+
+
+UPSTREAM_ELEMENT = (
+    Path(__file__).parents[1] / "fixtures" / "upstream" / "ssm_approver_decisions_element.json"
+).read_text()
+
+
+@pytest.mark.parametrize(
+    ("element", "approver"),
+    [
+        (UPSTREAM_ELEMENT, "xxx"),
+        (UPSTREAM_ELEMENT.replace('"xxx"', json.dumps(BOB)), BOB),
+    ],
+    ids=["verbatim", "approver-changed-to-a-real-session"],
+)
+def test_a_key_is_issued_when_ssm_records_the_approval_in_its_real_shape(
+    env: Env, element: str, approver: str
+) -> None:
+    issuer = KeyIssuer(
+        document=DOC,
+        secret_prefix="",
+        admin_role_arn=ADMIN_ROLE,
+        key_user_path="/",
+        automation=AutomationGateway(RealShapeSsm(element), REGION),  # type: ignore[arg-type]
+        keys=AccessKeyGateway(env.iam, env.sm),  # type: ignore[arg-type]
+        audit=env.audit,
+        now=lambda: NOW,
+    )
+
+    report = issuer.issue(
+        request=IssueKeyPayload(execution_id=EID, iam_user="dave", requester="U0DAVE")
+    )
+
+    assert report["status"] == "issued"
+    assert len(env.keys()) == 1
+    tags = {
+        t["Key"]: t["Value"]
+        for t in env.secrets.describe_secret(SecretId=report["secret_name"])["Tags"]
+    }
+    assert tags["signoff:approvers"] == approver
+
+
+def test_a_quorum_ssm_met_with_one_person_twice_issues_nothing(env: Env) -> None:
+    # If SSM counted a repeated principal toward MinRequiredApprovals (AWS does not say it does
+    # not), the issuer still wants that many distinct people.
+    env.approve(Decision(BOB, Verdict.APPROVE), Decision(BOB, Verdict.APPROVE))
+    env.automation.approvals[EID] = msgspec.structs.replace(
+        env.automation.approvals[EID], min_required=2
+    )
+
+    assert env.issue()["status"] == "not_approved"
+    assert env.keys() == []
