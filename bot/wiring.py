@@ -133,6 +133,7 @@ def build_services(
         audit=audit,
         channel_for=settings.channel_for,
         now=now,
+        document=settings.approval_document,
     )
     approvals = ApprovalService(
         automation=automation,

@@ -25,7 +25,8 @@ SEED_APPROVAL_PARAMETERS = {
     "NotificationArn",
     "Approvers",
     "MinRequiredApprovals",
-    "SfnToken",
+    "SfnToken",  # accepted for the seed's callers, never read by Signoff
+    "SignoffHandle",  # what start_approval passes instead of the task token
 }
 
 
