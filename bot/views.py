@@ -41,7 +41,7 @@ COMMENT_MAX = 512  # SSM's limit on each Payload value (SendAutomationSignal)
 _HEADER_MAX = 150
 _SECTION_MAX = 3000
 _FIELD_MAX = 2000
-_SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_SLACK_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 
 _OUTCOME_ICONS = {
     Outcome.WAITING: ":hourglass_flowing_sand:",
@@ -60,9 +60,52 @@ class CardContext(msgspec.Struct, frozen=True):
     levels: int | None = None
 
 
-def escape(text: str) -> str:
-    """Slack mrkdwn control characters escaped, so user text cannot mention, link or format."""
+# Bidirectional controls (embeddings, overrides, isolates, marks): one of them in a comment or a
+# reason can make a card read backwards ("approve" shown where "evorppa" was typed, a file name
+# whose extension seems to change). Shown text never needs them: they are dropped.
+_BIDI = dict.fromkeys(
+    [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C], None
+)
+# mrkdwn's formatting characters, replaced by look-alikes Slack does not read as markup, so a
+# reason cannot make itself bold, italic, struck out or code, nor close the code span it is in.
+# (Slack documents escaping only for &, < and >; it offers no escape for these.)
+_FORMATTING = str.maketrans({"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"})
+_CODE_FORMATTING = str.maketrans({"`": "\u02cb"})
+# ">" at the start of a line quotes it (also when it reaches Slack escaped as "&gt;").
+_QUOTE = re.compile(r"^(\s*)>", re.MULTILINE)
+
+
+def escape(text: str, *, code: bool = False) -> str:
+    """User text made inert in mrkdwn: it cannot mention, link, notify, format, quote or turn
+    itself around.
+
+    Slack's documented escaping (&, < and > as entities) stops `<!channel>`, `<@U…>` and links;
+    bidi controls are dropped; formatting characters become look-alikes. `code`: for text shown
+    inside a code span, where only a backtick could still do harm (an IAM user name or a
+    secret name keeps its `_`, so a command copied from the card still works).
+    """
+    text = text.translate(_BIDI)
+    text = text.translate(_CODE_FORMATTING if code else _FORMATTING)
+    if not code:
+        text = _QUOTE.sub("\\1\u203a", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def literal(text: str) -> str:
+    """User text as inline code: shown exactly as typed (a name, a command), never as markup."""
+    return f"`{escape(text, code=True)}`"
+
+
+def mention(slack_user_id: str) -> str:
+    """`<@U…>` for a Slack user id; anything else (a runbook's caller chose it) as inert text."""
+    if _SLACK_ID.fullmatch(slack_user_id):
+        return f"<@{slack_user_id}>"
+    return literal(slack_user_id)
+
+
+def refusal_text(message: str) -> str:
+    """A private note that something the person asked for is not possible, and why."""
+    return f":no_entry: {escape(message)}"
 
 
 def truncate(text: str, limit: int) -> str:
@@ -73,7 +116,7 @@ def principal_label(principal: str) -> str:
     """How a principal reads on a card: a Slack mention for a Signoff session, else its name."""
     if ":assumed-role/" in principal:
         session = principal.rsplit("/", 1)[-1]
-        if _SLACK_ID.match(session):
+        if _SLACK_ID.fullmatch(session):
             return f"<@{session}>"
         return escape("/".join(principal.split("/")[-2:]))
     if principal.startswith("arn:"):
@@ -135,7 +178,7 @@ def approval_card(approval: Approval, context: CardContext | None = None) -> lis
             elements=[
                 MarkdownTextObject(
                     text=f"Execution <{approval.console_url}|{approval.execution_id}> "
-                    f"· step `{escape(approval.step_name)}`"
+                    f"· step {literal(approval.step_name)}"
                 )
             ]
         )
@@ -176,12 +219,12 @@ def _fields(approval: Approval) -> list[MarkdownTextObject]:
     fields = []
     requester = approval.parameter("RequesterSlackId")
     if requester:
-        fields.append(("Requested by", f"<@{escape(requester)}>"))
+        fields.append(("Requested by", mention(requester)))
     elif approval.executed_by:
         fields.append(("Started by", principal_label(approval.executed_by)))
     iam_user = approval.parameter("IamUser")
     if iam_user:
-        fields.append(("Access key for", f"IAM user `{escape(iam_user)}`"))
+        fields.append(("Access key for", f"IAM user {literal(iam_user)}"))
     reason = approval.parameter("RequestReason")
     if reason:
         fields.append(("Reason", escape(reason)))
@@ -370,13 +413,13 @@ def key_request_errors(field: str, message: str) -> dict[str, str]:
 
 
 def key_request_refused_text(message: str) -> str:
-    return f":no_entry: No request started: {message}"
+    return f":no_entry: No request started: {escape(message)}"
 
 
 def key_request_started_text(request: KeyRequest) -> str:
     return (
         f":hourglass_flowing_sand: Requested an access key for IAM user "
-        f"`{escape(request.iam_user)}` (reason: {escape(truncate(request.reason, 300))}). "
+        f"{literal(request.iam_user)} (reason: {escape(truncate(request.reason, 300))}). "
         "Approvers have been asked in Slack; I will send you a DM with the outcome. "
         f"Execution `{request.execution_id}`."
     )
@@ -397,37 +440,37 @@ def read_secret_command(secret_name: str) -> str:
 
 def key_outcome_dm(outcome: KeyOutcome) -> str:
     """What the requester reads when their request has ended."""
-    user = f"`{escape(outcome.iam_user)}`"
+    user = literal(outcome.iam_user)
     if outcome.kind is OutcomeKind.ISSUED and outcome.secret_name:
         return (
             f":key: Your access key for IAM user {user} is ready. It is stored in AWS Secrets "
-            f"Manager as `{escape(outcome.secret_name)}`, which only {user} (and the key admins) "
+            f"Manager as {literal(outcome.secret_name)}, which only {user} (and the key admins) "
             "may read. Read it, signed in as that user, with:\n"
-            f"```{escape(read_secret_command(outcome.secret_name))}```"
+            f"```{escape(read_secret_command(outcome.secret_name), code=True)}```"
         )
     return f"{_key_outcome_line(outcome)}\nExecution `{outcome.execution_id}`."
 
 
 def key_outcome_thread(outcome: KeyOutcome) -> str:
     """The same outcome for the card's thread: who asked, what happened, no way to read a key."""
-    requester = f"<@{escape(outcome.requester)}>" if outcome.requester else "the requester"
+    requester = mention(outcome.requester) if outcome.requester else "the requester"
     if outcome.kind is OutcomeKind.ISSUED and outcome.secret_name:
         return (
-            f":key: Access key issued for IAM user `{escape(outcome.iam_user)}` and stored in "
-            f"Secrets Manager as `{escape(outcome.secret_name)}`; {requester} has been sent "
+            f":key: Access key issued for IAM user {literal(outcome.iam_user)} and stored in "
+            f"Secrets Manager as {literal(outcome.secret_name)}; {requester} has been sent "
             "how to read it."
         )
     return f"{_key_outcome_line(outcome)} ({requester} has been told.)"
 
 
 def _key_outcome_line(outcome: KeyOutcome) -> str:
-    user = f"`{escape(outcome.iam_user)}`"
+    user = literal(outcome.iam_user)
     if outcome.kind is OutcomeKind.REJECTED:
         by = ", ".join(principal_label(p) for p in outcome.decided_by) or "an approver"
         said = f": {escape(truncate(outcome.comment, COMMENT_MAX))}" if outcome.comment else "."
         return f":no_entry: The access key request for {user} was rejected by {by}{said}"
     if outcome.kind is OutcomeKind.REFUSED and outcome.refusal in _KEY_REFUSALS:
-        why = _KEY_REFUSALS[outcome.refusal].format(user=escape(outcome.iam_user))
+        why = _KEY_REFUSALS[outcome.refusal].format(user=escape(outcome.iam_user, code=True))
         return f":warning: No access key was created for {user}: {why}"
     if outcome.kind is OutcomeKind.TIMED_OUT:
         return (
@@ -603,7 +646,7 @@ def flow_outcome_text(flow: FlowState, error: str | None = None) -> str:
             f"{_OUTCOME_ICONS[Outcome.REJECTED]} *Flow rejected* at {at}"
             f"{' by ' + by if by else ''}.{later}"
         )
-    told = f" Step Functions was told (`{escape(error)}`), so the flow fails now." if error else ""
+    told = f" Step Functions was told ({literal(error)}), so the flow fails now." if error else ""
     why = {
         Outcome.TIMED_OUT: f"{at} timed out with {level.done} of {level.needed} approvals",
         Outcome.CANCELLED: f"the approval of {at} was cancelled before a decision",
@@ -617,7 +660,7 @@ def late_result_text(level: LevelState, count: int, code: str, flow_status: str 
     status = f" The flow's execution is {flow_status}." if flow_status else ""
     return (
         f":warning: Level {level.level} of {count} ended ({outcome}) after Step Functions had "
-        f"stopped waiting for it (`{escape(code)}`), so this result changes nothing.{status}"
+        f"stopped waiting for it ({literal(code)}), so this result changes nothing.{status}"
     )
 
 
