@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import datetime
 
 import msgspec
@@ -91,6 +92,11 @@ def escape(text: str, *, code: bool = False) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def looks_like_slack_user(text: str) -> bool:
+    """Whether `text` has the shape of a Slack user id (U…, W…); it proves nothing more."""
+    return _SLACK_ID.fullmatch(text) is not None
+
+
 def literal(text: str) -> str:
     """User text as inline code: shown exactly as typed (a name, a command), never as markup."""
     return f"`{escape(text, code=True)}`"
@@ -112,16 +118,35 @@ def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def principal_label(principal: str) -> str:
-    """How a principal reads on a card: a Slack mention for a Signoff session, else its name."""
+# Who a principal is, as Signoff's own mapping says: principal ARN → Slack user id, only for
+# the sessions Signoff itself opens for a mapped person (see ApprovalService.people).
+People = Mapping[str, str]
+
+
+def principal_label(principal: str, people: People | None = None) -> str:
+    """How a principal reads on a card: a mention for a person Signoff's mapping names, else
+    the principal itself, as inert text.
+
+    A role session's name proves nothing (anyone who may assume any listed role can call a
+    session `U0CAROL`), so with `people` only its entries become mentions. Without (views whose
+    callers do not pass a mapping yet: flows, access keys), a session named like a Slack id is
+    still shown as that person.
+    """
+    if people is not None:
+        user = people.get(principal)
+        return mention(user) if user else _raw_principal(principal)
     if ":assumed-role/" in principal:
         session = principal.rsplit("/", 1)[-1]
         if _SLACK_ID.fullmatch(session):
             return f"<@{session}>"
-        return escape("/".join(principal.split("/")[-2:]))
+    return _raw_principal(principal)
+
+
+def _raw_principal(principal: str) -> str:
+    # The ARN's resource: `user/ci`, `role/Deployer`, `assumed-role/Role/session`.
     if principal.startswith("arn:"):
-        return escape(principal.split(":", 5)[-1])
-    return escape(principal)
+        return literal(principal.split(":", 5)[-1])
+    return literal(principal)
 
 
 def slack_date(at: datetime) -> str:
@@ -140,7 +165,7 @@ def parse_card_value(value: str) -> tuple[str, str | None]:
     return execution_id, step or None
 
 
-def status_line(approval: Approval) -> str:
+def status_line(approval: Approval, people: People | None = None) -> str:
     """One line that says where the approval stands: "1 of 2 approvals — <@U1> approved: LGTM"."""
     done, needed = approval.progress
     icon = _OUTCOME_ICONS[approval.outcome]
@@ -148,19 +173,21 @@ def status_line(approval: Approval) -> str:
         line = f"{icon} *{done} of {needed} approval{'s' if needed != 1 else ''}*"
         if approval.decisions:
             last = approval.decisions[-1]
-            line += f" — {_decision_phrase(last.principal, last.verdict, last.comment)}"
+            line += f" — {_decision_phrase(last.principal, last.verdict, last.comment, people)}"
         return line
-    approved = ", ".join(principal_label(p) for p in approval.approved_by)
+    approved = ", ".join(principal_label(p, people) for p in approval.approved_by)
     rejecters = [d for d in approval.decisions if d.verdict is Verdict.REJECT]
     if approval.outcome is Outcome.APPROVED and approved:
         return f"{icon} *Approved* by {approved}"
     if approval.outcome is Outcome.REJECTED and rejecters:
         r = rejecters[0]
-        return f"{icon} *Rejected* — {_decision_phrase(r.principal, r.verdict, r.comment)}"
+        return f"{icon} *Rejected* — {_decision_phrase(r.principal, r.verdict, r.comment, people)}"
     return f"{icon} *{approval.outcome.label}*"
 
 
-def approval_card(approval: Approval, context: CardContext | None = None) -> list[Block]:
+def approval_card(
+    approval: Approval, context: CardContext | None = None, people: People | None = None
+) -> list[Block]:
     """The card approvers see: what, who asked, who may decide, quorum, deadline, buttons."""
     title = f"Approval: {approval.document_name}"
     if context and context.level:
@@ -172,7 +199,7 @@ def approval_card(approval: Approval, context: CardContext | None = None) -> lis
     blocks.append(
         SectionBlock(text=MarkdownTextObject(text=truncate(intro + message, _SECTION_MAX)))
     )
-    blocks.append(SectionBlock(fields=_fields(approval)))
+    blocks.append(SectionBlock(fields=_fields(approval, people)))
     blocks.append(
         ContextBlock(
             elements=[
@@ -184,7 +211,7 @@ def approval_card(approval: Approval, context: CardContext | None = None) -> lis
         )
     )
     blocks.append(DividerBlock())
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=status_line(approval))))
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=status_line(approval, people))))
     if approval.outcome.is_open:
         value = card_value(approval)
         blocks.append(
@@ -213,15 +240,15 @@ def card_text(approval: Approval) -> str:
     )
 
 
-def _fields(approval: Approval) -> list[MarkdownTextObject]:
+def _fields(approval: Approval, people: People | None) -> list[MarkdownTextObject]:
     done, needed = approval.progress
-    approvers = "\n".join(principal_label(a) for a in approval.approvers) or "_none_"
+    approvers = "\n".join(principal_label(a, people) for a in approval.approvers) or "_none_"
     fields = []
     requester = approval.parameter("RequesterSlackId")
     if requester:
         fields.append(("Requested by", mention(requester)))
     elif approval.executed_by:
-        fields.append(("Started by", principal_label(approval.executed_by)))
+        fields.append(("Started by", principal_label(approval.executed_by, people)))
     iam_user = approval.parameter("IamUser")
     if iam_user:
         fields.append(("Access key for", f"IAM user {literal(iam_user)}"))
@@ -238,10 +265,12 @@ def _fields(approval: Approval) -> list[MarkdownTextObject]:
     ]
 
 
-def _decision_phrase(principal: str, verdict: Verdict, comment: str) -> str:
+def _decision_phrase(
+    principal: str, verdict: Verdict, comment: str, people: People | None = None
+) -> str:
     verb = "approved" if verdict is Verdict.APPROVE else "rejected"
     said = f": {escape(truncate(comment, COMMENT_MAX))}" if comment else ""
-    return f"{principal_label(principal)} {verb}{said}"
+    return f"{principal_label(principal, people)} {verb}{said}"
 
 
 class DecisionTarget(msgspec.Struct, frozen=True):
@@ -323,13 +352,19 @@ def notice_modal(title: str, text: str) -> View:
     )
 
 
-def decision_text(principal: str, verdict: Verdict, comment: str, via: str = "Slack") -> str:
+def decision_text(
+    principal: str,
+    verdict: Verdict,
+    comment: str,
+    via: str = "Slack",
+    people: People | None = None,
+) -> str:
     icon = ":white_check_mark:" if verdict is Verdict.APPROVE else ":x:"
-    return f"{icon} {_decision_phrase(principal, verdict, comment)} (via {via})"
+    return f"{icon} {_decision_phrase(principal, verdict, comment, people)} (via {via})"
 
 
-def outcome_text(approval: Approval) -> str:
-    line = status_line(approval)
+def outcome_text(approval: Approval, people: People | None = None) -> str:
+    line = status_line(approval, people)
     follow = {
         Outcome.APPROVED: " The runbook continues.",
         Outcome.REJECTED: " The runbook stops here.",

@@ -7,6 +7,7 @@ re-invoking the function through Lambda's Invoke API), by the Slack emulator or 
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import urlencode
 
 import requests
@@ -246,3 +247,31 @@ def test_a_signed_request_from_another_workspace_or_app_is_refused(world: World)
 
     assert decisions(world, execution_id) == []
     assert calls(world) == before
+
+
+# -- attribution: a role session named like a Slack user is not that person -------------------
+
+
+def test_a_session_named_after_a_mapped_person_is_shown_as_itself(
+    world: World, assume_role: Any
+) -> None:
+    world.map_user("U0CAROL", "carol")  # carol decides through SignoffApprover, from Slack
+    execution_id = world.start_approval([OTHER_ROLE])
+    impostor = assume_role(OTHER_ROLE, "U0CAROL").client("ssm", region_name="us-east-1")
+
+    impostor.send_automation_signal(AutomationExecutionId=execution_id, SignalType="Approve")
+    world.settle()
+
+    card = world.card_text()
+    assert "Approved* by `assumed-role/SomeoneElse/U0CAROL`" in card
+    assert "<@U0CAROL>" not in card + json.dumps(world.thread())
+
+
+def test_carol_deciding_from_slack_is_shown_as_carol(world: World) -> None:
+    world.map_user("U0CAROL", "carol")
+    world.start_approval([APPROVER_ROLE])
+
+    world.decide("carol", ACTION_APPROVE, comment="fine")
+
+    assert "Approved* by <@U0CAROL>" in world.card_text()
+    assert any("<@U0CAROL> approved: fine (via Slack)" in t for t in world.thread())
