@@ -109,9 +109,16 @@ def mention(slack_user_id: str) -> str:
     return literal(slack_user_id)
 
 
+def escape_message(message: str) -> str:
+    """One of Signoff's own messages (a refusal), which may quote what someone typed: it can
+    neither mention, link nor turn around, and keeps its own `code` and *emphasis*."""
+    text = message.translate(_BIDI)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def refusal_text(message: str) -> str:
     """A private note that something the person asked for is not possible, and why."""
-    return f":no_entry: {escape(message)}"
+    return f":no_entry: {escape_message(message)}"
 
 
 def truncate(text: str, limit: int) -> str:
@@ -448,7 +455,7 @@ def key_request_errors(field: str, message: str) -> dict[str, str]:
 
 
 def key_request_refused_text(message: str) -> str:
-    return f":no_entry: No request started: {escape(message)}"
+    return f":no_entry: No request started: {escape_message(message)}"
 
 
 def key_request_started_text(request: KeyRequest) -> str:

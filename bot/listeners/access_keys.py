@@ -55,7 +55,7 @@ def register(app: App, keys: KeyRequestService) -> None:
         except UserFacingError as refusal:
             ack(
                 response_action="update",
-                view=views.notice_modal("Not started", views.escape(str(refusal))),
+                view=views.notice_modal("Not started", views.escape_message(str(refusal))),
             )
             return
         except ServiceError as failure:
@@ -63,7 +63,7 @@ def register(app: App, keys: KeyRequestService) -> None:
             logger.warning("key request not started", exc_info=True)
             ack(
                 response_action="update",
-                view=views.notice_modal("Not started", views.escape(str(failure))),
+                view=views.notice_modal("Not started", views.escape_message(str(failure))),
             )
             return
         ack(response_action="update", view=views.key_request_started_modal(request))

@@ -45,7 +45,7 @@ def register(app: App, approvals: ApprovalService, slack: SlackGateway) -> None:
         except UserFacingError as refusal:
             try:
                 slack.update_view(
-                    views.notice_modal("Not possible", views.escape(str(refusal))),
+                    views.notice_modal("Not possible", views.escape_message(str(refusal))),
                     external_id=_modal_external_id(body),
                 )
             except ServiceError:
@@ -88,7 +88,7 @@ def register(app: App, approvals: ApprovalService, slack: SlackGateway) -> None:
             slack.ephemeral(
                 target.channel,
                 user,
-                f":warning: Your decision was not sent. {views.escape(str(failure))}",
+                f":warning: Your decision was not sent. {views.escape_message(str(failure))}",
             )
 
     app.action(views.ACTION_APPROVE)(ack=on_card_approve_click, lazy=[on_card_click_check])

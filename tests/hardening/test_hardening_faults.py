@@ -257,7 +257,7 @@ def test_dynamodb_throttling_on_the_claim_is_retried(people: World, aws_faults: 
         "ProvisionedThroughputExceededException",
         count=3,
         table="signoff-approvals",
-        pk_prefix=execution_id,
+        pk_prefix=f"EXEC#{execution_id}",  # the decision claim's item
     )
 
     people.decide("alice", ACTION_APPROVE)
@@ -278,7 +278,7 @@ def test_dynamodb_throttled_beyond_retries_before_the_signal_tells_the_person(
         "ThrottlingException",
         count=BEYOND_RETRIES,
         table="signoff-approvals",
-        pk_prefix=execution_id,
+        pk_prefix=f"EXEC#{execution_id}",  # the decision claim's item
     )
 
     told_then_a_retry_lands(people, execution_id, "AWS was busy")
@@ -295,7 +295,7 @@ def test_dynamodb_not_answering_the_claim_tells_the_person_and_sends_nothing(
         timeout=True,
         count=BEYOND_RETRIES,
         table="signoff-approvals",
-        pk_prefix=execution_id,
+        pk_prefix=f"EXEC#{execution_id}",  # the decision claim's item
     )
 
     told_then_a_retry_lands(
@@ -334,7 +334,7 @@ def test_a_claim_that_half_failed_is_released_so_the_person_can_try_again(
         skip=1,
         count=BEYOND_RETRIES,
         table="signoff-approvals",
-        pk_prefix=execution_id,
+        pk_prefix=f"EXEC#{execution_id}",  # the decision claim's item
     )
 
     told_then_a_retry_lands(people, execution_id, "AWS was busy")

@@ -83,11 +83,6 @@ def hostile_of(texts_: list[str]) -> str:
             ),
             id="outcome",
         ),
-        pytest.param(lambda: views.refusal_text(f"no: {HOSTILE}"), id="private refusal"),
-        pytest.param(
-            lambda: views.notice_modal("Not possible", views.escape(HOSTILE)), id="refusal modal"
-        ),
-        pytest.param(lambda: views.key_request_refused_text(HOSTILE), id="key refusal"),
         pytest.param(
             lambda: views.key_request_started_text(
                 KeyRequest("U0DAVE", "dave", HOSTILE, execution_id="e")
@@ -117,6 +112,30 @@ def hostile_of(texts_: list[str]) -> str:
 def test_hostile_user_text_reaches_each_view_inert(built: object) -> None:
     made = built()  # type: ignore[operator]
     inert(hostile_of(texts(made)))
+
+
+@pytest.mark.parametrize(
+    "built",
+    [
+        pytest.param(lambda: views.refusal_text(f"no: {HOSTILE}"), id="private refusal"),
+        pytest.param(
+            lambda: views.notice_modal("Not possible", views.escape_message(f"no: {HOSTILE}")),
+            id="refusal modal",
+        ),
+        pytest.param(lambda: views.key_request_refused_text(HOSTILE), id="key refusal"),
+    ],
+)
+def test_a_refusal_quoting_hostile_text_cannot_mention_link_or_turn_around(
+    built: object,
+) -> None:
+    # Signoff's own refusals keep their `code` (e.g. "IAM user `ghost`"), so only specials and
+    # bidi controls are neutralised in them.
+    text = hostile_of(texts(built()))  # type: ignore[operator]
+    assert not BIDI.search(text)
+    assert not re.search(r"<[!@#h]", text)
+    assert views.refusal_text("IAM user `ghost` <!here>") == (
+        ":no_entry: IAM user `ghost` &lt;!here&gt;"
+    )
 
 
 def test_the_not_mapped_help_shows_its_placeholder_as_text() -> None:
