@@ -46,7 +46,7 @@ package: $(STAMP)
 aws-models: $(STAMP)
 	$(BIN)/python infra/aws_models.py
 
-# The three benchmarks (README, Performance), one after the other; each prints its figures and
+# The four benchmarks (docs/performance.md), one after the other; each prints its figures and
 # exits 1 when it misses its target, which does not stop the others (the leading -).
 bench: $(STAMP)
 	-$(BIN)/python bench/cold_start.py
