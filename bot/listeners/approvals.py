@@ -33,10 +33,13 @@ def register(app: App, approvals: ApprovalService, slack: SlackGateway) -> None:
 
     def on_card_click_check(body: dict[str, Any]) -> None:
         # Lazy: tell a person at once when they cannot decide, before they type a comment.
-        if not _is_card_click(body):
-            return
         target = _target_from_click(body)
         user = body["user"]["id"]
+        if not _is_card_click(body):
+            # Nothing to ask SSM about; the person still learns why nothing opened.
+            refusal = f"No automation execution {target.execution_id!r}."
+            slack.ephemeral(target.channel, user, views.refusal_text(refusal))
+            return
         try:
             approvals.check(user, target.execution_id, target.step_name)
         except ServiceError:
@@ -117,7 +120,7 @@ def _target_from_click(
     body: dict[str, Any], verdict: Verdict = Verdict.APPROVE
 ) -> views.DecisionTarget:
     action = body["actions"][0]
-    execution_id, step = views.parse_card_value(action["value"])
+    execution_id, step = views.parse_card_value(str(action.get("value") or ""))
     container = body.get("container", {})
     return views.DecisionTarget(
         execution_id=execution_id,

@@ -85,8 +85,11 @@ def test_a_button_value_that_names_no_execution_is_ignored(world: World) -> None
         assert response.status_code == 200
     world.settle()
 
-    assert world.control("GET", "calls")["calls"][before:] == []  # no modal, no note
+    # No modal and no SSM call; a private note says why, quoting the value inertly.
+    methods = [c["method"] for c in world.control("GET", "calls")["calls"][before:]]
+    assert methods == ["chat.postEphemeral"] * 3
     assert world.views("alice") == []
+    assert all("No automation execution" in t for t in world.ephemeral("alice"))
 
 
 # -- replays: a captured request sent again inside Slack's 5-minute window ---------------------
