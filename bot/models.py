@@ -79,10 +79,13 @@ class Approval(msgspec.Struct, frozen=True):
 
     @property
     def approved_by(self) -> tuple[str, ...]:
-        """Distinct principals that approved, in decision order."""
+        """Distinct principals that approved, in decision order.
+
+        An approval whose entry names nobody is not a principal to count: it could be anyone,
+        the requester included."""
         seen: dict[str, None] = {}
         for decision in self.decisions:
-            if decision.verdict is Verdict.APPROVE:
+            if decision.verdict is Verdict.APPROVE and decision.principal:
                 seen.setdefault(decision.principal)
         return tuple(seen)
 

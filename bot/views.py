@@ -218,7 +218,9 @@ def approval_card(
         )
     )
     blocks.append(DividerBlock())
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=status_line(approval, people))))
+    # Fifty approvers' names (an output list's maximum) can outgrow a section's 3000 characters.
+    status = truncate(status_line(approval, people), _SECTION_MAX)
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=status)))
     if approval.outcome.is_open:
         value = card_value(approval)
         blocks.append(
@@ -411,8 +413,10 @@ _KEY_REFUSALS = {
     KeyStatus.OUT_OF_PATH: "IAM user `{user}` is no longer under the IAM path Signoff may issue "
     "keys for (it was moved after the request). Ask an admin to move it back and ask again, or "
     "request the key another way.",
-    KeyStatus.NOT_APPROVED: "the issuer found no valid approval for it (an approval by the "
-    "requester does not count).",
+    KeyStatus.NOT_APPROVED: "the issuer found no valid approval for it (only the deployed key "
+    "approvers count, and an approval by the requester does not).",
+    KeyStatus.NOT_RECORDED: "Signoff did not start this request (its runbook was started "
+    "outside Slack, or copied from another request). Ask with `/request-key`.",
 }
 
 
@@ -491,6 +495,16 @@ def key_outcome_dm(outcome: KeyOutcome) -> str:
             f"```{escape(read_secret_command(outcome.secret_name), code=True)}```"
         )
     return f"{_key_outcome_line(outcome)}\nExecution `{outcome.execution_id}`."
+
+
+def key_request_card(approval: Approval, outcome: KeyOutcome) -> list[Block]:
+    """An approved key request's card once it ended without a key: the approval, then why no
+    key was created, so "Approved" never stands alone over a key that was not issued."""
+    line = _key_outcome_line(outcome)
+    return [
+        *approval_card(approval),
+        SectionBlock(text=MarkdownTextObject(text=truncate(line, _SECTION_MAX))),
+    ]
 
 
 def key_outcome_thread(outcome: KeyOutcome) -> str:

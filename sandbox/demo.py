@@ -19,6 +19,7 @@ from bot.gateways.tables import IdentityStore
 from bot.models import Identity
 from sandbox.provision import Stack, redeploy
 from sandbox.slack.workspace import Workspace
+from sandbox.template import load_template
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ def seed(
     iam = session.client("iam", config=client_config)
     for person in CAST:
         if person.iam_user:
-            iam.create_user(UserName=person.iam_user)
+            # Under the deployment's KeyUserPath: Signoff issues keys to no other user.
+            iam.create_user(UserName=person.iam_user, Path=key_user_path(parameters))
         if not (person.role or person.iam_user):
             continue
         identities.put(
@@ -99,6 +101,12 @@ def seed(
     return redeploy(
         session, {**parameters, "KeyApprovers": key_approvers}, client_config=client_config
     )
+
+
+def key_user_path(parameters: Mapping[str, str]) -> str:
+    """The IAM path the stack issues keys under: the parameter, else the template's default."""
+    default = str(load_template()["Parameters"]["KeyUserPath"]["Default"])
+    return parameters.get("KeyUserPath") or default
 
 
 def _role_arn(iam: Any, stack: Stack, logical_id: str) -> str:

@@ -322,6 +322,18 @@ def _create_secret(
     return arn, {"Id": arn}
 
 
+def _put_secret_policy(
+    properties: _Properties, name: str, account_id: str, region_name: str
+) -> tuple[str, dict[str, str]]:
+    policy = properties["ResourcePolicy"]
+    secret_id = properties["SecretId"]
+    secretsmanager_backends[account_id][region_name].put_resource_policy(
+        secret_id, policy if isinstance(policy, str) else json.dumps(policy)
+    )
+    # CloudFormation's Ref of this resource is the secret's ARN.
+    return secret_id, {"Id": secret_id}
+
+
 def _create_subscription(
     properties: _Properties, name: str, account_id: str, region_name: str
 ) -> tuple[str, dict[str, str]]:
@@ -430,6 +442,9 @@ def _document_text(properties: _Properties) -> str:
 # Resource types moto's CloudFormation lacks → how the sandbox creates them from their properties.
 _RECIPES = {
     "AWS::SecretsManager::Secret": _Recipe("CreateSecret", _create_secret, "Name"),
+    "AWS::SecretsManager::ResourcePolicy": _Recipe(
+        "PutResourcePolicy (stored; moto does not evaluate it)", _put_secret_policy
+    ),
     "AWS::SNS::Subscription": _Recipe("SNS Subscribe", _create_subscription),
     "AWS::Lambda::Url": _Recipe(
         "CreateFunctionUrlConfig, served on loopback", _create_function_url

@@ -216,7 +216,7 @@ def _to_approval(execution: Mapping[str, Any], step: Mapping[str, Any], region: 
         executed_by=execution.get("ExecutedBy"),
         started_at=started,
         timeout_at=started + timedelta(seconds=int(timeout)) if started and timeout else None,
-        decisions=tuple(_decisions(outputs.get("ApproverDecisions", []))),
+        decisions=tuple(_decisions(_entries(outputs))),
         parameters=parameters,
     )
 
@@ -229,30 +229,74 @@ def _outcome(execution: Mapping[str, Any], step: Mapping[str, Any]) -> Outcome:
         return _STEP_OUTCOMES.get(exec_status, Outcome.WAITING)
     if status in _STEP_OUTCOMES:
         return _STEP_OUTCOMES[status]
-    approval_status = (step.get("Outputs", {}).get("ApprovalStatus") or [""])[0]
-    if approval_status == "Approved":
+    outputs = step.get("Outputs", {})
+    verdict = _verdict((outputs.get("ApprovalStatus") or [""])[0])
+    if verdict is None and status == "Failed":
+        # No verdict output (AWS documents it, never its spelling): a failed step with a Reject
+        # among its decisions was rejected.
+        rejected = any(d.verdict is Verdict.REJECT for d in _decisions(_entries(outputs)))
+        verdict = Verdict.REJECT if rejected else None
+    if verdict is Verdict.APPROVE:
         return Outcome.APPROVED
-    if approval_status == "Rejected":
+    if verdict is Verdict.REJECT:
         return Outcome.REJECTED
     return Outcome.APPROVED if status == "Success" else Outcome.FAILED
 
 
-def _decisions(raw: list[str]) -> Iterator[Decision]:
-    # AWS documents ApproverDecisions only as "a JSON map"; each element arrives as a string.
+def _entries(outputs: Mapping[str, Any]) -> list[Any]:
+    return list(outputs.get("ApproverDecisions") or [])
+
+
+def _decisions(raw: list[Any]) -> Iterator[Decision]:
+    """Each ApproverDecisions entry as a Decision (docs/sandbox.md, "Semantics AWS does not
+    document").
+
+    AWS documents the output only as "a JSON map". A real account returns each element as a JSON
+    string `{"Approver", "Decision", "ApprovalDecisionTime", "Comment"}` (AWS re:Post, quoted in
+    tests/fixtures/upstream/); older simulators spell the verdict `ApprovalStatus`. An entry may
+    also arrive as an object, or the whole list as one JSON string. A missing key other than the
+    verdict costs only that field; an entry with no verdict at all is left out, loudly, because
+    counting it either way would be a guess (and a guessed approval could issue a key).
+    """
     for item in raw:
-        try:
-            data = json.loads(item) if isinstance(item, str) else item
-            verdict = Verdict(data.get("ApprovalStatus", ""))
-        except (ValueError, AttributeError):
+        data: Any = item
+        if isinstance(item, str):
+            try:
+                data = json.loads(item)
+            except ValueError:
+                data = None
+        if isinstance(data, list):
+            yield from _decisions(data)
+            continue
+        if not isinstance(data, Mapping):
             logger.warning("unreadable ApproverDecisions entry", extra={"entry": str(item)[:200]})
             continue
-        at = data.get("ApprovalDecisionTime")
+        verdict = _verdict(data.get("Decision")) or _verdict(data.get("ApprovalStatus"))
+        if verdict is None:
+            logger.warning(
+                "ApproverDecisions entry without a verdict; not counted",
+                extra={"entry": str(item)[:200]},
+            )
+            continue
         yield Decision(
-            principal=str(data.get("Approver", "")),
+            principal=str(data.get("Approver") or ""),
             verdict=verdict,
-            at=_parse_time(at),
+            at=_parse_time(data.get("ApprovalDecisionTime")),
             comment=str(data.get("Comment") or ""),
         )
+
+
+# The verdict as SignalType spells it, as the step's status spells it, in any case.
+_VERDICTS = {
+    "approve": Verdict.APPROVE,
+    "approved": Verdict.APPROVE,
+    "reject": Verdict.REJECT,
+    "rejected": Verdict.REJECT,
+}
+
+
+def _verdict(raw: object) -> Verdict | None:
+    return _VERDICTS.get(raw.strip().lower()) if isinstance(raw, str) else None
 
 
 def _parse_time(raw: object) -> datetime | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.aws.documents import BoundParameters, Runbook, StepSpec, to_text
@@ -24,12 +24,14 @@ class Decision:
     comment: str
 
     def to_output(self) -> str:
-        # ApproverDecisions is a MapList output, so each element travels as a JSON string.
+        # ApproverDecisions is a MapList output, so each element travels as a JSON string, in the
+        # shape a real account returns (tests/fixtures/upstream/, the re:Post element):
+        # the verdict under `Decision`, the time in microseconds with a `Z`.
         return json.dumps(
             {
                 "Approver": self.approver,
-                "ApprovalStatus": self.status,
-                "ApprovalDecisionTime": self.time.isoformat(timespec="milliseconds"),
+                "Decision": self.status,
+                "ApprovalDecisionTime": self.time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                 "Comment": self.comment,
             }
         )

@@ -46,7 +46,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 import sandbox.aws as sandbox_aws
-from sandbox.aws import shortcuts
+from sandbox.aws import access, shortcuts
 from sandbox.aws.calls import calls
 from sandbox.aws.engine import engine
 
@@ -166,7 +166,7 @@ class SandboxServer:
         self._server: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
-        self._saved: tuple[Any, bool] | None = None
+        self._saved: tuple[Any, bool, bool] | None = None
 
     @property
     def url(self) -> str:
@@ -180,7 +180,12 @@ class SandboxServer:
     def start(self) -> SandboxServer:
         sandbox_aws.install()
         warm_response_models()
-        self._saved = (default_user_config.get("stepfunctions"), botocore_stubber.enabled)
+        self._saved = (
+            default_user_config.get("stepfunctions"),
+            botocore_stubber.enabled,
+            # Role sessions are held to their roles' policies (sandbox.aws.access says how far).
+            access.enforce(True),
+        )
         # Run state machines for real (moto's interpreter), as `mock_aws(config=...)` would.
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         botocore_stubber.enabled = True
@@ -206,9 +211,10 @@ class SandboxServer:
         for thread in self._threads:
             thread.join(timeout=5)
         if self._saved is not None:
-            stepfunctions, stubbing = self._saved
+            stepfunctions, stubbing, enforcing = self._saved
             default_user_config["stepfunctions"] = stepfunctions
             botocore_stubber.enabled = stubbing
+            access.enforce(enforcing)
             self._saved = None
         self._server = None
 

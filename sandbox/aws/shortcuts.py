@@ -6,7 +6,8 @@ its response class finding the operation, most of the local AWS's CPU time for e
 reaching the handler. Here the request is recognised by its path or `X-Amz-Target` and given to
 the same handler moto would call: the Lambda backend's `invoke` (with the sandbox's patch) and
 the engine's `get`. The account comes from the access key, as moto finds it, and the region
-from the signature's credential scope.
+from the signature's credential scope. A role session its role does not allow the call to
+(`sandbox.aws.access`) goes moto's way too, where it is refused.
 
 Anything else goes moto's way, unchanged: another operation, a qualifier, a request without a
 signature, and any error (an unknown function, a malformed id), which moto then answers as it
@@ -25,9 +26,11 @@ from typing import Any
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.iam.models import get_account_id_from
 from moto.ssm.models import ssm_backends
+from moto.utilities.utils import get_partition
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_input_stream
 
+from sandbox.aws import access
 from sandbox.aws.api import JSON_CONTENT_TYPE, json_text, requested_execution_id
 from sandbox.aws.engine import engine
 from sandbox.aws.principals import signing_scope
@@ -54,12 +57,37 @@ def answer(environ: dict[str, Any]) -> Response | None:
     try:
         account, region = get_account_id_from(scope["key"]), scope["region"]
         if invoke is not None:
-            return _queue_invocation(account, region, invoke["name"], body)
-        return _execution(account, region, body)
-    except Exception:
-        # moto's way answers it, errors included, as without this module.
-        environ["wsgi.input"] = io.BytesIO(body)
-        return None
+            name = invoke["name"]
+            if _permits(scope["key"], account, region, "lambda:InvokeFunction", name, "function"):
+                return _queue_invocation(account, region, name, body)
+        else:
+            wanted = _requested(body)
+            if _permits(
+                scope["key"],
+                account,
+                region,
+                "ssm:GetAutomationExecution",
+                wanted,
+                "automation-execution",
+            ):
+                return _execution(account, region, wanted)
+    except Exception:  # noqa: S110  (moto's way answers the same request, with its error)
+        pass
+    # moto's way answers it, errors and refusals included, as without this module.
+    environ["wsgi.input"] = io.BytesIO(body)
+    return None
+
+
+def _permits(key: str, account: str, region: str, action: str, name: str, kind: str) -> bool:
+    service = action.split(":", 1)[0]
+    separator = ":" if service == "lambda" else "/"
+    arn = f"arn:{get_partition(region)}:{service}:{region}:{account}:{kind}{separator}{name}"
+    return access.permits(account, region, key, action, arn)
+
+
+def _requested(body: bytes) -> str:
+    request = json.loads(body or b"{}")
+    return requested_execution_id(request if isinstance(request, dict) else {})
 
 
 def _queue_invocation(account: str, region: str, name: str, body: bytes) -> Response:
@@ -69,9 +97,7 @@ def _queue_invocation(account: str, region: str, name: str, body: bytes) -> Resp
     return _response(202, b"", {**response_headers, "Content-Type": "application/json"})
 
 
-def _execution(account: str, region: str, body: bytes) -> Response:
-    request = json.loads(body or b"{}")
-    wanted = requested_execution_id(request if isinstance(request, dict) else {})
+def _execution(account: str, region: str, wanted: str) -> Response:
     found = engine.get(ssm_backends[account][region], wanted)
     text = json_text({"AutomationExecution": found})
     return _response(200, text.encode(), {"Content-Type": JSON_CONTENT_TYPE})

@@ -36,7 +36,7 @@ def test_flow_a_alice_approves_with_a_comment_as_her_own_principal(
     assert re.fullmatch(
         r"arn:aws:sts::\d{12}:assumed-role/.*Level1ApproverRole.*/U0ALICE", decision["Approver"]
     )
-    assert decision["ApprovalStatus"] == "Approve"
+    assert decision["Decision"] == "Approve"
     card = sandbox.card_text(LEVEL1, about=execution_id)
     assert "Approved* by <@U0ALICE>" in card
     assert ACTION_APPROVE not in card
@@ -53,7 +53,7 @@ def test_flow_a_alice_rejects_with_a_reason(sandbox: SandboxClient) -> None:
 
     assert sandbox.execution(execution_id)["AutomationExecutionStatus"] == "Failed"
     [decision] = sandbox.decisions(execution_id)
-    assert decision["ApprovalStatus"] == "Reject"
+    assert decision["Decision"] == "Reject"
     assert "Not during the freeze" in json.dumps(decision)
     card = sandbox.card_text(LEVEL1, about=execution_id)
     assert "Rejected* — <@U0ALICE> rejected: Not during the freeze" in card

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from bot.views import ACTION_APPROVE
 from sandbox.template import load_template, resolver
@@ -92,3 +93,56 @@ def _function(sandbox: SandboxClient, logical_id: str) -> str:
         StackName="signoff", LogicalResourceId=logical_id
     )
     return str(resources["StackResources"][0]["PhysicalResourceId"])
+
+
+# --- The local AWS refuses what a role does not grant --------------------------------------
+
+
+def test_a_function_role_without_a_resource_is_refused_by_the_local_aws(
+    sandbox: SandboxClient,
+) -> None:
+    """A role session may touch only what its role names, as on AWS: the key issuer's role
+    names users under KeyUserPath and secrets under SecretPrefix, nothing else."""
+    iam, secrets = sandbox.aws("iam"), sandbox.aws("secretsmanager")
+    iam.create_user(UserName="root-path-user")  # under "/", outside KeyUserPath
+    role = _role_arn(sandbox, "IssueAccessKeyRole")
+    issuer = sandbox.as_role(role, "issuer-probe")
+    slack_secret = sandbox.outputs["SlackSecretArn"]
+
+    with pytest.raises(ClientError) as refused:
+        sandbox.aws("iam", **issuer).create_access_key(UserName="root-path-user")
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError) as refused:
+        sandbox.aws("secretsmanager", **issuer).get_secret_value(SecretId=slack_secret)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    with pytest.raises(ClientError) as refused:
+        sandbox.aws("secretsmanager", **issuer).create_secret(
+            Name="elsewhere/key", SecretString="x"
+        )
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert iam.list_access_keys(UserName="root-path-user")["AccessKeyMetadata"] == []
+    assert "elsewhere/key" not in {s["Name"] for s in secrets.list_secrets()["SecretList"]}
+
+    # What the role does name is served: a user under KeyUserPath.
+    iam.create_user(UserName="probe-key-user", Path="/signoff-keys/")
+    listed = sandbox.aws("iam", **issuer).list_access_keys(UserName="probe-key-user")
+    assert listed["AccessKeyMetadata"] == []
+
+
+def test_the_slack_functions_role_may_read_the_slack_secret_locally(
+    sandbox: SandboxClient,
+) -> None:
+    bot = sandbox.as_role(_role_arn(sandbox, "SlackEventsRole"), "bot-probe")
+    secret = sandbox.outputs["SlackSecretArn"]
+
+    value = sandbox.aws("secretsmanager", **bot).get_secret_value(SecretId=secret)
+
+    assert "signing_secret" in value["SecretString"]
+
+
+def _role_arn(sandbox: SandboxClient, logical_id: str) -> str:
+    resources = sandbox.aws("cloudformation").describe_stack_resources(
+        StackName="signoff", LogicalResourceId=logical_id
+    )
+    name = resources["StackResources"][0]["PhysicalResourceId"]
+    return str(sandbox.aws("iam").get_role(RoleName=name)["Role"]["Arn"])

@@ -159,7 +159,7 @@ def check_round(
 ) -> None:
     step = world.approve_step(execution_id)
     in_ssm = [json.loads(d) for d in step.get("Outputs", {}).get("ApproverDecisions", [])]
-    ssm = Counter((d["Approver"], d["ApprovalStatus"]) for d in in_ssm)
+    ssm = Counter((d["Approver"], d["Decision"]) for d in in_ssm)
     audit = world.audit(execution_id)
     audited = Counter(
         (str(r["principal"]), str(r["verdict"])) for r in audit if r["event"] == "decision"

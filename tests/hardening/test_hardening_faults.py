@@ -47,7 +47,7 @@ def people(world: World) -> World:
 def ssm_decisions(world: World, execution_id: str) -> list[tuple[str, str]]:
     outputs = world.approve_step(execution_id).get("Outputs", {})
     entries = [json.loads(d) for d in outputs.get("ApproverDecisions", [])]
-    return [(e["Approver"], e["ApprovalStatus"]) for e in entries]
+    return [(e["Approver"], e["Decision"]) for e in entries]
 
 
 def audited_decisions(world: World, execution_id: str) -> list[tuple[str, str]]:

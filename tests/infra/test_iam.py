@@ -6,13 +6,12 @@ SSM's only, and iam:PassRole names one role for one service.
 
 from __future__ import annotations
 
-import json
 import re
+from types import ModuleType
 from typing import Any
 
 import pytest
 
-from bot.gateways.session import MODELS
 from sandbox.template import TEMPLATE_PATH, resolver
 from tests.support.iam import FUNCTION_ROLES, grants, role_actions
 
@@ -70,11 +69,16 @@ def test_no_statement_uses_wildcard_actions_or_negations(template: dict[str, Any
 
 
 def test_every_statement_has_a_sid_and_a_comment_saying_why(template: dict[str, Any]) -> None:
-    statements = list(grants(template))
+    statements = [g.statement for g in grants(template)] + [
+        statement
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::SecretsManager::ResourcePolicy"
+        for statement in r["Properties"]["ResourcePolicy"]["Statement"]
+    ]
     lines = TEMPLATE_PATH.read_text(encoding="utf-8").splitlines()
     sid_lines = [i for i, line in enumerate(lines) if re.match(r"^\s*- Sid: ", line)]
 
-    assert all(next(iter(g.statement)) == "Sid" for g in statements)
+    assert all(next(iter(statement)) == "Sid" for statement in statements)
     assert len(sid_lines) == len(statements)
     unexplained = [lines[i].strip() for i in sid_lines if not lines[i - 1].strip().startswith("#")]
     assert unexplained == []
@@ -164,9 +168,13 @@ def test_the_automation_role_publishes_notices_invokes_the_issuer_and_nothing_el
         for action in g.actions
     }
 
+    # The issuer by name (a !GetAtt would close a dependency cycle): the name it is deployed as.
+    issuer = resolve.resolve(template["Resources"]["IssueAccessKeyFunction"]["Properties"])
     assert allowed == {
         "sns:Publish": ["Level1Topic", "Level2Topic", "AccessKeyTopic"],
-        "lambda:InvokeFunction": ["IssueAccessKeyFunction.Arn"],
+        "lambda:InvokeFunction": [
+            f"arn:aws:lambda:us-east-1:123456789012:function:{issuer['FunctionName']}"
+        ],
     }
 
 
@@ -217,7 +225,7 @@ def test_starting_runbooks_is_scoped_to_signoffs_documents(template: dict[str, A
     }
 
 
-# Operations in bot/aws_models/operations.json whose IAM action is named otherwise.
+# Operations the code calls (infra/aws_models.py finds them) whose IAM action is named otherwise.
 IAM_ACTION_OF = {"lambda:Invoke": "lambda:InvokeFunction"}
 # Operations the code calls that no function role needs, and why.
 NOT_FOR_FUNCTION_ROLES = {
@@ -225,11 +233,9 @@ NOT_FOR_FUNCTION_ROLES = {
     # `signoff doctor`, under the operator's own credentials.
     "dynamodb:DescribeTable": "signoff doctor",
     "iam:GetPolicy": "signoff doctor",
-    "iam:GetPolicyVersion": "signoff doctor",
     "iam:GetRole": "signoff doctor",
-    "iam:GetRolePolicy": "signoff doctor",
-    "iam:ListAttachedRolePolicies": "signoff doctor",
-    "iam:ListRolePolicies": "signoff doctor",
+    "iam:SimulateCustomPolicy": "signoff doctor",
+    "iam:SimulatePrincipalPolicy": "signoff doctor",
     "lambda:GetPolicy": "signoff doctor",
     # The source scan matches a method name across services: only Secrets Manager's is called.
     "dynamodb:PutResourcePolicy": "not called (secretsmanager's put_resource_policy is)",
@@ -239,12 +245,12 @@ NOT_FOR_FUNCTION_ROLES = {
 
 
 def test_every_aws_call_the_functions_make_is_granted_to_a_function_role(
-    template: dict[str, Any],
+    template: dict[str, Any], models: ModuleType
 ) -> None:
     """A call added to the code without its IAM action fails here, not as AccessDenied on AWS
     (moto does not enforce IAM, so nothing else in the suite would notice)."""
     prefixes = {"stepfunctions": "states"}
-    operations = json.loads((MODELS / "operations.json").read_text())
+    operations = models.called_operations()
     called = {
         IAM_ACTION_OF.get(action, action)
         for service, names in operations.items()
@@ -254,3 +260,121 @@ def test_every_aws_call_the_functions_make_is_granted_to_a_function_role(
     granted = set().union(*(role_actions(template, resolve, role) for role in FUNCTION_ROLES))
 
     assert called - granted == set(NOT_FOR_FUNCTION_ROLES)
+
+
+# --- The Slack secret's resource policy ------------------------------------------------------
+
+# Whoever reads the signing secret can sign requests as Slack, i.e. click as any mapped approver.
+SECRET_READERS = {
+    "SlackEventsRole.Arn",
+    "ApprovalNoticeRole.Arn",
+    "AutomationResultRole.Arn",
+    "ReconcileRole.Arn",
+    "StartApprovalRole.Arn",
+}
+
+
+def _secret_policy(template: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    resolve = resolver(template, parameters)
+    [policy] = [
+        resolve.resolve(r["Properties"])
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::SecretsManager::ResourcePolicy"
+    ]
+    assert policy["SecretId"] == "SlackSecret"
+    return dict(policy)
+
+
+def _denies(document: dict[str, Any], principal_arn: str, action: str) -> bool:
+    """Whether an explicit Deny of the resource policy applies to this principal and action.
+
+    The policy may only use what AWS evaluates for every caller: Principal "*" and
+    aws:PrincipalArn (the role's ARN for any of its sessions).
+    """
+    for statement in document["Statement"]:
+        if statement["Effect"] != "Deny" or statement["Principal"] != "*":
+            continue
+        actions = statement["Action"]
+        if action not in (actions if isinstance(actions, list) else [actions]):
+            continue
+        assert set(statement["Condition"]) == {"StringNotEquals"}
+        [(key, allowed)] = statement["Condition"]["StringNotEquals"].items()
+        assert key == "aws:PrincipalArn"
+        if principal_arn not in (allowed if isinstance(allowed, list) else [allowed]):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("parameters", PARAMETER_SETS, ids=lambda p: ",".join(p) or "defaults")
+def test_only_the_functions_that_use_it_may_read_the_slack_secret(
+    template: dict[str, Any], parameters: dict[str, Any]
+) -> None:
+    policy = _secret_policy(template, parameters)
+    document = policy["ResourcePolicy"]
+    resolve = resolver(template, parameters)
+    granted = {
+        f"{g.owner}.Arn"
+        for g in grants(template, resolve)
+        if "secretsmanager:GetSecretValue" in g.actions and "SlackSecret" in g.resources
+    }
+    # The policy attaches to the role and to the roles using the managed policy alike.
+    readers = {
+        f"{role}.Arn"
+        for role in FUNCTION_ROLES
+        if "secretsmanager:GetSecretValue" in role_actions(template, resolve, role)
+    }
+
+    assert policy["BlockPublicPolicy"] is True
+    assert readers == SECRET_READERS and granted <= {"BotCommonPolicy.Arn"}
+    for reader in SECRET_READERS:
+        assert not _denies(document, reader, "secretsmanager:GetSecretValue"), reader
+    for outsider in [
+        "arn:aws:iam::123456789012:user/mallory",
+        "arn:aws:iam::123456789012:role/ReadOnlyEverything",
+        "IssueAccessKeyRole.Arn",  # a Signoff role that has no use for it
+        "Level1ApproverRole.Arn",
+    ]:
+        assert _denies(document, outsider, "secretsmanager:GetSecretValue"), outsider
+
+
+def test_the_slack_secret_policy_leaves_it_manageable_and_admits_the_admin_role(
+    template: dict[str, Any],
+) -> None:
+    admin = "arn:aws:iam::123456789012:role/SignoffAdmin"
+    without = _secret_policy(template, {})["ResourcePolicy"]
+    document = _secret_policy(template, {"SlackSecretAdminRoleArn": admin})["ResourcePolicy"]
+
+    assert _denies(without, admin, "secretsmanager:GetSecretValue")
+    assert not _denies(document, admin, "secretsmanager:GetSecretValue")
+    # Only reading is denied: CloudFormation (as the deployer) can still update, re-attach a
+    # policy to and delete the secret, and the operator can fill it.
+    for action in [
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:PutResourcePolicy",
+        "secretsmanager:DeleteResourcePolicy",
+        "secretsmanager:UpdateSecret",
+        "secretsmanager:DeleteSecret",
+    ]:
+        assert not _denies(document, "arn:aws:iam::123456789012:user/deployer", action), action
+
+
+# --- KeyUserPath ---------------------------------------------------------------------------
+
+
+def test_by_default_the_key_issuer_may_touch_only_users_under_a_dedicated_path(
+    template: dict[str, Any],
+) -> None:
+    """With "/" as the default, iam:CreateAccessKey covered every IAM user of the account."""
+    default = template["Parameters"]["KeyUserPath"]["Default"]
+    iam_resources = {
+        resource
+        for g in grants(template, resolver(template))
+        if g.kind == "permissions"
+        for action in g.actions
+        if action.startswith("iam:") and action != "iam:PassRole"
+        for resource in g.resources
+    }
+
+    assert default == "/signoff-keys/"
+    assert iam_resources == {"arn:aws:iam::123456789012:user/signoff-keys/*"}

@@ -127,3 +127,51 @@ def _error(ssm: Any, execution_id: str) -> tuple[str, str]:
         ssm.get_automation_execution(AutomationExecutionId=execution_id)
     error = failed.value.response["Error"]
     return str(error["Code"]), str(error.get("Message", ""))
+
+
+def test_a_role_session_its_role_does_not_allow_is_refused_on_this_path_too(
+    server: SandboxServer,
+    answered: list[str],
+    deploy_lambda: Callable[..., str],
+    recorder: Callable[..., Any],
+    engine_settle: Callable[..., None],
+) -> None:
+    lazy = recorder()
+    deploy_lambda("SignoffTestLazy", lazy)
+    iam = client(server, "iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+    role = iam.create_role(RoleName="OnlyOther", AssumeRolePolicyDocument=json.dumps(trust))
+    allow_other = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": f"arn:aws:lambda:{REGION}:123456789012:function:SomethingElse",
+            }
+        ],
+    }
+    iam.put_role_policy(
+        RoleName="OnlyOther", PolicyName="other", PolicyDocument=json.dumps(allow_other)
+    )
+    creds = client(server, "sts").assume_role(RoleArn=role["Role"]["Arn"], RoleSessionName="probe")[
+        "Credentials"
+    ]
+    functions = boto3.client(
+        "lambda",
+        region_name=REGION,
+        endpoint_url=server.url,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+
+    with pytest.raises(ClientError) as refused:
+        functions.invoke(FunctionName="SignoffTestLazy", InvocationType="Event", Payload=b"{}")
+    engine_settle()
+
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert lazy.events == [] and answered == []

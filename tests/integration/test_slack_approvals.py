@@ -12,7 +12,14 @@ from bot.errors import AlreadyDecided
 from bot.models import Verdict
 from bot.views import ACTION_APPROVE, ACTION_REJECT
 from bot.wiring import services_from_env
-from tests.support.world import ACCOUNT, APPROVER_ROLE, OTHER_ROLE, SIGNING_SECRET, World
+from tests.support.world import (
+    ACCOUNT,
+    APPROVER_ROLE,
+    OTHER_ROLE,
+    SIGNING_SECRET,
+    World,
+    result_patterns,
+)
 
 ALICE_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/SignoffApprover/U0ALICE"
 BOB_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/SignoffApprover/U0BOB"
@@ -40,7 +47,7 @@ def test_a_single_approver_approves_from_slack_as_their_own_principal(world: Wor
     assert world.execution_status(execution_id) == "Success"
     [decision] = decisions(world, execution_id)
     assert decision["Approver"] == ALICE_SESSION
-    assert decision["ApprovalStatus"] == "Approve"
+    assert decision["Decision"] == "Approve"
     card = world.card_text()
     assert "Approved* by <@U0ALICE>" in card
     assert ACTION_APPROVE not in card  # buttons removed once closed
@@ -92,7 +99,7 @@ def test_reject_requires_a_reason_that_reaches_ssm(world: World) -> None:
     assert world.execution_status(execution_id) == "Failed"
     [decision] = decisions(world, execution_id)
     assert decision["Approver"] == BOB_SESSION
-    assert decision["ApprovalStatus"] == "Reject"
+    assert decision["Decision"] == "Reject"
     assert "Not during the freeze" in json.dumps(decision)
     assert "Rejected* — <@U0BOB> rejected: Not during the freeze" in world.card_text()
 
@@ -216,7 +223,8 @@ def test_a_timeout_updates_the_card(world: World, advance_clock) -> None:
 def test_a_notice_without_an_execution_id_is_repaired_by_the_reconciler(world: World) -> None:
     # Both inbound paths lose it: the notice goes to a topic nobody subscribed, and EventBridge
     # (best-effort) delivers nothing.
-    world.client("events").disable_rule(Name="signoff-ssm-status")
+    for rule in result_patterns():
+        world.client("events").disable_rule(Name=f"signoff-{rule}")
     other_topic = world.client("sns").create_topic(Name="AutomationUnsubscribed")["TopicArn"]
     execution_id = world.start_approval([APPROVER_ROLE], notification_arn=other_topic)
     assert not [m for m in world.messages() if m.get("blocks")]

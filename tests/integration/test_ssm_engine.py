@@ -148,9 +148,12 @@ def test_an_approved_request_runs_the_issuing_lambda(
     assert approve["Outputs"]["ApprovalStatus"] == ["Approved"]
     (decision,) = decisions(approve)
     assert decision["Approver"] == f"arn:aws:iam::{ACCOUNT}:user/alice"
-    assert decision["ApprovalStatus"] == "Approve"
+    # The element as a real account returns it (tests/fixtures/upstream/README.md): the verdict
+    # under `Decision`, the time in microseconds with a `Z`.
+    assert set(decision) == {"Approver", "Decision", "ApprovalDecisionTime", "Comment"}
+    assert decision["Decision"] == "Approve"
     assert decision["Comment"] == "Looks good"
-    datetime.fromisoformat(decision["ApprovalDecisionTime"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", decision["ApprovalDecisionTime"])
     assert issue["StepStatus"] == "Success"
     assert flow.issuer.events == [
         {"iam_user": "bob", "execution_id": execution_id, "region": REGION, "account": ACCOUNT}
@@ -177,7 +180,7 @@ def test_a_rejected_request_fails_and_never_issues_a_key(
     assert approve["StepStatus"] == "Failed"
     assert "rejected" in approve["FailureMessage"]
     assert approve["Outputs"]["ApprovalStatus"] == ["Rejected"]
-    assert [d["ApprovalStatus"] for d in decisions(approve)] == ["Reject"]
+    assert [d["Decision"] for d in decisions(approve)] == ["Reject"]
     assert flow.issuer.events == []
 
 
@@ -255,7 +258,7 @@ def test_one_reject_rejects_even_after_approvals(
     execution = flow.execution(execution_id)
     assert execution["AutomationExecutionStatus"] == "Failed"
     assert f"arn:aws:iam::{ACCOUNT}:user/bob" in execution["FailureMessage"]
-    assert [d["ApprovalStatus"] for d in decisions(flow.approval(execution_id))] == [
+    assert [d["Decision"] for d in decisions(flow.approval(execution_id))] == [
         "Approve",
         "Reject",
     ]

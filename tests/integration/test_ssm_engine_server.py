@@ -33,6 +33,19 @@ def test_an_approval_over_http_with_assumed_role_credentials(server: SandboxServ
     role_arn = iam.create_role(RoleName="ReleaseApprovers", AssumeRolePolicyDocument="{}")["Role"][
         "Arn"
     ]
+    # The local AWS holds role sessions to their roles' policies, as AWS does.
+    iam.put_role_policy(
+        RoleName="ReleaseApprovers",
+        PolicyName="decide",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "ssm:SendAutomationSignal", "Resource": "*"}
+                ],
+            }
+        ),
+    )
     lambda_role = iam.create_role(RoleName="issuer", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     topic_arn = client("sns").create_topic(Name="AutomationRequests")["TopicArn"]
     ssm.create_document(

@@ -20,7 +20,12 @@ import yaml
 from sandbox.demo import SlackActions
 from sandbox.provision import code_package
 from sandbox.runtime import serve_function_url
-from sandbox.template import load_template, ssm_document_content, state_machine_definition
+from sandbox.template import (
+    load_template,
+    resolver,
+    ssm_document_content,
+    state_machine_definition,
+)
 from tests.support.dynamo import create_table
 
 ACCOUNT = "123456789012"  # moto's default account: obviously not a real one
@@ -260,20 +265,22 @@ def provision(session: boto3.Session, env: Mapping[str, str]) -> str:
     topic_arn = _notice_topic(
         session.client("sns", region_name=REGION), TOPIC_NAME, arns["signoff-approval-notice"]
     )
-    _result_rule(
-        session.client("events", region_name=REGION),
-        "signoff-ssm-status",
-        {
-            "source": ["aws.ssm"],
-            "detail-type": [
-                "EC2 Automation Step Status-change Notification",
-                "EC2 Automation Execution Status-change Notification",
-            ],
-            "detail": {"Definition": [APPROVAL_DOCUMENT]},
-        },
-        arns[RESULT_FUNCTION],
-    )
+    events = session.client("events", region_name=REGION)
+    for rule, pattern in result_patterns().items():
+        _result_rule(events, f"signoff-{rule}", pattern, arns[RESULT_FUNCTION])
     return topic_arn
+
+
+def result_patterns() -> dict[str, Any]:
+    """The template's EventBridge rules to the result function: name -> event pattern."""
+    template = load_template()
+    events = template["Resources"]["AutomationResultFunction"]["Properties"]["Events"]
+    resolve = resolver(template)
+    return {
+        name: resolve.resolve(spec["Properties"]["Pattern"])
+        for name, spec in events.items()
+        if spec["Type"] == "EventBridgeRule"
+    }
 
 
 def _create_function(

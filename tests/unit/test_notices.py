@@ -35,3 +35,27 @@ def test_finds_the_execution_id_wherever_the_notice_carries_it(message: str) -> 
 )
 def test_returns_none_rather_than_guessing(message: str) -> None:
     assert extract_execution_id(message) is None
+
+
+# README, "Semantics AWS does not document": SSM's notice has no documented format, so each
+# plausible shape of it is read (the texts with and without the console URL are above).
+@pytest.mark.parametrize(
+    "message",
+    [
+        # A runbook author's own notice before the step (an aws:executeAwsApi sns:Publish seen in
+        # public runbooks): the console's approval URL on a line of its own.
+        "ApproveURL: https://eu-west-1.console.aws.amazon.com/systems-manager/automation/"
+        f"execution/{EID}/approval",
+        # The console URL of the execution itself, the id in capitals.
+        "https://us-east-1.console.aws.amazon.com/systems-manager/automation/execution/"
+        f"{EID.upper()}?region=us-east-1",
+        # JSON, the id under a nested key or in a text field of it.
+        json.dumps({"detail": {"ExecutionId": EID}, "source": "aws.ssm"}),
+        json.dumps({"Message": f"Approve execution {EID} please", "Subject": "Approval"}),
+        # Text around it in several lines, another UUID-free id nearby.
+        f"Automation: Signoff-Approval\nExecution ID: {EID}\nStep: approve\nRequest: req-42",
+    ],
+    ids=["runbook-approve-url", "console-url-upper", "json-nested", "json-text", "multi-line"],
+)
+def test_every_plausible_notice_shape_yields_the_execution(message: str) -> None:
+    assert extract_execution_id(message) == EID
