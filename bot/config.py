@@ -60,7 +60,7 @@ class Settings(msgspec.Struct, frozen=True):
             raise ConfigError(
                 f"Missing environment variable(s):\n{lines}\n"
                 "The SAM template sets these on every function; locally, `make sandbox` does. "
-                "See README, Configuration."
+                "See docs/configuration.md."
             )
         region = env.get("AWS_REGION") or env["AWS_DEFAULT_REGION"]
         return cls(

@@ -205,7 +205,7 @@ class Doctor:
                     subject,
                     f"Slack refused the bot token ({error})",
                     "reinstall the app to the workspace and put its Bot User OAuth Token in the "
-                    "secret (README, Slack app set-up)",
+                    "secret (docs/deploy.md, Slack app set-up)",
                 )
             ]
         except (URLError, OSError) as exc:

@@ -136,7 +136,7 @@ def principal_matches(approver: str, principal: str) -> bool:
     """Whether SSM counts `principal` (a caller ARN) as the `Approvers` entry `approver`.
 
     AWS accepts a user name, a user ARN, a role ARN (any session of the role) or an exact
-    assumed-role ARN; this is the rule the sandbox engine follows too (README, "Semantics").
+    assumed-role ARN; this is the rule the sandbox engine follows too (docs/sandbox.md, Semantics).
     """
     if approver == principal:
         return True

@@ -97,7 +97,7 @@ def slack_credentials(settings: Settings, session: ClientSource) -> SlackCredent
     ):
         raise ConfigError(
             f"The secret {arn} must be JSON with keys bot_token and signing_secret "
-            "(see README, Put the Slack tokens in the secret)."
+            "(see docs/deploy.md, Fill the Slack secret)."
         )
     return SlackCredentials(str(value["bot_token"]), str(value["signing_secret"]))
 

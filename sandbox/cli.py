@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     # What start() built (moto's models, the stack, every import) lives as long as the process:
     # frozen, the collector stops walking it, and a full collection no longer stalls every
-    # request for as long as it did (the ack benchmark's slowest clicks, README Performance).
+    # request for as long as it did (the ack benchmark's slowest clicks; docs/decisions/0011).
     gc.collect()
     gc.freeze()
     try:

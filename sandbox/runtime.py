@@ -296,7 +296,7 @@ class Sandbox:
                     }
                 },
             )
-        # The same values in the template's Slack secret, as the README's deploy step does.
+        # The same values in the template's Slack secret, as docs/deploy.md's step does.
         value = json.dumps({"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET})
         for secret in secrets:
             self.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=value)

@@ -154,7 +154,7 @@ class ApproverSignals:
             if code in {"AccessDeniedException", "AccessDenied"}:
                 raise RoleNotAssumable(
                     f"The role {identity.role_arn} may not send automation signals: give it "
-                    "ssm:SendAutomationSignal on this execution (see README, Approver roles)."
+                    "ssm:SendAutomationSignal on this execution (see docs/deploy.md, IAM)."
                 ) from exc
             raise wrap_aws_error(exc, "send the automation signal") from exc
 
@@ -176,7 +176,7 @@ class ApproverSignals:
                 raise RoleNotAssumable(
                     f"The bot cannot assume {identity.role_arn}: the role's trust policy must "
                     "allow the bot role to call sts:AssumeRole and sts:SetSourceIdentity, and the "
-                    "bot role needs sts:AssumeRole on it (see README, Approver roles)."
+                    "bot role needs sts:AssumeRole on it (see docs/deploy.md, IAM)."
                 ) from exc
             raise wrap_aws_error(exc, f"assume {identity.role_arn}") from exc
         creds = response["Credentials"]

@@ -3,7 +3,7 @@
 The sandbox is three parties, as in production: Slack, AWS (with the Lambda service), and the
 functions. Each has its own interpreter here, so one party's work does not queue behind
 another's on one GIL: a click's ack waits on Slack's views.open and on Lambda's Invoke, and
-those were slowest when Slack and moto shared a process (README, Performance).
+those were slowest when Slack and moto shared a process (docs/decisions/0011).
 
 `SlackProcess` runs `python -m sandbox.slack` and offers what the sandbox needs of the emulator:
 its URLs, the workspace (the demo cast, whose ids are fixed), `configure` and `command`.
