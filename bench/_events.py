@@ -74,6 +74,12 @@ class Events:
         env["SLACK_API_URL"] = slack_api_url or env.get(
             "SLACK_API_URL", f"{self.sandbox.slack_url}/api/"
         )
+        # Files the package puts in /var/task (e.g. AWS_DATA_PATH's trimmed models, laid out by
+        # `make package` or `make aws-models` under build/) are read from the working tree's
+        # build/ here, so the function loads what it would load on Lambda.
+        for name, value in list(env.items()):
+            if value.startswith("/var/task/"):
+                env[name] = str(REPO / "build" / value.removeprefix("/var/task/"))
         if ca_bundle:
             # Where each library looks: botocore (AWS_CA_BUNDLE), ssl's default context and so
             # slack_sdk (SSL_CERT_FILE), requests (REQUESTS_CA_BUNDLE).
