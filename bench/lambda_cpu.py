@@ -316,6 +316,9 @@ def run(
         events.make_key_history(2 * runs * len(sizes))
     aws_url, slack_api_url = proxy.url(sandbox.aws_url), proxy.url(f"{sandbox.slack_url}/api/")
     canonical_env = register_canonical(sandbox, events) if CANONICAL in rows_of else {}
+    signoff_variables = set(events.functions[SLACK_FUNCTION]["Environment"]["Variables"]) - {
+        "SLACK_API_URL"
+    }
     quotas = {mb: Quota(mb, "cpu") for mb in sizes}
     measured = {(name, mb): Row() for name in rows_of for mb in sizes}
     loop_before = reference_loop_ms()
@@ -343,7 +346,9 @@ def run(
                             SLACK_FUNCTION if name == CANONICAL else f"handlers.{name}"
                         ]["FunctionName"]
                         if name == CANONICAL:
-                            env = {k: v for k, v in env.items() if not k.startswith("SIGNOFF_")}
+                            # Lambda's variables and the endpoints, none of Signoff's own
+                            # (its tables, routes, trimmed models' AWS_DATA_PATH…).
+                            env = {k: v for k, v in env.items() if k not in signoff_variables}
                             env.update(canonical_env)
                             function_name = CANONICAL_NAME
                         attribute = "handler" if name == CANONICAL else "lambda_handler"
