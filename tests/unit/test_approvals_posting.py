@@ -18,7 +18,7 @@ from bot.gateways.dynamo import TableAt
 from bot.gateways.slack import PostKey, PostUnconfirmed
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
 from bot.models import Approval, CardRef, Outcome
-from tests.support.dynamo import from_before_the_open_index, signoff_tables
+from tests.support.dynamo import not_yet_in_the_open_index, signoff_tables
 
 REGION = "us-east-1"
 EXECUTION = "00000000-0000-4000-8000-000000000001"
@@ -351,9 +351,9 @@ def test_the_reconciler_reminds_from_the_open_index_without_reading_the_card_aga
 def test_a_card_the_open_index_lacks_is_read_from_the_table_and_not_posted_again(
     posting: Posting, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A card written before the index existed (or a moment ago, not indexed yet).
+    # A card written a moment ago that the eventually consistent index does not show yet.
     posting.service.announce(EXECUTION)
-    from_before_the_open_index(posting.approvals, f"EXEC#{EXECUTION}", "CARD#approve")
+    not_yet_in_the_open_index(posting.approvals, f"EXEC#{EXECUTION}", "CARD#approve")
     posting.automation.approval = msgspec.structs.replace(
         APPROVAL, timeout_at=NOW + timedelta(minutes=30)
     )
