@@ -20,8 +20,7 @@ from bot.config import Settings
 from bot.errors import InvalidRequest, SignoffError
 from bot.gateways.aws import AWS_FAILURES, wrap_aws_error
 from bot.gateways.dynamo import TableAt
-from bot.gateways.flowstore import FlowStore
-from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
+from bot.gateways.tables import AuditLog, IdentityStore
 from bot.models import Identity
 from bot.wiring import AWS_CONFIG, utc_now
 
@@ -44,7 +43,6 @@ def build_parser(plugins: Sequence[Register] = ()) -> argparse.ArgumentParser:
     _register_users(commands)
     _register_audit(commands)
     _register_doctor(commands)
-    _register_backfill(commands)
     for register in plugins:
         register(commands)
     return parser
@@ -76,15 +74,6 @@ def _register_audit(commands: Any) -> None:
     export.set_defaults(run=_audit_export)
 
 
-def _register_backfill(commands: Any) -> None:
-    backfill = commands.add_parser(
-        "backfill-open-index",
-        help="once, after upgrading a stack from before the approvals table's Open index: "
-        "put the cards and flow levels still waiting into it, so the reconciler sees them",
-    )
-    backfill.set_defaults(run=_backfill_open_index)
-
-
 def _register_doctor(commands: Any) -> None:
     doctor.register(commands)
 
@@ -96,19 +85,6 @@ def _tables() -> tuple[IdentityStore, AuditLog]:
         IdentityStore(TableAt(dynamodb, settings.identities_table)),
         AuditLog(TableAt(dynamodb, settings.audit_table), utc_now),
     )
-
-
-def _backfill_open_index(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    dynamodb = boto3.Session(region_name=settings.region).client("dynamodb", config=AWS_CONFIG)
-    table = TableAt(dynamodb, settings.approvals_table)
-    cards = ApprovalStore(table, utc_now).index_open_cards()
-    levels = FlowStore(table, utc_now).index_open_levels()
-    print(
-        f"put {cards} waiting cards and {levels} waiting flow levels into the Open index "
-        "(the rest were in it, or no longer wait)"
-    )
-    return 0
 
 
 def _users_map(args: argparse.Namespace) -> int:

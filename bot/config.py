@@ -83,7 +83,7 @@ class Settings(msgspec.Struct, frozen=True):
             slack_secret_arn=env.get("SLACK_SECRET_ARN") or None,
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
-            slack_api_url=env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
+            slack_api_url=slack_api_url(env),
             slack_team_id=_slack_id(env, "SIGNOFF_SLACK_TEAM_ID", "T"),
             slack_app_id=_slack_id(env, "SIGNOFF_SLACK_APP_ID", "A"),
             reminder_before=timedelta(
@@ -143,6 +143,19 @@ class Settings(msgspec.Struct, frozen=True):
             if name and name in self.channel_routes:
                 return self.channel_routes[name]
         return self.default_channel
+
+
+def aws_region(environ: Mapping[str, str] | None = None) -> str | None:
+    """The region from AWS_REGION or AWS_DEFAULT_REGION, for a command that may run without the
+    rest of Settings (`signoff doctor --stack`)."""
+    env = os.environ if environ is None else environ
+    return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None
+
+
+def slack_api_url(environ: Mapping[str, str] | None = None) -> str:
+    """SLACK_API_URL (the sandbox's emulator), else Slack itself; readable without Settings."""
+    env = os.environ if environ is None else environ
+    return env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
 
 
 _REQUIRED: dict[str, str] = {

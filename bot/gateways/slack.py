@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from ssl import PROTOCOL_TLS_CLIENT, Purpose, SSLContext
-from typing import Any
+from typing import Any, Protocol
 from urllib.error import URLError
 
 import msgspec
@@ -246,6 +246,44 @@ def web_client(token: str | Callable[[], str], base_url: str, *, retries: int = 
     if callable(token):
         return _TokenOnFirstCall(token, **settings)
     return WebClient(token=token, **settings)
+
+
+class Slack(Protocol):
+    """What the services need of Slack's Web API; SlackGateway is the real one."""
+
+    def get_ready(self) -> None: ...
+
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: Sequence[Block] = (),
+        thread_ts: str | None = None,
+        *,
+        key: PostKey | None = None,
+    ) -> CardRef: ...
+
+    def find_posted(
+        self, channel: str, key: PostKey, *, thread_ts: str | None = None
+    ) -> CardRef | None: ...
+
+    def permalink(self, ref: CardRef) -> str: ...
+
+    def update(self, ref: CardRef, text: str, blocks: Sequence[Block]) -> None: ...
+
+    def reply(
+        self, ref: CardRef, text: str, blocks: Sequence[Block] = (), *, key: PostKey | None = None
+    ) -> CardRef: ...
+
+    def ephemeral(self, channel: str, user: str, text: str) -> None: ...
+
+    def dm(self, user: str, text: str, blocks: Sequence[Block] = ()) -> CardRef: ...
+
+    def open_view(self, trigger_id: str, view: View) -> str: ...
+
+    def update_view(
+        self, view: View, *, view_id: str | None = None, external_id: str | None = None
+    ) -> None: ...
 
 
 class SlackGateway:
