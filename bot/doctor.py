@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.error import URLError
 from urllib.parse import unquote
@@ -721,7 +722,11 @@ def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
         sns=session.client("sns", config=AWS_CONFIG),
         lambda_client=session.client("lambda", config=AWS_CONFIG),
         region=session.region_name or "us-east-1",
-        slack_auth_test=None if args.skip_slack else slack_auth_test,
+        slack_auth_test=(
+            None
+            if args.skip_slack
+            else partial(slack_auth_test, api_url=getattr(args, "slack_api_url", None))
+        ),
     )
     table = TableAt(
         session.client("dynamodb", config=AWS_CONFIG), target.tables.get("identities", "")
@@ -734,9 +739,11 @@ def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
     return 1 if wrong else 0
 
 
-def slack_auth_test(bot_token: str) -> tuple[Mapping[str, Any], Mapping[str, str]]:
-    """auth.test at SLACK_API_URL (Slack itself by default): its answer and headers."""
-    api_url = os.environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+def slack_auth_test(
+    bot_token: str, api_url: str | None = None
+) -> tuple[Mapping[str, Any], Mapping[str, str]]:
+    """auth.test at `api_url`, else SLACK_API_URL (Slack itself by default): answer, headers."""
+    api_url = api_url or os.environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
     answer = WebClient(token=bot_token, base_url=api_url, timeout=10).auth_test()
     return dict(answer.data) if isinstance(answer.data, dict) else {}, dict(answer.headers)
 
