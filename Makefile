@@ -5,18 +5,28 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SANDBOX_ARGS ?=
 
-.PHONY: chromium install test lint types cfn checkov pytest package aws-models bench sandbox clean
+.PHONY: chromium install lock lockcheck test lint types cfn checkov pytest package aws-models bench sandbox clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Re-install only when the project's metadata changes.
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+# Re-install only when the lock or the project's metadata changes: the locked versions (hashes
+# checked), then Signoff itself without resolving anything more.
+$(STAMP): requirements-dev.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes --requirement requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-resolve requirements.lock and requirements-dev.lock after changing pyproject's dependencies.
+lock: $(STAMP)
+	$(BIN)/python infra/lock.py
+
+# Fails when pyproject's dependencies changed since the locks were compiled (offline, instant).
+lockcheck:
+	$(PYTHON) infra/lock.py --check
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -38,11 +48,12 @@ $(CHECKOV): | $(BIN)/python
 checkov: $(CHECKOV)
 	$(CHECKOV) --config-file .checkov.yaml
 
-# The Lambda artifact (build/signoff-lambda.zip) from registry wheels for the Lambda runtime.
-package: $(STAMP)
+# The Lambda artifact (build/signoff-lambda.zip): requirements.lock's versions as registry
+# wheels for the Lambda runtime, Signoff's source, the trimmed AWS models (aws_models/).
+package: lockcheck $(STAMP)
 	$(BIN)/python infra/package.py
 
-# The trimmed AWS models the functions load (bot/aws_models/); re-run after adding an AWS call.
+# The trimmed AWS models alone, into build/aws_models/ (`make package` writes its own).
 aws-models: $(STAMP)
 	$(BIN)/python infra/aws_models.py
 
@@ -52,7 +63,7 @@ bench: $(STAMP)
 	-$(BIN)/python bench/cold_start.py
 	-$(BIN)/python bench/ack_latency.py
 	-$(BIN)/python bench/fanout.py
-	-$(BIN)/python bench/tls.py
+	-$(BIN)/python bench/import_gc.py
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download cannot work offline).
 chromium:
@@ -63,7 +74,7 @@ chromium:
 pytest: $(STAMP) chromium
 	$(BIN)/pytest
 
-test: lint types cfn checkov pytest
+test: lockcheck lint types cfn checkov pytest
 
 sandbox: $(STAMP)
 	$(BIN)/signoff sandbox $(SANDBOX_ARGS)

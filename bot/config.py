@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import msgspec
 
+from bot.arns import topic_name
 from bot.errors import ConfigError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -144,10 +145,9 @@ class Settings(msgspec.Struct, frozen=True):
         for key in keys:
             if key and key in self.channel_routes:
                 return self.channel_routes[key]
-            if key and key.startswith("arn:aws:sns:"):
-                topic_name = key.rsplit(":", 1)[-1]
-                if topic_name in self.channel_routes:
-                    return self.channel_routes[topic_name]
+            name = topic_name(key) if key else None
+            if name and name in self.channel_routes:
+                return self.channel_routes[name]
         return self.default_channel
 
 
