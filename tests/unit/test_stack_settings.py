@@ -168,3 +168,15 @@ def test_the_reconciler_reads_now_from_the_clock_url_each_time(
 
     assert first.isoformat() == answers[0] and second.isoformat() == answers[1]
     assert first - datetime.now(UTC) > timedelta(days=6)
+
+
+def test_make_sandbox_prints_the_bare_cli_on_its_default_ports_and_the_endpoints_otherwise() -> (
+    None
+):
+    from sandbox.cli import operator_cli
+
+    assert operator_cli("http://127.0.0.1:4566", "http://127.0.0.1:3000") == "signoff --sandbox"
+    assert operator_cli("http://127.0.0.1:4700", "http://127.0.0.1:3100") == (
+        "signoff --sandbox --endpoint-url http://127.0.0.1:4700 "
+        "--slack-api-url http://127.0.0.1:3100/api/"
+    )
