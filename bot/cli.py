@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError
 
 from bot import doctor, stack
 from bot.arns import ROLE_ARN_SHAPE, role_arn
@@ -355,6 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A call outside the gateways (doctor's checks, a stack's outputs): no credentials, no
         # network, or a refusal no check expected. Said in one line, not a traceback.
         print(f"signoff: {wrap_aws_error(exc, f'run {args.command}')}", file=sys.stderr)
+        if args.sandbox and isinstance(exc, EndpointConnectionError):
+            print("signoff: is the sandbox running? (make sandbox)", file=sys.stderr)
         return 2
     return result
 

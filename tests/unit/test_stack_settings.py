@@ -180,3 +180,16 @@ def test_make_sandbox_prints_the_bare_cli_on_its_default_ports_and_the_endpoints
         "signoff --sandbox --endpoint-url http://127.0.0.1:4700 "
         "--slack-api-url http://127.0.0.1:3100/api/"
     )
+
+
+def test_a_sandbox_that_is_not_running_is_one_line_and_a_hint(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bot.cli import main
+
+    # Port 9 (discard) on loopback: nothing answers.
+    code = main(["--sandbox", "--endpoint-url", "http://127.0.0.1:9", "users", "list"])
+
+    said = capsys.readouterr().err
+    assert code == 2
+    assert "is the sandbox running? (make sandbox)" in said and "Traceback" not in said
