@@ -175,7 +175,7 @@ def banner(sandbox: Any, region: str, took: float) -> list[str]:
         f'         --input "$({aws} cloudformation describe-stacks --stack-name {stack.name} \\',
         "         --query \"Stacks[0].Outputs[?OutputKey=='StepFunctionsInputExample']"
         '.OutputValue" --output text)"',
-        "  3. Approve from the CLI as a role session and watch the card update:",
+        "  3. Approve from the CLI as a role session (in the shell of 2.), watch the card update:",
         f"       {aws} ssm describe-automation-executions --filters Key=ExecutionStatus,"
         "Values=Waiting --query 'AutomationExecutionMetadataList[].AutomationExecutionId'",
         '       read -r AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN <<< "$('
