@@ -39,6 +39,9 @@ class Settings(msgspec.Struct, frozen=True):
     key_user_path: str = "/"
     admins: frozenset[str] = frozenset()
     key_admin_role_arn: str | None = None
+    # The access-key document's fixed Approvers and quorum: the issuer counts only these.
+    key_approvers: tuple[str, ...] = ()
+    key_min_approvals: int = 1
     slack_post_spacing: timedelta = SLACK_POST_SPACING
     # Sandbox only: a URL answering {"now": <ISO time>} that the reconciler reads its "now" from,
     # so a test (or a person) moving the sandbox's clock forward sees reminders fall due.
@@ -90,6 +93,12 @@ class Settings(msgspec.Struct, frozen=True):
                 a for a in env.get("SIGNOFF_ADMINS", "").replace(" ", "").split(",") if a
             ),
             key_admin_role_arn=env.get("SIGNOFF_KEY_ADMIN_ROLE_ARN") or None,
+            key_approvers=tuple(
+                a for a in env.get("SIGNOFF_KEY_APPROVERS", "").replace(" ", "").split(",") if a
+            ),
+            key_min_approvals=_parse_int(
+                env, "SIGNOFF_KEY_MIN_APPROVALS", 1, unit="approvals", most=10
+            ),
             slack_post_spacing=timedelta(
                 milliseconds=_parse_int(
                     env,
