@@ -1,4 +1,8 @@
-"""`signoff`: the operator's command line (users, audit; `sandbox` comes from a plug-in)."""
+"""`signoff`: the operator's command line (users, audit, doctor, reconcile).
+
+`--stack NAME` or `--sandbox` before the command says where Signoff is (bot/stack.py); the
+`sandbox` command comes from a plug-in.
+"""
 
 from __future__ import annotations
 
