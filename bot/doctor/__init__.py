@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -131,7 +132,11 @@ def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
         sns=session.client("sns", config=AWS_CONFIG),
         lambda_client=session.client("lambda", config=AWS_CONFIG),
         region=session.region_name or "us-east-1",
-        slack_auth_test=None if args.skip_slack else slack_auth_test,
+        slack_auth_test=(
+            None
+            if args.skip_slack
+            else partial(slack_auth_test, api_url=getattr(args, "slack_api_url", None))
+        ),
     )
     table = TableAt(
         session.client("dynamodb", config=AWS_CONFIG), target.tables.get("identities", "")

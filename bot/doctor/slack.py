@@ -164,7 +164,9 @@ class SlackChecks:
         return Finding(False, subject, f"could not be read ({code})")
 
 
-def slack_auth_test(bot_token: str) -> tuple[Mapping[str, Any], Mapping[str, str]]:
-    """auth.test at SLACK_API_URL (Slack itself by default): its answer and headers."""
-    answer = WebClient(token=bot_token, base_url=slack_api_url(), timeout=10).auth_test()
+def slack_auth_test(
+    bot_token: str, api_url: str | None = None
+) -> tuple[Mapping[str, Any], Mapping[str, str]]:
+    """auth.test at `api_url`, else SLACK_API_URL (Slack itself by default): answer, headers."""
+    answer = WebClient(token=bot_token, base_url=api_url or slack_api_url(), timeout=10).auth_test()
     return dict(answer.data) if isinstance(answer.data, dict) else {}, dict(answer.headers)
