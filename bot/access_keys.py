@@ -20,6 +20,7 @@ from bot.access_key_models import (
     OutcomeKind,
     RecordedKeyRequest,
 )
+from bot.approvals import approval_people, mapped_people
 from bot.errors import ApprovalNotFound, InvalidRequest, ServiceError
 from bot.gateways.automation import AutomationGateway
 from bot.gateways.iam import EXECUTION_TAG, AccessKeyGateway, IamUserDenied
@@ -270,13 +271,17 @@ class KeyRequestService:
         holds may still be on its way, or fail and be given back.
         """
         execution_id = outcome.execution_id
+        # Who rejected, named only as the mapping proves it (never by a session's name alone).
+        people = mapped_people(self._identities, outcome.decided_by) if outcome.decided_by else {}
         parts: list[bool] = []
         if outcome.requester:
             parts.append(
                 self._once(
                     execution_id,
                     "key-outcome#dm",
-                    lambda: self._slack.dm(outcome.requester, views.key_outcome_dm(outcome)),
+                    lambda: self._slack.dm(
+                        outcome.requester, views.key_outcome_dm(outcome, people)
+                    ),
                 )
             )
             if parts[-1]:
@@ -297,7 +302,7 @@ class KeyRequestService:
                     "key-outcome#thread",
                     lambda: self._slack.reply(
                         thread,
-                        views.key_outcome_thread(outcome),
+                        views.key_outcome_thread(outcome, people),
                         key=reply_key(execution_id, "key-outcome#thread"),
                     ),
                 )
@@ -323,8 +328,11 @@ class KeyRequestService:
         ):
             return
         try:
+            people = approval_people(self._identities, approval)
             self._slack.update(
-                card.ref, views.card_text(approval), views.key_request_card(approval, outcome)
+                card.ref,
+                views.card_text(approval),
+                views.key_request_card(approval, outcome, people),
             )
         except Exception:
             self._store.lower_rank(

@@ -129,6 +129,7 @@ def build_services(
     sfn = StepFunctionsGateway(lazy_client(session, "stepfunctions"))
     tracker = FlowTracker(
         flows=flow_store,
+        identities=identities,
         sfn=sfn,
         slack=slack,
         audit=audit,

@@ -29,7 +29,7 @@ from bot.gateways.flowstore import FlowStore
 from bot.gateways.slack import PostKey, PostUnconfirmed, reply_key
 from bot.gateways.stepfunctions import TaskClosed
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
-from bot.models import Approval, CardRef, Decision, Outcome, Verdict
+from bot.models import Approval, CardRef, Decision, Identity, Outcome, Verdict
 from tests.support.dynamo import signoff_tables
 
 ACCT = "123456789012"
@@ -39,6 +39,7 @@ FLOW = f"arn:aws:states:{REGION}:{ACCT}:execution:ApprovalFlow:deploy-42"
 ROLE = f"arn:aws:iam::{ACCT}:role/SignoffApprover"
 ALICE = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0ALICE"
 BOB = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0BOB"
+CAROL_ELSEWHERE = f"arn:aws:sts::{ACCT}:assumed-role/SomeOtherRole/U0CAROL"
 DEFAULT = "C0DEFAULT"
 ROUTES = {
     "AutomationLevel1": "C0LEVEL1",
@@ -221,6 +222,7 @@ class Flows:
     store: FlowStore
     audit: AuditLog
     clock: list[datetime]
+    identities: IdentityStore
 
     def request(self, level: int, levels: int = 3, **changes: Any) -> StartApprovalRequest:
         data: dict[str, Any] = {
@@ -275,8 +277,12 @@ def flows() -> Iterator[Flows]:
         automation, slack, sfn = FakeAutomation(), FakeSlack(), FakeSfn()
         store = FlowStore(tables["approvals"], now)
         audit = AuditLog(tables["audit"], now)
+        identities = IdentityStore(tables["identities"])
+        for user in ("ALICE", "BOB", "CAROL"):
+            identities.put(Identity(f"U0{user}", user.lower(), role_arn=ROLE))
         tracker = FlowTracker(
             flows=store,
+            identities=identities,
             sfn=sfn,  # type: ignore[arg-type]
             slack=slack,  # type: ignore[arg-type]
             audit=audit,
@@ -288,7 +294,7 @@ def flows() -> Iterator[Flows]:
             automation=automation,  # type: ignore[arg-type]
             signals=None,  # type: ignore[arg-type]
             store=ApprovalStore(tables["approvals"], now),
-            identities=IdentityStore(tables["identities"]),
+            identities=identities,
             audit=audit,
             slack=slack,  # type: ignore[arg-type]
             route=lambda a: channel_for(a.notification_arn, a.document_name),
@@ -307,7 +313,9 @@ def flows() -> Iterator[Flows]:
             channel_for=channel_for,
             now=now,
         )
-        yield Flows(service, tracker, approvals, automation, slack, sfn, store, audit, clock)
+        yield Flows(
+            service, tracker, approvals, automation, slack, sfn, store, audit, clock, identities
+        )
 
 
 # -- starting a level --------------------------------------------------------------------------
@@ -533,8 +541,34 @@ def test_approved_completes_the_task_once_with_who_decided(flows: Flows) -> None
     assert (kind, sent_token) == ("success", token(1))
     assert output["is_approved"] is True
     assert output["decided_by"] == [ALICE]
+    assert output["slack_users"] == {ALICE: "U0ALICE"}
     assert output["comments"] == ["LGTM"]
     assert output["level"] == 1 and output["approval_execution_id"] == execution_id
+
+
+def test_a_level_decided_by_a_session_merely_named_like_a_person_shows_the_principal(
+    flows: Flows,
+) -> None:
+    # Carol is mapped, to SignoffApprover; anyone who may assume SomeOtherRole can name a
+    # session U0CAROL. The ladder, the thread and the task's output must not call that carol.
+    first = flows.start(1)
+    flows.close(first, Outcome.APPROVED, Decision(CAROL_ELSEWHERE, Verdict.APPROVE))
+    second = flows.start(2)
+    flows.close(second, Outcome.REJECTED, Decision(CAROL_ELSEWHERE, Verdict.REJECT))
+
+    shown = "`assumed-role/SomeOtherRole/U0CAROL`"
+    root = flows.root()
+    assert f"level 1 ✓ approved by {shown} · level 2 ✗ rejected by {shown}" in root.text
+    thread = [m.text for m in flows.slack.thread(root)]
+    said = [text for text in thread if "*Flow" in text]
+    assert said == [
+        f":no_entry: *Flow rejected* at level 2 of 3 by {shown}. Level 3 will not start."
+    ]
+    everything = json.dumps([[m.text, m.blocks] for m in flows.slack.messages])
+    assert "<@U0CAROL>" not in everything
+    output = flows.sfn.calls[-1][2]
+    # As SSM recorded it, and no person beside it: the mapping does not vouch for this one.
+    assert output["decided_by"] == [CAROL_ELSEWHERE] and output["slack_users"] == {}
 
 
 def test_rejected_completes_the_task_with_false_and_ends_the_flow(flows: Flows) -> None:
