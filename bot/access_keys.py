@@ -28,7 +28,7 @@ from bot.gateways.key_requests import KeyRequestRecords
 from bot.gateways.runs import RunReader, RunSummary
 from bot.gateways.slack import SlackGateway, reply_key
 from bot.gateways.tables import ApprovalStore, AuditLog, CardItem, IdentityStore
-from bot.models import Approval, Outcome, Verdict, principal_matches
+from bot.models import Approval, Identity, Outcome, Verdict, principal_matches
 
 logger = logging.getLogger(__name__)
 
@@ -502,11 +502,13 @@ class KeyIssuer:
         min_approvals: int = 1,
         automation: AutomationGateway,
         keys: AccessKeyGateway,
+        identities: IdentityStore,
         records: KeyRequestRecords,
         audit: AuditLog,
         now: Clock,
     ) -> None:
         self._document = document
+        self._identities = identities
         self._approvers = tuple(approvers)
         self._min_approvals = max(min_approvals, 1)
         self._records = records
@@ -608,7 +610,9 @@ class KeyIssuer:
         """
         if approval.outcome is not Outcome.APPROVED:
             return ()
-        others = [p for p in approval.approved_by if not _is_requester(p, request)]
+        # Read afresh: who the requester acts as, by the mapping, when the key is at stake.
+        mapped = self._identities.get(request.requester) if request.requester else None
+        others = [p for p in approval.approved_by if not _is_requester(p, request, mapped)]
         deciders = tuple(p for p in others if any(principal_matches(a, p) for a in self._approvers))
         needed = max(self._min_approvals, approval.min_required)
         if len(deciders) >= needed:
@@ -625,12 +629,22 @@ class KeyIssuer:
         return ()
 
 
-def _is_requester(principal: str, request: IssueKeyPayload) -> bool:
-    # Signoff names its sessions after the Slack user; the IAM user the key is for counts as the
-    # requester too (a console approval signed in as that user).
+def _is_requester(principal: str, request: IssueKeyPayload, mapped: Identity | None) -> bool:
+    """Whether an approval by `principal` is the requester's own; when in doubt, it is.
+
+    The mapping says who the requester acts as: their session of their approver role, and the
+    IAM user they are (a console approval signed in as it); the IAM user the key is for counts
+    too. A session's name proves nothing about who opened it, so it may only ever refuse more:
+    any session named after the requester's Slack id, in any case, is taken as theirs.
+    """
+    if mapped is not None and principal == mapped.principal_arn:
+        return True
     if ":assumed-role/" in principal:
-        return principal.rsplit("/", 1)[-1] == request.requester
-    return principal == request.iam_user or principal.endswith(f":user/{request.iam_user}")
+        return principal.rsplit("/", 1)[-1].casefold() == request.requester.casefold()
+    users = {request.iam_user, *([mapped.iam_user] if mapped and mapped.iam_user else [])}
+    # `arn:aws:iam::ACCT:user/path/name`: the name is the part after the last slash.
+    name = principal.rsplit("/", 1)[-1] if ":user/" in principal else principal
+    return name in users
 
 
 def secret_name(prefix: str, iam_user: str, at: datetime) -> str:

@@ -220,6 +220,7 @@ def build_key_issuer(
         min_approvals=settings.key_min_approvals,
         automation=AutomationGateway(lazy_client(session, "ssm"), settings.region),
         keys=_access_keys(session),
+        identities=IdentityStore(TableAt(dynamodb, settings.identities_table)),
         records=KeyRequestRecords(TableAt(dynamodb, settings.approvals_table), now),
         audit=AuditLog(TableAt(dynamodb, settings.audit_table), now),
         now=now,
