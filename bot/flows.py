@@ -559,8 +559,7 @@ class FlowTracker:
         level = member.level
         try:
             if approval.outcome is Outcome.APPROVED or approval.outcome is Outcome.REJECTED:
-                deciders = [d.principal for d in approval.decisions]
-                people = mapped_people(self._identities, deciders)
+                people = self._proven_people(approval)
                 self._sfn.send_task_success(token, task_output(approval, level, people))
                 sent = "success"
             else:
@@ -596,6 +595,19 @@ class FlowTracker:
             sent=sent,
         )
         return None
+
+    def _proven_people(self, approval: Approval) -> dict[str, str]:
+        # Only informs whoever reads the task's output: a mapping that cannot be read now must
+        # not hold the flow up, and then the output names nobody (never more than is proven).
+        try:
+            return mapped_people(self._identities, [d.principal for d in approval.decisions])
+        except ServiceError:
+            logger.warning(
+                "identities not read; the task's output names no Slack users",
+                exc_info=True,
+                extra={"execution_id": approval.execution_id},
+            )
+            return {}
 
     # -- the flow's outcome and the level pointers ------------------------------------------------
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 
 import boto3
 import msgspec
@@ -569,6 +570,23 @@ def test_a_level_decided_by_a_session_merely_named_like_a_person_shows_the_princ
     output = flows.sfn.calls[-1][2]
     # As SSM recorded it, and no person beside it: the mapping does not vouch for this one.
     assert output["decided_by"] == [CAROL_ELSEWHERE] and output["slack_users"] == {}
+
+
+def test_a_mapping_that_cannot_be_read_does_not_hold_the_task_up_and_names_nobody(
+    flows: Flows,
+) -> None:
+    execution_id = flows.start(1)
+
+    def unreadable(*args: Any, **kwargs: Any) -> None:
+        raise TransientError("DynamoDB did not answer GetItem")
+
+    with patch.object(flows.identities, "get", unreadable), pytest.raises(ServiceError):
+        # The task is completed first; the ladder, which names people, waits for a retry.
+        flows.close(execution_id, Outcome.APPROVED, Decision(ALICE, Verdict.APPROVE))
+
+    [(kind, _, output)] = flows.sfn.calls
+    assert kind == "success" and output["is_approved"] is True
+    assert output["decided_by"] == [ALICE] and output["slack_users"] == {}
 
 
 def test_rejected_completes_the_task_with_false_and_ends_the_flow(flows: Flows) -> None:
