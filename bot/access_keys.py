@@ -20,6 +20,7 @@ from bot.access_key_models import (
     OutcomeKind,
     RecordedKeyRequest,
 )
+from bot.approvals import approval_people, mapped_people
 from bot.errors import ApprovalNotFound, InvalidRequest, ServiceError
 from bot.gateways.automation import Automation
 from bot.gateways.iam import EXECUTION_TAG, AccessKeyGateway, IamUserDenied
@@ -27,7 +28,7 @@ from bot.gateways.key_requests import KeyRequestRecords
 from bot.gateways.runs import Runs, RunSummary
 from bot.gateways.slack import Slack, reply_key
 from bot.gateways.tables import ApprovalStore, AuditLog, CardItem, IdentityStore
-from bot.models import Approval, Outcome, Verdict, principal_matches
+from bot.models import Approval, Identity, Outcome, Verdict, principal_matches
 
 logger = logging.getLogger(__name__)
 
@@ -270,13 +271,17 @@ class KeyRequestService:
         holds may still be on its way, or fail and be given back.
         """
         execution_id = outcome.execution_id
+        # Who rejected, named only as the mapping proves it (never by a session's name alone).
+        people = mapped_people(self._identities, outcome.decided_by) if outcome.decided_by else {}
         parts: list[bool] = []
         if outcome.requester:
             parts.append(
                 self._once(
                     execution_id,
                     "key-outcome#dm",
-                    lambda: self._slack.dm(outcome.requester, views.key_outcome_dm(outcome)),
+                    lambda: self._slack.dm(
+                        outcome.requester, views.key_outcome_dm(outcome, people)
+                    ),
                 )
             )
             if parts[-1]:
@@ -297,7 +302,7 @@ class KeyRequestService:
                     "key-outcome#thread",
                     lambda: self._slack.reply(
                         thread,
-                        views.key_outcome_thread(outcome),
+                        views.key_outcome_thread(outcome, people),
                         key=reply_key(execution_id, "key-outcome#thread"),
                     ),
                 )
@@ -323,8 +328,11 @@ class KeyRequestService:
         ):
             return
         try:
+            people = approval_people(self._identities, approval)
             self._slack.update(
-                card.ref, views.card_text(approval), views.key_request_card(approval, outcome)
+                card.ref,
+                views.card_text(approval),
+                views.key_request_card(approval, outcome, people),
             )
         except Exception:
             self._store.lower_rank(
@@ -494,11 +502,13 @@ class KeyIssuer:
         min_approvals: int = 1,
         automation: Automation,
         keys: AccessKeyGateway,
+        identities: IdentityStore,
         records: KeyRequestRecords,
         audit: AuditLog,
         now: Clock,
     ) -> None:
         self._document = document
+        self._identities = identities
         self._approvers = tuple(approvers)
         self._min_approvals = max(min_approvals, 1)
         self._records = records
@@ -600,7 +610,9 @@ class KeyIssuer:
         """
         if approval.outcome is not Outcome.APPROVED:
             return ()
-        others = [p for p in approval.approved_by if not _is_requester(p, request)]
+        # Read afresh: who the requester acts as, by the mapping, when the key is at stake.
+        mapped = self._identities.get(request.requester) if request.requester else None
+        others = [p for p in approval.approved_by if not _is_requester(p, request, mapped)]
         deciders = tuple(p for p in others if any(principal_matches(a, p) for a in self._approvers))
         needed = max(self._min_approvals, approval.min_required)
         if len(deciders) >= needed:
@@ -617,12 +629,22 @@ class KeyIssuer:
         return ()
 
 
-def _is_requester(principal: str, request: IssueKeyPayload) -> bool:
-    # Signoff names its sessions after the Slack user; the IAM user the key is for counts as the
-    # requester too (a console approval signed in as that user).
+def _is_requester(principal: str, request: IssueKeyPayload, mapped: Identity | None) -> bool:
+    """Whether an approval by `principal` is the requester's own; when in doubt, it is.
+
+    The mapping says who the requester acts as: their session of their approver role, and the
+    IAM user they are (a console approval signed in as it); the IAM user the key is for counts
+    too. A session's name proves nothing about who opened it, so it may only ever refuse more:
+    any session named after the requester's Slack id, in any case, is taken as theirs.
+    """
+    if mapped is not None and principal == mapped.principal_arn:
+        return True
     if ":assumed-role/" in principal:
-        return principal.rsplit("/", 1)[-1] == request.requester
-    return principal == request.iam_user or principal.endswith(f":user/{request.iam_user}")
+        return principal.rsplit("/", 1)[-1].casefold() == request.requester.casefold()
+    users = {request.iam_user, *([mapped.iam_user] if mapped and mapped.iam_user else [])}
+    # `arn:aws:iam::ACCT:user/path/name`: the name is the part after the last slash.
+    name = principal.rsplit("/", 1)[-1] if ":user/" in principal else principal
+    return name in users
 
 
 def secret_name(prefix: str, iam_user: str, at: datetime) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
@@ -60,6 +60,31 @@ class FlowHooks(Protocol):
 
     def observe(self, approval: Approval) -> None:
         """Last thing on every fresh read, after the card's own messages: move the flow on."""
+
+
+def mapped_people(identities: IdentityStore, principals: Iterable[str]) -> dict[str, str]:
+    """The principals that are people by Signoff's mapping: principal → Slack user id.
+
+    A principal is a person only when it is exactly the session Signoff opens for a mapped
+    user (their mapped role, their Slack id as session name and SourceIdentity). Any other
+    principal, however its session is named, is shown as itself: anyone who may assume any
+    role can call a session `U0CAROL`.
+    """
+    people: dict[str, str] = {}
+    for principal in set(principals):
+        session = principal.rsplit("/", 1)[-1] if ":assumed-role/" in principal else ""
+        if not views.looks_like_slack_user(session):
+            continue
+        identity = identities.get(session, max_age=CHECK_IDENTITY_MAX_AGE)
+        if identity is not None and identity.principal_arn == principal:
+            people[principal] = session
+    return people
+
+
+def approval_people(identities: IdentityStore, approval: Approval) -> dict[str, str]:
+    """`mapped_people` of everyone an approval's card names: its deciders and its approvers."""
+    principals = {d.principal for d in approval.decisions} | set(approval.approvers)
+    return mapped_people(identities, principals)
 
 
 class ApprovalService:
@@ -183,22 +208,8 @@ class ApprovalService:
         return approval
 
     def people(self, approval: Approval) -> dict[str, str]:
-        """The approval's principals that are people by Signoff's mapping: principal → Slack id.
-
-        A principal is a person only when it is exactly the session Signoff opens for a mapped
-        user (their mapped role, their Slack id as session name and SourceIdentity). Any other
-        principal, however its session is named, is shown as itself.
-        """
-        people: dict[str, str] = {}
-        principals = {d.principal for d in approval.decisions} | set(approval.approvers)
-        for principal in principals:
-            session = principal.rsplit("/", 1)[-1] if ":assumed-role/" in principal else ""
-            if not views.looks_like_slack_user(session):
-                continue
-            identity = self._identities.get(session, max_age=CHECK_IDENTITY_MAX_AGE)
-            if identity is not None and identity.principal_arn == principal:
-                people[principal] = session
-        return people
+        """The approval's principals that are people by Signoff's mapping (`approval_people`)."""
+        return approval_people(self._identities, approval)
 
     # -- decisions -------------------------------------------------------------------------
 

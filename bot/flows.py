@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from bot import views
-from bot.approvals import ApprovalService, Placement
+from bot.approvals import ApprovalService, Placement, mapped_people
 from bot.concurrency import together
 from bot.errors import (
     ApprovalNotFound,
@@ -34,7 +34,7 @@ from bot.gateways.flowstore import (
 )
 from bot.gateways.slack import PostKey, PostUnconfirmed, Slack, reply_key
 from bot.gateways.stepfunctions import StepFunctions, TaskClosed
-from bot.gateways.tables import AuditLog
+from bot.gateways.tables import AuditLog, IdentityStore
 from bot.models import Approval, CardRef, Outcome, Verdict
 from bot.payload import MISSING, Fields, Secret, not_valid
 
@@ -329,6 +329,7 @@ class FlowTracker:
         self,
         *,
         flows: FlowStore,
+        identities: IdentityStore,
         sfn: StepFunctions,
         slack: Slack,
         audit: AuditLog,
@@ -337,6 +338,7 @@ class FlowTracker:
         document: str,
     ) -> None:
         self._flows = flows
+        self._identities = identities
         self._sfn = sfn
         self._slack = slack
         self._audit = audit
@@ -471,7 +473,7 @@ class FlowTracker:
             if found is not None:
                 self._root_posted(current, found)
                 return found
-            state = _state(current, self._flows.levels(flow.flow_id))
+            state = self._flow_state(current, self._flows.levels(flow.flow_id))
             ref = self._slack.post(
                 current.channel, views.flow_root_text(state), views.flow_root(state), key=key
             )
@@ -517,13 +519,18 @@ class FlowTracker:
                 return
             if not overwritten and flow.version <= flow.rendered:
                 return
-            state = _state(flow, self._flows.levels(flow_id))
+            state = self._flow_state(flow, self._flows.levels(flow_id))
             self._slack.update(flow.root, views.flow_root_text(state), views.flow_root(state))
             overwritten = not self._flows.set_rendered(flow_id, flow.version)
 
     def state(self, flow_id: str) -> views.FlowState | None:
         flow = self._flows.flow(flow_id)
-        return _state(flow, self._flows.levels(flow_id)) if flow else None
+        return self._flow_state(flow, self._flows.levels(flow_id)) if flow else None
+
+    def _flow_state(self, flow: FlowItem, levels: list[LevelItem]) -> views.FlowState:
+        """The flow as its views show it; a decider is a person only by Signoff's mapping."""
+        deciders = [p for item in levels for p in (*item.approved_by, *item.rejected_by)]
+        return _state(flow, levels, mapped_people(self._identities, deciders))
 
     # -- the Step Functions task -------------------------------------------------------------------
 
@@ -552,7 +559,8 @@ class FlowTracker:
         level = member.level
         try:
             if approval.outcome is Outcome.APPROVED or approval.outcome is Outcome.REJECTED:
-                self._sfn.send_task_success(token, task_output(approval, level))
+                people = self._proven_people(approval)
+                self._sfn.send_task_success(token, task_output(approval, level, people))
                 sent = "success"
             else:
                 error = TASK_ERRORS[approval.outcome]
@@ -588,6 +596,19 @@ class FlowTracker:
         )
         return None
 
+    def _proven_people(self, approval: Approval) -> dict[str, str]:
+        # Only informs whoever reads the task's output: a mapping that cannot be read now must
+        # not hold the flow up, and then the output names nobody (never more than is proven).
+        try:
+            return mapped_people(self._identities, [d.principal for d in approval.decisions])
+        except ServiceError:
+            logger.warning(
+                "identities not read; the task's output names no Slack users",
+                exc_info=True,
+                extra={"execution_id": approval.execution_id},
+            )
+            return {}
+
     # -- the flow's outcome and the level pointers ------------------------------------------------
 
     def _conclude(
@@ -600,13 +621,8 @@ class FlowTracker:
         if outcome is None or not self._flows.claim(flow.flow_id, "outcome"):
             return
         root = self.ensure_root(flow)
-        base = self.state(flow.flow_id) or _state(flow, [])
-        state = views.FlowState(
-            flow_id=base.flow_id,
-            levels=base.levels,
-            description=base.description,
-            outcome=outcome,
-        )
+        base = self.state(flow.flow_id) or self._flow_state(flow, [])
+        state = msgspec.structs.replace(base, outcome=outcome)
         try:
             self._slack.reply(
                 root,
@@ -653,7 +669,7 @@ class FlowTracker:
             return
         if not item.channel or item.channel == flow.root.channel:
             return
-        state = _state(flow, [item])
+        state = self._flow_state(flow, [item])
         shown = state.levels[level - 1]
         root = flow.root
         claim, key = f"pointer#{execution_id}", pointer_key(execution_id)
@@ -912,14 +928,23 @@ def flow_outcome_after(outcome: Outcome, level: int, levels: int) -> Outcome | N
     return outcome
 
 
-def task_output(approval: Approval, level: int | None) -> dict[str, Any]:
-    """The task's result: what the child's Choice reads (`is_approved`) and who decided."""
+def task_output(
+    approval: Approval, level: int | None, people: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The task's result: what the child's Choice reads (`is_approved`) and who decided.
+
+    `decided_by` holds the principals as SSM recorded them; `slack_users` maps those of them
+    that Signoff's mapping proves to be a person (`people`, see bot.approvals.mapped_people) to
+    their Slack user id. A session merely named like a Slack id gets no entry there.
+    """
     decided_by: dict[str, None] = {}
     for decision in approval.decisions:
         decided_by.setdefault(decision.principal)
+    people = people or {}
     return {
         "is_approved": approval.outcome is Outcome.APPROVED,
         "decided_by": list(decided_by),
+        "slack_users": {p: people[p] for p in decided_by if p in people},
         "comments": [d.comment for d in approval.decisions if d.comment],
         "decisions": [
             {"principal": d.principal, "verdict": d.verdict.value, "comment": d.comment}
@@ -993,7 +1018,7 @@ def _level_state(level: int, approval: Approval) -> views.LevelState:
     )
 
 
-def _state(flow: FlowItem, levels: list[LevelItem]) -> views.FlowState:
+def _state(flow: FlowItem, levels: list[LevelItem], people: dict[str, str]) -> views.FlowState:
     by_level = {item.level: item for item in levels}
     shown: list[views.LevelState] = []
     for number in range(1, flow.levels + 1):
@@ -1015,4 +1040,5 @@ def _state(flow: FlowItem, levels: list[LevelItem]) -> views.FlowState:
         levels=tuple(shown),
         description=flow.description,
         outcome=flow.outcome,
+        people=people,
     )

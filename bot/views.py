@@ -135,18 +135,11 @@ def principal_label(principal: str, people: People | None = None) -> str:
     the principal itself, as inert text.
 
     A role session's name proves nothing (anyone who may assume any listed role can call a
-    session `U0CAROL`), so with `people` only its entries become mentions. Without (views whose
-    callers do not pass a mapping yet: flows, access keys), a session named like a Slack id is
-    still shown as that person.
+    session `U0CAROL`): only the entries of `people` (resolved through the identities table,
+    see bot.approvals.mapped_people) become mentions, never a principal on its name alone.
     """
-    if people is not None:
-        user = people.get(principal)
-        return mention(user) if user else _raw_principal(principal)
-    if ":assumed-role/" in principal:
-        session = principal.rsplit("/", 1)[-1]
-        if _SLACK_ID.fullmatch(session):
-            return f"<@{session}>"
-    return _raw_principal(principal)
+    user = people.get(principal) if people else None
+    return mention(user) if user else _raw_principal(principal)
 
 
 def _raw_principal(principal: str) -> str:
@@ -484,8 +477,8 @@ def read_secret_command(secret_name: str) -> str:
     )
 
 
-def key_outcome_dm(outcome: KeyOutcome) -> str:
-    """What the requester reads when their request has ended."""
+def key_outcome_dm(outcome: KeyOutcome, people: People | None = None) -> str:
+    """What the requester reads when their request has ended; `people` as for principal_label."""
     user = literal(outcome.iam_user)
     if outcome.kind is OutcomeKind.ISSUED and outcome.secret_name:
         return (
@@ -494,20 +487,22 @@ def key_outcome_dm(outcome: KeyOutcome) -> str:
             "may read. Read it, signed in as that user, with:\n"
             f"```{escape(read_secret_command(outcome.secret_name), code=True)}```"
         )
-    return f"{_key_outcome_line(outcome)}\nExecution `{outcome.execution_id}`."
+    return f"{_key_outcome_line(outcome, people)}\nExecution `{outcome.execution_id}`."
 
 
-def key_request_card(approval: Approval, outcome: KeyOutcome) -> list[Block]:
+def key_request_card(
+    approval: Approval, outcome: KeyOutcome, people: People | None = None
+) -> list[Block]:
     """An approved key request's card once it ended without a key: the approval, then why no
     key was created, so "Approved" never stands alone over a key that was not issued."""
-    line = _key_outcome_line(outcome)
+    line = _key_outcome_line(outcome, people)
     return [
-        *approval_card(approval),
+        *approval_card(approval, people=people),
         SectionBlock(text=MarkdownTextObject(text=truncate(line, _SECTION_MAX))),
     ]
 
 
-def key_outcome_thread(outcome: KeyOutcome) -> str:
+def key_outcome_thread(outcome: KeyOutcome, people: People | None = None) -> str:
     """The same outcome for the card's thread: who asked, what happened, no way to read a key."""
     requester = mention(outcome.requester) if outcome.requester else "the requester"
     if outcome.kind is OutcomeKind.ISSUED and outcome.secret_name:
@@ -516,13 +511,13 @@ def key_outcome_thread(outcome: KeyOutcome) -> str:
             f"Secrets Manager as {literal(outcome.secret_name)}; {requester} has been sent "
             "how to read it."
         )
-    return f"{_key_outcome_line(outcome)} ({requester} has been told.)"
+    return f"{_key_outcome_line(outcome, people)} ({requester} has been told.)"
 
 
-def _key_outcome_line(outcome: KeyOutcome) -> str:
+def _key_outcome_line(outcome: KeyOutcome, people: People | None) -> str:
     user = literal(outcome.iam_user)
     if outcome.kind is OutcomeKind.REJECTED:
-        by = ", ".join(principal_label(p) for p in outcome.decided_by) or "an approver"
+        by = ", ".join(principal_label(p, people) for p in outcome.decided_by) or "an approver"
         said = f": {escape(truncate(outcome.comment, COMMENT_MAX))}" if outcome.comment else "."
         return f":no_entry: The access key request for {user} was rejected by {by}{said}"
     if outcome.kind is OutcomeKind.REFUSED and outcome.refusal in _KEY_REFUSALS:
@@ -576,6 +571,8 @@ class FlowState(msgspec.Struct, frozen=True):
     levels: tuple[LevelState, ...]
     description: str = ""
     outcome: Outcome = Outcome.WAITING
+    # Which of the levels' deciders are people, by Signoff's mapping (see principal_label).
+    people: dict[str, str] = {}
 
     @property
     def name(self) -> str:
@@ -605,7 +602,7 @@ def flow_name(flow_id: str) -> str:
     return flow_id
 
 
-def ladder_step(level: LevelState) -> str:
+def ladder_step(level: LevelState, people: People | None = None) -> str:
     """`level 1 ✓ approved by <@U1>`, `level 2 ⏳ 1 of 2`, and a dash for a level not started."""
     head = f"level {level.level}"
     if level.outcome is None:
@@ -614,17 +611,19 @@ def ladder_step(level: LevelState) -> str:
     if level.outcome is Outcome.WAITING:
         return f"{head} {mark} {level.done} of {level.needed}"
     if level.outcome is Outcome.APPROVED:
-        by = _names(level.approved_by)
+        by = _names(level.approved_by, people)
         return f"{head} {mark} approved by {by}" if by else f"{head} {mark} approved"
     if level.outcome is Outcome.REJECTED:
-        by = _names(level.rejected_by)
+        by = _names(level.rejected_by, people)
         return f"{head} {mark} rejected by {by}" if by else f"{head} {mark} rejected"
     return f"{head} {mark} {level.outcome.label.lower()}"
 
 
 def ladder_line(flow: FlowState) -> str:
     """Every level in order on one line, `·` between them."""
-    return truncate(" · ".join(ladder_step(level) for level in flow.levels), _SECTION_MAX)
+    return truncate(
+        " · ".join(ladder_step(level, flow.people) for level in flow.levels), _SECTION_MAX
+    )
 
 
 def flow_status_line(flow: FlowState) -> str:
@@ -697,7 +696,7 @@ def flow_outcome_text(flow: FlowState, error: str | None = None) -> str:
         else ""
     )
     if flow.outcome is Outcome.REJECTED:
-        by = _names(level.rejected_by)
+        by = _names(level.rejected_by, flow.people)
         return (
             f"{_OUTCOME_ICONS[Outcome.REJECTED]} *Flow rejected* at {at}"
             f"{' by ' + by if by else ''}.{later}"
@@ -736,7 +735,7 @@ def level_pointer_text(
             f"{_OUTCOME_ICONS[Outcome.WAITING]} {head} needs approval "
             f"({level.done} of {level.needed} so far). Its card is in {thread} in {where}."
         )
-    step = ladder_step(level).split(" ", 2)[2]
+    step = ladder_step(level, flow.people).split(" ", 2)[2]
     thread = _link(thread_link, "The flow's thread")
     return f"{head}: {step}. {thread} is in {where}."
 
@@ -749,8 +748,8 @@ def _link(url: str | None, words: str) -> str:
     return f"<{url.replace('&', '&amp;')}|{words}>"
 
 
-def _names(principals: tuple[str, ...]) -> str:
-    shown = ", ".join(principal_label(p) for p in principals[:_LADDER_NAMES_MAX])
+def _names(principals: tuple[str, ...], people: People | None) -> str:
+    shown = ", ".join(principal_label(p, people) for p in principals[:_LADDER_NAMES_MAX])
     extra = len(principals) - _LADDER_NAMES_MAX
     return f"{shown} +{extra}" if extra > 0 else shown
 

@@ -150,6 +150,7 @@ def build_services(
     sfn = StepFunctionsGateway(lazy_client(session, "stepfunctions"))
     tracker = FlowTracker(
         flows=flow_store,
+        identities=identities,
         sfn=sfn,
         slack=slack,
         audit=audit,
@@ -240,6 +241,7 @@ def build_key_issuer(
         min_approvals=settings.key_min_approvals,
         automation=AutomationGateway(lazy_client(session, "ssm"), settings.region),
         keys=_access_keys(session),
+        identities=IdentityStore(TableAt(dynamodb, settings.identities_table)),
         records=KeyRequestRecords(TableAt(dynamodb, settings.approvals_table), now),
         audit=AuditLog(TableAt(dynamodb, settings.audit_table), now),
         now=now,

@@ -45,6 +45,9 @@ DOC = "Signoff-AccessKey"
 ADMIN = "U0ADMIN"
 KEY_PATH = "/signoff-keys/"  # the deployment's KeyUserPath
 BOB = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0BOB"
+APPROVER_ROLE = f"arn:aws:iam::{ACCT}:role/SignoffApprover"
+# Carol is mapped to SignoffApprover: a session of another role merely named U0CAROL is not her.
+CAROL_ELSEWHERE = f"arn:aws:sts::{ACCT}:assumed-role/SomeOtherRole/U0CAROL"
 
 
 class Clock:
@@ -68,6 +71,8 @@ class Env:
         self.slack = FakeSlack()
         self.identities = IdentityStore(tables["identities"])
         self.identities.put(Identity("U0DAVE", "dave", iam_user="dave"))
+        for user in ("BOB", "CAROL"):
+            self.identities.put(Identity(f"U0{user}", user.lower(), role_arn=APPROVER_ROLE))
         self.store = ApprovalStore(tables["approvals"], self.clock)
         self.audit = AuditLog(tables["audit"], self.clock)
         self.records = KeyRequestRecords(tables["approvals"], self.clock)
@@ -368,6 +373,39 @@ def test_a_rejection_dms_who_rejected_and_why(env: Env) -> None:
     assert user == "U0DAVE"
     assert "rejected by <@U0BOB>: Use SSO instead" in text
     assert "get-secret-value" not in text
+
+
+def test_a_rejection_by_a_session_merely_named_like_a_person_names_the_principal(
+    env: Env,
+) -> None:
+    eid = env.finished_run(status="Failed", failure_message="Step ApproveKey rejected")
+    env.approval(eid, Outcome.REJECTED, Decision(CAROL_ELSEWHERE, Verdict.REJECT, comment="no"))
+    env.store.claim_card(eid, "ApproveKey", "C0KEYS")
+    env.store.set_card_ts(eid, "ApproveKey", CardRef("C0KEYS", "100.1"))
+
+    env.service.notify_outcome(eid)
+
+    [(_, dm)] = env.slack.dms
+    [(_, thread)] = env.slack.replies
+    for text in (dm, thread):
+        assert "rejected by `assumed-role/SomeOtherRole/U0CAROL`: no" in text
+        assert "<@U0CAROL>" not in text
+
+
+def test_an_unissued_key_card_names_a_session_merely_named_like_a_person_by_its_principal(
+    env: Env,
+) -> None:
+    eid = env.finished_run(payload={"status": "key_limit", "iam_user": "dave"})
+    env.approval(eid, Outcome.APPROVED, Decision(CAROL_ELSEWHERE, Verdict.APPROVE))
+    env.store.claim_card(eid, "ApproveKey", "C0KEYS")
+    env.store.set_card_ts(eid, "ApproveKey", CardRef("C0KEYS", "100.1"))
+
+    env.service.notify_outcome(eid)
+
+    [(_, blocks)] = env.slack.updates
+    text = json.dumps(blocks)
+    assert "*Approved* by `assumed-role/SomeOtherRole/U0CAROL`" in text
+    assert "<@U0CAROL>" not in text
 
 
 def test_a_user_with_two_keys_is_told_to_delete_one(env: Env) -> None:

@@ -24,8 +24,9 @@ from bot.gateways.automation import AutomationGateway
 from bot.gateways.dynamo import TableAt
 from bot.gateways.iam import EXECUTION_TAG, AccessKeyGateway, read_policy
 from bot.gateways.key_requests import KeyRequestRecords
-from bot.gateways.tables import AuditLog
-from bot.models import Approval, Decision, Outcome, Verdict
+from bot.gateways.tables import AuditLog, IdentityStore
+from bot.models import Approval, Decision, Identity, Outcome, Verdict
+from tests.support.dynamo import create_table
 from tests.support.fakes import FakeAutomation
 
 REGION = "us-east-1"
@@ -80,6 +81,7 @@ class Env:
         key_path: str = "/",
         user_path: str = "/",
         min_approvals: int = 1,
+        approvers: tuple[str, ...] = (KEY_APPROVER_ROLE,),
     ) -> None:
         session = boto3.Session(region_name=REGION)
         dynamodb = session.resource("dynamodb")
@@ -106,15 +108,21 @@ class Env:
         self.records = KeyRequestRecords(
             TableAt(session.client("dynamodb"), "approvals"), lambda: NOW
         )
+        self.identities = IdentityStore(
+            create_table(session.client("dynamodb"), "identities", "identities")
+        )
+        # Dave is mapped as Signoff maps an approver: his role, his Slack id as session name.
+        self.identities.put(Identity("U0DAVE", "dave", role_arn=KEY_APPROVER_ROLE, iam_user="dave"))
         self.issuer = KeyIssuer(
             document=DOC,
             secret_prefix=prefix,
             admin_role_arn=ADMIN_ROLE,
             key_user_path=key_path,
-            approvers=[KEY_APPROVER_ROLE],
+            approvers=approvers,
             min_approvals=min_approvals,
             automation=self.automation,  # type: ignore[arg-type]
             keys=AccessKeyGateway(self.iam, self.sm),  # type: ignore[arg-type]
+            identities=self.identities,
             records=self.records,
             audit=self.audit,
             now=lambda: NOW,
@@ -302,6 +310,50 @@ def test_no_key_without_an_approval_ssm_confirms_from_someone_else(
     assert env.keys() == [] and env.secret_names() == []
 
 
+def test_the_requester_approving_through_their_mapped_session_gets_no_key(env: Env) -> None:
+    # DAVE_SESSION is exactly the principal Signoff's mapping gives dave: his own approval.
+    env.approve(Decision(DAVE_SESSION, Verdict.APPROVE))
+    assert env.issue()["status"] == "not_approved"
+    assert env.keys() == []
+
+
+def test_the_requester_approving_as_the_iam_user_they_are_mapped_to_gets_no_key() -> None:
+    # Erin, an admin, asks for a key for dave; she is also IAM user erin (under a path), which
+    # the deployment lists among the key approvers. Her console approval is still her own.
+    with mock_aws():
+        env = Env(approvers=(KEY_APPROVER_ROLE, "erin"))
+        env.identities.put(Identity("U0ERIN", "erin", role_arn=KEY_APPROVER_ROLE, iam_user="erin"))
+        request_id = "33333333-4444-4555-8666-777777777777"
+        env.records.record(request_id, KeyRequest("U0ERIN", "dave", REASON))
+        env.records.bind(request_id, OTHER_EID)
+        erin = f"arn:aws:iam::{ACCT}:user/admins/erin"
+        env.approve(
+            Decision(erin, Verdict.APPROVE),
+            execution_id=OTHER_EID,
+            RequesterSlackId="U0ERIN",
+            RequestId=request_id,
+        )
+        report = env.issue(execution_id=OTHER_EID, requester="U0ERIN")
+        assert report["status"] == "not_approved"
+        assert env.keys() == []
+
+
+@pytest.mark.parametrize("session", ["U0DAVE", "u0dave"])
+def test_a_session_merely_named_like_the_requester_still_counts_as_the_requester(
+    session: str,
+) -> None:
+    # Dave is mapped to SignoffApprover as DaveOps: a SignoffApprover session named after him is
+    # not his mapped principal, yet may well be him; it never counts as someone else's approval.
+    with mock_aws():
+        env = Env(min_approvals=2)
+        role = f"arn:aws:iam::{ACCT}:role/DaveOps"
+        env.identities.put(Identity("U0DAVE", "dave", role_arn=role, iam_user="dave"))
+        named_like_dave = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/{session}"
+        env.approve(Decision(BOB, Verdict.APPROVE), Decision(named_like_dave, Verdict.APPROVE))
+        assert env.issue()["status"] == "not_approved"
+        assert env.keys() == []
+
+
 def test_the_secret_prefix_and_the_comma_iam_allows_in_names() -> None:
     assert secret_name("team/", "ci,bot", NOW) == "team/ci_bot/access-key-20261123T101500Z"
     with mock_aws():
@@ -376,6 +428,7 @@ def _real_shape_issuer(env: Env, element: str) -> KeyIssuer:
         min_approvals=1,
         automation=AutomationGateway(RealShapeSsm(element), REGION),  # type: ignore[arg-type]
         keys=AccessKeyGateway(env.iam, env.sm),  # type: ignore[arg-type]
+        identities=env.identities,
         records=env.records,
         audit=env.audit,
         now=lambda: NOW,

@@ -13,6 +13,7 @@ from bot.models import Approval, Decision, Outcome, Verdict
 EID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 NAME = "dave/access-key-20261123T101500Z"
 BOB = "arn:aws:sts::123456789012:assumed-role/SignoffApprover/U0BOB"
+PEOPLE = {BOB: "U0BOB"}  # what Signoff's mapping proves (bot.approvals.mapped_people)
 
 
 def outcome(kind: OutcomeKind, **changes: object) -> KeyOutcome:
@@ -88,7 +89,7 @@ def test_every_other_outcome_says_what_happened_in_dm_and_thread(
     kind: OutcomeKind, changes: dict[str, object], expected: str
 ) -> None:
     result = outcome(kind, **changes)
-    dm, thread = views.key_outcome_dm(result), views.key_outcome_thread(result)
+    dm, thread = views.key_outcome_dm(result, PEOPLE), views.key_outcome_thread(result, PEOPLE)
     assert expected in dm and expected in thread
     assert EID in dm
     assert "<@U0DAVE>" in thread
@@ -125,7 +126,8 @@ def _approved_card() -> Approval:
     ],
 )
 def test_an_approved_card_whose_key_was_not_issued_says_so(status: KeyStatus, says: str) -> None:
-    blocks = views.key_request_card(_approved_card(), outcome(OutcomeKind.REFUSED, refusal=status))
+    refused = outcome(OutcomeKind.REFUSED, refusal=status)
+    blocks = views.key_request_card(_approved_card(), refused, PEOPLE)
     text = json.dumps([b.to_dict() for b in blocks])
     assert "*Approved* by <@U0BOB>" in text
     assert "No access key was created for `dave`" in text and says in text

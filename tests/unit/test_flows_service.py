@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 
 import boto3
 import msgspec
@@ -28,7 +29,7 @@ from bot.gateways.flowstore import FlowStore
 from bot.gateways.slack import reply_key
 from bot.gateways.stepfunctions import TaskClosed
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
-from bot.models import Decision, Outcome, Verdict
+from bot.models import Decision, Identity, Outcome, Verdict
 from tests.support.dynamo import signoff_tables
 from tests.support.fakes import FakeAutomation, FakeSfn, FakeSlack, Message
 
@@ -39,6 +40,7 @@ FLOW = f"arn:aws:states:{REGION}:{ACCT}:execution:ApprovalFlow:deploy-42"
 ROLE = f"arn:aws:iam::{ACCT}:role/SignoffApprover"
 ALICE = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0ALICE"
 BOB = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0BOB"
+CAROL_ELSEWHERE = f"arn:aws:sts::{ACCT}:assumed-role/SomeOtherRole/U0CAROL"
 DEFAULT = "C0DEFAULT"
 ROUTES = {
     "AutomationLevel1": "C0LEVEL1",
@@ -77,6 +79,7 @@ class Flows:
     store: FlowStore
     audit: AuditLog
     clock: list[datetime]
+    identities: IdentityStore
 
     def request(self, level: int, levels: int = 3, **changes: Any) -> StartApprovalRequest:
         data: dict[str, Any] = {
@@ -131,8 +134,12 @@ def flows() -> Iterator[Flows]:
         automation, slack, sfn = FakeAutomation(), FakeSlack(), FakeSfn()
         store = FlowStore(tables["approvals"], now)
         audit = AuditLog(tables["audit"], now)
+        identities = IdentityStore(tables["identities"])
+        for user in ("ALICE", "BOB", "CAROL"):
+            identities.put(Identity(f"U0{user}", user.lower(), role_arn=ROLE))
         tracker = FlowTracker(
             flows=store,
+            identities=identities,
             sfn=sfn,  # type: ignore[arg-type]
             slack=slack,  # type: ignore[arg-type]
             audit=audit,
@@ -144,7 +151,7 @@ def flows() -> Iterator[Flows]:
             automation=automation,  # type: ignore[arg-type]
             signals=None,  # type: ignore[arg-type]
             store=ApprovalStore(tables["approvals"], now),
-            identities=IdentityStore(tables["identities"]),
+            identities=identities,
             audit=audit,
             slack=slack,  # type: ignore[arg-type]
             route=lambda a: channel_for(a.notification_arn, a.document_name),
@@ -163,7 +170,9 @@ def flows() -> Iterator[Flows]:
             channel_for=channel_for,
             now=now,
         )
-        yield Flows(service, tracker, approvals, automation, slack, sfn, store, audit, clock)
+        yield Flows(
+            service, tracker, approvals, automation, slack, sfn, store, audit, clock, identities
+        )
 
 
 # -- starting a level --------------------------------------------------------------------------
@@ -389,8 +398,51 @@ def test_approved_completes_the_task_once_with_who_decided(flows: Flows) -> None
     assert (kind, sent_token) == ("success", token(1))
     assert output["is_approved"] is True
     assert output["decided_by"] == [ALICE]
+    assert output["slack_users"] == {ALICE: "U0ALICE"}
     assert output["comments"] == ["LGTM"]
     assert output["level"] == 1 and output["approval_execution_id"] == execution_id
+
+
+def test_a_level_decided_by_a_session_merely_named_like_a_person_shows_the_principal(
+    flows: Flows,
+) -> None:
+    # Carol is mapped, to SignoffApprover; anyone who may assume SomeOtherRole can name a
+    # session U0CAROL. The ladder, the thread and the task's output must not call that carol.
+    first = flows.start(1)
+    flows.close(first, Outcome.APPROVED, Decision(CAROL_ELSEWHERE, Verdict.APPROVE))
+    second = flows.start(2)
+    flows.close(second, Outcome.REJECTED, Decision(CAROL_ELSEWHERE, Verdict.REJECT))
+
+    shown = "`assumed-role/SomeOtherRole/U0CAROL`"
+    root = flows.root()
+    assert f"level 1 ✓ approved by {shown} · level 2 ✗ rejected by {shown}" in root.text
+    thread = [m.text for m in flows.slack.thread(root)]
+    said = [text for text in thread if "*Flow" in text]
+    assert said == [
+        f":no_entry: *Flow rejected* at level 2 of 3 by {shown}. Level 3 will not start."
+    ]
+    everything = json.dumps([[m.text, m.blocks] for m in flows.slack.messages])
+    assert "<@U0CAROL>" not in everything
+    output = flows.sfn.calls[-1][2]
+    # As SSM recorded it, and no person beside it: the mapping does not vouch for this one.
+    assert output["decided_by"] == [CAROL_ELSEWHERE] and output["slack_users"] == {}
+
+
+def test_a_mapping_that_cannot_be_read_does_not_hold_the_task_up_and_names_nobody(
+    flows: Flows,
+) -> None:
+    execution_id = flows.start(1)
+
+    def unreadable(*args: Any, **kwargs: Any) -> None:
+        raise TransientError("DynamoDB did not answer GetItem")
+
+    with patch.object(flows.identities, "get", unreadable), pytest.raises(ServiceError):
+        # The task is completed first; the ladder, which names people, waits for a retry.
+        flows.close(execution_id, Outcome.APPROVED, Decision(ALICE, Verdict.APPROVE))
+
+    [(kind, _, output)] = flows.sfn.calls
+    assert kind == "success" and output["is_approved"] is True
+    assert output["decided_by"] == [ALICE] and output["slack_users"] == {}
 
 
 def test_rejected_completes_the_task_with_false_and_ends_the_flow(flows: Flows) -> None:

@@ -12,11 +12,18 @@ FLOW = f"arn:aws:states:us-east-1:{ACCT}:execution:ApprovalFlow:deploy-42"
 ALICE = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0ALICE"
 BOB = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0BOB"
 CAROL = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0CAROL"
+CAROL_ELSEWHERE = f"arn:aws:sts::{ACCT}:assumed-role/SomeOtherRole/U0CAROL"
+# Who Signoff's mapping says these principals are (ApprovalService.people resolves it).
+PEOPLE = {ALICE: "U0ALICE", BOB: "U0BOB", CAROL: "U0CAROL"}
 
 
 def flow(*levels: views.LevelState, outcome: Outcome = Outcome.WAITING) -> views.FlowState:
     return views.FlowState(
-        flow_id=FLOW, levels=levels, description="Prod <deploy> & more", outcome=outcome
+        flow_id=FLOW,
+        levels=levels,
+        description="Prod <deploy> & more",
+        outcome=outcome,
+        people=PEOPLE,
     )
 
 
@@ -33,7 +40,7 @@ def test_the_ladder_reads_as_the_issue_shows_it() -> None:
 
 def test_each_closed_level_says_how_it_ended() -> None:
     steps = [
-        views.ladder_step(views.LevelState(2, Outcome.REJECTED, 0, 1, rejected_by=(BOB,))),
+        views.ladder_step(views.LevelState(2, Outcome.REJECTED, 0, 1, rejected_by=(BOB,)), PEOPLE),
         views.ladder_step(views.LevelState(1, Outcome.TIMED_OUT, 0, 1)),
         views.ladder_step(views.LevelState(1, Outcome.CANCELLED)),
         views.ladder_step(views.LevelState(1, Outcome.FAILED)),
@@ -48,8 +55,26 @@ def test_each_closed_level_says_how_it_ended() -> None:
 
 def test_many_approvers_are_shortened() -> None:
     many = (ALICE, BOB, CAROL, "arn:aws:iam::123456789012:user/dave")
-    step = views.ladder_step(views.LevelState(1, Outcome.APPROVED, 4, 4, approved_by=many))
+    step = views.ladder_step(views.LevelState(1, Outcome.APPROVED, 4, 4, approved_by=many), PEOPLE)
     assert step == "level 1 ✓ approved by <@U0ALICE>, <@U0BOB>, <@U0CAROL> +1"
+
+
+def test_a_level_decided_by_a_session_merely_named_like_a_person_shows_the_principal() -> None:
+    # Carol is mapped, but to SignoffApprover: a session of another role named U0CAROL is not her.
+    shown = "`assumed-role/SomeOtherRole/U0CAROL`"
+    approved = views.LevelState(1, Outcome.APPROVED, 1, 1, approved_by=(CAROL_ELSEWHERE,))
+    rejected = views.LevelState(2, Outcome.REJECTED, 0, 1, rejected_by=(CAROL_ELSEWHERE,))
+    state = flow(approved, rejected, NOT_STARTED_3, outcome=Outcome.REJECTED)
+    texts = [
+        views.ladder_line(state),
+        views.flow_root_text(state),
+        str([b.to_dict() for b in views.flow_root(state)]),
+        views.flow_outcome_text(state),
+        views.level_pointer_text(state, approved, "C0ROOT"),
+    ]
+    for text in texts:
+        assert "<@U0CAROL>" not in text and shown in text
+    assert views.ladder_step(approved) == f"level 1 ✓ approved by {shown}"
 
 
 def test_root_message_names_the_flow_links_the_execution_and_escapes_text() -> None:

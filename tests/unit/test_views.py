@@ -8,6 +8,8 @@ from bot.models import Approval, Decision, Outcome, Verdict
 ACCT = "123456789012"
 ALICE = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0ALICE"
 BOB = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0BOB"
+# Who Signoff's mapping says these principals are (ApprovalService.people resolves it).
+PEOPLE = {ALICE: "U0ALICE", BOB: "U0BOB"}
 
 
 def approval(**changes: object) -> Approval:
@@ -49,7 +51,7 @@ def test_waiting_card_shows_what_who_quorum_deadline_link_and_buttons() -> None:
 
 def test_progress_names_the_last_decider_and_their_comment() -> None:
     card = approval(decisions=(Decision(ALICE, Verdict.APPROVE, comment="LGTM"),))
-    assert "1 of 2 approvals* — <@U0ALICE> approved: LGTM" in views.status_line(card)
+    assert "1 of 2 approvals* — <@U0ALICE> approved: LGTM" in views.status_line(card, PEOPLE)
 
 
 def test_closed_cards_have_no_buttons_and_say_the_outcome() -> None:
@@ -64,7 +66,7 @@ def test_closed_cards_have_no_buttons_and_say_the_outcome() -> None:
     rejected = approval(
         outcome=Outcome.REJECTED, decisions=(Decision(BOB, Verdict.REJECT, comment="not now"),)
     )
-    assert "Rejected* — <@U0BOB> rejected: not now" in views.status_line(rejected)
+    assert "Rejected* — <@U0BOB> rejected: not now" in views.status_line(rejected, PEOPLE)
 
 
 def test_user_text_is_escaped_and_truncated_to_block_kit_limits() -> None:
@@ -113,6 +115,15 @@ def test_console_decisions_are_named_by_their_arn() -> None:
         views.principal_label(f"arn:aws:sts::{ACCT}:assumed-role/Ops_Team/jane@x", {})
         == "`assumed-role/Ops_Team/jane@x`"
     )
+
+
+def test_a_session_name_alone_never_makes_a_mention() -> None:
+    # Without the mapping's word for it, no principal is a person, however its session is named.
+    for principal in (ALICE, f"arn:aws:sts::{ACCT}:assumed-role/SomeOtherRole/U0CAROL"):
+        session = principal.rsplit("/", 1)[-1]
+        for people in (None, {}, {f"arn:aws:sts::{ACCT}:assumed-role/Other/{session}": session}):
+            label = views.principal_label(principal, people)
+            assert "<@" not in label and label == f"`{principal.split(':', 5)[-1]}`"
 
 
 def test_a_session_named_like_a_slack_user_is_not_that_person_without_the_mapping() -> None:
