@@ -211,3 +211,12 @@ def compile_sources() -> None:
         check=True,
         stdout=subprocess.DEVNULL,
     )
+    # The trimmed AWS models the template's AWS_DATA_PATH names (/var/task/aws_models, read
+    # from build/ here), written afresh from the installed botocore as `make package` does.
+    # Without them botocore quietly falls back to its full models and the bench measures a
+    # function the package is not.
+    subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, str(REPO / "infra" / "aws_models.py")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
