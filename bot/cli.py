@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import boto3
 
-from bot import doctor
+from bot import dev, doctor
 from bot.config import Settings
 from bot.errors import InvalidRequest, SignoffError
 from bot.gateways.aws import AWS_FAILURES, wrap_aws_error
@@ -45,6 +45,7 @@ def build_parser(plugins: Sequence[Register] = ()) -> argparse.ArgumentParser:
     _register_audit(commands)
     _register_doctor(commands)
     _register_backfill(commands)
+    dev.register(commands)
     for register in plugins:
         register(commands)
     return parser

@@ -29,6 +29,8 @@ class Settings(msgspec.Struct, frozen=True):
     slack_secret_arn: str | None = None
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
+    # `signoff dev` only: the app-level token (xapp-…) that opens Socket Mode connections.
+    slack_app_token: str | None = None
     slack_api_url: str = DEFAULT_SLACK_API_URL
     reminder_before: timedelta = timedelta(hours=1)
     approval_document: str = "Signoff-Approval"
@@ -43,7 +45,7 @@ class Settings(msgspec.Struct, frozen=True):
     def __repr__(self) -> str:
         # The Slack tokens of a local run never show: a repr lands in logs and tracebacks.
         fields = {name: getattr(self, name) for name in self.__struct_fields__}
-        for secret in ("slack_bot_token", "slack_signing_secret"):
+        for secret in ("slack_bot_token", "slack_signing_secret", "slack_app_token"):
             if fields[secret]:
                 fields[secret] = "**********"
         return f"Settings({', '.join(f'{name}={value!r}' for name, value in fields.items())})"
@@ -74,6 +76,7 @@ class Settings(msgspec.Struct, frozen=True):
             slack_secret_arn=env.get("SLACK_SECRET_ARN") or None,
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            slack_app_token=env.get("SLACK_APP_TOKEN") or None,
             slack_api_url=env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
             reminder_before=timedelta(
                 seconds=_parse_int(env, "SIGNOFF_REMINDER_BEFORE_SECONDS", 3600)
