@@ -40,7 +40,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--demo",
         action="store_true",
-        help="also start a 3-level approval flow and dave's access-key request",
+        help="also start a 3-level approval flow and erin's access-key request",
     )
     parser.add_argument(
         "--log-level",
