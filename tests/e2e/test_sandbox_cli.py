@@ -96,6 +96,8 @@ def test_make_sandbox_starts_in_seconds_serves_everything_and_stops_on_ctrl_c(
     began = time.monotonic()
     running.read_until(READY, START_BUDGET_SECONDS)
     assert time.monotonic() - began < START_BUDGET_SECONDS
+    # Seconds of imports come before the first step is done: the terminal says so at once.
+    assert "loading the local AWS" in running.lines[1]
 
     slack_url = running.url("Slack (open this)")
     aws_url = running.url("local AWS")
