@@ -5,22 +5,33 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SANDBOX_ARGS ?=
 
-.PHONY: chromium install test lint types cfn checkov pytest package aws-models bench sandbox clean
+.PHONY: chromium install lock lockcheck test lint types cfn checkov pytest package aws-models bench sandbox clean
 
 $(BIN)/python:
 	@echo "== Creating the virtual environment $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Re-install only when the project's metadata changes.
-# pip prints a line per package (no --quiet): a minute of silence looks like a hang.
-$(STAMP): pyproject.toml | $(BIN)/python
-	@echo "== Installing Signoff and its development tools into $(VENV) (a minute or two)"
-	$(BIN)/pip install --progress-bar off -e '.[dev]'
+# Re-install only when the lock or the project's metadata changes: the locked versions (hashes
+# checked), then Signoff itself without resolving anything more. pip prints a line per package
+# (no --quiet): a minute of silence looks like a hang.
+$(STAMP): requirements-dev.lock pyproject.toml | $(BIN)/python
+	@echo "== Installing Signoff's locked dependencies into $(VENV) (a minute or two)"
+	$(BIN)/pip install --progress-bar off --require-hashes --requirement requirements-dev.lock
+	@echo "== Installing Signoff itself"
+	$(BIN)/pip install --quiet --no-deps -e .
 	@echo "== Installed; next: make sandbox, make test"
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-resolve requirements.lock and requirements-dev.lock after changing pyproject's dependencies.
+lock: $(STAMP)
+	$(BIN)/python infra/lock.py
+
+# Fails when pyproject's dependencies changed since the locks were compiled (offline, instant).
+lockcheck:
+	$(PYTHON) infra/lock.py --check
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -42,11 +53,12 @@ $(CHECKOV): | $(BIN)/python
 checkov: $(CHECKOV)
 	$(CHECKOV) --config-file .checkov.yaml
 
-# The Lambda artifact (build/signoff-lambda.zip) from registry wheels for the Lambda runtime.
-package: $(STAMP)
+# The Lambda artifact (build/signoff-lambda.zip): requirements.lock's versions as registry
+# wheels for the Lambda runtime, Signoff's source, the trimmed AWS models (aws_models/).
+package: lockcheck $(STAMP)
 	$(BIN)/python infra/package.py
 
-# The trimmed AWS models the functions load (bot/aws_models/); re-run after adding an AWS call.
+# The trimmed AWS models alone, into build/aws_models/ (`make package` writes its own).
 aws-models: $(STAMP)
 	$(BIN)/python infra/aws_models.py
 
@@ -56,7 +68,7 @@ bench: $(STAMP)
 	-$(BIN)/python bench/cold_start.py
 	-$(BIN)/python bench/ack_latency.py
 	-$(BIN)/python bench/fanout.py
-	-$(BIN)/python bench/tls.py
+	-$(BIN)/python bench/import_gc.py
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download cannot work offline).
 # fonts-noto-color-emoji: the emulator page shows emoji (:white_check_mark: → ✅) as Slack does.
@@ -69,7 +81,7 @@ chromium:
 pytest: $(STAMP) chromium
 	$(BIN)/pytest
 
-test: lint types cfn checkov pytest
+test: lockcheck lint types cfn checkov pytest
 
 sandbox: $(STAMP)
 	@echo "== Starting the sandbox: $(BIN)/signoff sandbox $(SANDBOX_ARGS)"

@@ -20,6 +20,16 @@ class KeyRequest(msgspec.Struct, frozen=True):
     execution_id: str | None = None
 
 
+class RecordedKeyRequest(msgspec.Struct, frozen=True):
+    """A request as Signoff recorded it before starting its runbook, and the run it is bound to."""
+
+    request_id: str
+    requester: str
+    iam_user: str
+    reason: str
+    execution_id: str | None = None
+
+
 # A dataclass, not a Struct: Powertools' idempotency hashes dataclasses and pydantic models only.
 @dataclass(frozen=True, kw_only=True)
 class IssueKeyPayload:
@@ -52,6 +62,7 @@ class KeyStatus(StrEnum):
     USER_NOT_FOUND = "user_not_found"
     OUT_OF_PATH = "out_of_path"  # no longer under KeyUserPath
     NOT_APPROVED = "not_approved"
+    NOT_RECORDED = "not_recorded"  # a run Signoff did not start for a request it recorded
 
 
 class KeyReport(msgspec.Struct, frozen=True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -17,22 +18,24 @@ from bot.access_key_models import (
     KeyRequest,
     KeyStatus,
     OutcomeKind,
+    RecordedKeyRequest,
 )
 from bot.errors import ApprovalNotFound, InvalidRequest, ServiceError
 from bot.gateways.automation import AutomationGateway
 from bot.gateways.iam import EXECUTION_TAG, AccessKeyGateway, IamUserDenied
+from bot.gateways.key_requests import KeyRequestRecords
 from bot.gateways.runs import RunReader, RunSummary
 from bot.gateways.slack import SlackGateway, reply_key
-from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
-from bot.models import Approval, CardRef, Outcome, Verdict
+from bot.gateways.tables import ApprovalStore, AuditLog, CardItem, IdentityStore
+from bot.models import Approval, Outcome, Verdict, principal_matches
 
 logger = logging.getLogger(__name__)
 
 # IAM's user-name rule (CreateUser: "[\w+=,.@-]+", 1 to 64 characters).
 IAM_USER_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 REASON_MAX = 500
-# The runbook's RequestReason pattern: it is spliced into the issuer's JSON payload as text.
-_UNSAFE_IN_REASON = re.compile(r'["\\\x00-\x1f]')
+# Control characters but tab and line feed: the runbook's RequestReason pattern refuses them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 MAX_KEYS = 2  # IAM's quota of access keys per user
 ISSUE_ACTION = "aws:invokeLambdaFunction"
 # The reconciler tells outcomes of requests that ended this recently and were never told.
@@ -48,6 +51,11 @@ RECONCILE_MAX_TOLD = 50
 # it by. This long after a run ended, its events' Lambdas are over (the result function drops
 # events older than an hour), so a part they still hold was sent: a failed send gives it back.
 _TOLD = "key-outcome#done"
+# A card that shows a key request's outcome ranks above every state of its approval step
+# (Approval.rank stays below 2000), so a late sync of the step cannot render it without.
+_OUTCOME_RANK = 1_000_000
+# Outcomes that may follow an approval without a key: "Approved" alone would read as issued.
+_NO_KEY_AFTER_APPROVAL = frozenset({OutcomeKind.REFUSED, OutcomeKind.FAILED})
 _SETTLED = timedelta(hours=2)
 
 Clock = Callable[[], datetime]
@@ -92,6 +100,10 @@ class KeyRequestPending(KeyRequestRefused):
     """A request for that IAM user is already waiting or being started."""
 
 
+class KeyLimitReached(KeyRequestRefused):
+    """The IAM user already has as many access keys as IAM allows."""
+
+
 # -- the Slack side: request, then tell the outcome ------------------------------------------
 
 
@@ -109,9 +121,11 @@ class KeyRequestService:
         keys: AccessKeyGateway,
         identities: IdentityStore,
         store: ApprovalStore,
+        records: KeyRequestRecords,
         audit: AuditLog,
         slack: SlackGateway,
         now: Clock,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
         self._document = document
         self._admins = frozenset(admins)
@@ -121,28 +135,48 @@ class KeyRequestService:
         self._keys = keys
         self._identities = identities
         self._store = store
+        self._records = records
         self._audit = audit
         self._slack = slack
         self._now = now
+        self._new_id = new_id
 
     def request(self, requester: str, iam_user: str, reason: str) -> KeyRequest:
         """Start the access-key runbook for a valid request, at most one per IAM user at a time."""
         request = self._validate(requester, iam_user, reason)
         subject, lock = self._lock(request.iam_user)
+        request_id = self._new_id()
+        recorded = False
         try:
             self._refuse_if_pending(request.iam_user)
+            # Recorded before the runbook starts: the issuer issues only for recorded requests,
+            # so a run someone else starts, whatever its parameters, gets no key.
+            self._records.record(request_id, request)
+            recorded = True
             execution_id = self._automation.start(
                 self._document,
                 {
                     "IamUser": [request.iam_user],
                     "RequestReason": [request.reason],
                     "RequesterSlackId": [request.requester],
+                    "RequestId": [request_id],
                 },
             )
         except Exception:
             # Nothing started: a retry must not be told one was.
             self._store.release(subject, lock)
+            if recorded:
+                self._records.forget(request_id)
             raise
+        try:
+            self._records.bind(request_id, execution_id)
+        except ServiceError:
+            # Started all the same: the issuer binds the record to the first run that names it.
+            logger.warning(
+                "key request not bound to its execution yet",
+                exc_info=True,
+                extra={"execution_id": execution_id, "request_id": request_id},
+            )
         self._audit.append(
             execution_id,
             "access_key_requested",
@@ -254,7 +288,8 @@ class KeyRequestService:
                     iam_user=outcome.iam_user,
                     secret_name=outcome.secret_name,
                 )
-        thread = self._thread(execution_id)
+        card = self._card(execution_id)
+        thread = (card.thread_ref or card.ref) if card else None
         if thread is not None:
             parts.append(
                 self._once(
@@ -267,13 +302,42 @@ class KeyRequestService:
                     ),
                 )
             )
+        if card is not None and outcome.kind in _NO_KEY_AFTER_APPROVAL:
+            parts.append(
+                self._once(
+                    execution_id, "key-outcome#card", lambda: self._show_on_card(card, outcome)
+                )
+            )
         if all(parts):
             self._store.claim(execution_id, _TOLD)
         return any(parts)
 
+    def _show_on_card(self, card: CardItem, outcome: KeyOutcome) -> None:
+        """An approved card whose key was not issued says so: "Approved" alone reads as issued."""
+        approval = self._approval(outcome.execution_id)
+        if approval is None or approval.outcome is not Outcome.APPROVED:
+            return  # a rejected, timed-out or cancelled card already says all there is
+        rank = approval.rank + _OUTCOME_RANK
+        if card.ref is None or not self._store.raise_rank(
+            approval.execution_id, card.step_name, rank, approval.outcome
+        ):
+            return
+        try:
+            self._slack.update(
+                card.ref, views.card_text(approval), views.key_request_card(approval, outcome)
+            )
+        except Exception:
+            self._store.lower_rank(
+                approval.execution_id, card.step_name, rank, card.rank, card.outcome
+            )
+            raise
+
     def _validate(self, requester: str, iam_user: str, reason: str) -> KeyRequest:
-        # Line breaks become spaces: the runbook's RequestReason is one line.
-        iam_user, reason = iam_user.strip(), " ".join(reason.split())
+        # The reason goes to the runbook as it was typed: the issuer gets it as a mapping value,
+        # never spliced into JSON text. Only line ends are made plain and control characters
+        # that no reader wants (the runbook's pattern refuses them) become spaces.
+        iam_user = iam_user.strip()
+        reason = _CONTROL.sub(" ", "\n".join(line.rstrip() for line in reason.strip().splitlines()))
         if not IAM_USER_NAME.fullmatch(iam_user):
             raise BadIamUserName(
                 f"`{iam_user or ' '}` is not an IAM user name: 1 to 64 letters, digits or "
@@ -283,11 +347,6 @@ class KeyRequestService:
             raise ReasonMissing("Say why you need the key; the approvers decide on it.")
         if len(reason) > REASON_MAX:
             raise ReasonMissing(f"Keep the reason under {REASON_MAX} characters.")
-        if _UNSAFE_IN_REASON.search(reason):
-            raise ReasonMissing(
-                "Leave out double quotes and backslashes: the runbook hands the reason on "
-                "inside JSON."
-            )
         if requester not in self._admins:
             identity = self._identities.get(requester)
             own = identity.iam_user if identity else None
@@ -322,6 +381,15 @@ class KeyRequestService:
                 "under that path can get keys from Signoff. Ask an admin to move the user "
                 f"(`aws iam update-user --user-name {iam_user} --new-path {path}`) or request "
                 "the key another way."
+            )
+        # Asked now, not only once approved: nobody should approve a key IAM will not create.
+        # The issuer asks again, as keys may be made elsewhere while the request waits.
+        if self._keys.key_count(iam_user) >= MAX_KEYS:
+            raise KeyLimitReached(
+                f"IAM user `{iam_user}` already has {MAX_KEYS} access keys, IAM's maximum. "
+                "Delete one that is no longer used (`aws iam list-access-keys --user-name "
+                f"{iam_user}`, then `aws iam delete-access-key --user-name {iam_user} "
+                "--access-key-id <id>`) and ask again."
             )
         return KeyRequest(requester, iam_user, reason)
 
@@ -388,9 +456,9 @@ class KeyRequestService:
         except ApprovalNotFound:
             return None
 
-    def _thread(self, execution_id: str) -> CardRef | None:
+    def _card(self, execution_id: str) -> CardItem | None:
         cards = [c for c in self._store.cards(execution_id) if c.ref is not None]
-        return (cards[0].thread_ref or cards[0].ref) if cards else None
+        return cards[0] if cards else None
 
     def _once(self, execution_id: str, key: str, send: Callable[[], object]) -> bool:
         """Send once however often the outcome is seen; a failed send can be retried."""
@@ -408,7 +476,12 @@ class KeyRequestService:
 
 
 class KeyIssuer:
-    """Called by the runbook after approval: a key into a secret only its owner may read."""
+    """Called by the runbook after approval: a key into a secret only its owner may read.
+
+    Anyone allowed to start the runbook (or to invoke this function) could call it; it issues
+    only for a request Signoff recorded and started itself, with its own parameters, approved
+    by as many of the deployed key approvers as the deployment asks (the requester excepted).
+    """
 
     def __init__(
         self,
@@ -417,12 +490,18 @@ class KeyIssuer:
         secret_prefix: str,
         admin_role_arn: str | None,
         key_user_path: str = "/",
+        approvers: Iterable[str],
+        min_approvals: int = 1,
         automation: AutomationGateway,
         keys: AccessKeyGateway,
+        records: KeyRequestRecords,
         audit: AuditLog,
         now: Clock,
     ) -> None:
         self._document = document
+        self._approvers = tuple(approvers)
+        self._min_approvals = max(min_approvals, 1)
+        self._records = records
         self._prefix = secret_prefix
         self._admin_role_arn = admin_role_arn
         self._key_user_path = key_user_path
@@ -440,6 +519,7 @@ class KeyIssuer:
             status=report.status.value,
             iam_user=request.iam_user,
             requester=request.requester,
+            reason=request.reason,
             secret_name=report.secret_name,
         )
         logger.info(
@@ -451,6 +531,17 @@ class KeyIssuer:
     def _issue(self, request: IssueKeyPayload) -> KeyReport:
         user = request.iam_user
         approval = self._automation.get_approval(request.execution_id)
+        if approval.document_name != self._document or self._recorded(approval, request) is None:
+            logger.warning(
+                "access key refused: not a request Signoff started",
+                extra={
+                    "execution_id": request.execution_id,
+                    "document": approval.document_name,
+                    "executed_by": approval.executed_by,
+                    "iam_user": user,
+                },
+            )
+            return KeyReport(KeyStatus.NOT_RECORDED, user)
         approvers = self._valid_approvals(approval, request)
         if not approvers:
             return KeyReport(KeyStatus.NOT_APPROVED, user)
@@ -484,21 +575,46 @@ class KeyIssuer:
         self._keys.issue_into_secret(user, name, readers, tags)
         return KeyReport(KeyStatus.ISSUED, user, name)
 
-    def _valid_approvals(self, approval: Approval, request: IssueKeyPayload) -> tuple[str, ...]:
-        """Who approved, if the execution really is this approved request; else nobody.
+    def _recorded(self, approval: Approval, request: IssueKeyPayload) -> RecordedKeyRequest | None:
+        """The request Signoff recorded for this run, if it is one: the record its `RequestId`
+        names, bound to this execution (the first that claims it, should the binding after the
+        start have failed), with the same IAM user, requester and reason in SSM and payload."""
+        request_id = approval.parameter("RequestId")
+        record = self._records.get(request_id) if request_id else None
+        if record is None or not self._records.bind(record.request_id, request.execution_id):
+            return None
+        asked = (record.iam_user, record.requester, record.reason)
+        in_ssm = (
+            approval.parameter("IamUser"),
+            approval.parameter("RequesterSlackId"),
+            approval.parameter("RequestReason"),
+        )
+        in_payload = (request.iam_user, request.requester, request.reason)
+        return record if asked == in_ssm == in_payload else None
 
-        The issuer trusts its payload only as far as SSM confirms it: the right runbook, the same
-        IAM user and requester, and enough approvals from people other than the requester.
+    def _valid_approvals(self, approval: Approval, request: IssueKeyPayload) -> tuple[str, ...]:
+        """Who approved, if enough key approvers other than the requester did; else nobody.
+
+        The deployed approvers and quorum count, not the run's own: an older version of the
+        document (UpdateMethod NewVersion keeps them startable) let its starter choose both.
         """
-        if (
-            approval.document_name != self._document
-            or approval.outcome is not Outcome.APPROVED
-            or approval.parameter("IamUser") != request.iam_user
-            or (approval.parameter("RequesterSlackId") or "") != request.requester
-        ):
+        if approval.outcome is not Outcome.APPROVED:
             return ()
-        others = tuple(p for p in approval.approved_by if not _is_requester(p, request))
-        return others if len(others) >= approval.min_required else ()
+        others = [p for p in approval.approved_by if not _is_requester(p, request)]
+        deciders = tuple(p for p in others if any(principal_matches(a, p) for a in self._approvers))
+        needed = max(self._min_approvals, approval.min_required)
+        if len(deciders) >= needed:
+            return deciders
+        logger.warning(
+            "access key refused: not enough approvals by key approvers",
+            extra={
+                "execution_id": approval.execution_id,
+                "approved_by": list(approval.approved_by),
+                "key_approvers": list(self._approvers),
+                "needed": needed,
+            },
+        )
+        return ()
 
 
 def _is_requester(principal: str, request: IssueKeyPayload) -> bool:

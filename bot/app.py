@@ -7,8 +7,9 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
 
-from bot.gateways.slack import SlackWebClient
+from bot.gateways.slack import tls_context
 from bot.listeners import access_keys as access_key_listeners
 from bot.listeners import approvals as approval_listeners
 from bot.wiring import Services
@@ -45,7 +46,10 @@ def create_app(
         name="signoff",
         # Without the token (authorize gives it to each request's client), or Bolt warns that
         # the token is ignored because authorize is set.
-        client=SlackWebClient(base_url=services.settings.slack_api_url),
+        client=WebClient(
+            base_url=services.settings.slack_api_url,
+            ssl=tls_context(services.settings.slack_api_url),
+        ),
         authorize=authorize,
         signing_secret=signing_secret,
         process_before_response=process_before_response,

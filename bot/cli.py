@@ -15,6 +15,7 @@ from typing import Any, TextIO
 import boto3
 
 from bot import dev, doctor
+from bot.arns import ROLE_ARN_SHAPE, role_arn
 from bot.config import Settings
 from bot.errors import InvalidRequest, SignoffError
 from bot.gateways.aws import AWS_FAILURES, wrap_aws_error
@@ -31,7 +32,6 @@ COMMAND_GROUP = "signoff.commands"
 Register = Callable[[Any], None]
 
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -118,10 +118,8 @@ def _users_map(args: argparse.Namespace) -> int:
             f"{args.slack_user_id!r} is not a Slack member id (like U0123ABCD): in Slack, open "
             "the person's profile, ⋮ → Copy member ID."
         )
-    if args.role and not _ROLE_ARN.match(args.role):
-        raise InvalidRequest(
-            f"--role {args.role!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)."
-        )
+    if args.role and not role_arn(args.role):
+        raise InvalidRequest(f"--role {args.role!r} is not an IAM role ARN ({ROLE_ARN_SHAPE}).")
     if not args.role and not args.iam_user:
         raise InvalidRequest("Give --role (to approve), --iam-user (to request keys), or both.")
     identities, audit = _tables()

@@ -11,9 +11,11 @@ ask for first (a client, the Slack secret), made only once.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Generic, TypeVar, cast
+
+from bot.errors import ServiceError, TransientError
 
 T = TypeVar("T")
 
@@ -28,18 +30,45 @@ _inside = threading.local()
 def together(*calls: Callable[[], Any]) -> list[Any]:
     """Run the calls concurrently and return their results in order.
 
-    Every call runs to its end, whatever the others do; then the first exception in the calls'
-    order is raised, as if they had run one after the other up to it.
+    Every call runs to its end, whatever the others do. One failure is raised as it is; several
+    are raised together as `Failures` (an ExceptionGroup, in the calls' order), so a log shows
+    each of them, not only the first.
     """
     if len(calls) < 2 or getattr(_inside, "active", False):
-        return [call() for call in calls]
-    futures = [_executor().submit(_marked, call) for call in calls[1:]]
-    outcomes: list[tuple[Any, BaseException | None]] = [_outcome(calls[0])]
-    outcomes.extend(_settled(future) for future in futures)
-    for _, error in outcomes:
-        if error is not None:
-            raise error
+        outcomes = [_outcome(call) for call in calls]
+    else:
+        futures = [_executor().submit(_marked, call) for call in calls[1:]]
+        outcomes = [_outcome(calls[0])]
+        outcomes.extend(_settled(future) for future in futures)
+    errors = [error for _, error in outcomes if error is not None]
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise Failures.of(errors, len(calls))
     return [result for result, _ in outcomes]
+
+
+class Failures(ExceptionGroup[Exception]):
+    """Several of `together`'s calls failed; `exceptions` holds each, in the calls' order."""
+
+    @staticmethod
+    def of(errors: Sequence[Exception], calls: int) -> Failures:
+        """The group for these errors: a ServiceError when every one is (callers that handle
+        one AWS or Slack failure handle several alike), transient only when every one is."""
+        message = f"{len(errors)} of {calls} calls failed: " + "; ".join(map(str, errors))
+        if all(isinstance(error, TransientError) for error in errors):
+            return TransientFailures(message, errors)
+        if all(isinstance(error, ServiceError) for error in errors):
+            return ServiceFailures(message, errors)
+        return Failures(message, errors)
+
+
+class ServiceFailures(Failures, ServiceError):
+    """Several AWS or Slack calls failed, at least one for a reason a retry will not fix."""
+
+
+class TransientFailures(ServiceFailures, TransientError):
+    """Several AWS or Slack calls failed, each in a way a retry may fix."""
 
 
 class Once(Generic[T]):
@@ -79,14 +108,14 @@ def _marked(call: Callable[[], Any]) -> Any:
     return call()
 
 
-def _outcome(call: Callable[[], Any]) -> tuple[Any, BaseException | None]:
+def _outcome(call: Callable[[], Any]) -> tuple[Any, Exception | None]:
     try:
         return call(), None
     except Exception as error:
         return None, error
 
 
-def _settled(future: Future[Any]) -> tuple[Any, BaseException | None]:
+def _settled(future: Future[Any]) -> tuple[Any, Exception | None]:
     try:
         return future.result(), None
     except Exception as error:

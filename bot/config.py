@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import msgspec
 
+from bot.arns import topic_name
 from bot.errors import ConfigError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -40,6 +41,9 @@ class Settings(msgspec.Struct, frozen=True):
     key_user_path: str = "/"
     admins: frozenset[str] = frozenset()
     key_admin_role_arn: str | None = None
+    # The access-key document's fixed Approvers and quorum: the issuer counts only these.
+    key_approvers: tuple[str, ...] = ()
+    key_min_approvals: int = 1
     slack_post_spacing: timedelta = SLACK_POST_SPACING
 
     def __repr__(self) -> str:
@@ -89,6 +93,12 @@ class Settings(msgspec.Struct, frozen=True):
                 a for a in env.get("SIGNOFF_ADMINS", "").replace(" ", "").split(",") if a
             ),
             key_admin_role_arn=env.get("SIGNOFF_KEY_ADMIN_ROLE_ARN") or None,
+            key_approvers=tuple(
+                a for a in env.get("SIGNOFF_KEY_APPROVERS", "").replace(" ", "").split(",") if a
+            ),
+            key_min_approvals=_parse_int(
+                env, "SIGNOFF_KEY_MIN_APPROVALS", 1, unit="approvals", most=10
+            ),
             slack_post_spacing=timedelta(
                 milliseconds=_parse_int(
                     env,
@@ -115,10 +125,9 @@ class Settings(msgspec.Struct, frozen=True):
         for key in keys:
             if key and key in self.channel_routes:
                 return self.channel_routes[key]
-            if key and key.startswith("arn:aws:sns:"):
-                topic_name = key.rsplit(":", 1)[-1]
-                if topic_name in self.channel_routes:
-                    return self.channel_routes[topic_name]
+            name = topic_name(key) if key else None
+            if name and name in self.channel_routes:
+                return self.channel_routes[name]
         return self.default_channel
 
 

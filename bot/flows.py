@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +25,13 @@ from bot.errors import (
     TransientError,
 )
 from bot.gateways.automation import AutomationGateway
-from bot.gateways.flowstore import FlowItem, FlowStore, LevelItem, Membership, TaskClaim
+from bot.gateways.flowstore import (
+    FlowItem,
+    FlowStore,
+    LevelItem,
+    Membership,
+    TaskClaim,
+)
 from bot.gateways.slack import PostKey, PostUnconfirmed, SlackGateway, reply_key
 from bot.gateways.stepfunctions import StepFunctionsGateway, TaskClosed
 from bot.gateways.tables import AuditLog
@@ -36,6 +43,10 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 ChannelFor = Callable[[str | None, str | None], str]
 
+# The document parameter that carries a level's handle: an opaque id of the task in Signoff's
+# table. The token itself never goes to SSM, where ssm:GetAutomationExecution shows parameters.
+HANDLE_PARAMETER = "SignoffHandle"
+# Where executions started before handles carry their token (an upgrade's in-flight levels).
 TOKEN_PARAMETER = "SfnToken"  # noqa: S105 - the document parameter's name, not a secret
 INVALID_INPUT = "Signoff.InvalidInput"
 # What Step Functions is told when a level's approval ends without a decision.
@@ -51,6 +62,7 @@ _STALE_CLAIM = timedelta(minutes=2)
 # How a parent execution that ended without our result shows on the root message.
 _ENDED = {"FAILED": Outcome.FAILED, "TIMED_OUT": Outcome.TIMED_OUT, "ABORTED": Outcome.CANCELLED}
 _MAX_RENDERS = 5
+_HANDLE = re.compile(r"^[A-Za-z0-9_-]{32}$")  # secrets.token_urlsafe(24)
 _ROOT_UNCONFIRMED = "root-unconfirmed"  # a root post that went unanswered, so may have landed
 
 
@@ -60,6 +72,7 @@ class InvalidFlowInput(SignoffError):
 
 # -- the payload ---------------------------------------------------------------------------------
 
+_LEVEL_FIELD = re.compile(r"^level\d+_")
 _EXECUTION_ARN = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:\s]+:[^:\s]+$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:(?P<name>[A-Za-z0-9_-]{1,256})$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
@@ -82,6 +95,8 @@ EXPECTED = {
     "ssm_automation_assume_role": "an IAM role ARN for Automation to run as, or empty",
     "ssm_description": "text, at most 1024 characters",
     "ssm_message": "text, at most 4096 characters (the aws:approve limit)",
+    "confirmation_url": "text (the page the approvers review)",
+    "confirmation_file": "text (the file the approvers review)",
     "ssm_notification_arn": "an SNS topic ARN whose name starts with `Automation` "
     "(SSM's service role may publish only to those)",
     "ssm_approvers": "1 to 10 approvers (IAM user names, user ARNs, role ARNs or assumed-role "
@@ -114,6 +129,7 @@ class StartApprovalRequest(msgspec.Struct, frozen=True, kw_only=True):
     @classmethod
     def from_event(cls, event: object) -> StartApprovalRequest:
         """Read and check the payload; InvalidPayload names every bad key, in this order."""
+        event = _with_level(event)
         fields = Fields(event)
         token = fields.text("token", rule=_token_length)
         flow_id = fields.text("flow_id", rule=_flow_arn)
@@ -137,12 +153,72 @@ class StartApprovalRequest(msgspec.Struct, frozen=True, kw_only=True):
                 "ssm_min_required_approvals", low=1, high=10
             ),
         )
+        if fields.ok("levels", "level") and level == 1 and isinstance(event, Mapping):
+            _check_later_levels(fields, event.get("flow_input"), levels)
         fields.check()
         return request
 
     @property
     def member(self) -> Membership:
         return Membership(flow_id=self.flow_id, level=self.level, levels=self.levels)
+
+
+def _with_level(event: object) -> object:
+    """The payload with its flow, level and levels, read from the child's input if not given.
+
+    Signoff's child passes its own id and input (`execution_id`, `execution_input`) rather
+    than reading level keys that a caller may not pass: seed 000's parent, for one, passes
+    none. Such a caller gets a one-level approval of its own (the child's execution is its
+    flow), not levels of a flow that would each claim to be its first and last.
+    """
+    if not isinstance(event, Mapping) or "level" in event:
+        return event  # the flow's keys given directly (or nothing to read them from)
+    given = event.get("execution_input")
+    if not isinstance(given, Mapping):
+        return event
+    merged = dict(event)
+    if "level" in given:
+        merged["flow_id"] = given.get("AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID")
+        merged["level"] = given["level"]
+        merged["levels"] = given.get("levels")
+        if "flow_input" in given:
+            merged["flow_input"] = given["flow_input"]
+    else:
+        merged |= {"flow_id": event.get("execution_id"), "level": 1, "levels": 1}
+    return {k: v for k, v in merged.items() if v is not None}
+
+
+# What the parent reads for each level (`levelN_<key>` in the flow's input).
+_LEVEL_KEYS = (
+    "ssm_notification_arn",
+    "ssm_approvers",
+    "ssm_min_required_approvals",
+    "confirmation_url",
+    "confirmation_file",
+)
+
+
+def _check_later_levels(fields: Fields, flow_input: object, levels: int) -> None:
+    """At level 1, refuse a flow whose later levels could not start, before anyone decides.
+
+    The parent passes its whole input to level 1 (`flow_input`). A later level's key that is
+    missing would fail the parent (States.Runtime) and a bad one would fail that level, both
+    only after the levels before it were approved.
+    """
+    if not isinstance(flow_input, Mapping):
+        return  # not passed (another caller, or a parent deployed before this check)
+    later = Fields(flow_input)
+    for n in range(2, levels + 1):
+        later.text(f"level{n}_ssm_notification_arn", rule=_topic)
+        later.parsed(f"level{n}_ssm_approvers", _approvers, tuple[str, ...]())
+        later.whole_number(f"level{n}_ssm_min_required_approvals", low=1, high=10)
+        later.text(f"level{n}_confirmation_url")
+        later.text(f"level{n}_confirmation_file")
+    try:
+        later.check()
+    except InvalidPayload as bad:
+        for field, problem in bad.problems:
+            fields.problem(field, problem)
 
 
 def _token_length(value: str) -> None:
@@ -211,9 +287,15 @@ def describe_invalid_input(error: InvalidPayload) -> str:
             what = "token is not a usable task token"
         else:
             what = f"{field} {problem}"
-        expected = EXPECTED.get(field)
+        expected = EXPECTED.get(_LEVEL_FIELD.sub("", field))
         problems.append(f"{what}; expected {expected}" if expected else what)
-    return "Signoff cannot start this approval: " + "; ".join(problems) + "."
+    cause = "Signoff cannot start this approval: " + "; ".join(problems) + "."
+    if any(_LEVEL_FIELD.match(field) for field, _ in error.problems):
+        cause += (
+            " No level was started. Add or fix them in the flow's input and start the flow "
+            "again (the stack's StepFunctionsInputExample output shows every key)."
+        )
+    return cause
 
 
 def root_key(flow_id: str) -> PostKey:
@@ -252,6 +334,7 @@ class FlowTracker:
         audit: AuditLog,
         channel_for: ChannelFor,
         now: Clock,
+        document: str,
     ) -> None:
         self._flows = flows
         self._sfn = sfn
@@ -259,6 +342,7 @@ class FlowTracker:
         self._audit = audit
         self._channel_for = channel_for
         self._now = now
+        self._document = document
 
     # -- hooks ---------------------------------------------------------------------------------
 
@@ -272,13 +356,14 @@ class FlowTracker:
 
     def complete(self, approval: Approval) -> None:
         """Complete a closed approval's Step Functions task, once however often it is called."""
-        self._completion(approval)
+        self._completion(approval, self.bound(approval))
 
     def observe(self, approval: Approval) -> None:
-        closed_code = self._completion(approval)
-        member = self.membership(approval)
-        if member is None:
+        bound = self.bound(approval)
+        closed_code = self._completion(approval, bound)
+        if bound is None:
             return
+        member = bound
         flow = self._flows.flow(member.flow_id)
         if flow is None:
             logger.warning("flow record missing", extra={"flow_id": member.flow_id})
@@ -295,19 +380,57 @@ class FlowTracker:
     # -- what the hooks and FlowService share ------------------------------------------------------
 
     def membership(self, approval: Approval) -> Membership | None:
-        """The flow and level of an approval: by its execution, else by its task token's hash.
+        """Where an approval's card goes: its flow and level, if Signoff started it for one.
 
-        The token's record is written before the execution starts, so an SNS notice that races
-        the start still finds the flow. An execution without the `SfnToken` parameter was not
-        started by FlowService: it is in no flow, and nothing is read to say so.
+        By the execution Signoff recorded after starting it; else, while that record is not
+        written yet (an SNS notice can race the start), by its pending handle. That only places
+        a card: nothing is completed or recorded for an approval until `bound` says so.
         """
-        token = approval.parameter(TOKEN_PARAMETER)
-        if not token:
-            return None  # FlowService starts every level with its token: not a flow's
+        if not self._may_be_flows(approval):
+            return None
         member = self._flows.member(approval.execution_id)
         if member is not None:
             return member
-        return self._flows.task(task_key(token))
+        handle = approval.parameter(HANDLE_PARAMETER)
+        task = self._flows.handle(handle) if handle and _HANDLE.match(handle) else None
+        if task is None or task.execution_id not in {None, approval.execution_id}:
+            return None  # no such task, or it is another execution's
+        return task.member
+
+    def bound(self, approval: Approval) -> Membership | None:
+        """The level of an approval Signoff started for it; else None.
+
+        Only Signoff's own record decides: the execution id its StartAutomationExecution
+        returned (`EXEC#<id>`, written by nobody else). Nothing an execution carries
+        (parameters, outputs, tags) counts on its own, so someone else's execution, of any
+        document, with a copied handle or a stolen token, is in no flow and completes nothing.
+        """
+        if not self._may_be_flows(approval):
+            return None
+        return self._flows.member(approval.execution_id)
+
+    def _task_token(self, approval: Approval, member: Membership) -> str | None:
+        """The level's token, from Signoff's table, for the execution bound to its handle."""
+        execution_id = approval.execution_id
+        if member.handle:
+            task = self._flows.handle(member.handle)
+            if task is None or task.execution_id != execution_id:
+                return None
+            return task.token.get_secret_value()
+        # Started before handles: its SfnToken counts only as the token Signoff recorded (by
+        # hash) for this very execution.
+        token = approval.parameter(TOKEN_PARAMETER)
+        known = self._flows.task(task_key(token)) if token else None
+        if token is None or known is None or known.execution_id != execution_id:
+            return None
+        return token
+
+    def _may_be_flows(self, approval: Approval) -> bool:
+        # FlowService starts only Signoff's document, always with a handle (before handles:
+        # with the token): anything else is in no flow, and nothing is read to say so.
+        return approval.document_name == self._document and bool(
+            approval.parameter(HANDLE_PARAMETER) or approval.parameter(TOKEN_PARAMETER)
+        )
 
     def level_channel(self, approval: Approval) -> str:
         return self._channel_for(approval.notification_arn, approval.document_name)
@@ -404,21 +527,29 @@ class FlowTracker:
 
     # -- the Step Functions task -------------------------------------------------------------------
 
-    def _completion(self, approval: Approval) -> str | None:
+    def _completion(self, approval: Approval, member: Membership | None) -> str | None:
         # Safe to repeat: a task already completed is not sent twice, and how that went (the
         # code, when Step Functions had stopped waiting) is read back.
-        token = approval.parameter(TOKEN_PARAMETER)
-        if approval.outcome.is_open or not token:
+        if approval.outcome.is_open:
             return None
-        return self._complete(approval, token, self.membership(approval))
+        token = self._task_token(approval, member) if member else None
+        if member is None or token is None:
+            if approval.parameter(HANDLE_PARAMETER) or approval.parameter(TOKEN_PARAMETER):
+                # A handle or token Signoff did not start this execution with: copied, stolen.
+                logger.warning(
+                    "not completing a task for an execution Signoff did not start for it",
+                    extra={"execution_id": approval.execution_id},
+                )
+            return None
+        return self._complete(approval, token, member)
 
-    def _complete(self, approval: Approval, token: str, member: Membership | None) -> str | None:
+    def _complete(self, approval: Approval, token: str, member: Membership) -> str | None:
         """Tell Step Functions how the level ended, once; the closed code if it stopped waiting."""
         execution_id = approval.execution_id
         if not self._flows.claim_completion(execution_id, self._now() - _STALE_CLAIM):
             return self._flows.completion_closed_code(execution_id)
-        subject = member.flow_id if member else execution_id
-        level = member.level if member else None
+        subject = member.flow_id
+        level = member.level
         try:
             if approval.outcome is Outcome.APPROVED or approval.outcome is Outcome.REJECTED:
                 self._sfn.send_task_success(token, task_output(approval, level))
@@ -589,10 +720,11 @@ class FlowTracker:
 class FlowService:
     """Flow B's entry: the child state machine asks for one level's approval.
 
-    Starts Signoff's approval document with the task token as `SfnToken` (the token stays in
-    AWS: SSM parameters and a SHA-256 in DynamoDB) and records which flow and level the
-    execution is. Bad input fails the task at once with `Signoff.InvalidInput`, so the flow never
-    waits on an approval that cannot exist.
+    Keeps the task token in Signoff's table under a random handle, starts Signoff's approval
+    document with the handle as `SignoffHandle` (SSM never sees the token), and binds the
+    handle to the execution id the start returned: only that execution completes the task.
+    Bad input fails the task at once with `Signoff.InvalidInput`, so the flow never waits on an
+    approval that cannot exist.
 
     It calls no Slack: the level's card (and the flow's root message) come from flow A, as for
     every approval: the step's SNS notice, its EventBridge "Waiting" event or the reconciler,
@@ -630,12 +762,14 @@ class FlowService:
             return self.refuse(
                 token,
                 f"Signoff cannot start this approval: ssm_doc_name is {request.ssm_doc_name!r}; "
-                f"expected {self._document!r}, the approval document this function may start "
-                "(or leave ssm_doc_name out).",
+                f"expected {self._document!r}, the approval document this function may start: "
+                f'set ssm_doc_name to "{self._document}" or to "" in the flow\'s input '
+                "(the stack's ApprovalDocumentName output names it).",
                 request.flow_id,
             )
         key = task_key(token)
-        claim = self._flows.claim_task(key, request.member, self._now() - _STALE_CLAIM)
+        handle = secrets.token_urlsafe(24)
+        claim = self._flows.claim_task(key, request.member, handle, self._now() - _STALE_CLAIM)
         if claim is not TaskClaim.WON:
             # A retried invocation: the first one started (or is starting) the approval.
             known = self._flows.task(key)
@@ -656,22 +790,27 @@ class FlowService:
                 description=request.ssm_description,
             )
         )
+        # The token is recorded, bound to this level and pending, before anything starts.
+        self._flows.put_handle(handle, token, request.member)
         try:
-            execution_id = self._automation.start(self._document, _parameters(request, token))
+            execution_id = self._automation.start(self._document, _parameters(request, handle))
         except InvalidRequest as refused:
             try:
                 result = self.refuse(
                     token, f"Signoff cannot start this approval: {refused}", request.flow_id
                 )
             except Exception:
-                self._flows.release_task(key)
+                self._release(key, handle)
                 raise
             self._flows.finish_task(key, _REFUSED)
+            self._flows.release_handle(handle)
             return result
         except Exception:
-            self._flows.release_task(key)
+            self._release(key, handle)
             raise
-        member = Membership(request.flow_id, request.level, request.levels, execution_id)
+        # Bound first: until it is, no event or reconciler pass can complete the task.
+        self._flows.bind_handle(handle, execution_id)
+        member = Membership(request.flow_id, request.level, request.levels, execution_id, handle)
 
         def show_level() -> None:
             if self._flows.start_level(
@@ -706,6 +845,10 @@ class FlowService:
             "flow_id": request.flow_id,
             "level": request.level,
         }
+
+    def _release(self, key: str, handle: str) -> None:
+        self._flows.release_handle(handle)
+        self._flows.release_task(key)
 
     def reconcile(self) -> dict[str, int]:
         """Re-read every level still shown as waiting, so no task waits on a lost event.
@@ -745,7 +888,8 @@ class FlowService:
 
     def refuse_payload(self, event: object, error: InvalidPayload) -> dict[str, Any]:
         """A payload that failed validation: refuse it through its token, if it has a usable one."""
-        raw = event if isinstance(event, Mapping) else {}
+        given = _with_level(event)
+        raw = given if isinstance(given, Mapping) else {}
         token = raw.get("token")
         usable = isinstance(token, str) and 1 <= len(token) <= 2048
         flow_id = raw.get("flow_id")
@@ -798,14 +942,14 @@ def task_cause(approval: Approval, level: int | None) -> str:
     return f"{what} {where} {how}. {approval.console_url}"
 
 
-def _parameters(request: StartApprovalRequest, token: str) -> dict[str, list[str]]:
+def _parameters(request: StartApprovalRequest, handle: str) -> dict[str, list[str]]:
     parameters = {
         "Description": [request.ssm_description],
         "Message": [request.ssm_message],
         "NotificationArn": [request.ssm_notification_arn],
         "Approvers": list(request.ssm_approvers),
         "MinRequiredApprovals": [str(request.ssm_min_required_approvals)],
-        TOKEN_PARAMETER: [token],
+        HANDLE_PARAMETER: [handle],
     }
     if request.ssm_automation_assume_role:
         parameters["AutomationAssumeRole"] = [request.ssm_automation_assume_role]

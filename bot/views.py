@@ -328,8 +328,10 @@ _KEY_REFUSALS = {
     KeyStatus.OUT_OF_PATH: "IAM user `{user}` is no longer under the IAM path Signoff may issue "
     "keys for (it was moved after the request). Ask an admin to move it back and ask again, or "
     "request the key another way.",
-    KeyStatus.NOT_APPROVED: "the issuer found no valid approval for it (an approval by the "
-    "requester does not count).",
+    KeyStatus.NOT_APPROVED: "the issuer found no valid approval for it (only the deployed key "
+    "approvers count, and an approval by the requester does not).",
+    KeyStatus.NOT_RECORDED: "Signoff did not start this request (its runbook was started "
+    "outside Slack, or copied from another request). Ask with `/request-key`.",
 }
 
 
@@ -408,6 +410,16 @@ def key_outcome_dm(outcome: KeyOutcome) -> str:
             f"```{escape(read_secret_command(outcome.secret_name))}```"
         )
     return f"{_key_outcome_line(outcome)}\nExecution `{outcome.execution_id}`."
+
+
+def key_request_card(approval: Approval, outcome: KeyOutcome) -> list[Block]:
+    """An approved key request's card once it ended without a key: the approval, then why no
+    key was created, so "Approved" never stands alone over a key that was not issued."""
+    line = _key_outcome_line(outcome)
+    return [
+        *approval_card(approval),
+        SectionBlock(text=MarkdownTextObject(text=truncate(line, _SECTION_MAX))),
+    ]
 
 
 def key_outcome_thread(outcome: KeyOutcome) -> str:

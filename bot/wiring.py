@@ -23,6 +23,7 @@ from bot.gateways.aws import AWS_FAILURES, wrap_aws_error
 from bot.gateways.dynamo import DynamoTable, TableAt
 from bot.gateways.flowstore import FlowStore
 from bot.gateways.iam import AccessKeyGateway
+from bot.gateways.key_requests import KeyRequestRecords
 from bot.gateways.pacing import ChannelPacer
 from bot.gateways.runs import RunReader
 from bot.gateways.session import ClientSource, LambdaSession
@@ -132,6 +133,7 @@ def build_services(
         audit=audit,
         channel_for=settings.channel_for,
         now=now,
+        document=settings.approval_document,
     )
     approvals = ApprovalService(
         automation=automation,
@@ -169,6 +171,7 @@ def build_services(
         keys=_access_keys(session),
         identities=identities,
         store=store,
+        records=KeyRequestRecords(TableAt(dynamodb, settings.approvals_table), now),
         audit=audit,
         slack=slack,
         now=now,
@@ -210,8 +213,11 @@ def build_key_issuer(
         secret_prefix=settings.access_key_secret_prefix,
         key_user_path=settings.key_user_path,
         admin_role_arn=settings.key_admin_role_arn,
+        approvers=settings.key_approvers,
+        min_approvals=settings.key_min_approvals,
         automation=AutomationGateway(lazy_client(session, "ssm"), settings.region),
         keys=_access_keys(session),
+        records=KeyRequestRecords(TableAt(dynamodb, settings.approvals_table), now),
         audit=AuditLog(TableAt(dynamodb, settings.audit_table), now),
         now=now,
     )

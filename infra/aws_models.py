@@ -1,22 +1,18 @@
-"""`make aws-models`: the trimmed AWS service models the Lambda functions load (bot/aws_models/).
+"""The trimmed AWS service models the Lambda functions load, written by `make package`.
 
 botocore reads a service's whole API model when a client is made: SSM's is 1.6 MB of JSON,
-DynamoDB's 0.6 MB, plus a 1.3 MB endpoints file that covers every AWS service. At a Lambda cold
-start that was more than half of the time spent serving the first event, and most of its
-memory. The functions call a few dozen operations, so bot/aws_models/ holds models cut down to
-exactly those (documentation stripped), and `bot.gateways.session.LambdaSession` loads only
-from there.
+DynamoDB's 0.6 MB, plus a 1.3 MB endpoints file that covers every AWS service. The functions call
+a few dozen operations, so `make package` writes models cut down to exactly those (documentation
+stripped) into the artifact's `aws_models/`, and the template points botocore's documented
+`AWS_DATA_PATH` at it (docs/decisions/0015-trimmed-aws-models.md). Nothing here is committed:
+the models come from the botocore installed from the lock, the one the artifact ships.
 
 Which operations: every `client.<operation>(...)` and `get_paginator("<operation>")` that bot/
 and handlers/ call, found in their source, plus the calls libraries make on our clients
-(LIBRARY_CALLS). A new call in the code without re-running this makes
-tests/infra/test_aws_models.py fail and name the missing operations.
+(LIBRARY_CALLS). tests/infra/test_aws_models.py checks that a client loading them has every one.
 
-    .venv/bin/python infra/aws_models.py            # rewrite bot/aws_models/
-    .venv/bin/python infra/aws_models.py --check    # exit 1 if a called operation is missing
-
-The models come from the installed botocore; a newer botocore does not make them stale (an API
-version's operations do not change shape incompatibly), so only missing operations fail the check.
+    .venv/bin/python infra/aws_models.py --out DIR    # write the models into DIR
+    AWS_DATA_PATH=DIR python ...                       # and have botocore read them
 """
 
 from __future__ import annotations
@@ -35,7 +31,7 @@ from botocore import xform_name
 from botocore.loaders import Loader
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUT = ROOT / "bot" / "aws_models"
+OUTPUT = ROOT / "build" / "aws_models"
 SOURCES = ("bot", "handlers")
 # The services the functions make clients for (bot/wiring.py, handlers/).
 SERVICES = ("dynamodb", "iam", "lambda", "secretsmanager", "ssm", "stepfunctions", "sts")
@@ -154,10 +150,15 @@ def bundle(target: Path) -> dict[str, list[str]]:
     return wanted
 
 
-def missing_operations() -> dict[str, list[str]]:
-    """Per service, operations the code calls that bot/aws_models/ does not have."""
-    shipped = json.loads((OUTPUT / "operations.json").read_text()) if OUTPUT.exists() else {}
-    wanted = wanted_operations(Loader(), called_names(ROOT / s for s in SOURCES))
+def called_operations() -> dict[str, list[str]]:
+    """Per service, the operations bot/ and handlers/ (and the libraries) call."""
+    return wanted_operations(Loader(), called_names(ROOT / s for s in SOURCES))
+
+
+def missing_operations(models: Path) -> dict[str, list[str]]:
+    """Per service, operations the code calls that the models in `models` do not have."""
+    shipped = json.loads((models / "operations.json").read_text())
+    wanted = called_operations()
     missing = {s: sorted(set(ops) - set(shipped.get(s, []))) for s, ops in wanted.items()}
     return {s: ops for s, ops in missing.items() if ops}
 
@@ -174,27 +175,14 @@ def _files(root: Path) -> Iterator[tuple[str, bytes]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--check", action="store_true", help="only say whether it is current")
+    parser.add_argument("--out", type=Path, default=OUTPUT, help="folder to (re)write")
     args = parser.parse_args(argv)
-    if args.check:
-        missing = missing_operations()
-        if not missing:
-            print(f"{OUTPUT.relative_to(ROOT)} has every operation the code calls")
-            return 0
-        print(
-            f"{OUTPUT.relative_to(ROOT)} lacks operations the code calls: {missing}; "
-            "run `make aws-models`",
-            file=sys.stderr,
-        )
-        return 1
-    shutil.rmtree(OUTPUT, ignore_errors=True)
-    wanted = bundle(OUTPUT)
-    size = sum(len(data) for _, data in _files(OUTPUT))
+    out: Path = args.out
+    shutil.rmtree(out, ignore_errors=True)
+    wanted = bundle(out)
+    size = sum(len(data) for _, data in _files(out))
     count = sum(len(ops) for ops in wanted.values())
-    print(
-        f"{OUTPUT.relative_to(ROOT)}: {count} operations of {len(wanted)} services, "
-        f"{size / 1e3:.0f} kB"
-    )
+    print(f"{out}: {count} operations of {len(wanted)} services, {size / 1e3:.0f} kB")
     return 0
 
 

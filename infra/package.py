@@ -1,21 +1,26 @@
 """`make package`: build/signoff-lambda.zip, the one artifact every Signoff function runs.
 
-Dependencies come as wheels for the Lambda runtime and architecture straight from the package
-registry (pip's --platform/--python-version/--only-binary), so no Docker and no compiler: what
-runs on Lambda is what the registry built for manylinux. Signoff's own packages (bot/, handlers/)
-are copied as source. The zip is deterministic (sorted entries, fixed timestamps), so an unchanged
-build uploads nothing new.
+Dependencies are the versions in requirements.lock (hashes checked), as wheels for the Lambda
+runtime and architecture straight from the package registry (pip's --platform/--python-version/
+--only-binary), so no Docker and no compiler: what runs on Lambda is what the tests ran against,
+built by the registry for manylinux. Signoff's own packages (bot/, handlers/) are copied as
+source; the AWS models trimmed to Signoff's calls are written into aws_models/
+(infra/aws_models.py; the template's AWS_DATA_PATH names it). The zip is deterministic (sorted
+entries, fixed timestamps), so an unchanged build uploads nothing new.
 
 Bytecode: Lambda's /var/task is read-only, so Python cannot cache what it compiles and a package
 without .pyc files compiles every module it imports (botocore, slack_sdk, bot/...) at every cold
-start. When an interpreter of the runtime's version is on PATH (`python3.12`), everything is
-compiled ahead (unchecked-hash .pyc, the paths Lambda will see) and shipped; otherwise the build
-says so and ships source only.
+start. When an interpreter of the runtime's version can be found and runs (`python3.12` on PATH,
+else one pyenv or uv installed: a pyenv shim on PATH for a version that is installed but not
+active exits 127), everything is compiled ahead (unchecked-hash .pyc, the paths Lambda will see)
+and shipped; otherwise the build says so and ships source only.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -33,6 +38,9 @@ PYTHON_VERSION = "3.12"
 ARCHITECTURE = "x86_64"
 PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 SOURCES = ("bot", "handlers")
+LOCK = ROOT / "requirements.lock"
+# Where the artifact carries the trimmed AWS models (the template's AWS_DATA_PATH: /var/task/…).
+MODELS_DIR = "aws_models"
 # Lambda's limits for a zip uploaded through S3: 250 MB unzipped; 50 MB for a direct upload.
 UNZIPPED_LIMIT = 250 * 1024 * 1024
 _EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -50,8 +58,9 @@ def requirements(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
     return list(project.get("dependencies", []))
 
 
-def install(wanted: Sequence[str], target: Path, architecture: str, python_version: str) -> None:
-    """pip-install registry wheels built for Lambda's platform into `target`."""
+def install(lock: Path, target: Path, architecture: str, python_version: str) -> None:
+    """pip-install the locked versions, as registry wheels built for Lambda's platform, into
+    `target`; pip refuses any file whose hash is not in the lock."""
     command = [
         sys.executable,
         "-m",
@@ -71,16 +80,18 @@ def install(wanted: Sequence[str], target: Path, architecture: str, python_versi
         "--platform",
         PLATFORMS[architecture],
         "--only-binary=:all:",
-        *wanted,
+        "--no-deps",  # the lock names every package
+        "--require-hashes",
+        "--requirement",
+        str(lock),
     ]
     subprocess.run(command, check=True)  # noqa: S603 (our own interpreter, fixed arguments)
 
 
 def copy_sources(target: Path, root: Path = ROOT) -> None:
-    """Copy Signoff's packages (Python files and the trimmed AWS models) into `target`."""
+    """Copy Signoff's packages (their Python files) into `target`."""
     for package in SOURCES:
-        shipped = [*(root / package).rglob("*.py"), *(root / package).rglob("aws_models/**/*.json")]
-        for source in sorted(shipped):
+        for source in sorted((root / package).rglob("*.py")):
             if _CACHE in source.relative_to(root).parts:
                 continue
             destination = target / source.relative_to(root)
@@ -88,13 +99,53 @@ def copy_sources(target: Path, root: Path = ROOT) -> None:
             shutil.copyfile(source, destination)
 
 
-def compile_bytecode(stage: Path, python_version: str) -> bool:
-    """Compile every module in `stage` with the runtime's interpreter; False if there is none."""
-    interpreter = shutil.which(f"python{python_version}")
+def runs(interpreter: str, python_version: str) -> bool:
+    """Whether `interpreter` starts and is Python `python_version` (a pyenv shim for a version
+    that is installed but not active is on PATH, yet exits 127)."""
+    try:
+        done = subprocess.run(  # noqa: S603 (a path this module found, fixed arguments)
+            [interpreter, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=_clean_env(),
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and done.stdout.strip() == python_version
+
+
+def candidates(python_version: str) -> list[str]:
+    """Interpreters that may be Python `python_version`, most likely first: the one on PATH,
+    then those pyenv and uv install (each version in a folder of its own)."""
+    found = [shutil.which(f"python{python_version}") or ""]
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    uv = Path(os.environ.get("UV_PYTHON_INSTALL_DIR") or Path.home() / ".local/share/uv/python")
+    found += sorted(glob.glob(str(pyenv / "versions" / f"{python_version}*" / "bin" / "python")))
+    found += sorted(glob.glob(str(uv / f"cpython-{python_version}*" / "bin" / "python3")))
+    return [c for c in dict.fromkeys(found) if c]
+
+
+def find_interpreter(python_version: str) -> str | None:
+    """The first of `candidates` that runs and is the version asked for."""
+    for interpreter in candidates(python_version):
+        if runs(interpreter, python_version):
+            return interpreter
+    return None
+
+
+def _clean_env() -> dict[str, str]:
+    # Only the interpreter's own environment: a venv's variables must not leak into it.
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+
+
+def compile_bytecode(stage: Path, python_version: str, interpreter: str | None) -> bool:
+    """Compile every module in `stage` with `interpreter` (the runtime's version); False if
+    there is none."""
     if interpreter is None:
         print(
-            f"no python{python_version} on PATH: shipping source only (each cold start will "
-            "compile what it imports)",
+            f"no Python {python_version} that runs (on PATH, under pyenv or uv): shipping source "
+            "only (each cold start will compile what it imports)",
             file=sys.stderr,
         )
         return False
@@ -113,9 +164,7 @@ def compile_bytecode(stage: Path, python_version: str) -> bool:
         TASK_ROOT,
         str(stage),
     ]
-    # Only the compiler's own environment: a venv's variables must not leak into it.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    subprocess.run(command, check=True, env=env)  # noqa: S603 (fixed arguments)
+    subprocess.run(command, check=True, env=_clean_env())  # noqa: S603 (fixed arguments)
     return True
 
 
@@ -147,14 +196,31 @@ def write_zip(directory: Path, artifact: Path, python_version: str = PYTHON_VERS
     return unzipped
 
 
-def build(architecture: str, python_version: str, artifact: Path) -> tuple[int, int]:
+def write_models(stage: Path) -> None:
+    """The AWS models trimmed to Signoff's calls, into the artifact's aws_models/."""
+    script = Path(__file__).with_name("aws_models.py")
+    spec = importlib.util.spec_from_file_location("aws_models", script)
+    assert spec is not None
+    assert spec.loader is not None
+    models = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(models)
+    models.bundle(stage / MODELS_DIR)
+
+
+def build(
+    architecture: str, python_version: str, artifact: Path, lock: Path = LOCK
+) -> tuple[int, int]:
     """Stage dependencies and sources, zip them; return (zipped, unzipped) sizes in bytes."""
-    stage = BUILD / "lambda"
+    stage = artifact.parent / "lambda"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
-    install(requirements(), stage, architecture, python_version)
+    install(lock, stage, architecture, python_version)
     copy_sources(stage)
-    compile_bytecode(stage, python_version)
+    write_models(stage)
+    interpreter = find_interpreter(python_version)
+    if interpreter is not None:
+        print(f"compiling bytecode with {interpreter}", file=sys.stderr)
+    compile_bytecode(stage, python_version, interpreter)
     unzipped = write_zip(stage, artifact, python_version)
     return artifact.stat().st_size, unzipped
 

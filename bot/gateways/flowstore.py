@@ -11,6 +11,7 @@ import msgspec
 
 from bot.gateways.dynamo import Clock, DynamoTable, TableAt, expiry, open_while_waiting
 from bot.models import CardRef, Outcome
+from bot.payload import Secret
 
 # A level's kind in the approvals table's Open index.
 _OPEN_LEVEL = "LEVEL"
@@ -22,6 +23,19 @@ class Membership(msgspec.Struct, frozen=True):
     flow_id: str
     level: int
     levels: int
+    execution_id: str | None = None
+    handle: str | None = None  # the task's handle; None for executions started before handles
+
+
+class TaskHandle(msgspec.Struct, frozen=True):
+    """A level's task token, kept in Signoff's table under an opaque handle.
+
+    SSM sees only the handle. `execution_id` is the one automation Signoff started for the task,
+    bound after its start returned: until then the task is pending and nothing completes it.
+    """
+
+    member: Membership
+    token: Secret
     execution_id: str | None = None
 
 
@@ -74,9 +88,11 @@ class FlowStore:
         self._table = DynamoTable(table, "approvals")
         self._now = now
 
-    # -- task tokens (keyed on a hash: the token itself is never stored) ------------------------
+    # -- task tokens: claimed by their hash, kept under a handle, bound to one execution --------
 
-    def claim_task(self, task_key: str, member: Membership, stale_before: datetime) -> TaskClaim:
+    def claim_task(
+        self, task_key: str, member: Membership, handle: str, stale_before: datetime
+    ) -> TaskClaim:
         """Reserve the start of one task's approval; a claim older than `stale_before` is void."""
         item: dict[str, Any] = {
             "pk": f"TASK#{task_key}",
@@ -84,6 +100,7 @@ class FlowStore:
             "flow_id": member.flow_id,
             "level": member.level,
             "levels": member.levels,
+            "handle": handle,
             "claimed_at": self._now().isoformat(),
             "expires_at": expiry(self._now()),
         }
@@ -107,6 +124,42 @@ class FlowStore:
         item = self._table.get(_task(task_key))
         return _membership(item) if item else None
 
+    def put_handle(self, handle: str, token: str, member: Membership) -> None:
+        """Keep the task's token under `handle`, pending: written before the start, never after."""
+        item: dict[str, Any] = {
+            "pk": f"HANDLE#{handle}",
+            "sk": "TASK",
+            "flow_id": member.flow_id,
+            "level": member.level,
+            "levels": member.levels,
+            "token": token,
+            "expires_at": expiry(self._now()),
+        }
+        self._table.put(item, condition="attribute_not_exists(pk)")
+
+    def bind_handle(self, handle: str, execution_id: str) -> bool:
+        """Bind the pending task to the execution Signoff started; False if bound to another."""
+        return self._table.update(
+            _handle(handle),
+            "SET execution_id = :eid",
+            {":eid": execution_id},
+            condition="attribute_exists(pk) AND "
+            "(attribute_not_exists(execution_id) OR execution_id = :eid)",
+        )
+
+    def handle(self, handle: str) -> TaskHandle | None:
+        item = self._table.get(_handle(handle))
+        if not item:
+            return None
+        return TaskHandle(
+            member=_membership(item),
+            token=Secret(str(item["token"])),
+            execution_id=str(item["execution_id"]) if item.get("execution_id") else None,
+        )
+
+    def release_handle(self, handle: str) -> None:
+        self._table.release(_handle(handle))
+
     # -- executions ----------------------------------------------------------------------------
 
     def put_member(self, execution_id: str, member: Membership) -> None:
@@ -120,6 +173,8 @@ class FlowStore:
             "levels": member.levels,
             "expires_at": expiry(self._now()),
         }
+        if member.handle:
+            item["handle"] = member.handle
         self._table.put(item)
 
     def member(self, execution_id: str) -> Membership | None:
@@ -333,6 +388,10 @@ def _task(task_key: str) -> dict[str, str]:
     return _key(f"TASK#{task_key}", "TASK")
 
 
+def _handle(handle: str) -> dict[str, str]:
+    return _key(f"HANDLE#{handle}", "TASK")
+
+
 def _flow_key(flow_id: str) -> dict[str, str]:
     return _key(f"FLOW#{flow_id}", "FLOW")
 
@@ -356,6 +415,7 @@ def _membership(item: Mapping[str, Any]) -> Membership:
         level=int(item["level"]),
         levels=int(item["levels"]),
         execution_id=str(item["execution_id"]) if item.get("execution_id") else None,
+        handle=str(item["handle"]) if item.get("handle") else None,
     )
 
 

@@ -167,32 +167,20 @@ def _new_tls_context() -> SSLContext:
     return context
 
 
-# The one TLS context of every HTTPS call to Slack in this process, made on first need.
+# The one TLS context of every HTTPS call to Slack in this process (docs/decisions/0008-shared-
+# tls.md): given none, urllib makes a context for every connection and loads the system's CA
+# certificates into it, and slack_sdk opens a connection for every call.
 _SHARED_TLS = Once(_new_tls_context)
 
 
-class SlackWebClient(WebClient):
-    """A WebClient whose HTTPS calls share one TLS context, made when the first one goes out.
-
-    Given none (`ssl=None`, the default), urllib makes a context for every connection and loads
-    the system's CA certificates into it, and slack_sdk opens a connection for every call: about
-    20 ms of CPU per Slack call (144 certificates on a Debian machine). A plain-HTTP `base_url`
-    (the sandbox's emulator) needs none, and a context passed in is used as it is. Bolt gives
-    each request's client this one's `ssl`, so they share it too.
-    """
-
-    @property
-    def ssl(self) -> SSLContext | None:
-        if self._ssl is None and self.base_url.lower().startswith("https://"):
-            return _SHARED_TLS()
-        return self._ssl
-
-    @ssl.setter
-    def ssl(self, value: SSLContext | None) -> None:
-        self._ssl = value
+def tls_context(base_url: str) -> SSLContext | None:
+    """The `ssl` to give a WebClient calling `base_url`: the process's shared context for HTTPS,
+    None for plain HTTP (the sandbox's emulator), which needs none. Bolt gives each request's
+    client its app client's `ssl`, so they share it too."""
+    return _SHARED_TLS() if base_url.lower().startswith("https://") else None
 
 
-class _TokenOnFirstCall(SlackWebClient):
+class _TokenOnFirstCall(WebClient):
     """A WebClient that asks for its bot token when it first calls Slack.
 
     A deployed function reads the token from Secrets Manager, a round trip at cold start; one
@@ -229,6 +217,7 @@ def web_client(token: str | Callable[[], str], base_url: str, *, retries: int = 
     """
     settings: dict[str, Any] = {
         "base_url": base_url,
+        "ssl": tls_context(base_url),
         "timeout": 10,
         "retry_handlers": [
             _UnsentConnectionRetryHandler(max_retry_count=retries),
@@ -238,7 +227,7 @@ def web_client(token: str | Callable[[], str], base_url: str, *, retries: int = 
     }
     if callable(token):
         return _TokenOnFirstCall(token, **settings)
-    return SlackWebClient(token=token, **settings)
+    return WebClient(token=token, **settings)
 
 
 class SlackGateway:

@@ -1,6 +1,8 @@
 """Every run-time patch the sandbox applies to moto 5.2.5 (site-packages stays untouched).
 
 - SSM: the six Automation operations (api.py) become methods of moto's SSM response class.
+- IAM: the policy simulator's two operations (simulator.py) become methods of moto's IAM
+  response class.
 - Lambda: every invocation path (Invoke API, SNS, EventBridge, Step Functions, the engine)
   ends in `LambdaFunction.invoke`, which now runs the handler in-process (lambdas.py).
 - SNS -> Lambda subscriptions: asynchronous, with the real topic ARN and subject in the event
@@ -43,11 +45,12 @@ from moto.core.base_backend import BackendDict
 from moto.dynamodb.responses import DynamoHandler
 from moto.events.models import Rule
 from moto.events.utils import EventTemplateParser
+from moto.iam.responses import IamResponse
 from moto.sns.models import Subscription
 from moto.ssm.responses import SimpleSystemManagerResponse
 from moto.utilities.arns import parse_arn
 
-from sandbox.aws import lambdas, sfn_fix
+from sandbox.aws import lambdas, sfn_fix, simulator
 from sandbox.aws.api import OPERATIONS
 from sandbox.aws.clock import clock
 from sandbox.aws.engine import engine
@@ -66,6 +69,8 @@ def install() -> None:
             return
         for name, operation in OPERATIONS.items():
             setattr(SimpleSystemManagerResponse, name, operation)
+        for name, operation in simulator.OPERATIONS.items():
+            setattr(IamResponse, name, operation)
         LambdaFunction.invoke = _invoke
         LambdaResponse.setup_class = _lambda_setup_class
         # With `lambda.use_docker: False` moto swaps in a backend that returns canned

@@ -131,7 +131,15 @@ class InvokeLambdaFunction:
         name = inputs.get("FunctionName")
         if not name:
             return failed("FunctionName is required.")
-        payload = inputs.get("Payload", "")
+        # Payload is JSON text (spliced from `{{ }}` references, it breaks on a quote);
+        # InputPayload is a mapping, serialised here, each value arriving as it was. AWS takes
+        # one or the other, not both (automation-action-lamb.html).
+        if "InputPayload" in inputs and "Payload" in inputs:
+            return failed("Specify either InputPayload or Payload, not both.")
+        mapping = inputs.get("InputPayload")
+        if mapping is not None and not isinstance(mapping, dict):
+            return failed("InputPayload must be a mapping.")
+        payload = json.dumps(mapping) if mapping is not None else inputs.get("Payload", "")
         if not isinstance(payload, str):
             payload = json.dumps(payload)
         invocation_type = str(inputs.get("InvocationType", "RequestResponse"))

@@ -7,10 +7,16 @@ import json
 import re
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox.template import load_template, resolver, ssm_document_content
+from sandbox.template import (
+    function_environment,
+    load_template,
+    resolver,
+    ssm_document_content,
+)
 
 SEED_APPROVAL_PARAMETERS = {
     "AutomationAssumeRole",
@@ -19,7 +25,8 @@ SEED_APPROVAL_PARAMETERS = {
     "NotificationArn",
     "Approvers",
     "MinRequiredApprovals",
-    "SfnToken",
+    "SfnToken",  # accepted for the seed's callers, never read by Signoff
+    "SignoffHandle",  # what start_approval passes instead of the task token
 }
 
 
@@ -53,40 +60,58 @@ def test_the_approval_level_keeps_the_seeds_parameters(template: dict[str, Any])
 def test_the_access_key_runbook_approves_then_issues(template: dict[str, Any]) -> None:
     content = ssm_document_content(template, "AccessKeyDocument")
     approve, issue = content["mainSteps"]
-    parameters = content["parameters"]
 
-    assert set(parameters) == {
-        "AutomationAssumeRole",
+    # Whoever starts it says for whom, why and which recorded request; nothing about who
+    # approves, how many, where the notice goes or which role runs it (seed 004 fixed those).
+    assert set(content["parameters"]) == {
         "IamUser",
         "RequestReason",
         "RequesterSlackId",
-        "Approvers",
-        "MinRequiredApprovals",
-        "NotificationArn",
+        "RequestId",
     }
+    assert content["assumeRole"] == "AutomationRole.Arn"
     assert (approve["name"], approve["action"]) == ("ApproveKey", "aws:approve")
     assert approve["onFailure"] == "Abort"  # a rejection or timeout never reaches IssueKey
     assert approve["timeoutSeconds"] == 86400
-    assert approve["inputs"]["NotificationArn"] == "{{ NotificationArn }}"
-    assert approve["inputs"]["Approvers"] == "{{ Approvers }}"
+    assert approve["inputs"]["NotificationArn"] == "AccessKeyTopic"
+    assert approve["inputs"]["Approvers"] == ["KeyApproverRole.Arn"]
+    assert str(approve["inputs"]["MinRequiredApprovals"]) == "1"
     assert (issue["name"], issue["action"]) == ("IssueKey", "aws:invokeLambdaFunction")
     assert issue["inputs"]["FunctionName"] == "IssueAccessKeyFunction.Arn"
+    assert "Payload" not in issue["inputs"]  # no JSON text spliced from parameters
+    assert issue["inputs"]["InputPayload"] == {
+        "execution_id": "{{ automation:EXECUTION_ID }}",
+        "iam_user": "{{ IamUser }}",
+        "requester": "{{ RequesterSlackId }}",
+        "reason": "{{ RequestReason }}",
+    }
     assert issue["isEnd"] is True
-    assert parameters["NotificationArn"]["default"] == "AccessKeyTopic"
-    assert parameters["AutomationAssumeRole"]["default"] == "AutomationRole.Arn"
 
 
-def test_key_approvers_default_to_the_parameter_then_the_key_role(template: dict[str, Any]) -> None:
-    def default(**parameters: Any) -> Any:
-        content = ssm_document_content(template, "AccessKeyDocument", parameters=parameters)
-        return content["parameters"]["Approvers"]["default"]
+@pytest.mark.parametrize(
+    ("parameters", "approvers"),
+    [
+        ({}, ["KeyApproverRole.Arn"]),
+        (
+            {"KeyApprovers": "alice,arn:aws:iam::1:role/Sec"},
+            ["alice", "arn:aws:iam::1:role/Sec"],
+        ),
+        ({"ApproverRoleArns": "arn:aws:iam::1:role/Mine"}, ["arn:aws:iam::1:role/Mine"]),
+    ],
+)
+def test_key_approvers_are_fixed_in_the_document_and_told_to_the_issuer(
+    template: dict[str, Any], parameters: dict[str, str], approvers: list[str]
+) -> None:
+    content = ssm_document_content(template, "AccessKeyDocument", parameters=parameters)
+    [approve] = [s for s in content["mainSteps"] if s["action"] == "aws:approve"]
+    env = function_environment(
+        template, "IssueAccessKeyFunction", {**parameters, "KeyMinApprovals": 2}
+    )
 
-    assert default() == ["KeyApproverRole.Arn"]
-    assert default(KeyApprovers="alice,arn:aws:iam::1:role/Sec") == [
-        "alice",
-        "arn:aws:iam::1:role/Sec",
-    ]
-    assert default(ApproverRoleArns="arn:aws:iam::1:role/Mine") == ["arn:aws:iam::1:role/Mine"]
+    assert approve["inputs"]["Approvers"] == approvers
+    # The issuer counts approvals against the same list and quorum the document holds.
+    assert env["SIGNOFF_KEY_APPROVERS"].split(",") == approvers
+    assert env["SIGNOFF_KEY_MIN_APPROVALS"] == "2"
 
 
 def _pattern(template: dict[str, Any], name: str) -> re.Pattern[str]:
@@ -94,14 +119,18 @@ def _pattern(template: dict[str, Any], name: str) -> re.Pattern[str]:
     return re.compile(content["parameters"][name]["allowedPattern"])
 
 
-def test_the_patterns_refuse_what_would_break_the_payload(template: dict[str, Any]) -> None:
-    reason, user, requester = (
-        _pattern(template, n) for n in ("RequestReason", "IamUser", "RequesterSlackId")
+def test_the_patterns_admit_what_people_type_and_refuse_control_characters(
+    template: dict[str, Any],
+) -> None:
+    reason, user, requester, request_id = (
+        _pattern(template, n) for n in ("RequestReason", "IamUser", "RequesterSlackId", "RequestId")
     )
 
     assert reason.fullmatch("CI deploys for the billing service (ticket OPS-42)")
     assert reason.fullmatch("日本語の理由でも大丈夫")
-    for bad in ['say "hi"', "back\\slash", "two\nlines", "tab\there", "", "x" * 501]:
+    for fine in ['say "hi"', "back\\slash", "two\nlines", "tab\there", "x" * 500]:
+        assert reason.fullmatch(fine), fine
+    for bad in ["", "x" * 501, "nul\x00", "escape\x1b[31m", "del\x7f"]:
         assert not reason.fullmatch(bad), bad
     assert user.fullmatch("svc-deploy.ci@team")
     for bad in ["has space", "a/b", 'q"', "x" * 65]:
@@ -109,6 +138,8 @@ def test_the_patterns_refuse_what_would_break_the_payload(template: dict[str, An
     assert requester.fullmatch("U0123ABCD")
     assert requester.fullmatch("W0123ABCD")
     assert not requester.fullmatch("alice")
+    assert request_id.fullmatch("5f0c6b1e-3d7a-4c2b-9e8f-1a2b3c4d5e6f")
+    assert not request_id.fullmatch("anything")
 
 
 # Read at import: hypothesis builds its strategies before any fixture exists.
@@ -125,23 +156,23 @@ def _allowed(name: str) -> st.SearchStrategy[str]:
     reason=_allowed("RequestReason"),
     requester=_allowed("RequesterSlackId"),
 )
-def test_the_issue_payload_is_json_for_any_input_the_patterns_admit(
+def test_the_issuer_gets_every_input_the_patterns_admit_unchanged(
     iam_user: str, reason: str, requester: str
 ) -> None:
     [issue] = [s for s in ACCESS_KEY_RUNBOOK["mainSteps"] if s["name"] == "IssueKey"]
     execution_id = "333ba70b-2333-48db-b17e-a5e69c6f4d1c"
+    variables = {
+        "automation:EXECUTION_ID": execution_id,
+        "IamUser": iam_user,
+        "RequestReason": reason,
+        "RequesterSlackId": requester,
+    }
 
-    payload = substitute(
-        issue["inputs"]["Payload"],
-        {
-            "automation:EXECUTION_ID": execution_id,
-            "IamUser": iam_user,
-            "RequestReason": reason,
-            "RequesterSlackId": requester,
-        },
-    )
-
-    assert json.loads(payload) == {
+    # Each value is one whole reference: SSM substitutes the value itself, nothing around it.
+    payload = {
+        key: substitute(value, variables) for key, value in issue["inputs"]["InputPayload"].items()
+    }
+    assert json.loads(json.dumps(payload)) == {
         "execution_id": execution_id,
         "iam_user": iam_user,
         "requester": requester,

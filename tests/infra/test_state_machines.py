@@ -11,11 +11,14 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sandbox.template import resolver, state_machine_definition
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 PARENT = "ApprovalFlowStateMachine"
 CHILD = "ApprovalLevelStateMachine"
@@ -223,6 +226,23 @@ def test_the_child_reads_only_what_the_parent_passes(template: dict[str, Any]) -
     assert input_keys_read(child(template)) <= passed
 
 
+def test_the_child_reads_only_what_seed_000s_parent_passes(template: dict[str, Any]) -> None:
+    # The seed's child is a component other workflows call with the seed parent's input.
+    seed = json.loads((FIXTURES / "sfn_approval_parent.json").read_text())
+    first = seed["States"][seed["StartAt"]]
+    passed = {k.removesuffix(".$") for k in first["Parameters"]["Input"]}
+
+    assert "level" not in passed
+    assert input_keys_read(child(template)) <= passed
+
+
+def test_level_1_hands_the_whole_flow_input_on_for_checking(template: dict[str, Any]) -> None:
+    for levels in (2, 3):
+        states = parent(template, levels)["States"]
+        assert states["Level1"]["Parameters"]["Input"]["flow_input.$"] == "$$.Execution.Input"
+        assert "flow_input.$" not in states["Level2"]["Parameters"]["Input"]
+
+
 def test_the_child_task_hands_the_token_to_start_approval(template: dict[str, Any]) -> None:
     task = child(template)["States"]["StartApproval"]
     parameters = task["Parameters"]
@@ -231,8 +251,11 @@ def test_the_child_task_hands_the_token_to_start_approval(template: dict[str, An
     assert task["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
     assert parameters["FunctionName"] == "StartApprovalFunction.Arn"
     assert payload["token.$"] == "$$.Task.Token"
-    assert payload["flow_id.$"] == "$$.Execution.Input.AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
-    assert payload["level.$"] == "$$.Execution.Input.level"
+    # Level metadata travels inside the whole input: a path to an absent key would fail the
+    # state, and seed 000's parent passes no level (start_approval reads them if present).
+    assert payload["execution_id.$"] == "$$.Execution.Id"
+    assert payload["execution_input.$"] == "$$.Execution.Input"
+    assert not {"flow_id.$", "level.$", "levels.$"} & set(payload)
     for key in ("ssm_doc_name", "ssm_automation_assume_role", "ssm_description", *LEVEL_KEYS[:3]):
         assert payload[f"{key}.$"] == f"$$.Execution.Input.{key}"
     assert payload["step.$"] == "$$.State.Name"

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 
 from bot.views import (
     ACTION_APPROVE,
@@ -141,6 +142,8 @@ def keys(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Keys]:
         "SIGNOFF_KEY_ADMIN_ROLE_ARN": ADMIN_ROLE,
         "SIGNOFF_ACCESS_KEY_DOCUMENT": KEY_DOCUMENT,
         "SIGNOFF_KEY_USER_PATH": KEY_PATH,
+        # What the template derives from KeyApprovers: the document's fixed approvers.
+        "SIGNOFF_KEY_APPROVERS": APPROVER_ROLE,
     }
     world.set_env(env, "signoff-slack-events", "signoff-automation-result", "signoff-reconcile")
     issuer_arn = world.add_function(
@@ -247,7 +250,7 @@ def test_a_key_requested_through_the_form(keys: Keys) -> None:
     submitted = keys.submit_form("dave", "dave", "laptop\nrebuild")
     assert submitted["errors"] in ({}, None), submitted
     assert "Requested an access key" in json.dumps(submitted["view"])
-    assert keys.execution()["Parameters"]["RequestReason"] == ["laptop rebuild"]
+    assert keys.execution()["Parameters"]["RequestReason"] == ["laptop\nrebuild"]  # as typed
 
     keys.world.decide("alice", ACTION_APPROVE)
     [name] = keys.secrets()
@@ -276,15 +279,44 @@ def test_a_rejected_request_dms_the_reason_and_issues_nothing(keys: Keys) -> Non
     assert sum("rejected by <@U0ALICE>" in t for t in keys.world.thread()) == 1
 
 
-def test_a_user_with_two_keys_gets_no_third_and_a_clear_message(keys: Keys) -> None:
+def test_a_user_with_two_keys_is_refused_at_once_privately_and_nothing_starts(keys: Keys) -> None:
     iam = keys.world.client("iam")
     iam.create_access_key(UserName="dave")
     iam.create_access_key(UserName="dave")
     keys.command("dave", "dave one more")
+
+    [answer] = keys.world.ephemeral("dave")
+    assert answer.startswith(":no_entry: No request started: IAM user `dave` already has 2")
+    assert "Delete one" in answer
+    assert keys.executions() == []
+    assert not [m for m in keys.world.messages() if m.get("blocks")], "no card was posted"
+    assert len(keys.keys()) == 2 and keys.secrets() == []
+
+
+def test_the_form_refuses_a_user_with_two_keys_under_the_name_field(keys: Keys) -> None:
+    iam = keys.world.client("iam")
+    iam.create_access_key(UserName="dave")
+    iam.create_access_key(UserName="dave")
+    keys.command("dave")
+    refused = keys.submit_form("dave", "dave", "one more")
+    assert "already has 2 access keys" in refused["errors"][KEY_USER_BLOCK]
+    assert keys.executions() == []
+
+
+def test_keys_made_while_a_request_waits_count_at_issue_and_the_card_says_no_key(
+    keys: Keys,
+) -> None:
+    keys.command("dave", "dave one more")
+    iam = keys.world.client("iam")
+    iam.create_access_key(UserName="dave")  # made elsewhere while the approvers think
+    iam.create_access_key(UserName="dave")
     keys.world.decide("alice", ACTION_APPROVE)
 
     assert len(keys.keys()) == 2 and keys.secrets() == []
     assert any("already has 2 access keys" in t for t in keys.dms("dave"))
+    card = keys.world.card_text()
+    assert "No access key was created" in card and "already has 2 access keys" in card
+    assert "Approved" in card  # who approved stays on the card, next to what came of it
 
 
 def test_an_unknown_iam_user_is_refused_at_once(keys: Keys) -> None:
@@ -450,3 +482,99 @@ def test_a_rejection_whose_event_was_lost_is_dmed_by_the_reconciler(keys: Keys) 
 
     [dm] = [t for t in keys.dms("dave") if "rejected" in t]
     assert "rejected by <@U0ALICE>: Use SSO instead" in dm
+
+
+# -- who may start the key runbook: anyone with ssm:StartAutomationExecution. It must not matter.
+
+
+def _start_as(session: Any, **parameters: list[str]) -> str:
+    ssm = session.client("ssm", region_name="us-east-1")
+    started = ssm.start_automation_execution(DocumentName=KEY_DOCUMENT, Parameters=parameters)
+    return str(started["AutomationExecutionId"])
+
+
+def test_whoever_starts_the_runbook_cannot_name_its_approvers(
+    keys: Keys, user_session: Callable[[str], Any]
+) -> None:
+    # The review's repro: any IAM user starts the runbook for dave, naming themself approver
+    # (then approves it: before the fix, that issued dave a key).
+    mallory = user_session("mallory")
+    with pytest.raises(ClientError) as refused:
+        _start_as(
+            mallory,
+            IamUser=["dave"],
+            RequesterSlackId=["U0DAVE"],
+            RequestReason=["need it"],
+            Approvers=[f"arn:aws:iam::{ACCOUNT}:user/mallory"],
+            MinRequiredApprovals=["1"],
+            AutomationAssumeRole=[f"arn:aws:iam::{ACCOUNT}:role/MalloryRunbooks"],
+        )
+    keys.world.settle()
+    assert (
+        refused.value.response["Error"]["Code"] == "InvalidAutomationExecutionParametersException"
+    )
+    assert "Approvers" in str(refused.value)
+    assert keys.keys() == [] and keys.secrets() == []
+
+
+def test_a_runbook_signoff_did_not_start_gets_no_key_even_when_approved(
+    keys: Keys, user_session: Callable[[str], Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The approvers are fixed now, but a real approver may approve a run Signoff never started
+    # (it looks like any other card): no recorded request, no key.
+    execution_id = _start_as(
+        user_session("mallory"),
+        IamUser=["dave"],
+        RequesterSlackId=["U0DAVE"],
+        RequestReason=["need it"],
+        RequestId=["5f0c6b1e-3d7a-4c2b-9e8f-1a2b3c4d5e6f"],
+    )
+    keys.world.settle()
+    keys.world.decide("alice", ACTION_APPROVE)
+
+    assert keys.keys() == [] and keys.secrets() == []
+    [execution] = keys.executions()
+    [issue] = [s for s in execution["StepExecutions"] if s["StepName"] == "IssueKey"]
+    report = json.loads(issue["Outputs"]["Payload"][0])
+    assert report == {"status": "not_recorded", "iam_user": "dave"}
+    assert any(
+        "not a request Signoff started" in r.getMessage() and execution_id in repr(r.__dict__)
+        for r in caplog.records
+    )
+    [dm] = [t for t in keys.dms("dave") if "No access key was created" in t]
+    assert "Signoff did not start this request" in dm
+    assert "No access key was created" in keys.world.card_text()
+
+
+def test_a_copy_of_a_real_request_started_by_someone_else_gets_no_key(
+    keys: Keys, user_session: Callable[[str], Any]
+) -> None:
+    keys.command("dave", "dave CI")
+    [real] = keys.executions()
+    # Everything the real run carries is readable by anyone with ssm:GetAutomationExecution.
+    copy = _start_as(user_session("mallory"), **real["Parameters"])
+    keys.world.settle()
+    keys.world.decide("alice", ACTION_APPROVE, about=copy)
+
+    assert keys.keys() == [] and keys.secrets() == []
+    [copied] = [e for e in keys.executions() if e["AutomationExecutionId"] == copy]
+    [issue] = [s for s in copied["StepExecutions"] if s["StepName"] == "IssueKey"]
+    assert json.loads(issue["Outputs"]["Payload"][0])["status"] == "not_recorded"
+
+
+def test_a_reason_with_quotes_backslashes_and_line_breaks_reaches_the_issuer_intact(
+    keys: Keys,
+) -> None:
+    reason = 'rotate "ci" key\nfor C:\\deploy\\keys\n\tsecond line'
+    keys.command("dave")
+    submitted = keys.submit_form("dave", "dave", reason)
+    assert submitted["errors"] in ({}, None), submitted
+    assert keys.execution()["Parameters"]["RequestReason"] == [reason]
+
+    keys.world.decide("alice", ACTION_APPROVE)
+
+    [name] = keys.secrets()
+    execution_id = keys.execution()["AutomationExecutionId"]
+    [issued] = [e for e in keys.world.audit(execution_id) if e["event"] == "access_key_issued"]
+    assert issued["reason"] == reason  # as the issuer received it from the runbook
+    assert any(CLI.format(name) in t for t in keys.dms("dave"))

@@ -13,8 +13,10 @@ from urllib.error import URLError
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto import mock_aws
 
+import sandbox.aws
 from bot import cli
 from bot.doctor import (
     REQUIRED_BOT_SCOPES,
@@ -25,6 +27,7 @@ from bot.doctor import (
     slack_auth_test,
     target_from_outputs,
 )
+from bot.doctor.roles import RoleChecks
 from bot.gateways.dynamo import TableAt
 from bot.gateways.tables import ApprovalStore
 from bot.wiring import utc_now
@@ -106,7 +109,7 @@ class Account:
             iam=self.client("iam"),
             sns=self.client("sns"),
             lambda_client=self.client("lambda"),
-            region=REGION,
+            region=str(self.session.region_name),
             slack_auth_test=slack_auth_test,
         )
 
@@ -123,8 +126,18 @@ def _zip() -> bytes:
 
 @pytest.fixture
 def account() -> Iterator[Account]:
+    yield from deployed(REGION)
+
+
+PARTITIONS = {"us-east-1": "aws", "cn-north-1": "aws-cn"}
+
+
+def deployed(region: str) -> Iterator[Account]:
+    """A healthy deployment in `region` (and so in its partition)."""
+    # The sandbox answers IAM's policy simulator, which moto lacks.
+    sandbox.aws.install()
     with mock_aws():
-        session = boto3.Session(region_name=REGION)
+        session = boto3.Session(region_name=region)
         secrets = session.client("secretsmanager")
         secret_arn = secrets.create_secret(Name=SECRET, SecretString=json.dumps(GOOD_SECRET))["ARN"]
         dynamodb = session.client("dynamodb")
@@ -162,7 +175,7 @@ def account() -> Iterator[Account]:
             PolicyName="send-decision",
             PolicyDocument=allow(
                 ["ssm:SendAutomationSignal"],
-                f"arn:aws:ssm:{REGION}:{ACCOUNT}:automation-execution/*",
+                f"arn:{PARTITIONS[region]}:ssm:{region}:{ACCOUNT}:automation-execution/*",
             ),
         )
         function_arn = session.client("lambda").create_function(
@@ -349,6 +362,15 @@ def test_a_missing_table_is_named_with_its_variable(account: Account) -> None:
     assert "SIGNOFF_AUDIT_TABLE" in finding.fix
 
 
+def test_the_output_says_what_iams_simulator_was_asked(account: Account) -> None:
+    [note] = [f for f in account.findings() if f.subject == "approver roles"]
+
+    assert note.ok
+    assert note.detail.startswith("asked IAM's policy simulator about the bot role's policies")
+    assert "SimulatePrincipalPolicy" in note.detail
+    assert "SimulateCustomPolicy" in note.detail
+
+
 def test_a_role_that_does_not_trust_the_bot_gets_the_statement_to_add(account: Account) -> None:
     other = account.client("iam").create_role(
         RoleName="someone-elses",
@@ -362,8 +384,9 @@ def test_a_role_that_does_not_trust_the_bot_gets_the_statement_to_add(account: A
     [finding] = wrong(account.findings())
 
     assert finding.subject == f"U0BOB (Bob) → {other}"
-    assert "trust policy does not let the bot role sts:AssumeRole or sts:SetSourceIdentity" in (
-        finding.detail
+    assert finding.detail == (
+        "its trust policy names neither the bot role nor its account, so STS refuses to let "
+        "the bot assume it"
     )
     statement = json.loads(finding.fix.split(": ", 1)[1])
     assert statement["Principal"] == {"AWS": account.bot_role_arn}
@@ -379,9 +402,26 @@ def test_a_role_the_bot_may_not_assume_points_at_approver_role_arns(account: Acc
     [finding] = wrong(account.findings())
 
     assert finding.detail == (
-        "the bot role may not sts:AssumeRole or sts:SetSourceIdentity on this role"
+        "the bot role may not sts:AssumeRole or sts:SetSourceIdentity on this role "
+        "(IAM's simulation: no statement allows it)"
     )
     assert "ApproverRoleArns" in finding.fix
+
+
+def test_a_deny_in_the_bot_roles_policies_is_named(account: Account) -> None:
+    deny = {"Effect": "Deny", "Action": "sts:SetSourceIdentity", "Resource": "*"}
+    account.client("iam").put_role_policy(
+        RoleName="prod-bot",
+        PolicyName="no-source-identity",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [deny]}),
+    )
+
+    [finding] = wrong(account.findings())
+
+    assert finding.detail == (
+        "the bot role may not sts:SetSourceIdentity on this role "
+        "(IAM's simulation: explicitly denied by no-source-identity)"
+    )
 
 
 def test_a_source_identity_condition_that_excludes_the_person_is_reported(
@@ -396,7 +436,48 @@ def test_a_source_identity_condition_that_excludes_the_person_is_reported(
 
     [finding] = wrong(account.findings())
 
-    assert "with SourceIdentity U0ALICE" in finding.detail
+    assert finding.detail == (
+        "its trust policy does not let the bot role sts:AssumeRole or sts:SetSourceIdentity "
+        "with SourceIdentity U0ALICE (IAM's simulation: no statement allows it)"
+    )
+
+
+def test_a_trust_condition_beyond_string_matching_that_excludes_the_bot_is_reported(
+    account: Account,
+) -> None:
+    # The account is trusted, but only for another role: STS refuses the bot. (The evaluator
+    # doctor had took every operator but StringEquals/StringLike as met and printed a tick.)
+    account.client("iam").update_assume_role_policy(
+        RoleName="prod-level1-approver",
+        PolicyDocument=json.dumps(
+            trust(
+                f"arn:aws:iam::{ACCOUNT}:root",
+                ArnLike={"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/break-glass-*"},
+            )
+        ),
+    )
+
+    [finding] = wrong(account.findings())
+
+    assert finding.detail.startswith(
+        "its trust policy does not let the bot role sts:AssumeRole or sts:SetSourceIdentity"
+    )
+
+
+def test_a_trust_condition_doctor_cannot_know_is_named(account: Account) -> None:
+    account.client("iam").update_assume_role_policy(
+        RoleName="prod-level1-approver",
+        PolicyDocument=json.dumps(
+            trust(account.bot_role_arn, StringEquals={"aws:PrincipalOrgID": "o-example"})
+        ),
+    )
+
+    [finding] = wrong(account.findings())
+
+    assert finding.detail.endswith(
+        "(IAM's simulation: no statement allows it; its conditions test aws:PrincipalOrgID, "
+        "which doctor cannot know)"
+    )
 
 
 def test_a_role_that_cannot_send_decisions_is_reported(account: Account) -> None:
@@ -406,7 +487,73 @@ def test_a_role_that_cannot_send_decisions_is_reported(account: Account) -> None
 
     [finding] = wrong(account.findings())
 
-    assert finding.detail == "the role may not send decisions (ssm:SendAutomationSignal)"
+    assert finding.detail == (
+        "the role may not send decisions (ssm:SendAutomationSignal: IAM's simulation: no "
+        "statement allows it)"
+    )
+    assert finding.fix.startswith(
+        "allow ssm:SendAutomationSignal on arn:aws:ssm:us-east-1:<account>:automation-execution/*"
+    )
+
+
+def test_a_deny_on_decisions_in_the_approver_role_is_reported(account: Account) -> None:
+    deny = {"Effect": "Deny", "Action": "ssm:*", "Resource": "*"}
+    account.client("iam").put_role_policy(
+        RoleName="prod-level1-approver",
+        PolicyName="frozen",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [deny]}),
+    )
+
+    [finding] = wrong(account.findings())
+
+    assert finding.detail == (
+        "the role may not send decisions (ssm:SendAutomationSignal: IAM's simulation: "
+        "explicitly denied by frozen)"
+    )
+
+
+def test_a_person_mapped_to_a_role_that_does_not_exist_is_told_to_re_map(
+    account: Account,
+) -> None:
+    gone = f"arn:aws:iam::{ACCOUNT}:role/prod-deleted-approver"
+    account.client("iam").put_role_policy(
+        RoleName="prod-bot", PolicyName="also", PolicyDocument=allow(["sts:*"], gone)
+    )
+    account.map_user("U0DAN", gone, "Dan")
+
+    [finding] = wrong(account.findings())
+
+    assert (finding.subject, finding.detail) == (f"U0DAN (Dan) → {gone}", "no such role")
+    assert finding.fix.endswith("signoff users map U0DAN --role <approver role ARN> --name <name>")
+
+
+def test_a_bot_role_that_does_not_exist_is_named(account: Account) -> None:
+    missing = f"arn:aws:iam::{ACCOUNT}:role/prod-bot-typo"
+
+    [finding] = wrong(account.findings(bot_role_arn=missing))
+
+    assert finding.detail == f"the bot role {missing} does not exist"
+
+
+def test_without_leave_to_simulate_doctor_says_it_could_not_check(account: Account) -> None:
+    doctor = account.doctor()
+    iam = account.client("iam")
+
+    def refuse(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        error = {"Code": "AccessDenied", "Message": "not authorized to iam:SimulatePrincipalPolicy"}
+        return AWSResponse("https://iam.amazonaws.com/", 403, HTTPHeaders(), None), {"Error": error}
+
+    iam.meta.events.register("before-call.iam.SimulatePrincipalPolicy", refuse)
+    doctor.roles = RoleChecks(iam, REGION)
+
+    [finding] = wrong(doctor.run(account.target(), account.identities))
+
+    assert finding.render() == (
+        f"✗ U0ALICE (Alice) → {account.approver_role_arn}: could not check: your credentials "
+        "may not iam:SimulatePrincipalPolicy\n"
+        "    fix: run doctor with credentials that may iam:SimulatePrincipalPolicy, "
+        "iam:SimulateCustomPolicy and iam:GetRole"
+    )
 
 
 def test_nobody_mapped_means_nobody_can_decide(account: Account) -> None:
@@ -451,6 +598,30 @@ def test_a_topic_ssm_may_not_publish_to_is_reported(account: Account) -> None:
     [finding] = wrong(account.findings(topic_arns=(plain,)))
 
     assert "does not start with Automation" in finding.detail
+
+
+def test_a_deployment_in_aws_cn_is_checked_in_that_partition() -> None:
+    # (moto 5.2.5 will not create the notice function in us-gov-west-1: its Lambda finds no
+    # role there. aws-us-gov ARNs are covered in tests/unit/test_arns.py.)
+    region = "cn-north-1"
+    partition = PARTITIONS[region]
+    for world in deployed(region):
+        assert world.bot_role_arn.startswith(f"arn:{partition}:iam::")
+        # Trusting the bot's whole account, named in the account's own partition.
+        world.client("iam").update_assume_role_policy(
+            RoleName="prod-level1-approver",
+            PolicyDocument=json.dumps(trust(f"arn:{partition}:iam::{ACCOUNT}:root")),
+        )
+        assert wrong(world.findings()) == []
+
+        world.client("iam").delete_role_policy(
+            RoleName="prod-level1-approver", PolicyName="send-decision"
+        )
+        [finding] = wrong(world.findings())
+        assert finding.fix.startswith(
+            f"allow ssm:SendAutomationSignal on arn:{partition}:ssm:{region}:<account>:"
+            "automation-execution/*"
+        )
 
 
 def test_the_stack_outputs_name_everything_doctor_checks() -> None:
@@ -509,7 +680,7 @@ def test_the_command_reads_the_stack_and_exits_0_when_all_is_well(
     assert "✗" not in out
     assert f"✓ Slack secret {account.secret_arn}: filled, with bot_token and signing_secret" in out
     assert "✓ Slack app scopes: channels:history" in out
-    assert out.rstrip().endswith("all 10 ok")
+    assert out.rstrip().endswith("all 11 ok")
 
 
 def test_the_command_exits_1_and_prints_each_fix(
@@ -538,7 +709,7 @@ def test_the_command_exits_1_and_prints_each_fix(
     assert f"✗ idempotency table {TABLES['idempotency']}: does not exist" in out
     assert "    fix: deploy infra/template.yaml" in out
     assert "✗ approval topics: none named" in out
-    assert out.rstrip().endswith("6 ok, 2 to fix")
+    assert out.rstrip().endswith("7 ok, 2 to fix")
 
 
 def test_the_command_without_a_region_says_how_to_give_one(

@@ -133,6 +133,18 @@ class MultiLevel:
         raise AssertionError(f"timed out waiting for {what}")
 
 
+def tokens_scheduled(flow: MultiLevel) -> list[str]:
+    """Every task token the children handed to start_approval (their execution history)."""
+    tokens = []
+    for child in flow.children():
+        history = flow.sfn.get_execution_history(executionArn=child["executionArn"])["events"]
+        for event in history:
+            if "taskScheduledEventDetails" in event:
+                parameters = json.loads(event["taskScheduledEventDetails"]["parameters"])
+                tokens.append(str(parameters["Payload"]["token"]))
+    return tokens
+
+
 def header(message: dict[str, Any]) -> str:
     blocks = message.get("blocks") or []
     return str(blocks[0]["text"]["text"]) if blocks and blocks[0]["type"] == "header" else ""
@@ -189,7 +201,7 @@ def flow(
     handlers.start_approval.services.cache_clear()
     # Every task token is a secret: the world's leak scan (tests/conftest.py) looks for each in
     # what Slack saw and in every log record once the test is over.
-    watched_secrets.update(a["Parameters"]["SfnToken"][0] for a in multilevel.approvals())
+    watched_secrets.update(tokens_scheduled(multilevel))
 
 
 def test_all_levels_approved_in_slack_end_the_parent_at_approved(flow: MultiLevel) -> None:
@@ -293,28 +305,82 @@ def test_the_parent_of_a_timed_out_level_names_the_timeout(
     assert "timed out with 0 of 1 approvals" in failure
 
 
-def test_a_malformed_level_input_fails_its_task_as_invalid_input(flow: MultiLevel) -> None:
+def test_a_malformed_later_level_fails_the_flow_before_anyone_decides(flow: MultiLevel) -> None:
     parent = flow.start(level2_ssm_notification_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:Approvals")
-    flow.decide(1, ACTION_APPROVE)
     result = flow.finished(parent)
 
     assert result["status"] == "FAILED"
-    [_, child] = sorted(flow.children(), key=lambda c: c["startDate"])
+    [child] = flow.children()
     assert child["status"] == "FAILED" and child["error"] == "Signoff.InvalidInput"
-    assert len(flow.approvals()) == 1, "no approval was started for the malformed level"
+    assert flow.approvals() == [], "no approval was started: nobody decides in vain"
     [refusal] = [e for e in flow.world.audit(parent) if e["event"] == "invalid_input"]
-    assert "ssm_notification_arn names the topic 'Approvals'" in refusal["cause"]
+    assert "level2_ssm_notification_arn names the topic 'Approvals'" in refusal["cause"]
     assert "starts with `Automation`" in refusal["cause"]
+    assert "level2_ssm_notification_arn" in (result.get("cause") or "")
 
 
-def test_a_malformed_level_input_is_named_in_the_flows_failure(flow: MultiLevel) -> None:
-    parent = flow.start(level2_ssm_notification_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:Approvals")
-    flow.decide(1, ACTION_APPROVE)
+def test_a_missing_level_3_key_fails_the_flow_before_level_1_starts(flow: MultiLevel) -> None:
+    flow.input.pop("level3_ssm_approvers")
+    parent = flow.start()
     result = flow.finished(parent)
 
-    [_, child] = sorted(flow.children(), key=lambda c: c["startDate"])
-    assert "ssm_notification_arn" in (child.get("cause") or "")
-    assert "ssm_notification_arn" in (result.get("cause") or "")
+    assert result["status"] == "FAILED"
+    assert flow.approvals() == []
+    cause = result.get("cause") or ""
+    assert "level3_ssm_approvers is missing" in cause
+    assert "start the flow again" in cause
+    assert "Level2" not in flow.entered_states(parent)
+
+
+def test_an_empty_ssm_doc_name_runs_signoffs_document(flow: MultiLevel) -> None:
+    # What the refusal of another document name advises.
+    parent = flow.start(ssm_doc_name="")
+    flow.decide(1, ACTION_APPROVE)
+
+    flow.wait(lambda: "Level2" in flow.entered_states(parent) or None, "level 2 to start")
+    assert flow.approvals()[0]["DocumentName"] == flow.world.env["SIGNOFF_APPROVAL_DOCUMENT"]
+
+
+def test_seed_000s_parent_runs_signoffs_child_as_a_reusable_component(flow: MultiLevel) -> None:
+    # The seed's own caller passes no level metadata: each level is an approval of its own.
+    definition = (FIXTURE.parent / "sfn_approval_parent.json").read_text()
+    role = flow.world.client("iam").get_role(RoleName="signoff-bot")["Role"]["Arn"]
+    seed_parent = flow.sfn.create_state_machine(
+        name="StepFunctionsCallerForApprovalFlow",
+        definition=definition.replace("${ChildStateMachineArn}", flow.child_arn),
+        roleArn=role,
+    )["stateMachineArn"]
+    parent = flow.sfn.start_execution(stateMachineArn=seed_parent, input=json.dumps(flow.input))[
+        "executionArn"
+    ]
+
+    for level in LEVELS:
+        waiting = flow.wait(
+            lambda: (
+                [a for a in flow.approvals() if a["AutomationExecutionStatus"] == "Waiting"] or None
+            ),
+            f"level {level}'s approval",
+        )
+        [approval] = waiting
+        assert approval["Parameters"]["Approvers"] == [flow.roles[level]]
+        creds = flow.world.client("sts").assume_role(
+            RoleArn=flow.roles[level], RoleSessionName=f"U0{APPROVERS[level].upper()}"
+        )["Credentials"]
+        flow.world.session.client(
+            "ssm",
+            region_name=REGION,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        ).send_automation_signal(
+            AutomationExecutionId=approval["AutomationExecutionId"], SignalType="Approve"
+        )
+        flow.world.settle()
+    result = flow.finished(parent)
+
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    assert json.loads(result["output"])["is_approved"] is True
+    assert sorted(c["status"] for c in flow.children()) == ["SUCCEEDED"] * 3
 
 
 def test_the_task_token_stays_inside_aws(flow: MultiLevel) -> None:
@@ -323,13 +389,144 @@ def test_the_task_token_stays_inside_aws(flow: MultiLevel) -> None:
     flow.decide(2, ACTION_REJECT, comment="no")
     flow.finished(parent)
 
-    tokens = [a["Parameters"]["SfnToken"][0] for a in flow.approvals()]
-    assert len(tokens) == 2 and all(tokens)
+    tokens = [level_token(flow, level) for level in (1, 2)]
+    # SSM (whose executions anyone with ssm:GetAutomationExecution reads) gets a handle only.
+    approvals = flow.approvals()
+    ssm = json.dumps(approvals, default=str)
+    assert not any(token in ssm for token in tokens)
+    handles = [a["Parameters"]["SignoffHandle"][0] for a in approvals]
+    assert len(set(handles)) == 2 and all(len(h) == 32 for h in handles)
+    assert all(
+        "SfnToken" not in a["Parameters"] or a["Parameters"]["SfnToken"] == [""] for a in approvals
+    )
     slack = json.dumps(
         [flow.world.control("GET", "calls"), flow.world.control("GET", "interactions")]
     )
     assert not any(token in slack for token in tokens)
+    # Signoff's table keeps each token once, under its handle, bound to its execution.
     table = flow.world.session.resource("dynamodb", region_name=REGION).Table("signoff-approvals")
-    stored = json.dumps(table.scan()["Items"], default=str)
-    assert not any(token in stored for token in tokens), "only its SHA-256 is kept"
+    items = table.scan()["Items"]
+    holding = [i for i in items if any(t in json.dumps(i, default=str) for t in tokens)]
+    assert sorted(str(i["pk"]) for i in holding) == sorted(f"HANDLE#{h}" for h in handles)
+    bound = {str(i["pk"]).removeprefix("HANDLE#"): i["execution_id"] for i in holding}
+    assert bound == {
+        a["Parameters"]["SignoffHandle"][0]: a["AutomationExecutionId"] for a in approvals
+    }
     # The fixture hands the tokens to the leak scan, which also reads every log record.
+
+
+# -- stolen task tokens (issue 25, High) ---------------------------------------------------------
+
+# The attacker's own runbook: one aws:approve step whose approvers the starter chooses, plus
+# every parameter Signoff's approval document has, so a copy of a real level's parameters fits.
+ATTACKER_DOCUMENT = """
+schemaVersion: "0.3"
+description: Not Signoff's
+parameters:
+  Description: {type: String, default: x}
+  Message: {type: String, default: x}
+  NotificationArn: {type: String, default: ""}
+  Approvers: {type: StringList}
+  MinRequiredApprovals: {type: Integer, default: 1}
+  AutomationAssumeRole: {type: String, default: ""}
+  SfnToken: {type: String, default: ""}
+  SignoffHandle: {type: String, default: ""}
+mainSteps:
+  - name: Approve
+    action: aws:approve
+    inputs:
+      Message: "{{ Message }}"
+      NotificationArn: "{{ NotificationArn }}"
+      Approvers: "{{ Approvers }}"
+      MinRequiredApprovals: "{{ MinRequiredApprovals }}"
+    isEnd: true
+"""
+
+
+def level_token(flow: MultiLevel, level: int) -> str:
+    """The level's task token, as it leaked anywhere (here: the child's execution history)."""
+    for child in flow.children():
+        history = flow.sfn.get_execution_history(executionArn=child["executionArn"])["events"]
+        for event in history:
+            scheduled = event.get("taskScheduledEventDetails")
+            if scheduled:
+                payload = json.loads(scheduled["parameters"])["Payload"]
+                if payload["execution_input"].get("level") == level:
+                    return str(payload["token"])
+    raise AssertionError(f"no level {level} task was scheduled")
+
+
+def attack(flow: MultiLevel, document: str, parameters: dict[str, list[str]]) -> str:
+    """As an IAM role that is no approver: start `document`, approve it yourself; its id."""
+    world = flow.world
+    mallory = world.add_role("Mallory", "ssm")
+    creds = world.client("sts").assume_role(RoleArn=mallory, RoleSessionName="U0MALLORY")[
+        "Credentials"
+    ]
+    ssm = world.session.client(
+        "ssm",
+        region_name=REGION,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    started = ssm.start_automation_execution(
+        DocumentName=document, Parameters={**parameters, "Approvers": [mallory]}
+    )
+    execution_id = str(started["AutomationExecutionId"])
+    world.settle()
+    world.client("lambda").invoke(FunctionName="signoff-reconcile", Payload=b"{}")
+    world.settle()
+    ssm.send_automation_signal(AutomationExecutionId=execution_id, SignalType="Approve")
+    world.settle()
+    # Its result event (Signoff's document) and the next reconciler pass have run.
+    world.client("lambda").invoke(FunctionName="signoff-reconcile", Payload=b"{}")
+    world.settle()
+    return execution_id
+
+
+@pytest.mark.parametrize("document", ["attacker's own", "Signoff's"])
+def test_a_stolen_level_token_does_not_pass_the_level(flow: MultiLevel, document: str) -> None:
+    parent = flow.start()
+    flow.card(1)
+    [real] = flow.approvals()
+    # Everything SSM shows of the real level (its token or handle), plus the leaked token.
+    stolen = {k: list(v) for k, v in real["Parameters"].items()}
+    stolen["SfnToken"] = [level_token(flow, 1)]
+    if document == "attacker's own":
+        flow.world.add_document("Mallory-Approve", ATTACKER_DOCUMENT)
+        name = "Mallory-Approve"
+    else:
+        name = flow.world.env["SIGNOFF_APPROVAL_DOCUMENT"]
+
+    forged = attack(flow, name, stolen)
+
+    assert flow.world.execution_status(forged) == "Success"  # the attacker's approval ended
+    flow.world.settle()
+    assert stopped(flow.sfn, parent) is None, "the flow still waits on level 1's approvers"
+    assert [c["status"] for c in flow.children()] == ["RUNNING"], "level 2 never started"
+    assert "Level2" not in flow.entered_states(parent)
+    assert not [e for e in flow.world.audit(forged) if e["event"] == "task_completed"]
+    # The real approvers still decide the level.
+    flow.decide(1, ACTION_APPROVE)
+    flow.wait(lambda: "Level2" in flow.entered_states(parent) or None, "level 2 to start")
+
+
+def test_a_start_approval_replayed_starts_no_second_automation(flow: MultiLevel) -> None:
+    parent = flow.start()
+    flow.card(1)
+    [child] = flow.children()
+    history = flow.sfn.get_execution_history(executionArn=child["executionArn"])["events"]
+    [scheduled] = [
+        e["taskScheduledEventDetails"] for e in history if "taskScheduledEventDetails" in e
+    ]
+    payload = json.loads(scheduled["parameters"])["Payload"]
+
+    answer = flow.world.client("lambda").invoke(
+        FunctionName=START_FUNCTION, Payload=json.dumps(payload).encode()
+    )
+
+    result = json.loads(answer["Payload"].read())
+    assert result["result"] == "already_started"
+    assert len(flow.approvals()) == 1
+    assert stopped(flow.sfn, parent) is None

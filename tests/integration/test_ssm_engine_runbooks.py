@@ -403,3 +403,64 @@ def test_approve_inputs_aws_would_reject_fail_the_step(
         result = execution(ssm, execution_id)
         assert result["AutomationExecutionStatus"] == "Failed", name
         assert result["StepExecutions"][0]["StepStatus"] == "Failed", name
+
+
+_INVOKE_RUNBOOK = """
+schemaVersion: "0.3"
+parameters:
+  Reason: {type: String}
+mainSteps:
+  - name: Invoke
+    action: aws:invokeLambdaFunction
+    inputs:
+      FunctionName: sandbox-test-input-payload
+      %s
+"""
+
+
+def test_input_payload_hands_the_function_a_mapping_with_each_value_as_it_was(
+    create_runbook: Callable[..., str],
+    deploy_lambda: Callable[..., str],
+    recorder: Callable[..., Any],
+    engine_settle: Callable[..., None],
+) -> None:
+    seen = recorder({"ok": True})
+    deploy_lambda("sandbox-test-input-payload", seen)
+    create_runbook(
+        "InputPayloadRunbook",
+        content=_INVOKE_RUNBOOK
+        % "InputPayload: {reason: '{{ Reason }}', id: '{{ automation:EXECUTION_ID }}'}",
+    )
+    reason = 'say "hi"\nfrom C:\\keys'
+
+    started = boto3.client("ssm", region_name=REGION).start_automation_execution(
+        DocumentName="InputPayloadRunbook", Parameters={"Reason": [reason]}
+    )
+    engine_settle()
+
+    assert seen.events == [{"reason": reason, "id": started["AutomationExecutionId"]}]
+
+
+def test_payload_and_input_payload_together_fail_the_step(
+    create_runbook: Callable[..., str],
+    deploy_lambda: Callable[..., str],
+    recorder: Callable[..., Any],
+    engine_settle: Callable[..., None],
+) -> None:
+    seen = recorder({"ok": True})
+    deploy_lambda("sandbox-test-input-payload", seen)
+    create_runbook(
+        "BothPayloadsRunbook",
+        content=_INVOKE_RUNBOOK % 'InputPayload: {a: b}\n      Payload: \'{"a": "b"}\'',
+    )
+    ssm = boto3.client("ssm", region_name=REGION)
+
+    started = ssm.start_automation_execution(
+        DocumentName="BothPayloadsRunbook", Parameters={"Reason": ["x"]}
+    )
+    engine_settle()
+
+    execution = ssm.get_automation_execution(AutomationExecutionId=started["AutomationExecutionId"])
+    assert execution["AutomationExecution"]["AutomationExecutionStatus"] == "Failed"
+    assert "either InputPayload or Payload" in execution["AutomationExecution"]["FailureMessage"]
+    assert seen.events == []

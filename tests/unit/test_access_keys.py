@@ -16,10 +16,11 @@ from moto import mock_aws
 from msgspec.structs import replace
 
 from bot import views
-from bot.access_key_models import KeyRequest, OutcomeKind
+from bot.access_key_models import KeyRequest, OutcomeKind, RecordedKeyRequest
 from bot.access_keys import (
     BadIamUserName,
     IamUserOutOfReach,
+    KeyLimitReached,
     KeyRequestPending,
     KeyRequestService,
     NoIamUserMapped,
@@ -30,6 +31,7 @@ from bot.access_keys import (
 )
 from bot.errors import ApprovalNotFound, TransientError
 from bot.gateways.iam import AccessKeyGateway
+from bot.gateways.key_requests import KeyRequestRecords
 from bot.gateways.runs import FinishedRuns, RunEnd, RunSummary, StepSummary
 from bot.gateways.slack import PostKey, reply_key
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
@@ -96,7 +98,9 @@ class FakeSlack:
         self.dms: list[tuple[str, str]] = []
         self.replies: list[tuple[CardRef, str]] = []
         self.reply_keys: list[PostKey | None] = []
+        self.updates: list[tuple[CardRef, list[dict[str, Any]]]] = []
         self.fail_next_dm = False
+        self.fail_next_update = False
 
     def dm(self, user: str, text: str) -> CardRef:
         if self.fail_next_dm:
@@ -104,6 +108,12 @@ class FakeSlack:
             raise TransientError("Slack did not answer chat.postMessage")
         self.dms.append((user, text))
         return CardRef("D0" + user, "1.1")
+
+    def update(self, ref: CardRef, text: str, blocks: list[Any]) -> None:
+        if self.fail_next_update:
+            self.fail_next_update = False
+            raise TransientError("Slack did not answer chat.update")
+        self.updates.append((ref, [b.to_dict() for b in blocks]))
 
     def reply(self, ref: CardRef, text: str, *, key: PostKey | None = None) -> CardRef:
         self.replies.append((ref, text))
@@ -126,6 +136,7 @@ class Env:
         self.identities.put(Identity("U0DAVE", "dave", iam_user="dave"))
         self.store = ApprovalStore(tables["approvals"], self.clock)
         self.audit = AuditLog(tables["audit"], self.clock)
+        self.records = KeyRequestRecords(tables["approvals"], self.clock)
         self.service = KeyRequestService(
             document=DOC,
             admins={ADMIN},
@@ -135,6 +146,7 @@ class Env:
             keys=AccessKeyGateway(self.iam, session.client("secretsmanager")),
             identities=self.identities,
             store=self.store,
+            records=self.records,
             audit=self.audit,
             slack=self.slack,  # type: ignore[arg-type]
             now=self.clock,
@@ -196,12 +208,17 @@ def test_a_mapped_user_requests_a_key_for_their_own_iam_user(env: Env) -> None:
 
     [(document, parameters)] = env.automation.started
     assert document == DOC
+    [request_id] = parameters.pop("RequestId")
     assert parameters == {
         "IamUser": ["dave"],
         "RequestReason": ["CI deploy key"],
         "RequesterSlackId": ["U0DAVE"],
     }
     assert request == KeyRequest("U0DAVE", "dave", "CI deploy key", request.execution_id)
+    # Recorded before the start, bound to the execution after: what the issuer checks.
+    assert env.records.get(request_id) == RecordedKeyRequest(
+        request_id, "U0DAVE", "dave", "CI deploy key", request.execution_id
+    )
     [row] = env.audit.events(str(request.execution_id))
     assert row["event"] == "access_key_requested" and row["requester"] == "U0DAVE"
 
@@ -293,13 +310,36 @@ def test_a_missing_or_overlong_reason_is_refused_on_the_reason_field(env: Env, r
     assert env.automation.started == []
 
 
-def test_line_breaks_become_spaces_and_json_breaking_characters_are_refused(env: Env) -> None:
-    env.service.request("U0DAVE", "dave", "deploy\n  from CI\r\n")
-    assert env.automation.started[0][1]["RequestReason"] == ["deploy from CI"]
-    for reason in ('say "please"', "C:\\keys"):
-        with pytest.raises(ReasonMissing, match="double quotes and backslashes"):
-            env.service.request(ADMIN, "erin", reason)
-    assert len(env.automation.started) == 1
+def test_a_reason_keeps_quotes_backslashes_and_line_breaks_but_no_other_control_characters(
+    env: Env,
+) -> None:
+    env.service.request("U0DAVE", "dave", ' say "please"\r\n  from C:\\keys \x00\x1b[31m\r\n')
+    reason = 'say "please"\n  from C:\\keys   [31m'
+    assert env.automation.started[0][1]["RequestReason"] == [reason]
+
+
+def test_a_start_that_fails_leaves_no_record_behind(env: Env) -> None:
+    def refuse(document: str, parameters: dict[str, list[str]]) -> str:
+        env.automation.started.append((document, parameters))
+        raise TransientError("SSM did not answer StartAutomationExecution")
+
+    with patch.object(env.automation, "start", refuse), pytest.raises(TransientError):
+        env.service.request("U0DAVE", "dave", "CI")
+    [(_, parameters)] = env.automation.started
+    assert env.records.get(parameters["RequestId"][0]) is None
+
+
+def test_a_user_with_two_keys_is_refused_before_anything_starts(env: Env) -> None:
+    env.iam.create_access_key(UserName="dave")
+    env.service.request("U0DAVE", "dave", "one is fine")
+    env.automation.started.clear()
+    env.clock.at += timedelta(minutes=5)
+    env.runs.runs.clear()
+    env.iam.create_access_key(UserName="dave")
+    with pytest.raises(KeyLimitReached, match="`dave` already has 2 access keys") as refused:
+        env.service.request("U0DAVE", "dave", "a third")
+    assert refused.value.field == "iam_user"
+    assert env.automation.started == []
 
 
 def test_a_request_already_waiting_for_that_user_blocks_a_second(env: Env) -> None:
@@ -341,10 +381,13 @@ def test_issued_key_dms_the_secret_name_and_the_exact_command_once(env: Env) -> 
     env.store.claim_card(eid, "ApproveKey", "C0KEYS")
     env.store.set_card_ts(eid, "ApproveKey", CardRef("C0KEYS", "100.1"))
 
+    env.approval(eid, Outcome.APPROVED, Decision(BOB, Verdict.APPROVE))
+
     outcome = env.service.notify_outcome(eid)
     env.service.notify_outcome(eid)  # EventBridge delivers again
 
     assert outcome is not None and outcome.kind is OutcomeKind.ISSUED
+    assert env.slack.updates == []  # "Approved" is the truth: the card stays as it is
     [(user, text)] = env.slack.dms
     assert user == "U0DAVE"
     assert (
@@ -357,6 +400,28 @@ def test_issued_key_dms_the_secret_name_and_the_exact_command_once(env: Env) -> 
     assert name in thread and "<@U0DAVE>" in thread
     assert "get-secret-value" not in thread
     assert [r["event"] for r in env.audit.events(eid)] == ["access_key_outcome"]
+
+
+def test_an_approved_card_whose_key_was_not_issued_says_so_once_and_stays_so(env: Env) -> None:
+    eid = env.finished_run(payload={"status": "key_limit", "iam_user": "dave"})
+    env.approval(eid, Outcome.APPROVED, Decision(BOB, Verdict.APPROVE))
+    env.store.claim_card(eid, "ApproveKey", "C0KEYS")
+    env.store.set_card_ts(eid, "ApproveKey", CardRef("C0KEYS", "100.1"))
+    env.slack.fail_next_update = True
+
+    with pytest.raises(TransientError):
+        env.service.notify_outcome(eid)  # Slack failed the card: a redelivery shows it
+    env.service.notify_outcome(eid)
+    env.service.notify_outcome(eid)
+
+    [(ref, blocks)] = env.slack.updates
+    text = json.dumps(blocks)
+    assert ref == CardRef("C0KEYS", "100.1")
+    assert "*Approved* by <@U0BOB>" in text
+    assert "No access key was created for `dave`" in text and "already has 2 access keys" in text
+    # A late sync of the approval step finds the card showing a later state: no re-render.
+    approval = env.automation.approvals[eid]
+    assert not env.store.raise_rank(eid, "ApproveKey", approval.rank, approval.outcome)
 
 
 def test_a_rejection_dms_who_rejected_and_why(env: Env) -> None:

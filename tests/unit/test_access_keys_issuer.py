@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import traceback
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,12 +17,13 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from bot.access_key_models import IssueKeyPayload
+from bot.access_key_models import IssueKeyPayload, KeyRequest
 from bot.access_keys import KeyIssuer, secret_name
 from bot.errors import ApprovalNotFound, ServiceError
 from bot.gateways.automation import AutomationGateway
 from bot.gateways.dynamo import TableAt
 from bot.gateways.iam import EXECUTION_TAG, AccessKeyGateway, read_policy
+from bot.gateways.key_requests import KeyRequestRecords
 from bot.gateways.tables import AuditLog
 from bot.models import Approval, Decision, Outcome, Verdict
 
@@ -33,6 +35,11 @@ ADMIN_ROLE = f"arn:aws:iam::{ACCT}:role/KeyAdmin"
 BOB = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0BOB"
 DAVE_SESSION = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0DAVE"
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
+KEY_APPROVER_ROLE = f"arn:aws:iam::{ACCT}:role/SignoffApprover"  # the deployed KeyApprovers
+MALLORY = f"arn:aws:iam::{ACCT}:user/mallory"
+REQUEST_ID = "5f0c6b1e-3d7a-4c2b-9e8f-1a2b3c4d5e6f"
+OTHER_EID = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
+REASON = 'rotate "ci" key\nfrom C:\\deploy'
 
 
 class FakeAutomation:
@@ -76,22 +83,28 @@ class Spy:
 
 class Env:
     def __init__(
-        self, fail: str | None = None, prefix: str = "", key_path: str = "/", user_path: str = "/"
+        self,
+        fail: str | None = None,
+        prefix: str = "",
+        key_path: str = "/",
+        user_path: str = "/",
+        min_approvals: int = 1,
     ) -> None:
         session = boto3.Session(region_name=REGION)
         dynamodb = session.resource("dynamodb")
-        dynamodb.create_table(
-            TableName="audit",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-        )
+        for table in ("audit", "approvals"):
+            dynamodb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                KeySchema=[
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+            )
         self.iam_client = session.client("iam")
         self.iam_client.create_user(UserName="dave", Path=user_path)
         self.secrets = session.client("secretsmanager")
@@ -99,24 +112,44 @@ class Env:
         self.sm = Spy(self.secrets, fail if fail != "create_access_key" else None)
         self.automation = FakeAutomation()
         self.audit = AuditLog(TableAt(session.client("dynamodb"), "audit"), lambda: NOW)
+        self.records = KeyRequestRecords(
+            TableAt(session.client("dynamodb"), "approvals"), lambda: NOW
+        )
         self.issuer = KeyIssuer(
             document=DOC,
             secret_prefix=prefix,
             admin_role_arn=ADMIN_ROLE,
             key_user_path=key_path,
+            approvers=[KEY_APPROVER_ROLE],
+            min_approvals=min_approvals,
             automation=self.automation,  # type: ignore[arg-type]
             keys=AccessKeyGateway(self.iam, self.sm),  # type: ignore[arg-type]
+            records=self.records,
             audit=self.audit,
             now=lambda: NOW,
         )
+        # What /request-key does: record, start, bind.
+        self.records.record(REQUEST_ID, KeyRequest("U0DAVE", "dave", REASON))
+        self.records.bind(REQUEST_ID, EID)
         self.approve()
 
     def approve(
-        self, *decisions: Decision, outcome: Outcome = Outcome.APPROVED, **params: str
+        self,
+        *decisions: Decision,
+        outcome: Outcome = Outcome.APPROVED,
+        execution_id: str = EID,
+        **params: str,
     ) -> None:
-        parameters = {"IamUser": "dave", "RequesterSlackId": "U0DAVE", **params}
-        self.automation.approvals[EID] = Approval(
-            execution_id=EID,
+        parameters = {
+            "IamUser": "dave",
+            "RequesterSlackId": "U0DAVE",
+            "RequestReason": REASON,
+            "RequestId": REQUEST_ID,
+            **params,
+        }
+        parameters = {k: v for k, v in parameters.items() if v}
+        self.automation.approvals[execution_id] = Approval(
+            execution_id=execution_id,
             step_name="ApproveKey",
             document_name=DOC,
             region=REGION,
@@ -128,7 +161,13 @@ class Env:
         )
 
     def issue(self, **changes: str) -> dict[str, str]:
-        payload = {"execution_id": EID, "iam_user": "dave", "requester": "U0DAVE", **changes}
+        payload = {
+            "execution_id": EID,
+            "iam_user": "dave",
+            "requester": "U0DAVE",
+            "reason": REASON,
+            **changes,
+        }
         return self.issuer.issue(request=IssueKeyPayload(**payload))
 
     def keys(self) -> list[str]:
@@ -257,8 +296,6 @@ def test_iam_denying_the_user_midway_is_a_refusal_not_a_failure(env: Env, operat
             {},
             {},
         ),
-        ((), Outcome.APPROVED, {}, {"iam_user": "root-ish"}),  # payload differs from SSM's
-        ((), Outcome.APPROVED, {}, {"requester": "U0MALLORY"}),
     ],
 )
 def test_no_key_without_an_approval_ssm_confirms_from_someone_else(
@@ -310,7 +347,12 @@ class RealShapeSsm:
                 "AutomationExecutionId": AutomationExecutionId,
                 "DocumentName": DOC,
                 "AutomationExecutionStatus": "InProgress",
-                "Parameters": {"IamUser": ["dave"], "RequesterSlackId": ["U0DAVE"]},
+                "Parameters": {
+                    "IamUser": ["dave"],
+                    "RequesterSlackId": ["U0DAVE"],
+                    "RequestReason": [REASON],
+                    "RequestId": [REQUEST_ID],
+                },
                 "StepExecutionsTruncated": False,
                 "StepExecutions": [
                     {
@@ -333,31 +375,28 @@ UPSTREAM_ELEMENT = (
 ).read_text()
 
 
-@pytest.mark.parametrize(
-    ("element", "approver"),
-    [
-        (UPSTREAM_ELEMENT, "xxx"),
-        (UPSTREAM_ELEMENT.replace('"xxx"', json.dumps(BOB)), BOB),
-    ],
-    ids=["verbatim", "approver-changed-to-a-real-session"],
-)
-def test_a_key_is_issued_when_ssm_records_the_approval_in_its_real_shape(
-    env: Env, element: str, approver: str
-) -> None:
-    issuer = KeyIssuer(
+def _real_shape_issuer(env: Env, element: str) -> KeyIssuer:
+    return KeyIssuer(
         document=DOC,
         secret_prefix="",
         admin_role_arn=ADMIN_ROLE,
         key_user_path="/",
+        approvers=[KEY_APPROVER_ROLE],
+        min_approvals=1,
         automation=AutomationGateway(RealShapeSsm(element), REGION),  # type: ignore[arg-type]
         keys=AccessKeyGateway(env.iam, env.sm),  # type: ignore[arg-type]
+        records=env.records,
         audit=env.audit,
         now=lambda: NOW,
     )
 
-    report = issuer.issue(
-        request=IssueKeyPayload(execution_id=EID, iam_user="dave", requester="U0DAVE")
-    )
+
+def test_a_key_is_issued_when_ssm_records_the_approval_in_its_real_shape(env: Env) -> None:
+    # The re:Post element with only its approver changed to a key approver's session.
+    element = UPSTREAM_ELEMENT.replace('"xxx"', json.dumps(BOB))
+    payload = IssueKeyPayload(execution_id=EID, iam_user="dave", requester="U0DAVE", reason=REASON)
+
+    report = _real_shape_issuer(env, element).issue(request=payload)
 
     assert report["status"] == "issued"
     assert len(env.keys()) == 1
@@ -365,7 +404,21 @@ def test_a_key_is_issued_when_ssm_records_the_approval_in_its_real_shape(
         t["Key"]: t["Value"]
         for t in env.secrets.describe_secret(SecretId=report["secret_name"])["Tags"]
     }
-    assert tags["signoff:approvers"] == approver
+    assert tags["signoff:approvers"] == BOB
+
+
+def test_the_verbatim_real_element_is_read_yet_its_approver_is_no_key_approver(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The sample's approver ("xxx", redacted by its author) is parsed, not dropped, and then
+    # refused as a decider the deployment did not name.
+    payload = IssueKeyPayload(execution_id=EID, iam_user="dave", requester="U0DAVE", reason=REASON)
+    with caplog.at_level(logging.WARNING, logger="bot.access_keys"):
+        report = _real_shape_issuer(env, UPSTREAM_ELEMENT).issue(request=payload)
+
+    assert report["status"] == "not_approved"
+    assert env.keys() == []
+    assert any("not enough approvals by key approvers" in r.getMessage() for r in caplog.records)
 
 
 def test_a_quorum_ssm_met_with_one_person_twice_issues_nothing(env: Env) -> None:
@@ -378,3 +431,105 @@ def test_a_quorum_ssm_met_with_one_person_twice_issues_nothing(env: Env) -> None
 
     assert env.issue()["status"] == "not_approved"
     assert env.keys() == []
+
+
+# -- runs Signoff did not start: anyone may start the runbook or invoke the issuer -----------
+
+
+def _refused_as_not_recorded(env: Env, caplog: pytest.LogCaptureFixture, **payload: str) -> None:
+    with caplog.at_level(logging.WARNING, logger="bot.access_keys"):
+        report = env.issue(**payload)
+    assert report == {"status": "not_recorded", "iam_user": payload.get("iam_user", "dave")}
+    assert env.keys() == [] and env.secret_names() == []
+    assert any("not a request Signoff started" in r.getMessage() for r in caplog.records)
+    [row] = env.audit.events(EID)
+    assert row["event"] == "access_key_refused" and row["status"] == "not_recorded"
+
+
+def test_a_run_without_a_recorded_request_gets_no_key(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    env.approve(RequestId="")  # started by hand, approved by a real key approver
+    _refused_as_not_recorded(env, caplog)
+
+
+def test_a_run_naming_a_request_id_signoff_never_recorded_gets_no_key(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    env.approve(RequestId="00000000-0000-4000-8000-000000000000")
+    _refused_as_not_recorded(env, caplog)
+
+
+def test_a_copy_of_a_recorded_request_bound_to_another_run_gets_no_key(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    env.records.record("11111111-2222-4333-8444-555555555555", KeyRequest("U0DAVE", "dave", REASON))
+    env.records.bind("11111111-2222-4333-8444-555555555555", OTHER_EID)
+    env.approve(RequestId="11111111-2222-4333-8444-555555555555")
+    _refused_as_not_recorded(env, caplog)
+
+
+@pytest.mark.parametrize(
+    ("params", "payload"),
+    [
+        ({"IamUser": "erin"}, {"iam_user": "erin"}),  # the record says dave
+        ({"RequesterSlackId": "U0MALLORY"}, {"requester": "U0MALLORY"}),
+        ({"RequestReason": "something else"}, {"reason": "something else"}),
+        ({}, {"iam_user": "root-ish"}),  # a direct invocation: payload differs from SSM's
+        ({}, {"requester": "U0MALLORY"}),
+        ({}, {"reason": "rotate"}),
+    ],
+)
+def test_a_run_whose_parameters_differ_from_the_recorded_request_gets_no_key(
+    env: Env,
+    caplog: pytest.LogCaptureFixture,
+    params: dict[str, str],
+    payload: dict[str, str],
+) -> None:
+    env.iam_client.create_user(UserName="erin")
+    env.approve(**params)
+    _refused_as_not_recorded(env, caplog, **payload)
+
+
+def test_a_record_the_request_could_not_bind_is_bound_by_its_first_run_only(env: Env) -> None:
+    # The bot died between StartAutomationExecution and the binding: the first run that names
+    # the record takes it; any other run naming it later is a copy.
+    env.records.record("22222222-3333-4444-8555-666666666666", KeyRequest("U0DAVE", "dave", REASON))
+    env.approve(RequestId="22222222-3333-4444-8555-666666666666")
+    env.approve(RequestId="22222222-3333-4444-8555-666666666666", execution_id=OTHER_EID)
+    assert (
+        env.issuer.issue(
+            request=IssueKeyPayload(
+                execution_id=OTHER_EID, iam_user="dave", requester="U0DAVE", reason=REASON
+            )
+        )["status"]
+        == "issued"
+    )
+    assert env.issue()["status"] == "not_recorded"
+    assert len(env.keys()) == 1
+
+
+def test_an_approval_by_someone_not_a_key_approver_issues_no_key(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An older document version took Approvers from its starter: SSM let mallory approve.
+    env.approve(Decision(MALLORY, Verdict.APPROVE))
+    with caplog.at_level(logging.WARNING, logger="bot.access_keys"):
+        assert env.issue()["status"] == "not_approved"
+    assert env.keys() == [] and env.secret_names() == []
+    assert any("not enough approvals by key approvers" in r.getMessage() for r in caplog.records)
+
+
+def test_the_deployed_quorum_counts_not_the_runs_own() -> None:
+    with mock_aws():
+        env = Env(min_approvals=2)  # KeyMinApprovals=2; the run itself asked for 1
+        assert env.issue()["status"] == "not_approved"
+        carol = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0CAROL"
+        env.approve(Decision(BOB, Verdict.APPROVE), Decision(carol, Verdict.APPROVE))
+        assert env.issue()["status"] == "issued"
+
+
+def test_a_key_approver_approval_of_a_recorded_request_issues(env: Env) -> None:
+    assert env.issue()["status"] == "issued"
+    [row] = env.audit.events(EID)
+    assert row["event"] == "access_key_issued" and row["reason"] == REASON

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bot import views
 from bot.access_key_models import KeyOutcome, KeyRequest, KeyStatus, OutcomeKind
+from bot.models import Approval, Decision, Outcome, Verdict
 
 EID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 NAME = "dave/access-key-20261123T101500Z"
@@ -97,3 +100,33 @@ def test_the_started_answer_says_for_whom_why_and_what_comes_next() -> None:
     assert "`dave`" in text and "CI &lt;deploy&gt;" in text and EID in text
     assert "DM" in text
     assert views.key_request_refused_text("nope").startswith(":no_entry: No request started")
+
+
+def _approved_card() -> Approval:
+    return Approval(
+        execution_id=EID,
+        step_name="ApproveKey",
+        document_name="Signoff-AccessKey",
+        region="us-east-1",
+        outcome=Outcome.APPROVED,
+        approvers=("arn:aws:iam::123456789012:role/SignoffApprover",),
+        min_required=1,
+        decisions=(Decision(BOB, Verdict.APPROVE),),
+        parameters={"IamUser": ("dave",), "RequesterSlackId": ("U0DAVE",)},
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [
+        (KeyStatus.KEY_LIMIT, "already has 2 access keys"),
+        (KeyStatus.NOT_RECORDED, "Signoff did not start this request"),
+        (KeyStatus.OUT_OF_PATH, "no longer under the IAM path"),
+    ],
+)
+def test_an_approved_card_whose_key_was_not_issued_says_so(status: KeyStatus, says: str) -> None:
+    blocks = views.key_request_card(_approved_card(), outcome(OutcomeKind.REFUSED, refusal=status))
+    text = json.dumps([b.to_dict() for b in blocks])
+    assert "*Approved* by <@U0BOB>" in text
+    assert "No access key was created for `dave`" in text and says in text
+    assert not any(b.to_dict()["type"] == "actions" for b in blocks)

@@ -1,4 +1,4 @@
-"""Independent calls side by side: results in order, every call run, the first failure raised."""
+"""Independent calls side by side: results in order, every call run, every failure reported."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from bot.concurrency import Once, in_background, together
+from bot.errors import ServiceError, TransientError
 
 
 def test_the_calls_run_at_the_same_time_and_answer_in_order() -> None:
@@ -20,7 +21,7 @@ def test_the_calls_run_at_the_same_time_and_answer_in_order() -> None:
     assert together(lambda: call(1), lambda: call(2), lambda: call(3)) == [1, 2, 3]
 
 
-def test_every_call_runs_and_the_first_failure_in_order_is_raised() -> None:
+def test_every_call_runs_and_a_lone_failure_is_raised_as_it_is() -> None:
     ran: list[str] = []
 
     def fails(name: str) -> None:
@@ -28,8 +29,40 @@ def test_every_call_runs_and_the_first_failure_in_order_is_raised() -> None:
         raise RuntimeError(name)
 
     with pytest.raises(RuntimeError, match="second"):
-        together(lambda: ran.append("first"), lambda: fails("second"), lambda: fails("third"))
+        together(lambda: ran.append("first"), lambda: fails("second"), lambda: ran.append("third"))
     assert sorted(ran) == ["first", "second", "third"]
+
+
+def test_every_failure_is_reported_not_only_the_first() -> None:
+    first, second = RuntimeError("the audit write"), KeyError("the card write")
+
+    def fail(error: Exception) -> None:
+        raise error
+
+    with pytest.raises(ExceptionGroup) as raised:
+        together(lambda: fail(first), lambda: None, lambda: fail(second))
+
+    assert raised.value.exceptions == (first, second)
+    assert str(raised.value).startswith("2 of 3 calls failed: the audit write; 'the card write'")
+
+
+def test_service_failures_together_are_still_a_service_error_and_transient_only_if_all_are() -> (
+    None
+):
+    def fail(error: Exception) -> None:
+        raise error
+
+    throttled, down = TransientError("DynamoDB throttled"), TransientError("Slack 503")
+    with pytest.raises(TransientError) as transient:
+        together(lambda: fail(throttled), lambda: fail(down))
+    assert transient.value.exceptions == (throttled, down)  # type: ignore[attr-defined]
+
+    refused = ServiceError("AccessDenied")
+    with pytest.raises(ServiceError) as service:
+        together(lambda: fail(throttled), lambda: fail(refused))
+    # One of them a retry will not fix: the whole is not transient.
+    assert not isinstance(service.value, TransientError)
+    assert service.value.exceptions == (throttled, refused)  # type: ignore[attr-defined]
 
 
 def test_calls_made_from_inside_a_worker_run_in_its_thread() -> None:

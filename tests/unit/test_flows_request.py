@@ -291,3 +291,91 @@ def test_the_request_is_frozen_and_equal_by_value() -> None:
 def test_the_tables_know_a_token_by_its_hash_only() -> None:
     key = task_key(TOKEN)
     assert len(key) == 64 and TOKEN not in key and key == task_key(TOKEN)
+
+
+# -- what the child passes along (issue 24, bugs 3 and 4) ------------------------------------------
+
+CHILD_ID = "arn:aws:states:us-east-1:123456789012:execution:signoff-approval-level:c-1"
+PARENT_ID = "arn:aws:states:us-east-1:123456789012:execution:signoff-approval-flow:p-1"
+
+
+def seed_level_payload(**execution_input: object) -> dict[str, object]:
+    """The child task's payload: the seed's keys, its own id and input (no flow_id/level)."""
+    return {
+        "token": "T" * 100,
+        "step": "StartApproval",
+        "execution_id": CHILD_ID,
+        "execution_input": execution_input,
+        "ssm_doc_name": "Signoff-Approval",
+        "ssm_description": "Deploy",
+        "ssm_message": "Please review",
+        "ssm_notification_arn": "arn:aws:sns:us-east-1:123456789012:AutomationLevel1",
+        "ssm_approvers": "alice",
+        "ssm_min_required_approvals": "1",
+    }
+
+
+def later_levels(levels: int, **changes: object) -> dict[str, object]:
+    flow_input: dict[str, object] = {}
+    for n in range(1, levels + 1):
+        flow_input |= {
+            f"level{n}_ssm_notification_arn": f"arn:aws:sns:us-east-1:123456789012:AutomationL{n}",
+            f"level{n}_ssm_approvers": "alice,bob",
+            f"level{n}_ssm_min_required_approvals": "1",
+            f"level{n}_confirmation_url": "https://example.com/",
+            f"level{n}_confirmation_file": "index.html",
+        }
+    flow_input |= changes
+    return {k: v for k, v in flow_input.items() if v is not None}
+
+
+def test_a_caller_without_level_metadata_gets_a_one_level_approval_of_its_own() -> None:
+    # Seed 000's parent passes its own id but no level: each call is its own approval.
+    request = StartApprovalRequest.from_event(
+        seed_level_payload(AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID=PARENT_ID)
+    )
+
+    assert (request.flow_id, request.level, request.levels) == (CHILD_ID, 1, 1)
+
+
+def test_level_metadata_comes_from_the_childs_input() -> None:
+    request = StartApprovalRequest.from_event(
+        seed_level_payload(
+            AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID=PARENT_ID,
+            level=2,
+            levels=3,
+        )
+    )
+
+    assert (request.flow_id, request.level, request.levels) == (PARENT_ID, 2, 3)
+
+
+def test_level_one_refuses_a_flow_whose_later_level_input_is_incomplete() -> None:
+    payload = seed_level_payload(
+        AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID=PARENT_ID,
+        level=1,
+        levels=3,
+        flow_input=later_levels(3, level3_ssm_approvers=None, level2_ssm_min_required_approvals=0),
+    )
+
+    with pytest.raises(InvalidPayload) as refused:
+        StartApprovalRequest.from_event(payload)
+
+    cause = describe_invalid_input(refused.value)
+    assert "level2_ssm_min_required_approvals" in cause
+    assert "level3_ssm_approvers is missing" in cause
+    assert "expected 1 to 10 approvers" in cause
+    assert "Add or fix them in the flow's input and start the flow again" in cause
+
+
+def test_level_one_accepts_a_complete_flow() -> None:
+    request = StartApprovalRequest.from_event(
+        seed_level_payload(
+            AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID=PARENT_ID,
+            level=1,
+            levels=3,
+            flow_input=later_levels(3),
+        )
+    )
+
+    assert request.level == 1 and request.levels == 3

@@ -282,6 +282,7 @@ def flows() -> Iterator[Flows]:
             audit=audit,
             channel_for=channel_for,
             now=now,
+            document=DOCUMENT,
         )
         approvals = ApprovalService(
             automation=automation,  # type: ignore[arg-type]
@@ -318,7 +319,12 @@ def test_start_runs_the_approval_document_with_the_token_and_records_the_flow(
     execution_id = flows.start(1, ssm_approvers=f'["{ROLE}", "alice"]')
     document, parameters = flows.automation.started[0]
     assert document == DOCUMENT
-    assert parameters["SfnToken"] == [token(1)]
+    # SSM gets an opaque handle; the token stays in Signoff's table, bound to this execution.
+    assert "SfnToken" not in parameters and token(1) not in json.dumps(parameters)
+    [handle] = parameters["SignoffHandle"]
+    task = flows.store.handle(handle)
+    assert task is not None and task.execution_id == execution_id
+    assert task.token.get_secret_value() == token(1)
     assert parameters["Approvers"] == [ROLE, "alice"]
     assert parameters["MinRequiredApprovals"] == ["1"]
     assert parameters["NotificationArn"] == [topic(1)]
@@ -447,7 +453,7 @@ def test_a_claim_left_by_a_dead_invocation_is_taken_over(flows: Flows) -> None:
     from bot.flows import task_key
     from bot.gateways.flowstore import Membership, TaskClaim
 
-    dead = flows.store.claim_task(task_key(token(1)), Membership(FLOW, 1, 3), NOW)
+    dead = flows.store.claim_task(task_key(token(1)), Membership(FLOW, 1, 3), "h" * 32, NOW)
     assert dead is TaskClaim.WON
     assert flows.service.start(flows.request(1))["result"] == "already_busy"
     flows.clock[0] = NOW + timedelta(minutes=5)
@@ -472,6 +478,15 @@ def test_another_document_name_fails_the_task_with_invalid_input(flows: Flows) -
     kind, sent_token, body = flows.sfn.calls[0]
     assert (kind, sent_token, body["error"]) == ("failure", token(1), "Signoff.InvalidInput")
     assert "ssm_doc_name" in body["cause"] and "'Signoff-Approval'" in body["cause"]
+    # Leaving the key out fails the parent's own state (States.Runtime): advise what works.
+    assert "leave ssm_doc_name out" not in body["cause"]
+    assert 'set ssm_doc_name to "Signoff-Approval" or to ""' in body["cause"]
+
+
+def test_an_empty_document_name_starts_signoffs_document(flows: Flows) -> None:
+    flows.start(1, ssm_doc_name="")
+
+    assert [document for document, _ in flows.automation.started] == [DOCUMENT]
 
 
 def test_ssm_refusing_the_parameters_fails_the_task_with_its_reason(flows: Flows) -> None:
@@ -636,9 +651,11 @@ def test_the_token_never_reaches_slack_the_audit_or_the_logs(
     second = flows.start(2)
     flows.close(second, Outcome.TIMED_OUT)
     tokens = [token(1), token(2), token(1)[-40:]]
-    everything = (
-        flows.slack.everything() + json.dumps(flows.audit.events(FLOW), default=str) + caplog.text
-    )
+    # botocore's own DEBUG records show each request's body, as they would every SendTaskSuccess:
+    # wire logging is off in Lambda (botocore logs at WARNING), and the token is meant to travel
+    # to Signoff's table.
+    ours = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("botocore"))
+    everything = flows.slack.everything() + json.dumps(flows.audit.events(FLOW), default=str) + ours
     assert not any(t in everything for t in tokens)
 
 
@@ -679,3 +696,61 @@ def test_an_approval_without_a_task_token_is_in_no_flow_without_a_read(
     monkeypatch.setattr(flows.store, "member", no_read)
     monkeypatch.setattr(flows.store, "task", no_read)
     assert flows.tracker.membership(plain) is None
+
+
+# -- stolen tokens and copied handles (issue 25) -------------------------------------------------
+
+
+def forge(flows: Flows, real: str, document: str = DOCUMENT, **parameters: list[str]) -> str:
+    """Someone else's execution: the real level's parameters (handle included), approved."""
+    copied = dict(flows.automation.approvals[real].parameters)
+    forged = msgspec.structs.replace(
+        flows.automation.approvals[real],
+        execution_id="00000000-0000-4000-8000-0000000000ff",
+        document_name=document,
+        approvers=(BOB,),
+        parameters={**copied, **{k: tuple(v) for k, v in parameters.items()}},
+    )
+    flows.automation.approvals[forged.execution_id] = forged
+    flows.approvals.announce(forged.execution_id)
+    flows.close(forged.execution_id, Outcome.APPROVED, Decision(BOB, Verdict.APPROVE))
+    return forged.execution_id
+
+
+@pytest.mark.parametrize("document", [DOCUMENT, "Mallory-Approve"])
+def test_a_copied_handle_or_stolen_token_completes_no_task(flows: Flows, document: str) -> None:
+    real = flows.start(1)
+
+    forged = forge(flows, real, document, SfnToken=[token(1)])
+
+    assert flows.sfn.calls == [], "nothing was sent to Step Functions"
+    assert flows.tracker.bound(flows.automation.approvals[forged]) is None
+    level = next(lv for lv in flows.store.levels(FLOW) if lv.level == 1)
+    assert level.execution_id == real and level.outcome is Outcome.WAITING
+    assert "*Flow" not in json.dumps([m.text for m in flows.slack.messages])
+    # The level's own approvers still decide it.
+    flows.close(real, Outcome.APPROVED, Decision(ALICE, Verdict.APPROVE))
+    assert [(c[0], c[1]) for c in flows.sfn.calls] == [("success", token(1))]
+
+
+def test_a_level_started_before_handles_still_completes_with_its_recorded_token(
+    flows: Flows,
+) -> None:
+    # An execution in flight across the upgrade: its token is its SfnToken parameter, recorded
+    # by hash for it; a copy of that parameter in another execution is still refused.
+    from bot.flows import task_key
+    from bot.gateways.flowstore import Membership
+
+    real = flows.start(1)
+    approval = flows.automation.approvals[real]
+    legacy = {k: v for k, v in approval.parameters.items() if k != "SignoffHandle"}
+    flows.automation.approvals[real] = msgspec.structs.replace(
+        approval, parameters={**legacy, "SfnToken": (token(1),)}
+    )
+    flows.store.put_member(real, Membership(FLOW, 1, 3))  # as written before handles
+    flows.store.finish_task(task_key(token(1)), real)
+
+    forge(flows, real, DOCUMENT)
+    assert flows.sfn.calls == []
+    flows.close(real, Outcome.APPROVED, Decision(ALICE, Verdict.APPROVE))
+    assert [(c[0], c[1]) for c in flows.sfn.calls] == [("success", token(1))]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections import Counter
 from typing import Any
@@ -166,18 +164,3 @@ def test_a_slack_secret_that_cannot_be_used_says_which_and_why(
         with pytest.raises(kind, match=problem) as refused:
             slack_credentials(deployed, LambdaSession(REGION))
         assert arn in str(refused.value)
-
-
-def test_the_functions_session_makes_botocore_clients_in_its_region_without_boto3() -> None:
-    """The Lambda session is botocore's (importing boto3 costs each cold start ~30 ms)."""
-    code = (
-        "import sys, handlers.approval_notice, handlers.reconcile, handlers.slack_events\n"
-        "from bot.gateways.session import LambdaSession\n"
-        "client = LambdaSession('eu-west-1').client('ssm')\n"
-        "other = LambdaSession('eu-west-1').client('ssm', region_name='us-east-2')\n"
-        "print(client.meta.region_name, other.meta.region_name, 'boto3' in sys.modules)"
-    )
-    done = subprocess.run(  # noqa: S603 - this interpreter, fixed code
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert done.stdout.split() == ["eu-west-1", "us-east-2", "False"]
