@@ -82,6 +82,9 @@ def socket_mode_handler(settings: Settings, session: ClientSource) -> SocketMode
 
 def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # The app's and slack_sdk's lines (connected, reconnecting, what a listener did), not
+    # botocore's one per client ("Found endpoint for dynamodb via: environment_global").
+    logging.getLogger("botocore").setLevel(logging.WARNING)
     settings = Settings.from_env()
     # The functions' own session (trimmed models, the usual credential chain) as on Lambda.
     handler = socket_mode_handler(settings, LambdaSession(settings.region))

@@ -92,3 +92,11 @@ def test_the_slack_tokens_of_a_local_run_never_show_in_a_repr() -> None:
     credentials = SlackCredentials(bot_token="xoxb-test-not-a-real-token", signing_secret="s3")
     assert "xoxb" not in repr(credentials)
     assert "s3" not in repr(credentials)
+
+
+def test_signoff_devs_app_token_is_read_and_never_shows_in_a_repr() -> None:
+    settings = Settings.from_env({**BASE, "SLACK_APP_TOKEN": "xapp-test-not-a-real-token"})
+
+    assert settings.slack_app_token == "xapp-test-not-a-real-token"
+    assert "xapp-test" not in repr(settings)
+    assert "slack_app_token='**********'" in repr(settings)
