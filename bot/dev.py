@@ -15,16 +15,15 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-from bot.app import create_app
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.gateways.session import ClientSource, LambdaSession
-from bot.gateways.slack import web_client
-from bot.wiring import build_services, slack_credentials
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.gateways.session import ClientSource
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +46,13 @@ def register(commands: Any) -> None:
 
 def socket_mode_handler(settings: Settings, session: ClientSource) -> SocketModeHandler:
     """The Bolt app wired as on Lambda, behind Bolt's Socket Mode handler (not yet connected)."""
+    # Imported here: every other `signoff` command would pay ~80 ms for Bolt and the services.
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.app import create_app
+    from bot.gateways.slack import web_client
+    from bot.wiring import build_services, slack_credentials
+
     app_token = settings.slack_app_token
     if not app_token:
         raise ConfigError(
@@ -85,6 +91,8 @@ def _run(args: argparse.Namespace) -> int:
     # The app's and slack_sdk's lines (connected, reconnecting, what a listener did), not
     # botocore's one per client ("Found endpoint for dynamodb via: environment_global").
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    from bot.gateways.session import LambdaSession
+
     settings = Settings.from_env()
     # The functions' own session (trimmed models, the usual credential chain) as on Lambda.
     handler = socket_mode_handler(settings, LambdaSession(settings.region))
