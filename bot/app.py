@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from bot.gateways.slack import tls_context
 from bot.listeners import access_keys as access_key_listeners
 from bot.listeners import approvals as approval_listeners
+from bot.slack_edge import once_per_request, pinned_workspace
 from bot.wiring import Services
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,12 @@ def create_app(
         signing_secret=signing_secret,
         process_before_response=process_before_response,
     )
+    # Global middleware runs after Bolt's own (signature, authorization), on every request,
+    # the lazy passes of a listener included: first the workspace (no AWS call for a stranger),
+    # then the replay record.
+    settings = services.settings
+    app.use(pinned_workspace(settings.require_workspace(), settings.slack_app_id))
+    app.use(once_per_request(services.slack_requests))
     approval_listeners.register(app, services.approvals, services.slack)
     access_key_listeners.register(app, services.key_requests)
 

@@ -132,7 +132,7 @@ class ApprovalService:
             ref = self._slack.post(
                 where.channel,
                 views.card_text(approval),
-                views.approval_card(approval, context),
+                views.approval_card(approval, context, self.people(approval)),
                 thread_ts=where.thread_ts,
                 key=card_key(approval),
             )
@@ -176,11 +176,29 @@ class ApprovalService:
                 outcome=approval.outcome.value,
                 approved_by=list(approval.approved_by),
             )
-            self._reply(card, told, views.outcome_text(approval))
+            self._reply(card, told, views.outcome_text(approval, self.people(approval)))
         if self._flows is not None:
             # After the card's outcome, so the flow's thread reads in order.
             self._flows.observe(approval)
         return approval
+
+    def people(self, approval: Approval) -> dict[str, str]:
+        """The approval's principals that are people by Signoff's mapping: principal → Slack id.
+
+        A principal is a person only when it is exactly the session Signoff opens for a mapped
+        user (their mapped role, their Slack id as session name and SourceIdentity). Any other
+        principal, however its session is named, is shown as itself.
+        """
+        people: dict[str, str] = {}
+        principals = {d.principal for d in approval.decisions} | set(approval.approvers)
+        for principal in principals:
+            session = principal.rsplit("/", 1)[-1] if ":assumed-role/" in principal else ""
+            if not views.looks_like_slack_user(session):
+                continue
+            identity = self._identities.get(session, max_age=CHECK_IDENTITY_MAX_AGE)
+            if identity is not None and identity.principal_arn == principal:
+                people[principal] = session
+        return people
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -246,7 +264,10 @@ class ApprovalService:
         try:
             card = self._store.card(execution_id, step)
             if card and card.ref:
-                self._reply(card, claims[1], views.decision_text(principal, verdict, comment))
+                said = views.decision_text(
+                    principal, verdict, comment, people={principal: identity.slack_user_id}
+                )
+                self._reply(card, claims[1], said)
             return self.refresh(execution_id, step) or approval
         except ServiceError:
             logger.exception("decision sent; card left to the next sync")
@@ -489,7 +510,13 @@ class ApprovalService:
         self._reply(
             card,
             key,
-            views.decision_text(decision.principal, decision.verdict, decision.comment, via=via),
+            views.decision_text(
+                decision.principal,
+                decision.verdict,
+                decision.comment,
+                via=via,
+                people=self.people(approval),
+            ),
         )
 
     def _render(self, approval: Approval, card: CardItem) -> None:
@@ -508,7 +535,9 @@ class ApprovalService:
         try:
             for _ in range(_MAX_RENDERS):
                 self._slack.update(
-                    card.ref, views.card_text(approval), views.approval_card(approval, context)
+                    card.ref,
+                    views.card_text(approval),
+                    views.approval_card(approval, context, self.people(approval)),
                 )
                 latest = self._store.card(approval.execution_id, approval.step_name)
                 if latest is None or latest.rank <= approval.rank:

@@ -33,6 +33,11 @@ class Settings(msgspec.Struct, frozen=True):
     # `signoff dev` only: the app-level token (xapp-…) that opens Socket Mode connections.
     slack_app_token: str | None = None
     slack_api_url: str = DEFAULT_SLACK_API_URL
+    # The one workspace (T…) and app (A…) Signoff answers: a request signed with the app's secret
+    # from any other workspace it is installed in, or by another app sharing the secret, is
+    # refused. The Slack function requires the team (require_workspace); the app id is optional.
+    slack_team_id: str | None = None
+    slack_app_id: str | None = None
     reminder_before: timedelta = timedelta(hours=1)
     approval_document: str = "Signoff-Approval"
     access_key_document: str = "Signoff-AccessKey"
@@ -82,6 +87,8 @@ class Settings(msgspec.Struct, frozen=True):
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
             slack_app_token=env.get("SLACK_APP_TOKEN") or None,
             slack_api_url=env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
+            slack_team_id=_slack_id(env, "SIGNOFF_SLACK_TEAM_ID", "T"),
+            slack_app_id=_slack_id(env, "SIGNOFF_SLACK_APP_ID", "A"),
             reminder_before=timedelta(
                 seconds=_parse_int(env, "SIGNOFF_REMINDER_BEFORE_SECONDS", 3600)
             ),
@@ -119,6 +126,16 @@ class Settings(msgspec.Struct, frozen=True):
                 "bot_token and signing_secret), or SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET for a "
                 "local run."
             )
+
+    def require_workspace(self) -> str:
+        """The workspace Slack requests must come from; fail fast when none is configured."""
+        if not self.slack_team_id:
+            raise ConfigError(
+                "SIGNOFF_SLACK_TEAM_ID is not set: the Slack workspace id (T…) whose requests "
+                "Signoff acts on (the template's SlackTeamId; Slack shows it in the workspace's "
+                "URL and in auth.test's team_id)."
+            )
+        return self.slack_team_id
 
     def channel_for(self, *keys: str | None) -> str:
         """The channel routed for the first key (topic ARN, topic name, document) that has one."""
@@ -161,6 +178,15 @@ def _parse_routes(raw: str) -> dict[str, str]:
             "to Slack channel ids"
         )
     return routes
+
+
+def _slack_id(env: Mapping[str, str], name: str, first: str) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not (raw.startswith(first) and raw.isalnum() and raw.isupper() and len(raw) > 2):
+        raise ConfigError(f"{name} must be a Slack id starting with {first} (e.g. {first}0123ABCD)")
+    return raw
 
 
 def _parse_int(

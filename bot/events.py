@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 from bot.payload import Fields
 
 STEP_CHANGE = "EC2 Automation Step Status-change Notification"
 EXECUTION_CHANGE = "EC2 Automation Execution Status-change Notification"
+# An Automation execution id is a UUID (StartAutomationExecution's AutomationExecutionId, 36
+# characters). Anything else in an id's place (an event, a notice, a button value) is not one of
+# SSM's, so it is ignored with a log line, never passed to SSM or raised.
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_EXECUTION_ID = re.compile(UUID, re.IGNORECASE)
+
+
+def is_execution_id(value: object) -> bool:
+    """Whether `value` has the shape of an SSM Automation execution id."""
+    return isinstance(value, str) and _EXECUTION_ID.fullmatch(value) is not None
+
+
+def _execution_id(value: str) -> None:
+    if not is_execution_id(value):
+        raise ValueError("is not an SSM Automation execution id")
 
 
 class AutomationStatusDetail(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,7 +44,7 @@ class AutomationStatusDetail(msgspec.Struct, frozen=True, kw_only=True):
     def read(cls, fields: Fields) -> AutomationStatusDetail:
         """From AWS's keys (ExecutionId, …), or these attributes' own names; others ignored."""
         return cls(
-            execution_id=fields.text("ExecutionId", also="execution_id"),
+            execution_id=fields.text("ExecutionId", also="execution_id", rule=_execution_id),
             definition=fields.text("Definition", "", also="definition"),
             status=fields.text("Status", also="status"),
             step_name=fields.optional_text("StepName", also="step_name"),

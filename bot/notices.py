@@ -8,13 +8,14 @@ import re
 
 from bot.approvals import ApprovalService
 from bot.errors import ApprovalNotFound
+from bot.events import UUID
 from bot.models import CardRef
 
 logger = logging.getLogger(__name__)
 
 # AWS documents no format for the notice `aws:approve` publishes, so accept a JSON key or any
 # text that carries the id, e.g. the console approval URL .../automation/execution/<id>/approval.
-_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_UUID = UUID
 _JSON_KEYS = (
     "execution_id",
     "ExecutionId",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import datetime
 
 import msgspec
@@ -41,7 +42,7 @@ COMMENT_MAX = 512  # SSM's limit on each Payload value (SendAutomationSignal)
 _HEADER_MAX = 150
 _SECTION_MAX = 3000
 _FIELD_MAX = 2000
-_SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_SLACK_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 
 _OUTCOME_ICONS = {
     Outcome.WAITING: ":hourglass_flowing_sand:",
@@ -60,25 +61,99 @@ class CardContext(msgspec.Struct, frozen=True):
     levels: int | None = None
 
 
-def escape(text: str) -> str:
-    """Slack mrkdwn control characters escaped, so user text cannot mention, link or format."""
+# Bidirectional controls (embeddings, overrides, isolates, marks): one of them in a comment or a
+# reason can make a card read backwards ("approve" shown where "evorppa" was typed, a file name
+# whose extension seems to change). Shown text never needs them: they are dropped.
+_BIDI = dict.fromkeys(
+    [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C], None
+)
+# mrkdwn's formatting characters, replaced by look-alikes Slack does not read as markup, so a
+# reason cannot make itself bold, italic, struck out or code, nor close the code span it is in.
+# (Slack documents escaping only for &, < and >; it offers no escape for these.)
+_FORMATTING = str.maketrans({"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"})
+_CODE_FORMATTING = str.maketrans({"`": "\u02cb"})
+# ">" at the start of a line quotes it (also when it reaches Slack escaped as "&gt;").
+_QUOTE = re.compile(r"^(\s*)>", re.MULTILINE)
+
+
+def escape(text: str, *, code: bool = False) -> str:
+    """User text made inert in mrkdwn: it cannot mention, link, notify, format, quote or turn
+    itself around.
+
+    Slack's documented escaping (&, < and > as entities) stops `<!channel>`, `<@U…>` and links;
+    bidi controls are dropped; formatting characters become look-alikes. `code`: for text shown
+    inside a code span, where only a backtick could still do harm (an IAM user name or a
+    secret name keeps its `_`, so a command copied from the card still works).
+    """
+    text = text.translate(_BIDI)
+    text = text.translate(_CODE_FORMATTING if code else _FORMATTING)
+    if not code:
+        text = _QUOTE.sub("\\1\u203a", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def looks_like_slack_user(text: str) -> bool:
+    """Whether `text` has the shape of a Slack user id (U…, W…); it proves nothing more."""
+    return _SLACK_ID.fullmatch(text) is not None
+
+
+def literal(text: str) -> str:
+    """User text as inline code: shown exactly as typed (a name, a command), never as markup."""
+    return f"`{escape(text, code=True)}`"
+
+
+def mention(slack_user_id: str) -> str:
+    """`<@U…>` for a Slack user id; anything else (a runbook's caller chose it) as inert text."""
+    if _SLACK_ID.fullmatch(slack_user_id):
+        return f"<@{slack_user_id}>"
+    return literal(slack_user_id)
+
+
+def escape_message(message: str) -> str:
+    """One of Signoff's own messages (a refusal), which may quote what someone typed: it can
+    neither mention, link nor turn around, and keeps its own `code` and *emphasis*."""
+    text = message.translate(_BIDI)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def refusal_text(message: str) -> str:
+    """A private note that something the person asked for is not possible, and why."""
+    return f":no_entry: {escape_message(message)}"
 
 
 def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def principal_label(principal: str) -> str:
-    """How a principal reads on a card: a Slack mention for a Signoff session, else its name."""
+# Who a principal is, as Signoff's own mapping says: principal ARN → Slack user id, only for
+# the sessions Signoff itself opens for a mapped person (see ApprovalService.people).
+People = Mapping[str, str]
+
+
+def principal_label(principal: str, people: People | None = None) -> str:
+    """How a principal reads on a card: a mention for a person Signoff's mapping names, else
+    the principal itself, as inert text.
+
+    A role session's name proves nothing (anyone who may assume any listed role can call a
+    session `U0CAROL`), so with `people` only its entries become mentions. Without (views whose
+    callers do not pass a mapping yet: flows, access keys), a session named like a Slack id is
+    still shown as that person.
+    """
+    if people is not None:
+        user = people.get(principal)
+        return mention(user) if user else _raw_principal(principal)
     if ":assumed-role/" in principal:
         session = principal.rsplit("/", 1)[-1]
-        if _SLACK_ID.match(session):
+        if _SLACK_ID.fullmatch(session):
             return f"<@{session}>"
-        return escape("/".join(principal.split("/")[-2:]))
+    return _raw_principal(principal)
+
+
+def _raw_principal(principal: str) -> str:
+    # The ARN's resource: `user/ci`, `role/Deployer`, `assumed-role/Role/session`.
     if principal.startswith("arn:"):
-        return escape(principal.split(":", 5)[-1])
-    return escape(principal)
+        return literal(principal.split(":", 5)[-1])
+    return literal(principal)
 
 
 def slack_date(at: datetime) -> str:
@@ -97,7 +172,7 @@ def parse_card_value(value: str) -> tuple[str, str | None]:
     return execution_id, step or None
 
 
-def status_line(approval: Approval) -> str:
+def status_line(approval: Approval, people: People | None = None) -> str:
     """One line that says where the approval stands: "1 of 2 approvals — <@U1> approved: LGTM"."""
     done, needed = approval.progress
     icon = _OUTCOME_ICONS[approval.outcome]
@@ -105,19 +180,21 @@ def status_line(approval: Approval) -> str:
         line = f"{icon} *{done} of {needed} approval{'s' if needed != 1 else ''}*"
         if approval.decisions:
             last = approval.decisions[-1]
-            line += f" — {_decision_phrase(last.principal, last.verdict, last.comment)}"
+            line += f" — {_decision_phrase(last.principal, last.verdict, last.comment, people)}"
         return line
-    approved = ", ".join(principal_label(p) for p in approval.approved_by)
+    approved = ", ".join(principal_label(p, people) for p in approval.approved_by)
     rejecters = [d for d in approval.decisions if d.verdict is Verdict.REJECT]
     if approval.outcome is Outcome.APPROVED and approved:
         return f"{icon} *Approved* by {approved}"
     if approval.outcome is Outcome.REJECTED and rejecters:
         r = rejecters[0]
-        return f"{icon} *Rejected* — {_decision_phrase(r.principal, r.verdict, r.comment)}"
+        return f"{icon} *Rejected* — {_decision_phrase(r.principal, r.verdict, r.comment, people)}"
     return f"{icon} *{approval.outcome.label}*"
 
 
-def approval_card(approval: Approval, context: CardContext | None = None) -> list[Block]:
+def approval_card(
+    approval: Approval, context: CardContext | None = None, people: People | None = None
+) -> list[Block]:
     """The card approvers see: what, who asked, who may decide, quorum, deadline, buttons."""
     title = f"Approval: {approval.document_name}"
     if context and context.level:
@@ -129,20 +206,20 @@ def approval_card(approval: Approval, context: CardContext | None = None) -> lis
     blocks.append(
         SectionBlock(text=MarkdownTextObject(text=truncate(intro + message, _SECTION_MAX)))
     )
-    blocks.append(SectionBlock(fields=_fields(approval)))
+    blocks.append(SectionBlock(fields=_fields(approval, people)))
     blocks.append(
         ContextBlock(
             elements=[
                 MarkdownTextObject(
                     text=f"Execution <{approval.console_url}|{approval.execution_id}> "
-                    f"· step `{escape(approval.step_name)}`"
+                    f"· step {literal(approval.step_name)}"
                 )
             ]
         )
     )
     blocks.append(DividerBlock())
     # Fifty approvers' names (an output list's maximum) can outgrow a section's 3000 characters.
-    status = truncate(status_line(approval), _SECTION_MAX)
+    status = truncate(status_line(approval, people), _SECTION_MAX)
     blocks.append(SectionBlock(text=MarkdownTextObject(text=status)))
     if approval.outcome.is_open:
         value = card_value(approval)
@@ -172,18 +249,18 @@ def card_text(approval: Approval) -> str:
     )
 
 
-def _fields(approval: Approval) -> list[MarkdownTextObject]:
+def _fields(approval: Approval, people: People | None) -> list[MarkdownTextObject]:
     done, needed = approval.progress
-    approvers = "\n".join(principal_label(a) for a in approval.approvers) or "_none_"
+    approvers = "\n".join(principal_label(a, people) for a in approval.approvers) or "_none_"
     fields = []
     requester = approval.parameter("RequesterSlackId")
     if requester:
-        fields.append(("Requested by", f"<@{escape(requester)}>"))
+        fields.append(("Requested by", mention(requester)))
     elif approval.executed_by:
-        fields.append(("Started by", principal_label(approval.executed_by)))
+        fields.append(("Started by", principal_label(approval.executed_by, people)))
     iam_user = approval.parameter("IamUser")
     if iam_user:
-        fields.append(("Access key for", f"IAM user `{escape(iam_user)}`"))
+        fields.append(("Access key for", f"IAM user {literal(iam_user)}"))
     reason = approval.parameter("RequestReason")
     if reason:
         fields.append(("Reason", escape(reason)))
@@ -197,10 +274,12 @@ def _fields(approval: Approval) -> list[MarkdownTextObject]:
     ]
 
 
-def _decision_phrase(principal: str, verdict: Verdict, comment: str) -> str:
+def _decision_phrase(
+    principal: str, verdict: Verdict, comment: str, people: People | None = None
+) -> str:
     verb = "approved" if verdict is Verdict.APPROVE else "rejected"
     said = f": {escape(truncate(comment, COMMENT_MAX))}" if comment else ""
-    return f"{principal_label(principal)} {verb}{said}"
+    return f"{principal_label(principal, people)} {verb}{said}"
 
 
 class DecisionTarget(msgspec.Struct, frozen=True):
@@ -282,13 +361,19 @@ def notice_modal(title: str, text: str) -> View:
     )
 
 
-def decision_text(principal: str, verdict: Verdict, comment: str, via: str = "Slack") -> str:
+def decision_text(
+    principal: str,
+    verdict: Verdict,
+    comment: str,
+    via: str = "Slack",
+    people: People | None = None,
+) -> str:
     icon = ":white_check_mark:" if verdict is Verdict.APPROVE else ":x:"
-    return f"{icon} {_decision_phrase(principal, verdict, comment)} (via {via})"
+    return f"{icon} {_decision_phrase(principal, verdict, comment, people)} (via {via})"
 
 
-def outcome_text(approval: Approval) -> str:
-    line = status_line(approval)
+def outcome_text(approval: Approval, people: People | None = None) -> str:
+    line = status_line(approval, people)
     follow = {
         Outcome.APPROVED: " The runbook continues.",
         Outcome.REJECTED: " The runbook stops here.",
@@ -374,13 +459,13 @@ def key_request_errors(field: str, message: str) -> dict[str, str]:
 
 
 def key_request_refused_text(message: str) -> str:
-    return f":no_entry: No request started: {message}"
+    return f":no_entry: No request started: {escape_message(message)}"
 
 
 def key_request_started_text(request: KeyRequest) -> str:
     return (
         f":hourglass_flowing_sand: Requested an access key for IAM user "
-        f"`{escape(request.iam_user)}` (reason: {escape(truncate(request.reason, 300))}). "
+        f"{literal(request.iam_user)} (reason: {escape(truncate(request.reason, 300))}). "
         "Approvers have been asked in Slack; I will send you a DM with the outcome. "
         f"Execution `{request.execution_id}`."
     )
@@ -401,13 +486,13 @@ def read_secret_command(secret_name: str) -> str:
 
 def key_outcome_dm(outcome: KeyOutcome) -> str:
     """What the requester reads when their request has ended."""
-    user = f"`{escape(outcome.iam_user)}`"
+    user = literal(outcome.iam_user)
     if outcome.kind is OutcomeKind.ISSUED and outcome.secret_name:
         return (
             f":key: Your access key for IAM user {user} is ready. It is stored in AWS Secrets "
-            f"Manager as `{escape(outcome.secret_name)}`, which only {user} (and the key admins) "
+            f"Manager as {literal(outcome.secret_name)}, which only {user} (and the key admins) "
             "may read. Read it, signed in as that user, with:\n"
-            f"```{escape(read_secret_command(outcome.secret_name))}```"
+            f"```{escape(read_secret_command(outcome.secret_name), code=True)}```"
         )
     return f"{_key_outcome_line(outcome)}\nExecution `{outcome.execution_id}`."
 
@@ -424,24 +509,24 @@ def key_request_card(approval: Approval, outcome: KeyOutcome) -> list[Block]:
 
 def key_outcome_thread(outcome: KeyOutcome) -> str:
     """The same outcome for the card's thread: who asked, what happened, no way to read a key."""
-    requester = f"<@{escape(outcome.requester)}>" if outcome.requester else "the requester"
+    requester = mention(outcome.requester) if outcome.requester else "the requester"
     if outcome.kind is OutcomeKind.ISSUED and outcome.secret_name:
         return (
-            f":key: Access key issued for IAM user `{escape(outcome.iam_user)}` and stored in "
-            f"Secrets Manager as `{escape(outcome.secret_name)}`; {requester} has been sent "
+            f":key: Access key issued for IAM user {literal(outcome.iam_user)} and stored in "
+            f"Secrets Manager as {literal(outcome.secret_name)}; {requester} has been sent "
             "how to read it."
         )
     return f"{_key_outcome_line(outcome)} ({requester} has been told.)"
 
 
 def _key_outcome_line(outcome: KeyOutcome) -> str:
-    user = f"`{escape(outcome.iam_user)}`"
+    user = literal(outcome.iam_user)
     if outcome.kind is OutcomeKind.REJECTED:
         by = ", ".join(principal_label(p) for p in outcome.decided_by) or "an approver"
         said = f": {escape(truncate(outcome.comment, COMMENT_MAX))}" if outcome.comment else "."
         return f":no_entry: The access key request for {user} was rejected by {by}{said}"
     if outcome.kind is OutcomeKind.REFUSED and outcome.refusal in _KEY_REFUSALS:
-        why = _KEY_REFUSALS[outcome.refusal].format(user=escape(outcome.iam_user))
+        why = _KEY_REFUSALS[outcome.refusal].format(user=escape(outcome.iam_user, code=True))
         return f":warning: No access key was created for {user}: {why}"
     if outcome.kind is OutcomeKind.TIMED_OUT:
         return (
@@ -617,7 +702,7 @@ def flow_outcome_text(flow: FlowState, error: str | None = None) -> str:
             f"{_OUTCOME_ICONS[Outcome.REJECTED]} *Flow rejected* at {at}"
             f"{' by ' + by if by else ''}.{later}"
         )
-    told = f" Step Functions was told (`{escape(error)}`), so the flow fails now." if error else ""
+    told = f" Step Functions was told ({literal(error)}), so the flow fails now." if error else ""
     why = {
         Outcome.TIMED_OUT: f"{at} timed out with {level.done} of {level.needed} approvals",
         Outcome.CANCELLED: f"the approval of {at} was cancelled before a decision",
@@ -631,7 +716,7 @@ def late_result_text(level: LevelState, count: int, code: str, flow_status: str 
     status = f" The flow's execution is {flow_status}." if flow_status else ""
     return (
         f":warning: Level {level.level} of {count} ended ({outcome}) after Step Functions had "
-        f"stopped waiting for it (`{escape(code)}`), so this result changes nothing.{status}"
+        f"stopped waiting for it ({literal(code)}), so this result changes nothing.{status}"
     )
 
 

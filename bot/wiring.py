@@ -29,7 +29,7 @@ from bot.gateways.runs import RunReader
 from bot.gateways.session import ClientSource, LambdaSession
 from bot.gateways.slack import SlackGateway, web_client
 from bot.gateways.stepfunctions import StepFunctionsGateway
-from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
+from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore, SlackRequestLog
 from bot.models import Approval
 from bot.notices import NoticeService
 from bot.results import ResultService
@@ -70,6 +70,7 @@ class Services(msgspec.Struct, frozen=True):
     slack: SlackGateway
     key_requests: KeyRequestService
     flows: FlowService
+    slack_requests: SlackRequestLog
 
 
 def slack_credentials(settings: Settings, session: ClientSource) -> SlackCredentials:
@@ -193,6 +194,7 @@ def build_services(
         slack=slack,
         key_requests=key_requests,
         flows=flows,
+        slack_requests=SlackRequestLog(TableAt(dynamodb, settings.approvals_table), now),
     )
 
 

@@ -28,9 +28,14 @@ def services() -> Services:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     posted = 0
-    for record in event.get("Records") or []:
-        sns = record.get("Sns") or {}
-        if not isinstance(sns.get("Message"), str):
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list):
+        # Not SNS's shape: raising would only have Lambda retry the same event into the DLQ.
+        logger.warning("event without a list of SNS records; ignored", extra={"event": event})
+        return {"posted": 0}
+    for record in records:
+        sns = record.get("Sns") if isinstance(record, dict) else None
+        if not isinstance(sns, dict) or not isinstance(sns.get("Message"), str):
             logger.warning("record without an SNS message; skipped", extra={"record": record})
             continue
         card = services().notices.handle(

@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bot.errors import InvalidPayload
 from bot.events import AutomationStatusEvent
 from bot.logs import handler_logger
 from bot.wiring import Services, services_from_env
@@ -27,7 +28,12 @@ def services() -> Services:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
-    status = AutomationStatusEvent.from_event(event)
+    try:
+        status = AutomationStatusEvent.from_event(event)
+    except InvalidPayload as unreadable:
+        # Not an SSM status event Signoff can act on: a retry would read it no better.
+        logger.warning("unreadable SSM status event; ignored", extra={"problems": str(unreadable)})
+        return {"result": "ignored", "reason": str(unreadable)}
     return services().results.handle(status)
 
 

@@ -58,7 +58,9 @@ KEY_REQUEST = ("erin", "/request-key", "erin nightly backup key")
 def stack_parameters(workspace: Workspace) -> dict[str, str]:
     """The template parameters of the demo: each channel parameter set to an emulator channel."""
     ids = {c.name: c.id for c in workspace.channels}
-    return {parameter: ids[name] for parameter, name in CHANNELS.items()}
+    channels = {parameter: ids[name] for parameter, name in CHANNELS.items()}
+    # The emulator's workspace and app: the Slack function acts on no other.
+    return {**channels, "SlackTeamId": workspace.team_id, "SlackAppId": workspace.app_id}
 
 
 def user_id(workspace: Workspace, name: str) -> str:

@@ -112,7 +112,7 @@ def parameter_values(
 
 
 # Parameters without a default get a plausible value so the template resolves in tests.
-_EXAMPLE_VALUES = {"DefaultChannel": "C0DEFAULT"}
+_EXAMPLE_VALUES = {"DefaultChannel": "C0DEFAULT", "SlackTeamId": "T0EXAMPLE"}
 
 
 @dataclass

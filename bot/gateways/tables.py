@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -296,3 +296,45 @@ def _identity(item: Mapping[str, Any]) -> Identity:
         role_arn=str(item["role_arn"]) if item.get("role_arn") else None,
         iam_user=str(item["iam_user"]) if item.get("iam_user") else None,
     )
+
+
+# Slack refuses a signature older than 5 minutes (Bolt's verifier too): a request seen longer
+# ago than that cannot come back signed, so its record may go. Kept twice as long for clock skew
+# between Slack, Lambda and DynamoDB's TTL sweep (which deletes late, never early).
+SLACK_REQUEST_MEMORY = timedelta(minutes=10)
+
+
+class SlackRequestLog:
+    """The Slack requests Signoff has acted on, by signature, in the approvals table.
+
+    A signature covers a request's timestamp and whole body, so it names one request: the same
+    signature again is a replay. Each item is `pk = slack-request#<signature>`, with the lazy
+    functions that have run for it, and a TTL just past Slack's 5-minute window.
+    """
+
+    def __init__(self, table: TableAt, now: Clock) -> None:
+        self._table = DynamoTable(table, "approvals")
+        self._now = now
+
+    def first_time(self, signature: str) -> bool:
+        """Record an acknowledged request; False when it was recorded before (a replay)."""
+        return self._table.claim(
+            {
+                **self._key(signature),
+                "expires_at": int((self._now() + SLACK_REQUEST_MEMORY).timestamp()),
+            }
+        )
+
+    def claim_lazy(self, signature: str, function: str) -> bool:
+        """Let one lazy function run once for a request this function acknowledged; False for
+        a request never acknowledged here, or a function that has already run for it."""
+        return self._table.update(
+            self._key(signature),
+            "ADD lazy_run :function",
+            {":function": frozenset({function}), ":name": function},
+            condition="attribute_exists(pk) AND NOT contains(lazy_run, :name)",
+        )
+
+    @staticmethod
+    def _key(signature: str) -> dict[str, str]:
+        return {"pk": f"slack-request#{signature}", "sk": "request"}

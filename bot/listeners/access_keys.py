@@ -53,12 +53,18 @@ def register(app: App, keys: KeyRequestService) -> None:
             )
             return
         except UserFacingError as refusal:
-            ack(response_action="update", view=views.notice_modal("Not started", str(refusal)))
+            ack(
+                response_action="update",
+                view=views.notice_modal("Not started", views.escape_message(str(refusal))),
+            )
             return
         except ServiceError as failure:
             # Unanswered, the form would show Slack's own "trouble connecting" and nothing more.
             logger.warning("key request not started", exc_info=True)
-            ack(response_action="update", view=views.notice_modal("Not started", str(failure)))
+            ack(
+                response_action="update",
+                view=views.notice_modal("Not started", views.escape_message(str(failure))),
+            )
             return
         ack(response_action="update", view=views.key_request_started_modal(request))
 

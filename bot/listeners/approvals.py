@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from bot import views
 from bot.approvals import ApprovalService
 from bot.errors import ServiceError, UserFacingError
+from bot.events import is_execution_id
 from bot.gateways.slack import SlackGateway
 from bot.models import Verdict
 
@@ -22,27 +23,39 @@ def register(app: App, approvals: ApprovalService, slack: SlackGateway) -> None:
 
     def on_card_approve_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        _open_decision_modal(client, body, Verdict.APPROVE)
+        if _is_card_click(body):
+            _open_decision_modal(client, body, Verdict.APPROVE)
 
     def on_card_reject_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        _open_decision_modal(client, body, Verdict.REJECT)
+        if _is_card_click(body):
+            _open_decision_modal(client, body, Verdict.REJECT)
 
     def on_card_click_check(body: dict[str, Any]) -> None:
         # Lazy: tell a person at once when they cannot decide, before they type a comment.
         target = _target_from_click(body)
         user = body["user"]["id"]
+        if not _is_card_click(body):
+            # Nothing to ask SSM about; the person still learns why nothing opened.
+            refusal = f"No automation execution {target.execution_id!r}."
+            slack.ephemeral(target.channel, user, views.refusal_text(refusal))
+            return
         try:
             approvals.check(user, target.execution_id, target.step_name)
         except ServiceError:
             # AWS or Slack failing now says nothing about this person; the decision will try again.
             logger.warning("could not check the click in advance", exc_info=True)
         except UserFacingError as refusal:
-            slack.update_view(
-                views.notice_modal("Not possible", str(refusal)),
-                external_id=_modal_external_id(body),
-            )
-            slack.ephemeral(target.channel, user, f":no_entry: {refusal}")
+            try:
+                slack.update_view(
+                    views.notice_modal("Not possible", views.escape_message(str(refusal))),
+                    external_id=_modal_external_id(body),
+                )
+            except ServiceError:
+                # Closed, already submitted, or Slack busy (a burst of clicks): the private
+                # note below is what tells the person either way.
+                logger.warning("could not replace the decision modal", exc_info=True)
+            slack.ephemeral(target.channel, user, views.refusal_text(str(refusal)))
 
     def on_decision_submit(ack: Ack, view: dict[str, Any]) -> None:
         target = views.DecisionTarget.loads(view["private_metadata"])
@@ -55,23 +68,45 @@ def register(app: App, approvals: ApprovalService, slack: SlackGateway) -> None:
     def on_decision_send(body: dict[str, Any], view: dict[str, Any]) -> None:
         # Lazy: the decision goes to SSM after the modal has closed (Slack's 3-second budget).
         target = views.DecisionTarget.loads(view["private_metadata"])
+        comment = _comment(view)
+        if views.comment_errors(target.verdict, comment):
+            # Bolt starts a listener's lazy functions whatever its ack answered
+            # (slack_bolt/listener/thread_runner.py, ThreadListenerRunner.run): the modal
+            # refused this submission and stays open, so nothing may be sent.
+            logger.info("decision refused by its modal; not sent")
+            return
+        if not is_execution_id(target.execution_id):
+            logger.warning("decision for something that is not an SSM execution; ignored")
+            return
         user = body["user"]["id"]
         try:
             approvals.decide(
-                user, target.execution_id, target.step_name, target.verdict, _comment(view).strip()
+                user, target.execution_id, target.step_name, target.verdict, comment.strip()
             )
         except UserFacingError as refusal:
-            slack.ephemeral(target.channel, user, f":no_entry: {refusal}")
+            slack.ephemeral(target.channel, user, views.refusal_text(str(refusal)))
         except ServiceError as failure:
             # Bolt swallows a lazy listener's exception: unless told here, nobody would know.
             logger.warning("decision not sent", exc_info=True)
             slack.ephemeral(
-                target.channel, user, f":warning: Your decision was not sent. {failure}"
+                target.channel,
+                user,
+                f":warning: Your decision was not sent. {views.escape_message(str(failure))}",
             )
 
     app.action(views.ACTION_APPROVE)(ack=on_card_approve_click, lazy=[on_card_click_check])
     app.action(views.ACTION_REJECT)(ack=on_card_reject_click, lazy=[on_card_click_check])
     app.view(views.VIEW_DECISION)(ack=on_decision_submit, lazy=[on_decision_send])
+
+
+def _is_card_click(body: dict[str, Any]) -> bool:
+    """Whether the button's value names an SSM execution (the card's own buttons all do)."""
+    execution_id, _ = views.parse_card_value(str(body["actions"][0].get("value") or ""))
+    if is_execution_id(execution_id):
+        return True
+    # Only a hand-made request (signed, so from this app's Slack) carries anything else.
+    logger.warning("click on a value that names no SSM execution; ignored")
+    return False
 
 
 def _open_decision_modal(client: WebClient, body: dict[str, Any], verdict: Verdict) -> None:
@@ -85,7 +120,7 @@ def _target_from_click(
     body: dict[str, Any], verdict: Verdict = Verdict.APPROVE
 ) -> views.DecisionTarget:
     action = body["actions"][0]
-    execution_id, step = views.parse_card_value(action["value"])
+    execution_id, step = views.parse_card_value(str(action.get("value") or ""))
     container = body.get("container", {})
     return views.DecisionTarget(
         execution_id=execution_id,

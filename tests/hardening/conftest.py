@@ -83,7 +83,7 @@ class AwsFault:
     status: int = 400
     count: int = 1
     table: str | None = None  # DynamoDB: only requests naming this table
-    pk_prefix: str | None = None  # DynamoDB: only requests whose Key's pk starts with this
+    pk_prefix: str | None = None  # DynamoDB: only requests whose item's pk starts with this
     after_processing: bool = False  # AWS did the work, then the answer was lost (a 5xx/timeout)
     timeout: bool = False  # no answer at all: botocore's ReadTimeoutError instead of `code`
     skip: int = 0  # let this many matching requests through first
@@ -95,7 +95,9 @@ class AwsFault:
         if self.table is None and self.pk_prefix is None:
             return True
         request = json.loads(body or b"{}")
-        pk = str(request.get("Key", {}).get("pk", {}).get("S", ""))
+        # The item's key: `Key` (GetItem, UpdateItem, DeleteItem) or the `Item` a PutItem writes.
+        key = request.get("Key") or request.get("Item") or {}
+        pk = str(key.get("pk", {}).get("S", ""))
         return (self.table is None or request.get("TableName") == self.table) and (
             self.pk_prefix is None or pk.startswith(self.pk_prefix)
         )

@@ -257,6 +257,7 @@ def test_dynamodb_throttling_on_the_claim_is_retried(people: World, aws_faults: 
         "ProvisionedThroughputExceededException",
         count=3,
         table="signoff-approvals",
+        pk_prefix=f"EXEC#{execution_id}",  # the decision claim's item
     )
 
     people.decide("alice", ACTION_APPROVE)
@@ -270,12 +271,14 @@ def test_dynamodb_throttled_beyond_retries_before_the_signal_tells_the_person(
     people: World, aws_faults: AwsFaults
 ) -> None:
     execution_id = people.start_approval([ALICE])
+    # The decision's claim (the click's replay record, a PutItem on the same table, must land).
     aws_faults.add(
         "dynamodb",
         "PutItem",
         "ThrottlingException",
         count=BEYOND_RETRIES,
         table="signoff-approvals",
+        pk_prefix=f"EXEC#{execution_id}",  # the decision claim's item
     )
 
     told_then_a_retry_lands(people, execution_id, "AWS was busy")
@@ -286,7 +289,13 @@ def test_dynamodb_not_answering_the_claim_tells_the_person_and_sends_nothing(
 ) -> None:
     execution_id = people.start_approval([ALICE])
     aws_faults.add(
-        "dynamodb", "PutItem", "", timeout=True, count=BEYOND_RETRIES, table="signoff-approvals"
+        "dynamodb",
+        "PutItem",
+        "",
+        timeout=True,
+        count=BEYOND_RETRIES,
+        table="signoff-approvals",
+        pk_prefix=f"EXEC#{execution_id}",  # the decision claim's item
     )
 
     told_then_a_retry_lands(
@@ -325,6 +334,7 @@ def test_a_claim_that_half_failed_is_released_so_the_person_can_try_again(
         skip=1,
         count=BEYOND_RETRIES,
         table="signoff-approvals",
+        pk_prefix=f"EXEC#{execution_id}",  # the decision claim's item
     )
 
     told_then_a_retry_lands(people, execution_id, "AWS was busy")

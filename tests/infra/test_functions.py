@@ -189,3 +189,20 @@ def test_tracing_follows_the_enable_tracing_parameter(template: dict[str, Any]) 
 
     assert resolver(template, {"EnableTracing": "true"}).resolve(tracing) == "Active"
     assert resolver(template, {"EnableTracing": "false"}).resolve(tracing) == "PassThrough"
+
+
+def test_the_slack_function_is_pinned_to_the_workspace_the_deployer_names(
+    template: dict[str, Any],
+) -> None:
+    # Required: a deploy without it would act on requests from every workspace with the app.
+    assert "Default" not in template["Parameters"]["SlackTeamId"]
+    env = function_environment(
+        template,
+        "SlackEventsFunction",
+        parameters={"SlackTeamId": "T0PROD", "SlackAppId": "A0PROD"},
+    )
+
+    settings = Settings.from_env({**env, "AWS_REGION": "eu-west-1"})
+
+    assert settings.require_workspace() == "T0PROD"
+    assert settings.slack_app_id == "A0PROD"

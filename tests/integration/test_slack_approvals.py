@@ -204,7 +204,7 @@ def test_a_decision_made_outside_slack_updates_the_card(world: World, assume_rol
     )
     world.settle()
 
-    assert "Approved* by SignoffApprover/console-admin" in world.card_text()
+    assert "Approved* by `assumed-role/SignoffApprover/console-admin`" in world.card_text()
     assert any("outside Slack" in t for t in world.thread())
 
 

@@ -68,6 +68,9 @@ def settings_env(slack_api_url: str, **extra: str) -> dict[str, str]:
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack_api_url,
+        # The emulator's workspace and app (sandbox/slack/workspace.py).
+        "SIGNOFF_SLACK_TEAM_ID": "T0SIGNOFF",
+        "SIGNOFF_SLACK_APP_ID": "A0SIGNOFF",
         "POWERTOOLS_SERVICE_NAME": "signoff",
         # The emulator enforces no posting limit unless a test asks for it: no pacing sleeps.
         "SIGNOFF_SLACK_POST_SPACING_MS": "0",

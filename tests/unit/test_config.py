@@ -94,6 +94,22 @@ def test_the_slack_tokens_of_a_local_run_never_show_in_a_repr() -> None:
     assert "s3" not in repr(credentials)
 
 
+def test_the_slack_workspace_and_app_are_read_and_checked() -> None:
+    settings = Settings.from_env(
+        {**BASE, "SIGNOFF_SLACK_TEAM_ID": "T0TEAM", "SIGNOFF_SLACK_APP_ID": "A0APP"}
+    )
+    assert (settings.require_workspace(), settings.slack_app_id) == ("T0TEAM", "A0APP")
+    assert Settings.from_env({**BASE, "SIGNOFF_SLACK_APP_ID": ""}).slack_app_id is None
+    for name, bad in (("SIGNOFF_SLACK_TEAM_ID", "U0ALICE"), ("SIGNOFF_SLACK_APP_ID", "a0app")):
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env({**BASE, name: bad})
+
+
+def test_the_slack_function_cannot_start_without_its_workspace() -> None:
+    with pytest.raises(ConfigError, match="SIGNOFF_SLACK_TEAM_ID"):
+        Settings.from_env(BASE).require_workspace()
+
+
 def test_signoff_devs_app_token_is_read_and_never_shows_in_a_repr() -> None:
     settings = Settings.from_env({**BASE, "SLACK_APP_TOKEN": "xapp-test-not-a-real-token"})
 

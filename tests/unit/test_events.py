@@ -43,18 +43,21 @@ def test_an_execution_event_has_no_step_and_keeps_who_ran_it() -> None:
     assert event.detail.executed_by == "arn:aws:iam::123456789012:user/userName"
 
 
+EXECUTION = "333ba70b-2333-48db-b17e-a5e69c6f4d1c"
+
+
 def test_the_attribute_names_are_accepted_as_well_as_aws_keys() -> None:
     event = AutomationStatusEvent.from_event(
         {
             "id": "1",
             "detail_type": STEP_CHANGE,
             "source": "aws.ssm",
-            "detail": {"execution_id": "e-1", "status": "Waiting", "step_name": "Approve"},
+            "detail": {"execution_id": EXECUTION, "status": "Waiting", "step_name": "Approve"},
         }
     )
     assert (event.detail_type, event.detail.execution_id, event.detail.step_name) == (
         STEP_CHANGE,
-        "e-1",
+        EXECUTION,
         "Approve",
     )
     assert event.detail.definition == ""

@@ -62,3 +62,32 @@ def test_a_record_without_an_sns_message_is_skipped_not_fatal(
 
 def test_an_event_without_records_posts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert run(monkeypatch, {})[0] == {"posted": 0}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{"Records": "notalist"}, {"Records": {"Sns": {}}}, {"Records": 5}, {"Records": ["x", 3]}],
+)
+def test_an_event_that_is_not_a_list_of_sns_records_is_ignored_with_a_log_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, event: dict[str, Any]
+) -> None:
+    result, notices = run(monkeypatch, event)
+
+    assert result == {"posted": 0}
+    assert notices.seen == []
+    assert any("ignored" in r.getMessage() or "skipped" in r.getMessage() for r in caplog.records)
+
+
+def test_a_notice_whose_execution_id_is_not_a_uuid_posts_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from bot.notices import NoticeService
+
+    class Approvals:
+        def announce(self, execution_id: str) -> None:
+            raise AssertionError(f"asked SSM about {execution_id!r}")
+
+    service = NoticeService(Approvals())  # type: ignore[arg-type]
+    for message in ('{"ExecutionId": "not-a-uuid"}', '{"ExecutionId": 7}', "execution ../../x"):
+        assert service.handle(message, "m-1", TOPIC) is None
+    assert sum("without an execution id" in r.getMessage() for r in caplog.records) == 3

@@ -106,6 +106,25 @@ def test_reject_modal_requires_a_reason_and_approve_comment_is_optional() -> Non
 
 
 def test_console_decisions_are_named_by_their_arn() -> None:
-    assert views.principal_label(f"arn:aws:iam::{ACCT}:user/admin") == "user/admin"
-    assert views.principal_label(ALICE) == "<@U0ALICE>"
-    assert views.principal_label(f"arn:aws:sts::{ACCT}:assumed-role/Ops/jane@x") == "Ops/jane@x"
+    # As inline code: a role or user name's `_` and `*` stay as they are, and format nothing.
+    assert views.principal_label(f"arn:aws:iam::{ACCT}:user/admin") == "`user/admin`"
+    assert views.principal_label(ALICE, {ALICE: "U0ALICE"}) == "<@U0ALICE>"
+    assert (
+        views.principal_label(f"arn:aws:sts::{ACCT}:assumed-role/Ops_Team/jane@x", {})
+        == "`assumed-role/Ops_Team/jane@x`"
+    )
+
+
+def test_a_session_named_like_a_slack_user_is_not_that_person_without_the_mapping() -> None:
+    carol_elsewhere = f"arn:aws:sts::{ACCT}:assumed-role/SomeOtherRole/U0CAROL"
+    card = approval(decisions=(Decision(carol_elsewhere, Verdict.APPROVE, comment="ok"),))
+    people = {ALICE: "U0ALICE"}  # what the mapping vouches for; carol is not in it this way
+
+    shown = [
+        views.status_line(card, people),
+        views.decision_text(carol_elsewhere, Verdict.APPROVE, "ok", people=people),
+    ]
+
+    for text in shown:
+        assert "<@U0CAROL>" not in text
+        assert "`assumed-role/SomeOtherRole/U0CAROL`" in text
