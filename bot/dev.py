@@ -38,7 +38,8 @@ def register(commands: Any) -> None:
             "Connect the Slack app to Slack over Socket Mode and serve it from this machine "
             "until Ctrl-C. Needs SLACK_APP_TOKEN (an app-level xapp- token with "
             "connections:write), SLACK_BOT_TOKEN (or SLACK_SECRET_ARN), and the same AWS "
-            "settings as the other commands (docs/deploy.md, Try it over Socket Mode)."
+            "settings as the other commands, SIGNOFF_SLACK_TEAM_ID included (docs/deploy.md, Try "
+            "it over Socket Mode)."
         ),
     )
     parser.set_defaults(run=_run)
