@@ -119,7 +119,7 @@ def run(sandbox: RunningSandbox, clicks: int, concurrency: int, cards: int, warm
 
     # As many in flight as measured, until three rounds in a row start no execution environment:
     # Lambda (and the sandbox) keeps one per concurrent invocation warm, and their cold starts
-    # belong to bench/cold_start.py, not here. (One quiet round was not enough: the lazy checks'
+    # belong to bench/lambda_cpu.py, not here. (One quiet round was not enough: the lazy checks'
     # concurrency still peaked higher later.) At most `warmup` clicks.
     def burst(first: int, count: int) -> None:
         with ThreadPoolExecutor(max_workers=concurrency) as pool:

@@ -21,11 +21,11 @@ from bot.access_key_models import (
     RecordedKeyRequest,
 )
 from bot.errors import ApprovalNotFound, InvalidRequest, ServiceError
-from bot.gateways.automation import AutomationGateway
+from bot.gateways.automation import Automation
 from bot.gateways.iam import EXECUTION_TAG, AccessKeyGateway, IamUserDenied
 from bot.gateways.key_requests import KeyRequestRecords
-from bot.gateways.runs import RunReader, RunSummary
-from bot.gateways.slack import SlackGateway, reply_key
+from bot.gateways.runs import Runs, RunSummary
+from bot.gateways.slack import Slack, reply_key
 from bot.gateways.tables import ApprovalStore, AuditLog, CardItem, IdentityStore
 from bot.models import Approval, Outcome, Verdict, principal_matches
 
@@ -115,15 +115,15 @@ class KeyRequestService:
         *,
         document: str,
         admins: Iterable[str],
-        automation: AutomationGateway,
-        runs: RunReader,
+        automation: Automation,
+        runs: Runs,
         key_user_path: str = "/",
         keys: AccessKeyGateway,
         identities: IdentityStore,
         store: ApprovalStore,
         records: KeyRequestRecords,
         audit: AuditLog,
-        slack: SlackGateway,
+        slack: Slack,
         now: Clock,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
@@ -492,7 +492,7 @@ class KeyIssuer:
         key_user_path: str = "/",
         approvers: Iterable[str],
         min_approvals: int = 1,
-        automation: AutomationGateway,
+        automation: Automation,
         keys: AccessKeyGateway,
         records: KeyRequestRecords,
         audit: AuditLog,

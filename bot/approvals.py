@@ -21,9 +21,9 @@ from bot.errors import (
     ServiceError,
     TransientError,
 )
-from bot.gateways.automation import ApproverSignals, AutomationGateway
-from bot.gateways.pacing import ChannelPacer
-from bot.gateways.slack import PostKey, PostUnconfirmed, SlackGateway, reply_key
+from bot.gateways.automation import ApproverSignals, Automation
+from bot.gateways.pacing import Pacer
+from bot.gateways.slack import PostKey, PostUnconfirmed, Slack, reply_key
 from bot.gateways.tables import ApprovalStore, AuditLog, CardItem, IdentityStore
 from bot.models import Approval, CardRef, Decision, Identity, Verdict, principal_matches
 
@@ -68,17 +68,17 @@ class ApprovalService:
     def __init__(
         self,
         *,
-        automation: AutomationGateway,
+        automation: Automation,
         signals: ApproverSignals,
         store: ApprovalStore,
         identities: IdentityStore,
         audit: AuditLog,
-        slack: SlackGateway,
+        slack: Slack,
         route: Router,
         now: Callable[[], datetime],
         reminder_before: timedelta,
         flows: FlowHooks | None = None,
-        pacer: ChannelPacer | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self._automation = automation
         self._signals = signals

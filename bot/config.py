@@ -50,6 +50,9 @@ class Settings(msgspec.Struct, frozen=True):
     key_approvers: tuple[str, ...] = ()
     key_min_approvals: int = 1
     slack_post_spacing: timedelta = SLACK_POST_SPACING
+    # Sandbox only: a URL answering {"now": <ISO time>} that the reconciler reads its "now" from,
+    # so a test (or a person) moving the sandbox's clock forward sees reminders fall due.
+    clock_url: str | None = None
 
     def __repr__(self) -> str:
         # The Slack tokens of a local run never show: a repr lands in logs and tracebacks.
@@ -86,7 +89,7 @@ class Settings(msgspec.Struct, frozen=True):
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
             slack_app_token=env.get("SLACK_APP_TOKEN") or None,
-            slack_api_url=env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
+            slack_api_url=slack_api_url(env),
             slack_team_id=_slack_id(env, "SIGNOFF_SLACK_TEAM_ID", "T"),
             slack_app_id=_slack_id(env, "SIGNOFF_SLACK_APP_ID", "A"),
             reminder_before=timedelta(
@@ -115,6 +118,35 @@ class Settings(msgspec.Struct, frozen=True):
                     most=10_000,
                 )
             ),
+            clock_url=env.get("SIGNOFF_CLOCK_URL") or None,
+        )
+
+    @classmethod
+    def from_stack_outputs(
+        cls, outputs: Mapping[str, str], *, region: str, slack_api_url: str | None = None
+    ) -> Settings:
+        """Settings of a deployed stack from its outputs (infra/template.yaml, Outputs), for the
+        operator's CLI: nothing to export but the stack's name. `region`: where the stack was
+        found, unless its Region output says otherwise. ConfigError names each missing output."""
+        missing = [key for key in _REQUIRED_OUTPUTS.values() if not outputs.get(key)]
+        if missing:
+            raise ConfigError(
+                f"The stack has no output(s) {', '.join(missing)}: is it Signoff's stack, "
+                "deployed from the current infra/template.yaml? See docs/deploy.md."
+            )
+        tables = {field: outputs[key] for field, key in _REQUIRED_OUTPUTS.items()}
+        return cls(
+            region=outputs.get("Region") or region,
+            approvals_table=tables["approvals_table"],
+            audit_table=tables["audit_table"],
+            identities_table=tables["identities_table"],
+            idempotency_table=tables["idempotency_table"],
+            # A stack from before the DefaultChannel output: the operator's commands post nothing.
+            default_channel=outputs.get("DefaultChannel", ""),
+            slack_secret_arn=outputs.get("SlackSecretArn") or None,
+            slack_api_url=slack_api_url or DEFAULT_SLACK_API_URL,
+            approval_document=outputs.get("ApprovalDocumentName") or "Signoff-Approval",
+            access_key_document=outputs.get("AccessKeyDocumentName") or "Signoff-AccessKey",
         )
 
     def require_slack(self) -> None:
@@ -148,6 +180,19 @@ class Settings(msgspec.Struct, frozen=True):
         return self.default_channel
 
 
+def aws_region(environ: Mapping[str, str] | None = None) -> str | None:
+    """The region from AWS_REGION or AWS_DEFAULT_REGION, for a command that may run without the
+    rest of Settings (`signoff doctor --stack`)."""
+    env = os.environ if environ is None else environ
+    return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None
+
+
+def slack_api_url(environ: Mapping[str, str] | None = None) -> str:
+    """SLACK_API_URL (the sandbox's emulator), else Slack itself; readable without Settings."""
+    env = os.environ if environ is None else environ
+    return env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+
+
 _REQUIRED: dict[str, str] = {
     "SIGNOFF_APPROVALS_TABLE": "DynamoDB table of waiting approvals and their Slack cards",
     "SIGNOFF_AUDIT_TABLE": "DynamoDB table of the append-only audit trail",
@@ -156,6 +201,14 @@ _REQUIRED: dict[str, str] = {
     "SIGNOFF_DEFAULT_CHANNEL": "Slack channel id for approvals no route matches",
 }
 
+
+# The stack outputs (infra/template.yaml) the operator's CLI cannot work without, by field.
+_REQUIRED_OUTPUTS: dict[str, str] = {
+    "approvals_table": "ApprovalsTableName",
+    "audit_table": "AuditTableName",
+    "identities_table": "IdentitiesTableName",
+    "idempotency_table": "IdempotencyTableName",
+}
 
 _EXPLAINED = {"AWS_REGION": "the AWS region Signoff works in (Lambda sets it)", **_REQUIRED}
 

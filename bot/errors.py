@@ -61,10 +61,6 @@ class ApprovalNotFound(UserFacingError):
     """No automation execution exists with that id."""
 
 
-class NoticeUnreadable(SignoffError):
-    """An SNS approval notice carries no execution id; the reconciler will find it."""
-
-
 class ServiceError(SignoffError):
     """AWS or Slack refused a call for a reason a retry will not fix."""
 

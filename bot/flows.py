@@ -24,7 +24,7 @@ from bot.errors import (
     SignoffError,
     TransientError,
 )
-from bot.gateways.automation import AutomationGateway
+from bot.gateways.automation import Automation
 from bot.gateways.flowstore import (
     FlowItem,
     FlowStore,
@@ -32,8 +32,8 @@ from bot.gateways.flowstore import (
     Membership,
     TaskClaim,
 )
-from bot.gateways.slack import PostKey, PostUnconfirmed, SlackGateway, reply_key
-from bot.gateways.stepfunctions import StepFunctionsGateway, TaskClosed
+from bot.gateways.slack import PostKey, PostUnconfirmed, Slack, reply_key
+from bot.gateways.stepfunctions import StepFunctions, TaskClosed
 from bot.gateways.tables import AuditLog
 from bot.models import Approval, CardRef, Outcome, Verdict
 from bot.payload import MISSING, Fields, Secret, not_valid
@@ -329,8 +329,8 @@ class FlowTracker:
         self,
         *,
         flows: FlowStore,
-        sfn: StepFunctionsGateway,
-        slack: SlackGateway,
+        sfn: StepFunctions,
+        slack: Slack,
         audit: AuditLog,
         channel_for: ChannelFor,
         now: Clock,
@@ -736,8 +736,8 @@ class FlowService:
         self,
         *,
         approvals: ApprovalService,
-        automation: AutomationGateway,
-        sfn: StepFunctionsGateway,
+        automation: Automation,
+        sfn: StepFunctions,
         flows: FlowStore,
         audit: AuditLog,
         document: str,

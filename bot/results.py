@@ -9,11 +9,10 @@ from bot.access_keys import KeyRequestService
 from bot.approvals import ApprovalService
 from bot.errors import ApprovalNotFound
 from bot.events import AutomationStatusEvent
+from bot.gateways.automation import APPROVE_ACTION
 from bot.gateways.tables import ApprovalStore
 
 logger = logging.getLogger(__name__)
-
-APPROVE_ACTION = "aws:approve"
 
 
 class ResultService:

@@ -47,6 +47,27 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def clock_for(settings: Settings) -> Callable[[], datetime]:
+    """The reconciler's clock: the wall clock, or the time the clock URL answers (the sandbox's,
+    which tests move forward to see a reminder fall due; Settings.clock_url)."""
+    if not settings.clock_url:
+        return utc_now
+    return partial(time_at, settings.clock_url)
+
+
+def time_at(url: str) -> datetime:
+    """The time a clock URL answers ({"now": <ISO 8601 time>}), with its offset."""
+    # Imported on first use: deployed functions never set a clock URL and skip the cost.
+    from urllib.request import urlopen
+
+    with urlopen(url, timeout=5) as reply:  # noqa: S310 - a URL of the operator's own setting
+        answer = json.load(reply)
+    now = datetime.fromisoformat(str(answer["now"]))
+    if now.tzinfo is None:
+        raise ConfigError(f"SIGNOFF_CLOCK_URL {url} answered a time without its offset: {now}")
+    return now
+
+
 class SlackCredentials(msgspec.Struct, frozen=True):
     bot_token: str
     signing_secret: str
@@ -250,7 +271,10 @@ def lazy_client(session: ClientSource, service: str) -> Any:
 
 
 def services_from_env(
-    session: ClientSource | None = None, *, prefetch_slack: bool = False
+    session: ClientSource | None = None,
+    *,
+    prefetch_slack: bool = False,
+    follow_clock: bool = False,
 ) -> tuple[Services, Callable[[], SlackCredentials]]:
     """What a handler builds at cold start: settings, services, and the Slack credentials as a
     function: the secret is read on first need (the first Slack call, or the caller's).
@@ -258,6 +282,9 @@ def services_from_env(
     `prefetch_slack`: for functions whose events nearly all call Slack; the secret is read in
     the background from now on, while the event's first AWS calls are under way, instead of
     holding up the first Slack call.
+
+    `follow_clock`: take "now" from Settings.clock_url when one is set (the reconciler, whose
+    reminders fall due by the clock).
     """
     settings = Settings.from_env()
     settings.require_slack()  # a missing setting fails the cold start, not a later call
@@ -269,4 +296,5 @@ def services_from_env(
         # A failure here is the first Slack call's to raise: it asks again.
         in_background(credentials)
     client = web_client(lambda: credentials().bot_token, settings.slack_api_url)
-    return build_services(settings, session, client), credentials
+    now = clock_for(settings) if follow_clock else utc_now
+    return build_services(settings, session, client, now), credentials

@@ -39,6 +39,9 @@ SERVICES = ("dynamodb", "iam", "lambda", "secretsmanager", "ssm", "stepfunctions
 LIBRARY_CALLS = {
     # Powertools' idempotency layer (handlers/issue_access_key.py) on the client it is given.
     "dynamodb": ("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
+    # Bolt's LambdaLazyListenerRunner (handlers/slack_events.py): each lazy listener is an
+    # asynchronous invocation of the function itself, on the Lambda client Signoff hands it.
+    "lambda": ("Invoke",),
 }
 # Files botocore reads for any client, copied as they are.
 SHARED_FILES = ("partitions.json", "sdk-default-configuration.json", "_retry.json")

@@ -151,6 +151,7 @@ def banner(sandbox: Any, region: str, took: float) -> list[str]:
     stack = sandbox.stack
     binding = sandbox.function_urls[0]
     aws = f"aws --endpoint-url {sandbox.aws_url} --region {region}"
+    cli = operator_cli(sandbox.aws_url, sandbox.slack_url)
     flow_arn = stack.outputs["ApprovalFlowStateMachineArn"]
     level1_role = next(
         arn for arn in stack.outputs["ApproverRoleArns"].split(",") if "Level1Approver" in arn
@@ -176,7 +177,7 @@ def banner(sandbox: Any, region: str, took: float) -> list[str]:
         f'         --input "$({aws} cloudformation describe-stacks --stack-name {stack.name} \\',
         "         --query \"Stacks[0].Outputs[?OutputKey=='StepFunctionsInputExample']"
         '.OutputValue" --output text)"',
-        "  3. Approve from the CLI as a role session and watch the card update:",
+        "  3. Approve from the CLI as a role session (in the shell of 2.), watch the card update:",
         f"       {aws} ssm describe-automation-executions --filters Key=ExecutionStatus,"
         "Values=Waiting --query 'AutomationExecutionMetadataList[].AutomationExecutionId'",
         '       read -r AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN <<< "$('
@@ -187,8 +188,27 @@ def banner(sandbox: Any, region: str, took: float) -> list[str]:
         "       export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN",
         f"       {aws} ssm send-automation-signal --automation-execution-id <id> "
         "--signal-type Approve --payload Comment=from-the-CLI",
+        "  4. See a reminder: with an approval waiting (1. or 2.), move the clock to half an hour",
+        "     before its 7-day timeout, run a reconciler pass now: it reminds in the thread.",
+        f"       curl -X POST {sandbox.aws_url}/_sandbox/clock/advance "
+        """-d '{"seconds": 603000}'""",
+        f"       {cli} reconcile",
         "",
-        f"Check the deployment as an operator would: AWS_ENDPOINT_URL={sandbox.aws_url} "
-        f"SLACK_API_URL={sandbox.slack_url}/api/ signoff doctor --stack {stack.name}",
+        "As the operator (the CLI reads every name from the stack's outputs, nothing to export):",
+        f"       {cli} users list",
+        f"       {cli} audit export --since 1h | head",
+        f"       {cli} doctor",
         "Ctrl-C stops everything.",
     ]
+
+
+def operator_cli(aws_url: str, slack_url: str) -> str:
+    """`signoff --sandbox`, with the endpoints when they are not the default ports' (bot/stack)."""
+    from bot.stack import SANDBOX_AWS_URL, SANDBOX_SLACK_API_URL
+
+    words = ["signoff --sandbox"]
+    if aws_url != SANDBOX_AWS_URL:
+        words.append(f"--endpoint-url {aws_url}")
+    if f"{slack_url}/api/" != SANDBOX_SLACK_API_URL:
+        words.append(f"--slack-api-url {slack_url}/api/")
+    return " ".join(words)

@@ -350,15 +350,45 @@ def _create_subscription(
     return subscription.arn, {"Arn": subscription.arn}
 
 
+def _create_version(
+    properties: _Properties, name: str, account_id: str, region_name: str
+) -> tuple[str, dict[str, str]]:
+    published = lambda_backend(account_id, region_name).publish_version(
+        properties["FunctionName"], properties.get("Description", "")
+    )
+    if published is None:
+        raise ProvisionError(f"no function {properties['FunctionName']} to publish")
+    arn = f"{published.function_arn.rsplit(':', 1)[0]}:{published.version}"
+    return arn, {"Version": str(published.version)}
+
+
+def _create_alias(
+    properties: _Properties, name: str, account_id: str, region_name: str
+) -> tuple[str, dict[str, str]]:
+    backend = lambda_backend(account_id, region_name)
+    function = backend.get_function(properties["FunctionName"])
+    # The version SAM published (AutoPublishAlias); "$LATEST" when moto left it unresolved.
+    version = str(properties.get("FunctionVersion") or "$LATEST")
+    if not version.isdigit():
+        version = "$LATEST"
+    alias = backend.create_alias(
+        properties["Name"], function.function_name, version, "", properties.get("RoutingConfig")
+    )
+    return alias.arn, {"AliasArn": alias.arn}
+
+
 def _create_function_url(
     properties: _Properties, name: str, account_id: str, region_name: str
 ) -> tuple[str, dict[str, str]]:
     config = {
         key: properties[key] for key in ("AuthType", "Cors", "InvokeMode") if key in properties
     }
-    url = lambda_backend(account_id, region_name).create_function_url_config(
-        properties["TargetFunctionArn"], config
-    )
+    # An alias's URL (AutoPublishAlias) is served from its function: the sandbox runs one copy
+    # of the code, and moto's URLs take no qualifier.
+    target = str(properties["TargetFunctionArn"])
+    if target.count(":") == 7:
+        target = target.rsplit(":", 1)[0]
+    url = lambda_backend(account_id, region_name).create_function_url_config(target, config)
     arn = url.function.function_arn
     return arn, {"FunctionUrl": url.url, "FunctionArn": arn}
 
@@ -446,6 +476,9 @@ _RECIPES = {
         "PutResourcePolicy (stored; moto does not evaluate it)", _put_secret_policy
     ),
     "AWS::SNS::Subscription": _Recipe("SNS Subscribe", _create_subscription),
+    # moto has Version, but without GetAtt Version (which SAM's alias reads); it lacks Alias.
+    "AWS::Lambda::Version": _Recipe("PublishVersion", _create_version),
+    "AWS::Lambda::Alias": _Recipe("CreateAlias", _create_alias),
     "AWS::Lambda::Url": _Recipe(
         "CreateFunctionUrlConfig, served on loopback", _create_function_url
     ),

@@ -30,7 +30,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +199,7 @@ class Sandbox:
             self.slack.configure(bot_url=self.request_url)
         schedules = ScheduleRunner(self.client("events"), self.client("lambda"))
         schedules.start()
+        self.aws.add_route("POST", "reconcile", lambda body: {"counts": self.reconcile()})
         self._stack_exit.callback(schedules.stop)
         self.notes.append(
             provision.substitutes_line(
@@ -250,6 +250,17 @@ class Sandbox:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def reconcile(self) -> dict[str, Any]:
+        """Run a reconciler pass now, as its schedule would, and wait for it: its counts."""
+        assert self.stack is not None, "the sandbox is not running"
+        answer = self.client("lambda").invoke(
+            FunctionName=self.stack.outputs["ReconcileFunctionArn"], Payload=b"{}"
+        )
+        body = json.loads(answer["Payload"].read() or b"null")
+        if answer.get("FunctionError"):
+            raise RuntimeError(f"the reconciler failed: {body}")
+        return dict(body)
+
     def settle(self, timeout: float = 10.0) -> None:
         """Wait until the engine and every asynchronous invocation (lazy listeners…) is done."""
         # Work started by one round (an SNS notice from an engine step) finishes in the next.
@@ -292,6 +303,8 @@ class Sandbox:
                     "Variables": {
                         **variables,
                         "SLACK_API_URL": self.slack.api_url,
+                        # The reconciler's "now" is the engine's clock, which tests advance.
+                        "SIGNOFF_CLOCK_URL": f"{self.aws_url}/_sandbox/clock",
                         **self._role_credentials(str(config["Role"]), function.physical_id),
                     }
                 },
@@ -402,7 +415,7 @@ class ScheduleRunner:
             "detail-type": "Scheduled Event",
             "source": "aws.events",
             "account": rule["Arn"].split(":")[4],
-            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time": sandbox.aws.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
             "region": rule["Arn"].split(":")[3],
             "resources": [rule["Arn"]],
             "detail": {},

@@ -7,13 +7,13 @@ answered by IAM's policy simulator), topics.py; findings.py holds what they repo
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from bot.config import Settings
+from bot.config import Settings, aws_region
 from bot.doctor.findings import Finding, Target, target_from_outputs, target_from_settings
 from bot.doctor.roles import RoleChecks
 from bot.doctor.slack import REQUIRED_BOT_SCOPES, SlackAuthTest, SlackChecks, slack_auth_test
@@ -22,7 +22,7 @@ from bot.doctor.topics import TopicChecks
 from bot.gateways.dynamo import TableAt
 from bot.gateways.tables import IdentityStore
 from bot.models import Identity
-from bot.wiring import AWS_CONFIG, utc_now
+from bot.wiring import AWS_CONFIG
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -62,7 +62,7 @@ class Doctor:
         slack_auth_test: SlackAuthTest | None = None,
     ) -> None:
         self.slack = SlackChecks(secrets, slack_auth_test)
-        self.tables = TableChecks(dynamodb, utc_now)
+        self.tables = TableChecks(dynamodb)
         self.roles = RoleChecks(iam, region)
         self.topics = TopicChecks(sns, lambda_client)
 
@@ -110,7 +110,7 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
     """Run every check, print ✓/✗ lines with fixes; 1 when anything is wrong."""
-    session = session or boto3.Session(region_name=args.region or os.environ.get("AWS_REGION"))
+    session = session or boto3.Session(region_name=args.region or aws_region())
     if not session.region_name:
         print("no AWS region: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION")
         return 2
@@ -132,7 +132,11 @@ def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
         sns=session.client("sns", config=AWS_CONFIG),
         lambda_client=session.client("lambda", config=AWS_CONFIG),
         region=session.region_name or "us-east-1",
-        slack_auth_test=None if args.skip_slack else slack_auth_test,
+        slack_auth_test=(
+            None
+            if args.skip_slack
+            else partial(slack_auth_test, api_url=getattr(args, "slack_api_url", None))
+        ),
     )
     table = TableAt(
         session.client("dynamodb", config=AWS_CONFIG), target.tables.get("identities", "")

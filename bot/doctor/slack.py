@@ -4,7 +4,6 @@ carries every scope Signoff uses."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.error import URLError
@@ -13,7 +12,7 @@ from botocore.exceptions import ClientError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.config import DEFAULT_SLACK_API_URL
+from bot.config import slack_api_url
 from bot.doctor.findings import Finding
 from bot.gateways.aws import error_code, error_message
 
@@ -165,8 +164,9 @@ class SlackChecks:
         return Finding(False, subject, f"could not be read ({code})")
 
 
-def slack_auth_test(bot_token: str) -> tuple[Mapping[str, Any], Mapping[str, str]]:
-    """auth.test at SLACK_API_URL (Slack itself by default): its answer and headers."""
-    api_url = os.environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
-    answer = WebClient(token=bot_token, base_url=api_url, timeout=10).auth_test()
+def slack_auth_test(
+    bot_token: str, api_url: str | None = None
+) -> tuple[Mapping[str, Any], Mapping[str, str]]:
+    """auth.test at `api_url`, else SLACK_API_URL (Slack itself by default): answer, headers."""
+    answer = WebClient(token=bot_token, base_url=api_url or slack_api_url(), timeout=10).auth_test()
     return dict(answer.data) if isinstance(answer.data, dict) else {}, dict(answer.headers)

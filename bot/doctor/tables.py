@@ -1,20 +1,16 @@
 """Doctor's table checks: each table exists and is active; the approvals table has the Open index
-the reconciler queries, and no waiting card or level is left outside it."""
+the reconciler queries."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from bot.doctor.findings import OUTPUT_TABLES, Finding
-from bot.errors import ServiceError
 from bot.gateways.aws import error_code
-from bot.gateways.dynamo import OPEN_INDEX, TableAt
-from bot.gateways.flowstore import FlowStore
-from bot.gateways.tables import ApprovalStore
+from bot.gateways.dynamo import OPEN_INDEX
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -25,9 +21,8 @@ TABLE_LABELS = ("approvals", "audit", "identities", "idempotency")
 class TableChecks:
     """The four tables, by label."""
 
-    def __init__(self, dynamodb: DynamoDBClient, now: Callable[[], datetime]) -> None:
+    def __init__(self, dynamodb: DynamoDBClient) -> None:
         self._dynamodb = dynamodb
-        self._now = now
 
     def check_tables(self, tables: Mapping[str, str]) -> list[Finding]:
         findings = []
@@ -63,34 +58,8 @@ class TableChecks:
             ok = status in {"ACTIVE", "UPDATING"}
             findings.append(Finding(ok, subject, status.lower(), "" if ok else "wait, then rerun"))
             if label == "approvals":
-                index = _open_index(subject, table)
-                findings.append(self._unindexed(name, index) if index.ok else index)
+                findings.append(_open_index(subject, table))
         return findings
-
-    def _unindexed(self, table: str, index: Finding) -> Finding:
-        """The index's finding, wrong while cards or levels written before it still wait
-        outside it (a stack upgraded from before the index, not yet backfilled)."""
-        at = TableAt(self._dynamodb, table)
-        try:
-            outside = (
-                ApprovalStore(at, self._now).cards_outside_index()
-                + FlowStore(at, self._now).levels_outside_index()
-            )
-        except ServiceError as failed:
-            return Finding(
-                False,
-                index.subject,
-                f"could not look for cards written before it: {failed}",
-                f"run doctor with credentials that may dynamodb:Scan {table}",
-            )
-        if not outside:
-            return index
-        return Finding(
-            False,
-            index.subject,
-            f"{outside} waiting cards or flow levels were written before it and are not in it",
-            "signoff backfill-open-index",
-        )
 
 
 def _open_index(subject: str, table: Mapping[str, Any]) -> Finding:

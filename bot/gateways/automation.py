@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ParamValidationError
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# The SSM Automation action whose steps wait for Signoff's approvers.
 APPROVE_ACTION = "aws:approve"
 
 # How a closed step's status maps to what the approvers see.
@@ -33,6 +34,16 @@ _STEP_OUTCOMES = {
     "Cancelling": Outcome.CANCELLED,
     "TimedOut": Outcome.TIMED_OUT,
 }
+
+
+class Automation(Protocol):
+    """What the services need of SSM Automation; AutomationGateway is the real one."""
+
+    def get_approval(self, execution_id: str, step_name: str | None = None) -> Approval: ...
+
+    def waiting_execution_ids(self) -> list[str]: ...
+
+    def start(self, document_name: str, parameters: Mapping[str, list[str]]) -> str: ...
 
 
 class AutomationGateway:
@@ -95,15 +106,6 @@ class AutomationGateway:
                 ) from exc
             raise wrap_aws_error(exc, f"start {document_name}") from exc
         return response["AutomationExecutionId"]
-
-    def execution_parameters(self, execution_id: str) -> dict[str, list[str]]:
-        try:
-            execution = self._ssm.get_automation_execution(AutomationExecutionId=execution_id)
-        except AWS_FAILURES as exc:
-            raise wrap_aws_error(exc, "read the automation execution") from exc
-        return {
-            k: list(v) for k, v in execution["AutomationExecution"].get("Parameters", {}).items()
-        }
 
     def _approve_steps(self, execution: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         """The execution's aws:approve steps. GetAutomationExecution lists every step unless

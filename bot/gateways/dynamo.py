@@ -58,10 +58,6 @@ _NUMBERS = Context(
 )
 
 
-# An item that waits outside the Open index (written before it existed).
-_UNMARKED = f"outcome = :waiting AND attribute_not_exists({OPEN_KIND})"
-
-
 def open_while_waiting(kind: str, waiting: bool) -> tuple[str, str, dict[str, str]]:
     """The SET part, the REMOVE part and the values an update that writes an item's outcome
     needs to keep the item in the Open index exactly while it waits."""
@@ -307,23 +303,6 @@ class DynamoTable:
         if names:
             kwargs["ExpressionAttributeNames"] = dict(names)
         return self._pages(self._client.scan, kwargs, "scan")
-
-    def unmarked(self, sk_prefix: str, waiting: str) -> Iterator[dict[str, Any]]:
-        """Items whose sort key starts with `sk_prefix` and whose outcome is `waiting` that are
-        not in the Open index (no OPEN_KIND: written before the index existed)."""
-        values = {":prefix": sk_prefix, ":waiting": waiting}
-        return self.scan(f"begins_with(sk, :prefix) AND {_UNMARKED}", values)
-
-    def mark_open(self, kind: str, sk_prefix: str, waiting: str) -> int:
-        """Put each `unmarked` item into the Open index as `kind`; how many were marked. An
-        item that stopped waiting meanwhile is left be."""
-        values = {":kind": kind, ":waiting": waiting}
-        marked = 0
-        for item in self.unmarked(sk_prefix, waiting):
-            key = {"pk": item["pk"], "sk": item["sk"]}
-            if self.update(key, f"SET {OPEN_KIND} = :kind", values, _UNMARKED):
-                marked += 1
-        return marked
 
     def _pages(
         self, call: Callable[..., Any], kwargs: dict[str, Any], verb: str

@@ -311,14 +311,6 @@ class FlowStore:
     def set_pointer(self, flow_id: str, level: int, ts: str) -> None:
         self._table.update(_level_key(flow_id, level), "SET pointer_ts = :ts", {":ts": ts})
 
-    def index_open_levels(self) -> int:
-        """Mark the waiting levels written before the Open index (an upgrade); how many."""
-        return self._table.mark_open(_OPEN_LEVEL, "LEVEL#", Outcome.WAITING.value)
-
-    def levels_outside_index(self) -> int:
-        """How many waiting levels were written before the Open index and are not in it."""
-        return sum(1 for _ in self._table.unmarked("LEVEL#", Outcome.WAITING.value))
-
     def open_levels(self) -> Iterator[LevelItem]:
         """Levels still shown as waiting, for the reconciler to re-check against SSM."""
         items = self._table.open_items(_OPEN_LEVEL)

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Protocol
 
 from bot.errors import ServiceError
 from bot.gateways.dynamo import DynamoTable
@@ -32,6 +33,14 @@ READ_AHEAD_SECONDS = 0.1
 PATIENCE_SECONDS = 40.0
 # The item outlives its last turn by a day, then DynamoDB's TTL removes it.
 _KEEP_SECONDS = 86_400
+
+
+class Pacer(Protocol):
+    """Turns for posting to a channel; ChannelPacer is the real one."""
+
+    def wait_turn(self, channel: str) -> float: ...
+
+    def posted(self, channel: str) -> None: ...
 
 
 class ChannelPacer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -72,6 +72,18 @@ class FinishedRuns(msgspec.Struct, frozen=True):
 
     runs: tuple[RunEnd, ...]
     truncated: bool
+
+
+class Runs(Protocol):
+    """What the key-request service needs to read of past runs; RunReader is the real one."""
+
+    def summary(self, execution_id: str) -> RunSummary: ...
+
+    def active(self, document_name: str) -> list[RunSummary]: ...
+
+    def finished(
+        self, document_name: str, *, started_after: datetime, max_pages: int
+    ) -> FinishedRuns: ...
 
 
 class RunReader:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from ssl import SSLContext, create_default_context
-from typing import Any
+from ssl import PROTOCOL_TLS_CLIENT, Purpose, SSLContext
+from typing import Any, Protocol
 from urllib.error import URLError
 
 import msgspec
@@ -159,10 +159,28 @@ class _PatientRateLimitRetryHandler(RateLimitErrorRetryHandler):
         return bool(self._clock() - since < self._patience)
 
 
+class SharedTlsContext(SSLContext):
+    """A TLS context meant to be shared: copying it gives the context itself.
+
+    Bolt deep-copies each request's context, its `client` included, before it starts a lazy
+    listener (slack_bolt's ThreadListenerRunner builds the lazy request with `copy.deepcopy`),
+    and an SSLContext cannot be copied: given a plain one, every click with a lazy listener
+    raised over HTTPS. The context holds no per-request state, so the copy may be the original.
+    """
+
+    def __copy__(self) -> SharedTlsContext:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> SharedTlsContext:
+        return self
+
+
 def _new_tls_context() -> SSLContext:
-    # What urllib makes for a connection when given none: the default CA store (SSL_CERT_FILE
-    # and SSL_CERT_DIR honoured), certificate and host name checked, HTTP/1.1 offered by ALPN.
-    context = create_default_context()
+    # What urllib makes for a connection when given none (ssl.create_default_context): the
+    # default CA store (SSL_CERT_FILE and SSL_CERT_DIR honoured), certificate and host name
+    # checked; HTTP/1.1 offered by ALPN.
+    context = SharedTlsContext(PROTOCOL_TLS_CLIENT)
+    context.load_default_certs(Purpose.SERVER_AUTH)
     context.set_alpn_protocols(["http/1.1"])
     return context
 
@@ -228,6 +246,44 @@ def web_client(token: str | Callable[[], str], base_url: str, *, retries: int = 
     if callable(token):
         return _TokenOnFirstCall(token, **settings)
     return WebClient(token=token, **settings)
+
+
+class Slack(Protocol):
+    """What the services need of Slack's Web API; SlackGateway is the real one."""
+
+    def get_ready(self) -> None: ...
+
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: Sequence[Block] = (),
+        thread_ts: str | None = None,
+        *,
+        key: PostKey | None = None,
+    ) -> CardRef: ...
+
+    def find_posted(
+        self, channel: str, key: PostKey, *, thread_ts: str | None = None
+    ) -> CardRef | None: ...
+
+    def permalink(self, ref: CardRef) -> str: ...
+
+    def update(self, ref: CardRef, text: str, blocks: Sequence[Block]) -> None: ...
+
+    def reply(
+        self, ref: CardRef, text: str, blocks: Sequence[Block] = (), *, key: PostKey | None = None
+    ) -> CardRef: ...
+
+    def ephemeral(self, channel: str, user: str, text: str) -> None: ...
+
+    def dm(self, user: str, text: str, blocks: Sequence[Block] = ()) -> CardRef: ...
+
+    def open_view(self, trigger_id: str, view: View) -> str: ...
+
+    def update_view(
+        self, view: View, *, view_id: str | None = None, external_id: str | None = None
+    ) -> None: ...
 
 
 class SlackGateway:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 from botocore.exceptions import ClientError
@@ -49,9 +49,15 @@ class FlowExecution(msgspec.Struct, frozen=True):
     error: str | None = None
     cause: str | None = None
 
-    @property
-    def is_running(self) -> bool:
-        return self.status in {"RUNNING", "PENDING_REDRIVE"}
+
+class StepFunctions(Protocol):
+    """What the flow services need of Step Functions; StepFunctionsGateway is the real one."""
+
+    def send_task_success(self, token: str, output: Mapping[str, Any]) -> None: ...
+
+    def send_task_failure(self, token: str, error: str, cause: str) -> None: ...
+
+    def describe_execution(self, execution_arn: str) -> FlowExecution | None: ...
 
 
 class StepFunctionsGateway:

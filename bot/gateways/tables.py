@@ -106,14 +106,6 @@ class ApprovalStore:
         )
         return [_card(item) for item in items]
 
-    def index_open_cards(self) -> int:
-        """Mark the waiting cards written before the Open index (an upgrade); how many."""
-        return self._table.mark_open(_OPEN_CARD, "CARD#", Outcome.WAITING.value)
-
-    def cards_outside_index(self) -> int:
-        """How many waiting cards were written before the Open index and are not in it."""
-        return sum(1 for _ in self._table.unmarked("CARD#", Outcome.WAITING.value))
-
     def open_cards(self) -> Iterator[CardItem]:
         """Cards still showing Waiting (for the reconciler to re-check against SSM)."""
         items = self._table.open_items(_OPEN_CARD)

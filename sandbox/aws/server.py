@@ -22,6 +22,8 @@ Control endpoints (JSON):
     GET  /_sandbox/calls                          {"calls": [{"caller", "action", "count"}]}:
                                                   each HTTP request's caller and IAM action
     DELETE /_sandbox/calls                        start counting afresh
+    POST /_sandbox/reconcile                      {"counts": {...}}: a reconciler pass, run now
+                                                  (a route `Sandbox` adds: `add_route`)
 A ticker checks approval timeouts and aws:sleep wake-ups about once a second in real time.
 """
 
@@ -31,7 +33,7 @@ import argparse
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from moto.core.config import default_user_config
@@ -53,6 +55,8 @@ from sandbox.aws.engine import engine
 log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
+# A control route someone else adds: the request's JSON body in, the JSON answer out.
+Route = Callable[[Mapping[str, Any]], dict[str, Any]]
 CONTROL_PREFIX = "/_sandbox/"
 
 
@@ -67,6 +71,7 @@ class SandboxApp:
 
     def __init__(self) -> None:
         self._moto = DomainDispatcherApplication(_backend_app)
+        self.routes: dict[tuple[str, str], Route] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if str(environ.get("PATH_INFO", "")).startswith(CONTROL_PREFIX):
@@ -106,6 +111,13 @@ class SandboxApp:
         if route == ("DELETE", "calls"):
             calls.clear()
             return _json({"calls": []})
+        added = self.routes.get(route)
+        if added is not None:
+            try:
+                return _json(added(body))
+            except Exception as exc:
+                log.exception("sandbox route %s %s failed", *route)
+                return _json({"error": str(exc)}, 500)
         if route == ("GET", "lambda"):
             pool = sandbox_aws.lambdas.environments()
             stats = {"started": pool.started, "warm": pool.warm()} if pool else None
@@ -167,6 +179,7 @@ class SandboxServer:
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._saved: tuple[Any, bool, bool] | None = None
+        self._app = SandboxApp()
 
     @property
     def url(self) -> str:
@@ -190,7 +203,7 @@ class SandboxServer:
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         botocore_stubber.enabled = True
         self._server = make_server(
-            self._host, self._port, SandboxApp(), threaded=True, request_handler=_QuietHandler
+            self._host, self._port, self._app, threaded=True, request_handler=_QuietHandler
         )
         self._stopping.clear()
         self._threads = [
@@ -202,6 +215,10 @@ class SandboxServer:
         for thread in self._threads:
             thread.start()
         return self
+
+    def add_route(self, method: str, path: str, route: Route) -> None:
+        """Answer `method /_sandbox/<path>` with `route` (what the server alone cannot do)."""
+        self._app.routes[(method, path)] = route
 
     def stop(self) -> None:
         self._stopping.set()

@@ -111,5 +111,7 @@ def demo_workspace() -> Workspace:
         Channel("C0LEVEL1", "approvals-level1", topic="Level 1 approvers"),
         Channel("C0LEVEL2", "approvals-level2", topic="Level 2 approvers"),
         Channel("C0LEVEL3", "approvals-level3", topic="Level 3 approvers"),
+        # Quiet channels bench/fanout.py routes extra topics to (notices over up to 10 channels).
+        *(Channel(f"C0FANOUT{n}", f"fanout-{n}", topic="Fan-out benchmark") for n in range(5, 11)),
     )
     return Workspace(users=users, channels=channels)

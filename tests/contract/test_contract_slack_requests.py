@@ -1,13 +1,13 @@
 """Slack's and Bolt's own samples through the Slack endpoint, as a Function URL delivers them.
 
-Bolt's scenario-test bodies go in verbatim (their ids match no card: Bolt answers 404 and logs the
-unhandled request), then with only their ids changed to a real card's (acted on). Slack's
-documented signing example must pass both slack_sdk's verifier and the app's own pre-check.
+Bolt's scenario-test bodies go in verbatim (their workspace `T111` is not the deployment's: refused
+with a log line), then with only their ids changed to a real card's in the deployment's workspace
+(acted on). Slack's documented signing example must pass both slack_sdk's verifier and the app's
+own pre-check.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 from typing import Any
@@ -24,6 +24,17 @@ from tests.support.world import APPROVER_ROLE, CHANNEL, SIGNING_SECRET, World
 
 ALICE = "U0ALICE"
 SIGNING = sample("slack_signing_example.json")
+# The deployment's workspace and app (tests/support/world.py), and the samples' own.
+TEAM, APP = "T0SIGNOFF", "A0SIGNOFF"
+SAMPLE_TEAM, SAMPLE_APP = "T111", "A111"
+REFUSED_WORKSPACE = "Slack request from another workspace or app; refused"
+
+
+def in_our_workspace(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` with the sample's workspace and app ids changed to the deployment's."""
+    text = json.dumps(body)
+    text = text.replace(f'"{SAMPLE_TEAM}"', f'"{TEAM}"').replace(f'"{SAMPLE_APP}"', f'"{APP}"')
+    return dict(json.loads(text))
 
 
 def function_url_event(body: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -81,8 +92,10 @@ def test_the_app_accepts_slacks_documented_signing_example(
     at_the_samples_time: None,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # The deployment's secret is the example's; the handler is built afresh to read it.
+    # The deployment's secret and workspace are the example's; the handler is built afresh.
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING["signing_secret"])
+    monkeypatch.setenv("SIGNOFF_SLACK_TEAM_ID", dict(parse_qsl(SIGNING["body"]))["team_id"])
+    monkeypatch.delenv("SIGNOFF_SLACK_APP_ID")
     handlers.slack_events.slack_handler.cache_clear()
 
     with caplog.at_level(logging.WARNING):
@@ -117,14 +130,14 @@ def test_slacks_example_with_one_byte_changed_is_refused(
     ],
     ids=["block_actions", "view_submission", "slash_command"],
 )
-def test_bolts_sample_bodies_verbatim_are_answered_unhandled_not_crashed(
+def test_bolts_sample_bodies_verbatim_are_refused_as_another_workspace_not_crashed(
     world: World, body: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
         response = send(body)
 
-    assert response["statusCode"] == 404
-    assert "Unhandled request" in caplog.text
+    assert response["statusCode"] == 401
+    assert REFUSED_WORKSPACE in caplog.text
     world.settle()
     assert world.messages() == []
 
@@ -155,7 +168,7 @@ def trigger_for(world: World, user: str) -> str:
 
 def click_on(world: World, card: dict[str, Any]) -> dict[str, Any]:
     """Bolt's block_actions sample, its ids changed to Alice clicking Approve on `card`."""
-    body = copy.deepcopy(sample("bolt_block_actions_body.pylit"))
+    body = in_our_workspace(sample("bolt_block_actions_body.pylit"))
     body["user"]["id"] = ALICE
     body["container"].update(channel_id=CHANNEL, message_ts=card["ts"])
     body["channel"]["id"] = CHANNEL
@@ -184,7 +197,7 @@ def test_bolts_view_submission_sample_on_a_real_modal_sends_the_decision(world: 
     assert send(interactive(click_on(world, card)))["statusCode"] == 200
     world.settle()
     [modal] = world.views(ALICE)
-    body = copy.deepcopy(sample("bolt_view_submission_body.pylit"))
+    body = in_our_workspace(sample("bolt_view_submission_body.pylit"))
     body["user"]["id"] = ALICE
     body["view"].update(
         id=modal["id"],
@@ -223,6 +236,8 @@ def response_url_for(world: World, user: str) -> str:
 def test_bolts_slash_command_sample_as_request_key_is_answered(world: World) -> None:
     fields = dict(parse_qsl(sample("bolt_slash_command_body.pylit"), keep_blank_values=True))
     fields.update(
+        team_id=TEAM,
+        api_app_id=APP,
         command=views.COMMAND_REQUEST_KEY,
         user_id=ALICE,
         channel_id=CHANNEL,

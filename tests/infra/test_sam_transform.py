@@ -59,11 +59,11 @@ def test_the_function_url_is_public_with_both_permissions_aws_requires(
     permissions = [
         p["Properties"]
         for p in of_type(transformed, "AWS::Lambda::Permission").values()
-        if p["Properties"]["FunctionName"] == {"Ref": "SlackEventsFunction"}
+        if p["Properties"]["FunctionName"] == {"Ref": "SlackEventsFunctionAliaslive"}
     ]
 
     assert url["Properties"] == {
-        "TargetFunctionArn": {"Ref": "SlackEventsFunction"},
+        "TargetFunctionArn": {"Ref": "SlackEventsFunctionAliaslive"},
         "AuthType": "NONE",
     }
     # Since October 2025 a NONE-auth URL needs InvokeFunctionUrl and InvokeFunction (via the URL).
@@ -105,3 +105,29 @@ def test_async_failures_go_to_the_dead_letter_queue(transformed: dict[str, Any])
     for config in configs.values():
         on_failure = config["Properties"]["DestinationConfig"]["OnFailure"]
         assert on_failure["Destination"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+
+
+def test_slack_requests_reach_the_published_alias_so_snapstart_can_serve_them(
+    transformed: dict[str, Any],
+) -> None:
+    # SnapStart restores published versions only: the URL, its permissions and the lazy
+    # listeners' retry settings must all be the alias's, never $LATEST's.
+    [url] = of_type(transformed, "AWS::Lambda::Url").values()
+    [alias] = of_type(transformed, "AWS::Lambda::Alias").values()
+    function = transformed["Resources"]["SlackEventsFunction"]["Properties"]
+    url_permissions = [
+        p["Properties"]
+        for p in of_type(transformed, "AWS::Lambda::Permission").values()
+        if p["Properties"].get("FunctionUrlAuthType") == "NONE"
+        or p["Properties"]["Action"] == "lambda:InvokeFunctionUrl"
+    ]
+
+    assert alias["Properties"]["Name"] == "live"
+    assert url["Properties"]["TargetFunctionArn"] == {"Ref": "SlackEventsFunctionAliaslive"}
+    assert url_permissions
+    assert all(
+        p["FunctionName"] == {"Ref": "SlackEventsFunctionAliaslive"} for p in url_permissions
+    )
+    assert function["SnapStart"] == {
+        "ApplyOn": {"Fn::If": ["SlackSnapStart", "PublishedVersions", "None"]}
+    }

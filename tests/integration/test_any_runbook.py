@@ -75,7 +75,8 @@ def test_a_decision_on_the_first_step_closes_its_card_and_opens_the_second(
     world.settle()
 
     first = world.card_text(about=FIRST)
-    assert "Approved* by SignoffApprover/console-admin" in first
+    # A session no mapping proves is shown as the principal it is, not as a person.
+    assert "Approved* by `assumed-role/SignoffApprover/console-admin`" in first
     assert ACTION_APPROVE not in first  # no live buttons on a closed step
     second = world.card_text(about=SECOND)
     assert "0 of 1 approval" in second and ACTION_APPROVE in second

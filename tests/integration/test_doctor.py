@@ -29,10 +29,8 @@ from bot.doctor import (
 )
 from bot.doctor.roles import RoleChecks
 from bot.gateways.dynamo import TableAt
-from bot.gateways.tables import ApprovalStore
-from bot.wiring import utc_now
 from sandbox.slack.emulator import SlackEmulator
-from tests.support.dynamo import create_table, from_before_the_open_index
+from tests.support.dynamo import create_table
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -96,7 +94,6 @@ class Account:
         )
 
     def identities(self) -> list[Any]:
-        from bot.gateways.dynamo import TableAt
         from bot.gateways.tables import IdentityStore
 
         table = TableAt(self.session.client("dynamodb"), TABLES["identities"])
@@ -332,24 +329,6 @@ def test_an_approvals_table_without_the_open_index_is_told_to_deploy_the_templat
     assert finding.subject == f"approvals table {TABLES['approvals']} index Open"
     assert "reconciler cannot find open cards" in finding.detail
     assert finding.fix == "deploy the current infra/template.yaml"
-
-
-def test_cards_waiting_outside_the_open_index_are_told_to_be_backfilled(account: Account) -> None:
-    # A stack upgraded from before the index: a card written then still waits, unmarked.
-    approvals = TableAt(account.client("dynamodb"), TABLES["approvals"])
-    store = ApprovalStore(approvals, utc_now)
-    assert store.claim_card("exec-old", "approve", "C0APPROVALS")
-    from_before_the_open_index(approvals, "EXEC#exec-old", "CARD#approve")
-
-    [finding] = wrong(account.findings())
-
-    assert finding.subject == f"approvals table {TABLES['approvals']} index Open"
-    assert (
-        finding.detail == "1 waiting cards or flow levels were written before it and are not in it"
-    )
-    assert finding.fix == "signoff backfill-open-index"
-    store.index_open_cards()
-    assert wrong(account.findings()) == []
 
 
 def test_a_missing_table_is_named_with_its_variable(account: Account) -> None:

@@ -7,6 +7,7 @@ issued by a throwaway test CA that the clients trust through SSL_CERT_FILE.
 from __future__ import annotations
 
 import ssl
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,14 +44,13 @@ def trusted_ca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> trustme.CA:
 def made(monkeypatch: pytest.MonkeyPatch) -> list[ssl.SSLContext]:
     """Every TLS context the Slack clients make, from a process that has made none yet."""
     contexts: list[ssl.SSLContext] = []
-    real: Callable[..., ssl.SSLContext] = slack_gateway.create_default_context
+    real: Callable[[], ssl.SSLContext] = slack_gateway._new_tls_context
 
-    def counted(*args: object, **kwargs: object) -> ssl.SSLContext:
-        contexts.append(real(*args, **kwargs))
+    def counted() -> ssl.SSLContext:
+        contexts.append(real())
         return contexts[-1]
 
-    monkeypatch.setattr(slack_gateway, "create_default_context", counted)
-    monkeypatch.setattr(slack_gateway, "_SHARED_TLS", Once(slack_gateway._new_tls_context))
+    monkeypatch.setattr(slack_gateway, "_SHARED_TLS", Once(counted))
     return contexts
 
 
@@ -111,6 +111,42 @@ def test_bolt_gives_each_request_s_client_the_shared_context(
         assert app.dispatch(BoltRequest(body=body, headers=headers)).status == 200
 
     assert slack.requests.count("/api/chat.postMessage") == 2
+    assert len(made) == 1
+
+
+def test_a_lazy_listener_runs_over_https_with_the_shared_context(
+    slack: HttpsServer, made: list[ssl.SSLContext]
+) -> None:
+    # Bolt deep-copies the request's context, its client and the client's `ssl` included,
+    # before it starts a lazy listener: an SSLContext that cannot be copied failed every click.
+    def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> Any:
+        return AuthorizeResult(
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=TOKEN
+        )
+
+    app = App(
+        name="tls-lazy-test",
+        client=WebClient(base_url=slack.url, ssl=tls_context(slack.url)),
+        authorize=authorize,
+        signing_secret=SIGNING_SECRET,
+        process_before_response=True,
+    )
+    done = threading.Event()
+
+    def acknowledge(ack: Ack) -> None:
+        ack()
+
+    def later(client: WebClient) -> None:
+        client.chat_postMessage(channel=CHANNEL, text="decided")
+        done.set()
+
+    app.action("approve")(ack=acknowledge, lazy=[later])
+
+    body, headers = signed_request(block_actions("U0ALICE", "approve", "x"), SIGNING_SECRET)
+    assert app.dispatch(BoltRequest(body=body, headers=headers)).status == 200
+
+    assert done.wait(timeout=30), "the lazy listener never posted"
+    assert slack.requests.count("/api/chat.postMessage") == 1
     assert len(made) == 1
 
 

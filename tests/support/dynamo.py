@@ -39,8 +39,9 @@ def signoff_tables(dynamodb: Any) -> dict[str, TableAt]:
     }
 
 
-def from_before_the_open_index(table: TableAt, pk: str, sk: str) -> None:
-    """Make an item look as a Signoff from before the Open index wrote it: without OPEN_KIND."""
+def not_yet_in_the_open_index(table: TableAt, pk: str, sk: str) -> None:
+    """Make an item look as the Open index sees it before the write reached it (the index is
+    eventually consistent): without OPEN_KIND."""
     table.client.update_item(
         TableName=table.name,
         Key={"pk": {"S": pk}, "sk": {"S": sk}},

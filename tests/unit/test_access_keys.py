@@ -29,14 +29,15 @@ from bot.access_keys import (
     UnknownIamUser,
     read_command,
 )
-from bot.errors import ApprovalNotFound, TransientError
+from bot.errors import TransientError
 from bot.gateways.iam import AccessKeyGateway
 from bot.gateways.key_requests import KeyRequestRecords
-from bot.gateways.runs import FinishedRuns, RunEnd, RunSummary, StepSummary
-from bot.gateways.slack import PostKey, reply_key
+from bot.gateways.runs import RunSummary, StepSummary
+from bot.gateways.slack import reply_key
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
 from bot.models import Approval, CardRef, Decision, Identity, Outcome, Verdict
 from tests.support.dynamo import signoff_tables
+from tests.support.fakes import FakeAutomation, FakeRuns, FakeSlack
 
 REGION = "us-east-1"
 ACCT = "123456789012"
@@ -52,73 +53,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.at
-
-
-class FakeAutomation:
-    """AutomationGateway's start and get_approval, over executions the test describes."""
-
-    def __init__(self) -> None:
-        self.started: list[tuple[str, dict[str, list[str]]]] = []
-        self.approvals: dict[str, Approval] = {}
-
-    def start(self, document: str, parameters: dict[str, list[str]]) -> str:
-        self.started.append((document, parameters))
-        return str(uuid.uuid4())
-
-    def get_approval(self, execution_id: str, step_name: str | None = None) -> Approval:
-        if execution_id not in self.approvals:
-            raise ApprovalNotFound(execution_id)
-        return self.approvals[execution_id]
-
-
-class FakeRuns:
-    def __init__(self) -> None:
-        self.runs: dict[str, RunSummary] = {}
-        self.ended: dict[str, datetime] = {}
-        self.listed: list[tuple[str, datetime, int]] = []
-
-    def summary(self, execution_id: str) -> RunSummary:
-        return self.runs[execution_id]
-
-    def finished(self, document: str, *, started_after: datetime, max_pages: int) -> FinishedRuns:
-        self.listed.append((document, started_after, max_pages))
-        runs = [
-            RunEnd(r.execution_id, self.ended.get(r.execution_id))
-            for r in reversed(self.runs.values())
-            if r.document_name == document and r.is_finished
-        ]
-        return FinishedRuns(tuple(runs), truncated=False)
-
-    def active(self, document: str) -> list[RunSummary]:
-        return [r for r in self.runs.values() if r.document_name == document and not r.is_finished]
-
-
-class FakeSlack:
-    def __init__(self) -> None:
-        self.dms: list[tuple[str, str]] = []
-        self.replies: list[tuple[CardRef, str]] = []
-        self.reply_keys: list[PostKey | None] = []
-        self.updates: list[tuple[CardRef, list[dict[str, Any]]]] = []
-        self.fail_next_dm = False
-        self.fail_next_update = False
-
-    def dm(self, user: str, text: str) -> CardRef:
-        if self.fail_next_dm:
-            self.fail_next_dm = False
-            raise TransientError("Slack did not answer chat.postMessage")
-        self.dms.append((user, text))
-        return CardRef("D0" + user, "1.1")
-
-    def update(self, ref: CardRef, text: str, blocks: list[Any]) -> None:
-        if self.fail_next_update:
-            self.fail_next_update = False
-            raise TransientError("Slack did not answer chat.update")
-        self.updates.append((ref, [b.to_dict() for b in blocks]))
-
-    def reply(self, ref: CardRef, text: str, *, key: PostKey | None = None) -> CardRef:
-        self.replies.append((ref, text))
-        self.reply_keys.append(key)
-        return ref
 
 
 class Env:

@@ -19,13 +19,14 @@ from moto import mock_aws
 
 from bot.access_key_models import IssueKeyPayload, KeyRequest
 from bot.access_keys import KeyIssuer, secret_name
-from bot.errors import ApprovalNotFound, ServiceError
+from bot.errors import ServiceError
 from bot.gateways.automation import AutomationGateway
 from bot.gateways.dynamo import TableAt
 from bot.gateways.iam import EXECUTION_TAG, AccessKeyGateway, read_policy
 from bot.gateways.key_requests import KeyRequestRecords
 from bot.gateways.tables import AuditLog
 from bot.models import Approval, Decision, Outcome, Verdict
+from tests.support.fakes import FakeAutomation
 
 REGION = "us-east-1"
 ACCT = "123456789012"
@@ -40,16 +41,6 @@ MALLORY = f"arn:aws:iam::{ACCT}:user/mallory"
 REQUEST_ID = "5f0c6b1e-3d7a-4c2b-9e8f-1a2b3c4d5e6f"
 OTHER_EID = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
 REASON = 'rotate "ci" key\nfrom C:\\deploy'
-
-
-class FakeAutomation:
-    def __init__(self) -> None:
-        self.approvals: dict[str, Approval] = {}
-
-    def get_approval(self, execution_id: str, step_name: str | None = None) -> Approval:
-        if execution_id not in self.approvals:
-            raise ApprovalNotFound(execution_id)
-        return self.approvals[execution_id]
 
 
 class Spy:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +18,8 @@ from bot.gateways.dynamo import TableAt
 from bot.gateways.slack import PostKey, PostUnconfirmed
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
 from bot.models import Approval, CardRef, Outcome
-from tests.support.dynamo import from_before_the_open_index, signoff_tables
+from tests.support.dynamo import not_yet_in_the_open_index, signoff_tables
+from tests.support.fakes import FakeAutomation, FakePacer, FakeSlack, Message
 
 REGION = "us-east-1"
 EXECUTION = "00000000-0000-4000-8000-000000000001"
@@ -34,85 +35,6 @@ APPROVAL = Approval(
     min_required=1,
     message="Deploy build 42",
 )
-
-
-class FakeAutomation:
-    def __init__(self) -> None:
-        self.approval = APPROVAL
-
-    def get_approval(self, execution_id: str, step_name: str | None = None) -> Approval:
-        assert execution_id == EXECUTION
-        return self.approval
-
-    def waiting_execution_ids(self) -> list[str]:
-        return [EXECUTION]
-
-
-@dataclass
-class Posted:
-    channel: str
-    ts: str
-    text: str
-    thread_ts: str | None
-    key: PostKey | None
-
-
-@dataclass
-class FakeSlack:
-    """The gateway as the service sees it; `next_post` scripts how the next post goes."""
-
-    messages: list[Posted] = field(default_factory=list)
-    posts: int = 0
-    lookups: int = 0
-    next_post: str = "ok"  # ok | unconfirmed-landed | unconfirmed-lost | refused
-    lookup_fails: bool = False
-    readied: int = 0
-
-    def get_ready(self) -> None:
-        self.readied += 1
-
-    def post(
-        self,
-        channel: str,
-        text: str,
-        blocks: Any = (),
-        thread_ts: str | None = None,
-        *,
-        key: PostKey | None = None,
-    ) -> CardRef:
-        self.posts += 1
-        how, self.next_post = self.next_post, "ok"
-        if how == "refused":
-            raise ServiceError("Slack refused chat.postMessage: channel_not_found")
-        if how != "unconfirmed-lost":
-            ts = f"1700000000.{len(self.messages) + 1:06d}"
-            self.messages.append(Posted(channel, ts, text, thread_ts, key))
-        if how.startswith("unconfirmed"):
-            raise PostUnconfirmed("Slack did not answer chat.postMessage")
-        return CardRef(channel, self.messages[-1].ts)
-
-    def reply(
-        self, ref: CardRef, text: str, blocks: Any = (), *, key: PostKey | None = None
-    ) -> CardRef:
-        return self.post(ref.channel, text, blocks, thread_ts=ref.ts, key=key)
-
-    def update(self, ref: CardRef, text: str, blocks: Any) -> None:
-        pass
-
-    def find_posted(
-        self, channel: str, key: PostKey, *, thread_ts: str | None = None
-    ) -> CardRef | None:
-        self.lookups += 1
-        if self.lookup_fails:
-            raise ServiceError("Could not look in C0APPROVALS (missing_scope)")
-        found = [m for m in self.messages if (m.channel, m.key) == (channel, key)]
-        return CardRef(channel, found[-1].ts) if found else None
-
-    def cards(self) -> list[Posted]:
-        return [m for m in self.messages if m.key is not None]
-
-    def replies(self) -> list[str]:
-        return [m.text for m in self.messages if m.thread_ts is not None]
 
 
 @dataclass
@@ -136,21 +58,6 @@ class Posting:
         return [row["ts"] for row in rows if row["event"] == "notice_received"]
 
 
-class FakePacer:
-    """Records the turns taken and the posts reported, against the posts Slack saw by then."""
-
-    def __init__(self, slack: FakeSlack) -> None:
-        self.slack = slack
-        self.events: list[tuple[str, str, int]] = []
-
-    def wait_turn(self, channel: str) -> float:
-        self.events.append(("turn", channel, self.slack.posts))
-        return 0.0
-
-    def posted(self, channel: str) -> None:
-        self.events.append(("posted", channel, self.slack.posts))
-
-
 @pytest.fixture
 def posting() -> Iterator[Posting]:
     with mock_aws():
@@ -163,19 +70,20 @@ def posting() -> Iterator[Posting]:
         slack = FakeSlack()
         pacer = FakePacer(slack)
         automation = FakeAutomation()
+        automation.approvals[EXECUTION] = APPROVAL
         store = ApprovalStore(tables["approvals"], now)
         audit = AuditLog(tables["audit"], now)
         service = ApprovalService(
-            automation=automation,  # type: ignore[arg-type]
+            automation=automation,
             signals=None,  # type: ignore[arg-type]
             store=store,
             identities=IdentityStore(tables["identities"]),
             audit=audit,
-            slack=slack,  # type: ignore[arg-type]
+            slack=slack,
             route=lambda approval: CHANNEL,
             now=now,
             reminder_before=timedelta(hours=1),
-            pacer=pacer,  # type: ignore[arg-type]
+            pacer=pacer,
         )
         yield Posting(service, store, slack, clock, pacer, audit, automation, tables["approvals"])
 
@@ -211,7 +119,7 @@ def test_an_unanswered_post_that_landed_is_adopted_by_the_next_attempt(posting: 
     [card] = posting.slack.cards()
     assert ref == CardRef(CHANNEL, card.ts) and posting.recorded_ts() == card.ts
     assert posting.slack.posts == 1, "the card once"
-    assert posting.slack.replies() == []
+    assert posting.slack.threaded() == []
     assert posting.service.announce(EXECUTION) is None
     assert len(posting.slack.cards()) == 1
 
@@ -262,7 +170,7 @@ def test_a_dead_posters_card_found_in_slack_is_adopted_not_reposted(posting: Pos
     # The poster died between Slack's answer and recording it: no mark, the claim goes stale.
     assert posting.store.claim_card(EXECUTION, "approve", CHANNEL)
     posting.slack.messages.append(
-        Posted(CHANNEL, "1699999999.000001", "card", None, card_key(APPROVAL))
+        Message(CHANNEL, "1699999999.000001", "card", [], key=card_key(APPROVAL))
     )
     posting.clock[0] = NOW + timedelta(minutes=6)
 
@@ -339,22 +247,22 @@ def test_the_reconciler_reminds_from_the_open_index_without_reading_the_card_aga
 ) -> None:
     posting.service.announce(EXECUTION)
     soon = NOW + timedelta(minutes=30)
-    posting.automation.approval = msgspec.structs.replace(APPROVAL, timeout_at=soon)
+    posting.automation.approvals[EXECUTION] = msgspec.structs.replace(APPROVAL, timeout_at=soon)
     reads = spy_card_reads(posting, monkeypatch)
 
     assert posting.service.reconcile() == {"posted": 0, "synced": 0, "reminded": 1}
 
     assert reads == [], "the Open index's copy of the card was enough"
-    assert len(posting.slack.replies()) == 1 and posting.slack.posts == 2
+    assert len(posting.slack.threaded()) == 1 and posting.slack.posts == 2
 
 
 def test_a_card_the_open_index_lacks_is_read_from_the_table_and_not_posted_again(
     posting: Posting, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A card written before the index existed (or a moment ago, not indexed yet).
+    # A card written a moment ago that the eventually consistent index does not show yet.
     posting.service.announce(EXECUTION)
-    from_before_the_open_index(posting.approvals, f"EXEC#{EXECUTION}", "CARD#approve")
-    posting.automation.approval = msgspec.structs.replace(
+    not_yet_in_the_open_index(posting.approvals, f"EXEC#{EXECUTION}", "CARD#approve")
+    posting.automation.approvals[EXECUTION] = msgspec.structs.replace(
         APPROVAL, timeout_at=NOW + timedelta(minutes=30)
     )
     reads = spy_card_reads(posting, monkeypatch)
@@ -363,4 +271,4 @@ def test_a_card_the_open_index_lacks_is_read_from_the_table_and_not_posted_again
 
     assert reads == ["cards"]
     assert posting.slack.posts == 2, "the card (found in the table, not posted again), the reminder"
-    assert len(posting.slack.replies()) == 1
+    assert len(posting.slack.threaded()) == 1

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.config import Settings
+from bot.config import DEFAULT_SLACK_API_URL, Settings, aws_region, slack_api_url
 from bot.errors import ConfigError
 from bot.wiring import SlackCredentials
 
@@ -108,6 +108,20 @@ def test_the_slack_workspace_and_app_are_read_and_checked() -> None:
 def test_the_slack_function_cannot_start_without_its_workspace() -> None:
     with pytest.raises(ConfigError, match="SIGNOFF_SLACK_TEAM_ID"):
         Settings.from_env(BASE).require_workspace()
+
+
+def test_the_commands_read_the_region_and_slack_url_without_the_rest_of_settings() -> None:
+    # `signoff doctor --stack` runs where no table variable is set.
+    assert aws_region({"AWS_DEFAULT_REGION": "eu-west-1"}) == "eu-west-1"
+    assert aws_region({"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "eu-west-1"}) == "us-east-1"
+    assert aws_region({}) is None
+    assert slack_api_url({}) == DEFAULT_SLACK_API_URL
+    assert slack_api_url({"SLACK_API_URL": "http://127.0.0.1:3000/api/"}) == (
+        "http://127.0.0.1:3000/api/"
+    )
+    assert Settings.from_env({**BASE, "SLACK_API_URL": "http://x/api/"}).slack_api_url == (
+        "http://x/api/"
+    )
 
 
 def test_signoff_devs_app_token_is_read_and_never_shows_in_a_repr() -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from moto import mock_aws
 
 from bot.approvals import ApprovalService
-from bot.errors import InvalidPayload, InvalidRequest, ServiceError, TransientError
+from bot.errors import InvalidPayload, ServiceError, TransientError
 from bot.flows import (
     FlowService,
     FlowTracker,
@@ -26,11 +25,12 @@ from bot.flows import (
     flow_outcome_after,
 )
 from bot.gateways.flowstore import FlowStore
-from bot.gateways.slack import PostKey, PostUnconfirmed, reply_key
+from bot.gateways.slack import reply_key
 from bot.gateways.stepfunctions import TaskClosed
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
-from bot.models import Approval, CardRef, Decision, Outcome, Verdict
+from bot.models import Decision, Outcome, Verdict
 from tests.support.dynamo import signoff_tables
+from tests.support.fakes import FakeAutomation, FakeSfn, FakeSlack, Message
 
 ACCT = "123456789012"
 REGION = "us-east-1"
@@ -61,150 +61,6 @@ def channel_for(*keys: str | None) -> str:
         if key and key.rsplit(":", 1)[-1] in ROUTES:
             return ROUTES[key.rsplit(":", 1)[-1]]
     return DEFAULT
-
-
-# -- fakes ---------------------------------------------------------------------------------------
-
-
-class FakeAutomation:
-    """SSM as the services see it: started executions and their approve step."""
-
-    def __init__(self) -> None:
-        self.approvals: dict[str, Approval] = {}
-        self.started: list[tuple[str, dict[str, list[str]]]] = []
-        self.refuse: str | None = None
-
-    def start(self, document_name: str, parameters: dict[str, list[str]]) -> str:
-        if self.refuse:
-            raise InvalidRequest(f"SSM refused to start {document_name}: {self.refuse}")
-        self.started.append((document_name, parameters))
-        execution_id = f"00000000-0000-4000-8000-{len(self.started):012d}"
-        self.approvals[execution_id] = Approval(
-            execution_id=execution_id,
-            step_name="ApprovalAction",
-            document_name=document_name,
-            region=REGION,
-            outcome=Outcome.WAITING,
-            approvers=tuple(parameters["Approvers"]),
-            min_required=int(parameters["MinRequiredApprovals"][0]),
-            message=parameters.get("Message", [""])[0],
-            notification_arn=parameters["NotificationArn"][0],
-            parameters={k: tuple(v) for k, v in parameters.items()},
-        )
-        return execution_id
-
-    def get_approval(self, execution_id: str, step_name: str | None = None) -> Approval:
-        return self.approvals[execution_id]
-
-    def decide(self, execution_id: str, outcome: Outcome, *decisions: Decision) -> None:
-        current = self.approvals[execution_id]
-        self.approvals[execution_id] = msgspec.structs.replace(
-            current, outcome=outcome, decisions=current.decisions + decisions
-        )
-
-
-@dataclass
-class Message:
-    channel: str
-    ts: str
-    text: str
-    blocks: list[dict[str, Any]]
-    thread_ts: str | None = None
-    history: list[str] = field(default_factory=list)
-    key: PostKey | None = None
-
-
-class FakeSlack:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.down = False
-        self.unanswered = False  # the next post lands, but its answer is lost
-        self.unanswered_in: str | None = None  # so does the next top-level post in this channel
-        self.no_permalinks = False
-
-    def get_ready(self) -> None:
-        """The token is always at hand here."""
-
-    def post(
-        self,
-        channel: str,
-        text: str,
-        blocks: Any = (),
-        thread_ts: str | None = None,
-        *,
-        key: PostKey | None = None,
-    ) -> CardRef:
-        if self.down:
-            raise TransientError("Slack did not answer chat.postMessage")
-        ts = f"1700000000.{len(self.messages):06d}"
-        blocks = [b.to_dict() for b in blocks]
-        self.messages.append(Message(channel, ts, text, blocks, thread_ts, key=key))
-        if self.unanswered or (self.unanswered_in == channel and thread_ts is None):
-            self.unanswered, self.unanswered_in = False, None
-            raise PostUnconfirmed("Slack did not answer chat.postMessage")
-        return CardRef(channel, ts)
-
-    def reply(
-        self, ref: CardRef, text: str, blocks: Any = (), *, key: PostKey | None = None
-    ) -> CardRef:
-        return self.post(ref.channel, text, blocks, thread_ts=ref.ts, key=key)
-
-    def update(self, ref: CardRef, text: str, blocks: Any) -> None:
-        if self.down:
-            raise TransientError("Slack did not answer chat.update")
-        message = self.find(ref)
-        message.history.append(message.text)
-        message.text = text
-        message.blocks = [b.to_dict() for b in blocks]
-
-    def find_posted(
-        self, channel: str, key: PostKey, *, thread_ts: str | None = None
-    ) -> CardRef | None:
-        if self.down:
-            raise TransientError("Slack did not answer conversations.history")
-        found = [m for m in self.messages if m.channel == channel and m.key == key]
-        return CardRef(channel, found[-1].ts) if found else None
-
-    def permalink(self, ref: CardRef) -> str:
-        if self.down or self.no_permalinks:
-            raise ServiceError("Slack refused chat.getPermalink: message_not_found")
-        return f"https://signoff.example/archives/{ref.channel}/p{ref.ts.replace('.', '')}"
-
-    def find(self, ref: CardRef) -> Message:
-        return next(m for m in self.messages if (m.channel, m.ts) == (ref.channel, ref.ts))
-
-    def top_level(self, channel: str) -> list[Message]:
-        return [m for m in self.messages if m.channel == channel and m.thread_ts is None]
-
-    def thread(self, root: Message) -> list[Message]:
-        return [m for m in self.messages if m.thread_ts == root.ts]
-
-    def everything(self) -> str:
-        return json.dumps(
-            [dataclasses.asdict(m) for m in self.messages], ensure_ascii=False, default=str
-        )
-
-
-class FakeSfn:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, Any]] = []
-        self.fail_next: list[Exception] = []
-        self.executions: dict[str, str] = {FLOW: "RUNNING"}
-
-    def send_task_success(self, token: str, output: dict[str, Any]) -> None:
-        self._call("success", token, output)
-
-    def send_task_failure(self, token: str, error: str, cause: str) -> None:
-        self._call("failure", token, {"error": error, "cause": cause})
-
-    def describe_execution(self, arn: str) -> Any:
-        status = self.executions.get(arn)
-        return type("Execution", (), {"status": status})() if status else None
-
-    def _call(self, kind: str, token: str, body: Any) -> None:
-        if self.fail_next:
-            raise self.fail_next.pop(0)
-        self.calls.append((kind, token, body))
 
 
 # -- the world of one test -------------------------------------------------------------------
