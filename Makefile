@@ -8,14 +8,19 @@ SANDBOX_ARGS ?=
 .PHONY: chromium install lock lockcheck test lint types cfn checkov pytest package aws-models bench sandbox clean
 
 $(BIN)/python:
+	@echo "== Creating the virtual environment $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 # Re-install only when the lock or the project's metadata changes: the locked versions (hashes
-# checked), then Signoff itself without resolving anything more.
+# checked), then Signoff itself without resolving anything more. pip prints a line per package
+# (no --quiet): a minute of silence looks like a hang.
 $(STAMP): requirements-dev.lock pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --require-hashes --requirement requirements-dev.lock
+	@echo "== Installing Signoff's locked dependencies into $(VENV) (a minute or two)"
+	$(BIN)/pip install --progress-bar off --require-hashes --requirement requirements-dev.lock
+	@echo "== Installing Signoff itself"
 	$(BIN)/pip install --quiet --no-deps -e .
+	@echo "== Installed; next: make sandbox, make test"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -68,10 +73,12 @@ bench: $(STAMP)
 	-$(BIN)/python bench/import_gc.py
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download cannot work offline).
+# fonts-noto-color-emoji: the emulator page shows emoji (:white_check_mark: → ✅) as Slack does.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "Installing Debian's chromium for the browser tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "Noto Color Emoji"; } || { \
+		echo "Installing Debian's chromium and an emoji font for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium fonts-noto-color-emoji >/dev/null; }
 
 pytest: $(STAMP) chromium
 	$(BIN)/pytest
@@ -79,7 +86,8 @@ pytest: $(STAMP) chromium
 test: lockcheck lint types cfn checkov pytest
 
 sandbox: $(STAMP)
-	$(BIN)/signoff sandbox $(SANDBOX_ARGS)
+	@echo "== Starting the sandbox: $(BIN)/signoff sandbox $(SANDBOX_ARGS)"
+	@$(BIN)/signoff sandbox $(SANDBOX_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

@@ -21,7 +21,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 
-from bot import doctor, stack
+from bot import dev, doctor, stack
 from bot.arns import ROLE_ARN_SHAPE, role_arn
 from bot.config import Settings
 from bot.errors import ConfigError, InvalidRequest, ServiceError, SignoffError
@@ -53,6 +53,7 @@ def build_parser(plugins: Sequence[Register] = ()) -> argparse.ArgumentParser:
     _register_audit(commands)
     _register_doctor(commands)
     _register_reconcile(commands)
+    dev.register(commands)
     for register in plugins:
         register(commands)
     return parser

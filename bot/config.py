@@ -30,6 +30,8 @@ class Settings(msgspec.Struct, frozen=True):
     slack_secret_arn: str | None = None
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
+    # `signoff dev` only: the app-level token (xapp-…) that opens Socket Mode connections.
+    slack_app_token: str | None = None
     slack_api_url: str = DEFAULT_SLACK_API_URL
     # The one workspace (T…) and app (A…) Signoff answers: a request signed with the app's secret
     # from any other workspace it is installed in, or by another app sharing the secret, is
@@ -55,7 +57,7 @@ class Settings(msgspec.Struct, frozen=True):
     def __repr__(self) -> str:
         # The Slack tokens of a local run never show: a repr lands in logs and tracebacks.
         fields = {name: getattr(self, name) for name in self.__struct_fields__}
-        for secret in ("slack_bot_token", "slack_signing_secret"):
+        for secret in ("slack_bot_token", "slack_signing_secret", "slack_app_token"):
             if fields[secret]:
                 fields[secret] = "**********"
         return f"Settings({', '.join(f'{name}={value!r}' for name, value in fields.items())})"
@@ -86,6 +88,7 @@ class Settings(msgspec.Struct, frozen=True):
             slack_secret_arn=env.get("SLACK_SECRET_ARN") or None,
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            slack_app_token=env.get("SLACK_APP_TOKEN") or None,
             slack_api_url=slack_api_url(env),
             slack_team_id=_slack_id(env, "SIGNOFF_SLACK_TEAM_ID", "T"),
             slack_app_id=_slack_id(env, "SIGNOFF_SLACK_APP_ID", "A"),

@@ -40,7 +40,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--demo",
         action="store_true",
-        help="also start a 3-level approval flow and dave's access-key request",
+        help="also start a 3-level approval flow and erin's access-key request",
     )
     parser.add_argument(
         "--log-level",
@@ -82,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "signoff")
     _say("Starting Signoff's sandbox (Ctrl-C stops it)…")
     began = time.monotonic()
-    # Imported here: `signoff --help` and the operator commands need none of this.
+    # Imported here: `signoff --help` and the operator commands need none of this. Seconds of
+    # imports (moto above all): said, or the terminal looks stuck.
+    _say("  … loading the local AWS (moto) and Signoff's code")
     from sandbox import demo
     from sandbox.provision import ProvisionError
     from sandbox.runtime import REGION, Sandbox

@@ -37,6 +37,7 @@ CAST = (
     Person("bob", "Level2ApproverRole", duty="level 2"),
     Person("carol", "Level3ApproverRole", duty="level 3"),
     Person("dave", iam_user="dave", duty="IAM user dave: may /request-key"),
+    Person("erin", iam_user="erin", duty="IAM user erin: --demo's key request"),
     Person("mallory", duty="not mapped: her clicks are refused"),
 )
 
@@ -49,7 +50,9 @@ CHANNELS = {
     "Level3Channel": "approvals-level3",
 }
 
-KEY_REQUEST = ("dave", "/request-key", "dave CI deploy key")
+# erin's, not dave's: the banner's first thing to try is dave's own request, which a waiting
+# request for the same IAM user would refuse.
+KEY_REQUEST = ("erin", "/request-key", "erin nightly backup key")
 
 
 def stack_parameters(workspace: Workspace) -> dict[str, str]:
@@ -128,7 +131,7 @@ def flow_input(stack: Stack) -> dict[str, Any]:
 
 
 def run(sandbox: Any) -> list[str]:
-    """`--demo`: a 3-level flow waiting for alice, and dave's access-key request for alice."""
+    """`--demo`: a 3-level flow waiting for alice, and erin's access-key request for alice."""
     execution_arn = start_flow(sandbox.client("stepfunctions"), sandbox.stack)
     user, command, text = KEY_REQUEST
     reply = sandbox.slack.command(user, "approvals", command, text)

@@ -188,7 +188,7 @@ class Sandbox:
             self.stack = provision.deploy(
                 self.session, parameters, template_path=self.template_path, client_config=LOCAL
             )
-        with self._step("demo people, dave's IAM user, key approvers"):
+        with self._step("demo people, dave's and erin's IAM users, key approvers"):
             self.stack = demo.seed(
                 self.session, self.stack, self.slack.workspace, parameters, client_config=LOCAL
             )

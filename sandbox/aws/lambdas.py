@@ -224,26 +224,55 @@ def _invoke_and_log(function: LambdaFunction, body: str | bytes | None) -> None:
         result = invoke(function, body)
         if not result.function_error:
             return
-        # AWS records async failures in the function's logs; callers are not told.
-        log.warning(
-            "async invocation of %s failed (attempt %d of %d): %s",
-            function.function_name,
-            attempt,
-            attempts,
-            result.payload.decode("utf-8", "replace"),
-        )
+        error = result.payload.decode("utf-8", "replace")
+        # AWS records async failures in the function's logs; callers are not told. The last
+        # attempt's error is logged whole, trace and all; one that is tried again (a function
+        # asking for a retry, as a busy flow does at start) is a line.
         if attempt == attempts:
+            log.error(
+                "async invocation of %s failed (attempt %d of %d): %s",
+                function.function_name,
+                attempt,
+                attempts,
+                error,
+            )
             _send_to_failure_destination(
                 function, config, body, result, attempt, "RetriesExhausted"
             )
             return
         delay = ASYNC_RETRY_DELAYS[min(attempt, len(ASYNC_RETRY_DELAYS)) - 1]
         if time.monotonic() - queued + delay > max_age:
+            log.error(
+                "async invocation of %s failed (attempt %d of %d), too old to try again: %s",
+                function.function_name,
+                attempt,
+                attempts,
+                error,
+            )
             _send_to_failure_destination(
                 function, config, body, result, attempt, "EventAgeExceeded"
             )
             return
+        log.warning(
+            "async invocation of %s failed (attempt %d of %d), tried again in %g s: %s",
+            function.function_name,
+            attempt,
+            attempts,
+            delay,
+            _one_line(error),
+        )
         time.sleep(delay)
+
+
+def _one_line(error: str) -> str:
+    """`errorType: errorMessage` of Lambda's error payload, without its stack trace."""
+    try:
+        parsed = json.loads(error)
+    except ValueError:
+        return error.splitlines()[0] if error else error
+    if not isinstance(parsed, dict) or "errorMessage" not in parsed:
+        return error
+    return f"{parsed.get('errorType', 'Error')}: {parsed['errorMessage']}"
 
 
 def _invoke_config(function: LambdaFunction) -> dict[str, Any]:

@@ -132,10 +132,9 @@ class InvokeLambdaFunction:
         if not name:
             return failed("FunctionName is required.")
         # Payload is JSON text (spliced from `{{ }}` references, it breaks on a quote);
-        # InputPayload is a mapping, serialised here, each value arriving as it was. AWS takes
-        # one or the other, not both (automation-action-lamb.html).
-        if "InputPayload" in inputs and "Payload" in inputs:
-            return failed("Specify either InputPayload or Payload, not both.")
+        # InputPayload is a mapping, serialised here, each value arriving as it was. Given both,
+        # "InputPayload takes precedence and the Payload value isn't used"
+        # (docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-lamb.html).
         mapping = inputs.get("InputPayload")
         if mapping is not None and not isinstance(mapping, dict):
             return failed("InputPayload must be a mapping.")

@@ -15,12 +15,15 @@ from sandbox.slack.interactions import Interactions
 from sandbox.slack.limits import ChannelRateLimiter, FaultQueue
 from sandbox.slack.outbound import ACK_TIMEOUT_SECONDS, BotEndpoint
 from sandbox.slack.server import BackgroundServer
+from sandbox.slack.socket_mode import SocketModeHub
 from sandbox.slack.state import EmulatorState
 from sandbox.slack.webapi import WebApi
 from sandbox.slack.workspace import Workspace, demo_workspace
 
 STATIC = Path(__file__).parent / "static"
 TRIGGER_TTL_SECONDS = 3.0  # Slack: "Pass a valid trigger_id within 3 seconds of receiving it"
+# The installed app's app-level token: `signoff dev` opens Socket Mode connections with it.
+APP_TOKEN = "xapp-1-A0SIGNOFF-sandbox-not-a-real-token"
 
 
 class SlackEmulator:
@@ -36,6 +39,7 @@ class SlackEmulator:
         bot_url: str | None = None,
         signing_secret: str,
         bot_token: str,
+        app_token: str = APP_TOKEN,
         workspace: Workspace | None = None,
         post_message_rate_limit: float | None = None,
         rate_limit_burst: int = 1,
@@ -47,13 +51,18 @@ class SlackEmulator:
         self.state = EmulatorState(self.workspace)
         self.limiter = ChannelRateLimiter(post_message_rate_limit, rate_limit_burst)
         self.faults = FaultQueue()
-        self.bot = BotEndpoint(bot_url, signing_secret, ack_timeout_seconds)
+        # Socket Mode: an app holding `app_token` may dial in (apps.connections.open).
+        self.socket_mode = SocketModeHub(app_id=self.workspace.app_id)
+        self.bot = BotEndpoint(bot_url, signing_secret, ack_timeout_seconds, self.socket_mode)
         self.trigger_ttl_seconds = trigger_ttl_seconds
+        self.app_token = app_token
         self._public_url = public_url
         self.closing = False
         self.web_api = WebApi(
             self.state,
             bot_token=bot_token,
+            app_token=app_token,
+            socket_url=self.socket_mode.open_url,
             limiter=self.limiter,
             faults=self.faults,
             trigger_ttl=lambda: self.trigger_ttl_seconds,
@@ -118,6 +127,7 @@ class SlackEmulator:
         server = BackgroundServer(self.app, host, port, quiet=quiet)
         self._server = server
         server.start()
+        self.socket_mode.start(host)
         try:
             server.wait()
         except KeyboardInterrupt:
@@ -129,12 +139,15 @@ class SlackEmulator:
         """Serve from a background thread; port 0 picks a free port. Returns the base URL."""
         self.closing = False
         self._server = BackgroundServer(self.app, host, port)
-        return self._server.start()
+        url = self._server.start()
+        self.socket_mode.start(host)
+        return url
 
     def stop(self) -> None:
         self.closing = True
         with self.state.lock:
             self.state.touch_locked()  # release long polls so the server can shut down
+        self.socket_mode.stop()
         if self._server is not None:
             self._server.stop()
 
@@ -156,6 +169,7 @@ class SlackEmulator:
             "ack_timeout_seconds": self.bot.timeout,
             "trigger_ttl_seconds": self.trigger_ttl_seconds,
             "scopes": list(self.web_api.scopes),
+            "socket_mode_connections": self.socket_mode.connected,
         }
 
     def configure(self, **settings: Any) -> None:

@@ -7,9 +7,12 @@ import json
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.signature import SignatureVerifier
+
+if TYPE_CHECKING:
+    from sandbox.slack.socket_mode import SocketModeHub
 
 ACK_TIMEOUT_SECONDS = 3.0
 
@@ -51,13 +54,22 @@ def parse_body(raw: bytes, content_type: str) -> Any:
 
 
 class BotEndpoint:
-    """The app's Request URL; signs with slack_sdk's own verifier, so both sides agree by design."""
+    """The app's Request URL; signs with slack_sdk's own verifier, so both sides agree by design.
+
+    With a Socket Mode app connected (`socket`), requests go down its WebSocket instead, as
+    Slack does for an app with Socket Mode on: same payloads, same ack deadline.
+    """
 
     def __init__(
-        self, url: str | None, signing_secret: str, timeout: float = ACK_TIMEOUT_SECONDS
+        self,
+        url: str | None,
+        signing_secret: str,
+        timeout: float = ACK_TIMEOUT_SECONDS,
+        socket: SocketModeHub | None = None,
     ) -> None:
         self.url = url
         self.timeout = timeout
+        self.socket = socket
         self._verifier = SignatureVerifier(signing_secret)
 
     def signed_headers(self, body: str, timestamp: int | None = None) -> dict[str, str]:
@@ -72,9 +84,15 @@ class BotEndpoint:
 
     def post_payload(self, payload: dict[str, Any]) -> BotReply:
         """Interactive payloads travel as one form field, `payload=<json>`, like Slack's."""
+        if self.socket is not None and self.socket.connected:
+            return self.socket.send("interactive", payload, self.timeout)
         return self.post_form({"payload": json.dumps(payload)})
 
     def post_form(self, fields: dict[str, str]) -> BotReply:
+        """A slash command's form (or an interactive payload in its `payload` field)."""
+        if self.socket is not None and self.socket.connected and "payload" not in fields:
+            # Over Socket Mode a slash command's form arrives as the envelope's payload object.
+            return self.socket.send("slash_commands", fields, self.timeout)
         # http.client, not urllib: no proxy from the environment gets between the emulator and
         # a bot on loopback, and a click costs the emulator less CPU time.
         if not self.url:

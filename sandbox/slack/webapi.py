@@ -124,6 +124,7 @@ def text_arg(params: Params) -> str | None:
 
 
 Handler = Callable[["WebApi", Params], dict[str, Any]]
+APP_TOKEN_METHOD = "apps.connections.open"
 METHODS: dict[str, Handler] = {}
 
 
@@ -152,9 +153,13 @@ class WebApi:
         faults: FaultQueue,
         trigger_ttl: Callable[[], float],
         public_url: Callable[[], str],
+        app_token: str | None = None,
+        socket_url: Callable[[], str] | None = None,
     ) -> None:
         self.state = state
         self.bot_token = bot_token
+        self.app_token = app_token
+        self.socket_url = socket_url
         self.limiter = limiter
         self.faults = faults
         self.trigger_ttl = trigger_ttl
@@ -179,7 +184,11 @@ class WebApi:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         if not token:
             return 200, {"ok": False, "error": "not_authed"}, {}
-        if token != self.bot_token:
+        # An app-level token opens Socket Mode connections and nothing else; a bot token cannot.
+        app_token = bool(self.app_token) and token == self.app_token
+        if (name == APP_TOKEN_METHOD) != app_token and token in (self.bot_token, self.app_token):
+            return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
+        if token != self.bot_token and not app_token:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         handler = METHODS.get(name)
         if handler is None:
@@ -419,6 +428,13 @@ class WebApi:
 @method("api.test")
 def api_test(api: WebApi, p: Params) -> dict[str, Any]:
     return {"args": p.data}
+
+
+@method(APP_TOKEN_METHOD)
+def apps_connections_open(api: WebApi, p: Params) -> dict[str, Any]:
+    if api.socket_url is None:
+        raise ApiError("not_allowed_token_type")
+    return {"url": api.socket_url()}
 
 
 @method("auth.test")

@@ -93,12 +93,13 @@ class Workspace:
 
 
 def demo_workspace() -> Workspace:
-    """The sandbox's cast: approvers, a requester, and mallory, who is mapped to no role."""
+    """The sandbox's cast: approvers, two requesters, and mallory, who is mapped to no role."""
     people = [
         ("alice", "Alice Approver"),
         ("bob", "Bob Builder"),
         ("carol", "Carol Checker"),
         ("dave", "Dave Developer"),
+        ("erin", "Erin Engineer"),
         ("mallory", "Mallory Outsider"),
     ]
     users = tuple(

@@ -96,6 +96,8 @@ def test_make_sandbox_starts_in_seconds_serves_everything_and_stops_on_ctrl_c(
     began = time.monotonic()
     running.read_until(READY, START_BUDGET_SECONDS)
     assert time.monotonic() - began < START_BUDGET_SECONDS
+    # Seconds of imports come before the first step is done: the terminal says so at once.
+    assert "loading the local AWS" in running.lines[1]
 
     slack_url = running.url("Slack (open this)")
     aws_url = running.url("local AWS")
@@ -148,7 +150,7 @@ def test_make_sandbox_starts_in_seconds_serves_everything_and_stops_on_ctrl_c(
         if line.endswith(" doctor"):
             assert "✗" not in ran.stdout and "✓ Slack app" in ran.stdout, ran.stdout
 
-    # --demo: a 3-level flow waits for alice, dave's key request waits too.
+    # --demo: a 3-level flow waits for alice, erin's key request waits too.
     running.read_until("Demo started", 30)
 
     def messages(channel: str) -> list[dict[str, object]]:
@@ -162,7 +164,29 @@ def test_make_sandbox_starts_in_seconds_serves_everything_and_stops_on_ctrl_c(
         what="the flow's thread",
     )
     assert "level 1 ⏳" in str(flow_root[0]["text"])
-    assert any("CI deploy key" in json.dumps(m.get("blocks")) for m in messages("approvals"))
+
+    # The banner's first thing to try still works after the demo: dave's own request starts.
+    def answers_to_dave() -> list[dict[str, str]]:
+        reply = requests.get(f"{slack_url}/_emulator/ephemeral", params={"user": "dave"}, timeout=5)
+        return list(reply.json()["ephemeral"])
+
+    before = len(answers_to_dave())
+    tried = requests.post(
+        f"{slack_url}/_emulator/command",
+        json={
+            "user": "dave",
+            "channel": "approvals",
+            "command": "/request-key",
+            "text": "dave CI deploy key",
+        },
+        timeout=30,
+    ).json()
+    assert tried["status"] == 200, tried
+    answers = wait_for(
+        lambda: answers_to_dave()[before:], what="the bot's answer to dave's /request-key"
+    )
+    assert "Requested an access key for IAM user `dave`" in answers[-1]["text"], answers
+    assert any("nightly backup key" in json.dumps(m.get("blocks")) for m in messages("approvals"))
 
     running.process.send_signal(signal.SIGINT)
     assert running.process.wait(timeout=30) == 0

@@ -1,5 +1,6 @@
 """infra/slack-manifest.yaml: the shape Slack's manifest schema 1.0 accepts, and exactly the
-scopes and command the bot uses."""
+scopes and command the bot uses; infra/slack-manifest-socket.yaml (`signoff dev`): the same app
+over Socket Mode."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sandbox.slack.webapi import BOT_SCOPES
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "infra" / "slack-manifest.yaml"
+SOCKET_MANIFEST = ROOT / "infra" / "slack-manifest-socket.yaml"
 
 # The parts of slackapi/manifest-schema (manifest.schema.1.0.0.json) this manifest uses, with
 # their limits: names ≤35, descriptions ≤140, long_description 175-4000, commands 2-32 chars
@@ -190,3 +192,40 @@ def test_doctor_and_the_emulator_know_the_manifests_scopes(manifest: dict[str, A
 
     assert sorted(REQUIRED_BOT_SCOPES) == granted, "signoff doctor checks these"
     assert sorted(BOT_SCOPES) == granted, "the emulator's installed app has these"
+
+
+@pytest.fixture(scope="module")
+def socket_manifest() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(SOCKET_MANIFEST.read_text(encoding="utf-8"))
+    return loaded
+
+
+def test_the_socket_mode_manifest_has_the_shape_slacks_schema_accepts(
+    socket_manifest: dict[str, Any],
+) -> None:
+    jsonschema.validate(socket_manifest, SCHEMA)
+
+
+def test_the_socket_mode_manifest_turns_socket_mode_on_and_has_no_request_urls(
+    socket_manifest: dict[str, Any],
+) -> None:
+    settings = socket_manifest["settings"]
+
+    assert settings["socket_mode_enabled"] is True
+    assert settings["interactivity"] == {"is_enabled": True}
+    assert all("url" not in c for c in socket_manifest["features"]["slash_commands"])
+    assert "event_subscriptions" not in settings
+
+
+def test_the_socket_mode_manifest_is_the_same_app_otherwise(
+    manifest: dict[str, Any], socket_manifest: dict[str, Any]
+) -> None:
+    """Everything but the transport (and a name that tells the two apart) stays in step."""
+    http = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    http["display_information"]["name"] = socket_manifest["display_information"]["name"]
+    for command in http["features"].get("slash_commands", []):
+        command.pop("url", None)
+    http["settings"]["interactivity"].pop("request_url", None)
+    http["settings"]["socket_mode_enabled"] = True
+
+    assert socket_manifest == http

@@ -84,22 +84,27 @@ def test_the_shared_context_checks_certificates_and_host_names(
     assert context.check_hostname is True
 
 
-def test_bolt_gives_each_request_s_client_the_shared_context(
-    slack: HttpsServer, made: list[ssl.SSLContext]
-) -> None:
-    def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> Any:
-        return AuthorizeResult(
-            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=TOKEN
-        )
+def _authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> Any:
+    return AuthorizeResult(
+        enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=TOKEN
+    )
 
-    # As bot/app.py builds it: Bolt makes a client per request from this one's settings.
-    app = App(
+
+def bolt_app(slack: HttpsServer) -> App:
+    """As bot/app.py builds it: Bolt makes a client per request from this one's settings."""
+    return App(
         name="tls-test",
         client=WebClient(base_url=slack.url, ssl=tls_context(slack.url)),
-        authorize=authorize,
+        authorize=_authorize,
         signing_secret=SIGNING_SECRET,
         process_before_response=True,  # as on Lambda: the listener has run when dispatch returns
     )
+
+
+def test_bolt_gives_each_request_s_client_the_shared_context(
+    slack: HttpsServer, made: list[ssl.SSLContext]
+) -> None:
+    app = bolt_app(slack)
 
     @app.action("approve")
     def on_click(ack: Ack, client: WebClient) -> None:
@@ -119,18 +124,7 @@ def test_a_lazy_listener_runs_over_https_with_the_shared_context(
 ) -> None:
     # Bolt deep-copies the request's context, its client and the client's `ssl` included,
     # before it starts a lazy listener: an SSLContext that cannot be copied failed every click.
-    def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> Any:
-        return AuthorizeResult(
-            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=TOKEN
-        )
-
-    app = App(
-        name="tls-lazy-test",
-        client=WebClient(base_url=slack.url, ssl=tls_context(slack.url)),
-        authorize=authorize,
-        signing_secret=SIGNING_SECRET,
-        process_before_response=True,
-    )
+    app = bolt_app(slack)
     done = threading.Event()
 
     def acknowledge(ack: Ack) -> None:

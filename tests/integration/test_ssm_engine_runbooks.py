@@ -441,17 +441,19 @@ def test_input_payload_hands_the_function_a_mapping_with_each_value_as_it_was(
     assert seen.events == [{"reason": reason, "id": started["AutomationExecutionId"]}]
 
 
-def test_payload_and_input_payload_together_fail_the_step(
+def test_given_both_payloads_the_function_gets_input_payload(
     create_runbook: Callable[..., str],
     deploy_lambda: Callable[..., str],
     recorder: Callable[..., Any],
     engine_settle: Callable[..., None],
 ) -> None:
+    # AWS: "If you define both InputPayload and Payload for the action, InputPayload takes
+    # precedence and the Payload value isn't used."
     seen = recorder({"ok": True})
     deploy_lambda("sandbox-test-input-payload", seen)
     create_runbook(
         "BothPayloadsRunbook",
-        content=_INVOKE_RUNBOOK % 'InputPayload: {a: b}\n      Payload: \'{"a": "b"}\'',
+        content=_INVOKE_RUNBOOK % 'InputPayload: {a: mapping}\n      Payload: \'{"a": "text"}\'',
     )
     ssm = boto3.client("ssm", region_name=REGION)
 
@@ -461,6 +463,5 @@ def test_payload_and_input_payload_together_fail_the_step(
     engine_settle()
 
     execution = ssm.get_automation_execution(AutomationExecutionId=started["AutomationExecutionId"])
-    assert execution["AutomationExecution"]["AutomationExecutionStatus"] == "Failed"
-    assert "either InputPayload or Payload" in execution["AutomationExecution"]["FailureMessage"]
-    assert seen.events == []
+    assert execution["AutomationExecution"]["AutomationExecutionStatus"] == "Success"
+    assert seen.events == [{"a": "mapping"}]

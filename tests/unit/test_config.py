@@ -122,3 +122,11 @@ def test_the_commands_read_the_region_and_slack_url_without_the_rest_of_settings
     assert Settings.from_env({**BASE, "SLACK_API_URL": "http://x/api/"}).slack_api_url == (
         "http://x/api/"
     )
+
+
+def test_signoff_devs_app_token_is_read_and_never_shows_in_a_repr() -> None:
+    settings = Settings.from_env({**BASE, "SLACK_APP_TOKEN": "xapp-test-not-a-real-token"})
+
+    assert settings.slack_app_token == "xapp-test-not-a-real-token"
+    assert "xapp-test" not in repr(settings)
+    assert "slack_app_token='**********'" in repr(settings)

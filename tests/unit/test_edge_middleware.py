@@ -78,6 +78,17 @@ def test_the_replay_guard_passes_an_original_and_its_lazy_pass_only(
     assert sum("replay" in r.getMessage() for r in caplog.records) == 2
 
 
+def test_socket_mode_requests_are_not_replay_checked_they_carry_no_signature() -> None:
+    # `signoff dev`: Slack sends each request once down the app's own WebSocket (opened with the
+    # app-level token); nothing is signed, and the Function URL a replay would need is not
+    # involved. A record keyed on the missing signature would refuse every request after the
+    # first. The log fails if asked: a Socket Mode request must not ask it.
+    guard = once_per_request(Log(fail=True))
+    for _ in range(2):
+        socket_request = BoltRequest(body={"type": "block_actions"}, mode="socket_mode")
+        assert run(guard, req=socket_request) == (None, True)
+
+
 def test_the_replay_guard_refuses_what_it_cannot_check() -> None:
     response, passed = run(once_per_request(Log(fail=True)), req=request())
     assert not passed and response is not None and response.status == 503

@@ -132,6 +132,7 @@ function token(inner, unslack) {
     const id = target.slice(1);
     return `<span class="mention">#${esc(label || channelName(id))}</span>`;
   }
+  if (target.startsWith("!date^")) return dateToken(target, label, unslack);
   if (target.startsWith("!")) {
     const word = target.slice(1).split("^")[0];
     return `<span class="mention mention-special">@${esc(label || word)}</span>`;
@@ -140,6 +141,62 @@ function token(inner, unslack) {
   const shown = label != null ? unslack(label) : unslack(target);
   if (!url) return esc(`<${unslack(inner)}>`);
   return `<a href="${esc(url)}" target="_blank" rel="noopener noreferrer">${esc(shown)}</a>`;
+}
+
+/* <!date^1392734382^{date_short} {time}|fallback> (api.slack.com/reference/surfaces/formatting,
+ * "Date formatting"): Slack shows it in the reader's own time zone; here that is the browser's.
+ * A token with a bad timestamp shows its fallback text, as Slack's clients do. */
+function dateToken(target, label, unslack) {
+  const [, stamp, format, link] = target.split("^");
+  const seconds = Number(stamp);
+  const fallback = label != null ? unslack(label) : "";
+  if (!stamp || !Number.isFinite(seconds) || format == null) return esc(fallback);
+  const when = new Date(seconds * 1000);
+  const shown = unslack(format).replace(/\{(\w+)\}/g, (m, name) => dateWord(name, when) ?? m);
+  const url = link ? safeUrl(unslack(link)) : null;
+  const body = `<time class="date-token" datetime="${esc(when.toISOString())}" title="${esc(fallback)}">${esc(shown)}</time>`;
+  return url ? `<a href="${esc(url)}" target="_blank" rel="noopener noreferrer">${body}</a>` : body;
+}
+
+function ordinal(n) {
+  const rule = new Intl.PluralRules("en-US", { type: "ordinal" }).select(n);
+  return n + ({ one: "st", two: "nd", few: "rd" }[rule] || "th");
+}
+
+function dayOffset(when) {
+  const day = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  return Math.round((day(when) - day(new Date())) / 86400000);
+}
+
+function dateWord(name, when) {
+  const part = (options) => new Intl.DateTimeFormat("en-US", options).format(when);
+  const month = part({ month: "long" });
+  const year = when.getFullYear();
+  const pretty = { [-1]: "yesterday", 0: "today", 1: "tomorrow" }[dayOffset(when)];
+  const words = {
+    date_num: `${year}-${String(when.getMonth() + 1).padStart(2, "0")}-${String(when.getDate()).padStart(2, "0")}`,
+    date: `${month} ${ordinal(when.getDate())}, ${year}`,
+    date_short: part({ month: "short", day: "numeric", year: "numeric" }),
+    date_long: `${part({ weekday: "long" })}, ${month} ${ordinal(when.getDate())}, ${year}`,
+    time: part({ hour: "numeric", minute: "2-digit" }),
+    time_secs: part({ hour: "numeric", minute: "2-digit", second: "2-digit" }),
+    ago: ago(when),
+  };
+  words.date_pretty = pretty ? capitalize(pretty) : words.date;
+  words.date_short_pretty = pretty ? capitalize(pretty) : words.date_short;
+  words.date_long_pretty = pretty ? capitalize(pretty) : words.date_long;
+  return words[name];
+}
+
+function capitalize(word) {
+  return word[0].toUpperCase() + word.slice(1);
+}
+
+function ago(when) {
+  const seconds = Math.round((when.getTime() - Date.now()) / 1000);
+  const units = [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60]];
+  const [unit, size] = units.find(([, n]) => Math.abs(seconds) >= n) || ["second", 1];
+  return new Intl.RelativeTimeFormat("en-US", { numeric: "auto" }).format(Math.round(seconds / size), unit);
 }
 
 function textObj(obj) {
@@ -589,16 +646,21 @@ function apply(data) {
 }
 
 async function poll() {
+  // The first request after load (or after a reconnect) asks without waiting, so the page says
+  // "Live" at once; a long poll on a quiet workspace would only answer after `wait` seconds.
+  let wait = 0;
   for (;;) {
     try {
-      const url = S.version == null ? "/_emulator/state" : `/_emulator/state?since=${S.version}&wait=25`;
+      const url = S.version == null ? "/_emulator/state" : `/_emulator/state?since=${S.version}&wait=${wait}`;
       const res = await fetch(url);
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const data = await res.json();
       setLive(true);
+      wait = 25;
       if (data.version !== S.version) apply(data);
     } catch (e) {
       setLive(false);
+      wait = 0;
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
