@@ -108,6 +108,9 @@ class KeyLimitReached(KeyRequestRefused):
 # -- the Slack side: request, then tell the outcome ------------------------------------------
 
 
+_FORM_IDENTITY_MAX_AGE = 60.0
+
+
 class KeyRequestService:
     """Validates `/request-key`, starts the access-key runbook, DMs the requester its outcome."""
 
@@ -141,6 +144,18 @@ class KeyRequestService:
         self._slack = slack
         self._now = now
         self._new_id = new_id
+
+    def own_iam_user(self, requester: str) -> str | None:
+        """The IAM user mapped to the requester, to start the form with; None when unmapped or
+        unread. Only a convenience (the request is checked against a fresh read), so a mapping
+        read in the last minute will do, and a failed read opens the form empty rather than not
+        at all: the trigger_id it opens with lives 3 seconds."""
+        try:
+            identity = self._identities.get(requester, max_age=_FORM_IDENTITY_MAX_AGE)
+        except ServiceError:
+            logger.warning("identities not read; the key form opens empty", exc_info=True)
+            return None
+        return identity.iam_user if identity else None
 
     def request(self, requester: str, iam_user: str, reason: str) -> KeyRequest:
         """Start the access-key runbook for a valid request, at most one per IAM user at a time."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
@@ -469,9 +470,21 @@ class ApprovalService:
     def _identity(self, slack_user_id: str, max_age: float = 0.0) -> Identity:
         identity = self._identities.get(slack_user_id, max_age=max_age)
         if identity is None or identity.principal_arn is None:
+            # Never refuse on a remembered mapping or an eventually consistent miss: someone
+            # just mapped with `signoff users map` must not be told "not mapped" for a minute.
+            identity = self._identities.get(slack_user_id, consistent=True)
+        if identity is None or (identity.principal_arn is None and identity.iam_user is None):
             raise NotMapped(
                 "You are not mapped to an AWS approver role yet. Ask an admin to run: "
                 f"signoff users map {slack_user_id} --role <approver-role-arn> --name <your name>"
+            )
+        if identity.principal_arn is None:
+            # `users map` replaces the whole mapping, so the line keeps the IAM user they have.
+            raise NotMapped(
+                f"You are mapped to IAM user `{identity.iam_user}` (for access keys) but to no "
+                "approver role, so you cannot approve yet. Ask an admin to run: "
+                f"signoff users map {slack_user_id} --role <approver-role-arn> "
+                f"--iam-user {identity.iam_user} --name {shlex.quote(identity.display_name)}"
             )
         return identity
 

@@ -310,6 +310,9 @@ class DecisionTarget(msgspec.Struct, frozen=True):
 def decision_modal(target: DecisionTarget, summary: str, external_id: str | None = None) -> View:
     """Approve offers an optional comment; Reject always asks for a reason."""
     rejecting = target.verdict is Verdict.REJECT
+    # A modal's submit button is plain text and takes no `style` (Slack's modal view reference),
+    # so the Reject modal cannot have a red button: it says what rejecting does, first, instead.
+    warning = ":no_entry: *Rejecting stops the run at this approval.*\n" if rejecting else ""
     return View(
         type="modal",
         callback_id=VIEW_DECISION,
@@ -319,10 +322,13 @@ def decision_modal(target: DecisionTarget, summary: str, external_id: str | None
         close=PlainTextObject(text="Cancel"),
         private_metadata=target.dumps(),
         blocks=[
-            SectionBlock(text=MarkdownTextObject(text=truncate(escape(summary), _SECTION_MAX))),
+            SectionBlock(
+                text=MarkdownTextObject(text=truncate(warning + escape(summary), _SECTION_MAX))
+            ),
             InputBlock(
                 block_id=COMMENT_BLOCK,
-                label=PlainTextObject(text="Reason" if rejecting else "Comment (optional)"),
+                # Slack writes "(optional)" after an optional input's label itself.
+                label=PlainTextObject(text="Reason" if rejecting else "Comment"),
                 optional=not rejecting,
                 hint=PlainTextObject(text="Recorded in SSM with your decision and in the thread."),
                 element=PlainTextInputElement(
@@ -413,8 +419,9 @@ _KEY_REFUSALS = {
 }
 
 
-def key_request_modal() -> View:
-    """`/request-key` with no text: ask for the IAM user and the reason."""
+def key_request_modal(iam_user: str | None = None) -> View:
+    """`/request-key` with no text: ask for the IAM user (pre-filled with the requester's own,
+    when mapped) and the reason."""
     return View(
         type="modal",
         callback_id=VIEW_KEY_REQUEST,
@@ -432,7 +439,9 @@ def key_request_modal() -> View:
                 block_id=KEY_USER_BLOCK,
                 label=PlainTextObject(text="IAM user"),
                 hint=PlainTextObject(text="Your own IAM user (admins may name any)."),
-                element=PlainTextInputElement(action_id=KEY_USER_ACTION, max_length=64),
+                element=PlainTextInputElement(
+                    action_id=KEY_USER_ACTION, max_length=64, initial_value=iam_user
+                ),
             ),
             InputBlock(
                 block_id=KEY_REASON_BLOCK,

@@ -179,7 +179,8 @@ class IdentityStore:
 
     A warm function remembers the mappings it found, for callers that accept one a little old
     (`max_age`); the ones it did not find are read again every time, so a new mapping is never
-    missed.
+    missed. A caller about to refuse someone reads with `consistent=True`: an eventually
+    consistent read may not yet see a mapping written a moment ago.
     """
 
     def __init__(self, table: TableAt, clock: Callable[[], float] = time.monotonic) -> None:
@@ -187,7 +188,9 @@ class IdentityStore:
         self._clock = clock
         self._found: dict[str, tuple[float, Identity]] = {}
 
-    def get(self, slack_user_id: str, *, max_age: float = 0.0) -> Identity | None:
+    def get(
+        self, slack_user_id: str, *, max_age: float = 0.0, consistent: bool = False
+    ) -> Identity | None:
         """The user's mapping as the table has it; with `max_age` (seconds), one this process
         read at most that long ago may stand in for the read."""
         if max_age > 0:
@@ -195,7 +198,7 @@ class IdentityStore:
             if found is not None and self._clock() - found[0] <= max_age:
                 return found[1]
         read_at = self._clock()
-        item = self._table.get({"slack_user_id": slack_user_id}, consistent=False)
+        item = self._table.get({"slack_user_id": slack_user_id}, consistent=consistent)
         if not item:
             self._found.pop(slack_user_id, None)
             return None

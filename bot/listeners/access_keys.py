@@ -21,8 +21,10 @@ def register(app: App, keys: KeyRequestService) -> None:
     def on_command_request_key(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
         ack()
         if not command.get("text", "").strip():
-            # trigger_id lives 3 seconds: the form opens here, before any AWS call.
-            client.views_open(trigger_id=command["trigger_id"], view=views.key_request_modal())
+            # trigger_id lives 3 seconds: the form opens here, after one identities read (the
+            # requester's own IAM user fills the field) and before any other AWS call.
+            own = keys.own_iam_user(command["user_id"])
+            client.views_open(trigger_id=command["trigger_id"], view=views.key_request_modal(own))
 
     def on_command_request_key_start(command: dict[str, Any], respond: Respond) -> None:
         iam_user, reason = read_command(command.get("text", ""))

@@ -257,6 +257,33 @@ def test_a_key_requested_through_the_form(keys: Keys) -> None:
     assert any(CLI.format(name) in t for t in keys.dms("dave"))
 
 
+def test_the_form_opens_with_the_requesters_own_iam_user_filled_in(keys: Keys) -> None:
+    opened = keys.command("dave")
+    [field] = [b for b in opened["view"]["blocks"] if b.get("block_id") == KEY_USER_BLOCK]
+    assert field["element"]["initial_value"] == "dave"
+
+    # Left as it opened, the field sends the IAM user it was filled with.
+    modal = keys.world.views("dave")[-1]
+    submitted = keys.world.control(
+        "POST",
+        "submit",
+        json={
+            "user": "dave",
+            "view_id": modal["id"],
+            "values": {KEY_REASON_BLOCK: {KEY_REASON_ACTION: "laptop rebuild"}},
+        },
+    )
+    keys.world.settle()
+    assert submitted["errors"] in ({}, None), submitted
+    assert keys.execution()["Parameters"]["IamUser"] == ["dave"]
+
+
+def test_the_form_of_someone_with_no_iam_user_opens_empty(keys: Keys) -> None:
+    opened = keys.command("alice")  # mapped to an approver role only
+    [field] = [b for b in opened["view"]["blocks"] if b.get("block_id") == KEY_USER_BLOCK]
+    assert "initial_value" not in field["element"]
+
+
 def test_the_form_shows_refusals_under_their_field_and_starts_nothing(keys: Keys) -> None:
     keys.command("dave")
     bad_name = keys.submit_form("dave", "not a name", "reason")

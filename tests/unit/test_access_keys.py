@@ -574,3 +574,18 @@ def test_a_run_nobody_can_be_told_about_is_checked_once(env: Env) -> None:
     assert env.service.reconcile() == {"checked": 1, "told": 0, "failed": 0}
     assert env.service.reconcile()["checked"] == 0
     assert env.slack.dms == [] and env.slack.replies == []
+
+
+# -- the form --------------------------------------------------------------------------------
+
+
+def test_the_form_starts_with_the_requesters_own_iam_user_when_mapped(env: Env) -> None:
+    assert env.service.own_iam_user("U0DAVE") == "dave"
+    assert env.service.own_iam_user("U0BOB") is None  # an approver role only
+    assert env.service.own_iam_user("U0NOBODY") is None
+
+
+def test_the_form_still_opens_when_the_identities_table_cannot_be_read(env: Env) -> None:
+    boto3.client("dynamodb", region_name=REGION).delete_table(TableName="identities")
+    # The form's trigger lives 3 seconds: an empty form beats no form.
+    assert env.service.own_iam_user("U0DAVE") is None
