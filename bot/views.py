@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import msgspec
@@ -128,6 +128,12 @@ def truncate(text: str, limit: int) -> str:
 # Who a principal is, as Signoff's own mapping says: principal ARN → Slack user id, only for
 # the sessions Signoff itself opens for a mapped person (see ApprovalService.people).
 People = Mapping[str, str]
+# Who may decide, as Signoff's mapping says: an `Approvers` entry (role ARN, user ARN, user name,
+# session ARN) → the Slack users whose mapped principal SSM counts as that entry
+# (see bot.approvals.approver_people).
+ApproverPeople = Mapping[str, Sequence[str]]
+# People named per approver entry before "+N": a role with 200 members stays one short line.
+_APPROVER_NAMES_MAX = 10
 
 
 def principal_label(principal: str, people: People | None = None) -> str:
@@ -186,9 +192,16 @@ def status_line(approval: Approval, people: People | None = None) -> str:
 
 
 def approval_card(
-    approval: Approval, context: CardContext | None = None, people: People | None = None
+    approval: Approval,
+    context: CardContext | None = None,
+    people: People | None = None,
+    *,
+    approvers: ApproverPeople | None = None,
 ) -> list[Block]:
-    """The card approvers see: what, who asked, who may decide, quorum, deadline, buttons."""
+    """The card approvers see: what, who asked, who may decide, quorum, deadline, buttons.
+
+    `approvers`: the people mapped to each `Approvers` entry; an entry nobody is mapped to (or
+    without the mapping at hand) shows as the principal itself."""
     title = f"Approval: {approval.document_name}"
     if context and context.level:
         of = f" of {context.levels}" if context.levels else ""
@@ -199,7 +212,7 @@ def approval_card(
     blocks.append(
         SectionBlock(text=MarkdownTextObject(text=truncate(intro + message, _SECTION_MAX)))
     )
-    blocks.append(SectionBlock(fields=_fields(approval, people)))
+    blocks.append(SectionBlock(fields=_fields(approval, people, approvers)))
     blocks.append(
         ContextBlock(
             elements=[
@@ -242,9 +255,11 @@ def card_text(approval: Approval) -> str:
     )
 
 
-def _fields(approval: Approval, people: People | None) -> list[MarkdownTextObject]:
+def _fields(
+    approval: Approval, people: People | None, who: ApproverPeople | None
+) -> list[MarkdownTextObject]:
     done, needed = approval.progress
-    approvers = "\n".join(principal_label(a, people) for a in approval.approvers) or "_none_"
+    approvers = "\n".join(_approver(a, people, who) for a in approval.approvers) or "_none_"
     fields = []
     requester = approval.parameter("RequesterSlackId")
     if requester:
@@ -265,6 +280,18 @@ def _fields(approval: Approval, people: People | None) -> list[MarkdownTextObjec
         MarkdownTextObject(text=truncate(f"*{label}*\n{value}", _FIELD_MAX))
         for label, value in fields[:10]
     ]
+
+
+def _approver(entry: str, people: People | None, who: ApproverPeople | None) -> str:
+    # The people first (who to nudge), the role they hold underneath (why they may decide).
+    users = (who or {}).get(entry) or ()
+    if not users:
+        return principal_label(entry, people)
+    shown = ", ".join(mention(u) for u in users[:_APPROVER_NAMES_MAX])
+    extra = len(users) - _APPROVER_NAMES_MAX
+    if extra > 0:
+        shown += f" +{extra}"
+    return f"{shown}\n{_raw_principal(entry)}"
 
 
 def _decision_phrase(
@@ -491,13 +518,17 @@ def key_outcome_dm(outcome: KeyOutcome, people: People | None = None) -> str:
 
 
 def key_request_card(
-    approval: Approval, outcome: KeyOutcome, people: People | None = None
+    approval: Approval,
+    outcome: KeyOutcome,
+    people: People | None = None,
+    *,
+    approvers: ApproverPeople | None = None,
 ) -> list[Block]:
     """An approved key request's card once it ended without a key: the approval, then why no
     key was created, so "Approved" never stands alone over a key that was not issued."""
     line = _key_outcome_line(outcome, people)
     return [
-        *approval_card(approval, people=people),
+        *approval_card(approval, people=people, approvers=approvers),
         SectionBlock(text=MarkdownTextObject(text=truncate(line, _SECTION_MAX))),
     ]
 
