@@ -168,7 +168,7 @@ class ApprovalService:
         )
         if not claimed:
             return self._recover_card(approval)
-        context = views.CardContext(level=where.level, levels=where.levels)
+        context = views.CardContext(level=where.level, levels=where.levels, flow_id=where.flow_id)
         # The channel's posting turn, once the claim is won: a claim lost to another poster (the
         # notice and the status event of one execution race) must not take one, or a burst of
         # notices to one channel loses a second per lost claim. Beside the turn, the bot token
@@ -567,7 +567,7 @@ class ApprovalService:
             approval.execution_id, approval.step_name, approval.rank, approval.outcome
         ):
             return
-        context = views.CardContext(level=card.level, levels=card.levels)
+        context = views.CardContext(level=card.level, levels=card.levels, flow_id=card.flow_id)
         shown = approval.rank
         try:
             for _ in range(_MAX_RENDERS):

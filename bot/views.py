@@ -59,6 +59,7 @@ class CardContext(msgspec.Struct, frozen=True):
 
     level: int | None = None
     levels: int | None = None
+    flow_id: str | None = None  # the parent execution: it, not Signoff's role, started the level
 
 
 # Bidirectional controls (embeddings, overrides, isolates, marks): one of them in a comment or a
@@ -212,7 +213,7 @@ def approval_card(
     blocks.append(
         SectionBlock(text=MarkdownTextObject(text=truncate(intro + message, _SECTION_MAX)))
     )
-    blocks.append(SectionBlock(fields=_fields(approval, people, approvers)))
+    blocks.append(SectionBlock(fields=_fields(approval, context, people, approvers)))
     blocks.append(
         ContextBlock(
             elements=[
@@ -256,7 +257,10 @@ def card_text(approval: Approval) -> str:
 
 
 def _fields(
-    approval: Approval, people: People | None, who: ApproverPeople | None
+    approval: Approval,
+    context: CardContext | None,
+    people: People | None,
+    who: ApproverPeople | None,
 ) -> list[MarkdownTextObject]:
     done, needed = approval.progress
     approvers = "\n".join(_approver(a, people, who) for a in approval.approvers) or "_none_"
@@ -264,6 +268,14 @@ def _fields(
     requester = approval.parameter("RequesterSlackId")
     if requester:
         fields.append(("Requested by", mention(requester)))
+    elif context and context.flow_id:
+        # A level's execution is started by Signoff's start-approval role: the flow is who
+        # asked. (Who started the flow is not known: StartExecution's caller is in CloudTrail
+        # only, and the flow's input names nobody.)
+        flow = context.flow_id
+        fields.append(
+            ("Started by", f"{_link(flow_console_url(flow), 'Flow')} {literal(flow_name(flow))}")
+        )
     elif approval.executed_by:
         fields.append(("Started by", principal_label(approval.executed_by, people)))
     iam_user = approval.parameter("IamUser")
@@ -611,11 +623,7 @@ class FlowState(msgspec.Struct, frozen=True):
 
     @property
     def console_url(self) -> str:
-        region = self.flow_id.split(":")[3] if self.flow_id.count(":") >= 6 else "us-east-1"
-        return (
-            f"https://{region}.console.aws.amazon.com/states/home?region={region}"
-            f"#/v2/executions/details/{self.flow_id}"
-        )
+        return flow_console_url(self.flow_id)
 
     def deciding_level(self) -> LevelState | None:
         """The level that ended the flow (or the one it waits on while it runs)."""
@@ -623,6 +631,14 @@ class FlowState(msgspec.Struct, frozen=True):
         ended_by_level = self.outcome not in {Outcome.WAITING, Outcome.APPROVED}
         target = self.outcome if ended_by_level else Outcome.WAITING
         return next((level for level in self.levels if level.outcome is target), None)
+
+
+def flow_console_url(flow_id: str) -> str:
+    region = flow_id.split(":")[3] if flow_id.count(":") >= 6 else "us-east-1"
+    return (
+        f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+        f"#/v2/executions/details/{flow_id}"
+    )
 
 
 def flow_name(flow_id: str) -> str:

@@ -192,3 +192,34 @@ def test_the_requester_is_a_mention_and_anything_else_stays_inert() -> None:
     odd = approval(parameters={"RequesterSlackId": ("<!here>",)})
     text = as_text(views.approval_card(odd))
     assert "<!here>" not in text and "`&lt;!here&gt;`" in text
+
+
+FLOW = "arn:aws:states:us-east-1:123456789012:execution:Release-Train:run-42"
+STARTER = (
+    f"arn:aws:sts::{ACCT}:assumed-role/signoff-StartApprovalRole-1A2B3C4D5E6F/"
+    "signoff-start-approval"
+)
+
+
+def _started_by(blocks: list) -> str:
+    [fields] = [b.fields for b in blocks if getattr(b, "fields", None)]
+    [field] = [f.text for f in fields if f.text.startswith("*Started by*")]
+    return field
+
+
+def test_a_flow_levels_card_says_the_flow_started_it_not_signoffs_role() -> None:
+    card = approval(executed_by=STARTER)
+    context = views.CardContext(level=2, levels=3, flow_id=FLOW)
+    field = _started_by(views.approval_card(card, context))
+    assert "StartApprovalRole" not in field and "signoff-start-approval" not in field
+    assert field == (
+        "*Started by*\n<https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1"
+        f"#/v2/executions/details/{FLOW}|Flow> `Release-Train/run-42`"
+    )
+
+
+def test_a_flow_id_that_could_be_markup_is_shown_inert() -> None:
+    hostile = "arn:aws:states:us-east-1:1:execution:M`<!here>|x:run> <@U0X>"
+    field = _started_by(views.approval_card(approval(), views.CardContext(flow_id=hostile)))
+    # No link (its URL would break out of <…|…>), no mention, no broadcast: all inert text.
+    assert field.startswith("*Started by*\nFlow `") and "<" not in field
