@@ -5,10 +5,23 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
 import msgspec
 
-from bot.payload import Fields
+from bot.validation import convert
+
+# What the runbook's step passes (infra/template.yaml), said in every refusal that names a key.
+_ExecutionId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1, description="the runbook's execution id (`{{ automation:EXECUTION_ID }}`)"
+    ),
+]
+_IamUser = Annotated[
+    str, msgspec.Meta(min_length=1, description="the IAM user's name (`{{ IamUser }}`), as text")
+]
+_Text = Annotated[str, msgspec.Meta(description="text, or leave the key out")]
 
 
 class KeyRequest(msgspec.Struct, frozen=True):
@@ -35,23 +48,15 @@ class RecordedKeyRequest(msgspec.Struct, frozen=True):
 class IssueKeyPayload:
     """What the runbook's aws:invokeLambdaFunction step sends the issuer."""
 
-    execution_id: str
-    iam_user: str
-    requester: str = ""
-    reason: str = ""
+    execution_id: _ExecutionId
+    iam_user: _IamUser
+    requester: _Text = ""
+    reason: _Text = ""
 
     @classmethod
     def from_event(cls, event: object) -> IssueKeyPayload:
         """The step's payload; InvalidPayload names every bad key, other keys are ignored."""
-        fields = Fields(event)
-        payload = cls(
-            execution_id=fields.text("execution_id"),
-            iam_user=fields.text("iam_user"),
-            requester=fields.text("requester", ""),
-            reason=fields.text("reason", ""),
-        )
-        fields.check()
-        return payload
+        return convert(event, cls)
 
 
 class KeyStatus(StrEnum):

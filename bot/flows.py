@@ -36,7 +36,7 @@ from bot.gateways.slack import PostKey, PostUnconfirmed, Slack, reply_key
 from bot.gateways.stepfunctions import StepFunctions, TaskClosed
 from bot.gateways.tables import AuditLog, IdentityStore
 from bot.models import Approval, CardRef, Outcome, Verdict
-from bot.payload import MISSING, Fields, Secret, not_valid
+from bot.payload import MISSING, Fields, Secret, kind
 
 logger = logging.getLogger(__name__)
 
@@ -247,11 +247,9 @@ def _role(value: str) -> None:
 def _approvers(value: object) -> tuple[str, ...]:
     names = split_approvers(value)
     if not names:
-        raise ValueError(not_valid("tuple should have at least 1 item after validation, not 0"))
+        raise ValueError("names no approver")
     if len(names) > 10:
-        raise ValueError(
-            not_valid(f"tuple should have at most 10 items after validation, not {len(names)}")
-        )
+        raise ValueError(f"names {len(names)} approvers, more than 10")
     odd = [a for a in names if not _APPROVER.match(a)]
     if odd:
         raise ValueError(f"has entries that are neither IAM names nor ARNs: {odd[:3]}")
@@ -269,10 +267,10 @@ def split_approvers(value: object) -> list[str]:
         except ValueError as exc:
             raise ValueError("looks like a JSON list but does not parse") from exc
     if not isinstance(value, list | tuple):
-        raise ValueError(not_valid("input should be a valid tuple"))
+        raise ValueError(f"is {kind(value)}, not a list or text")
     names = [v for v in value if isinstance(v, str)]
     if len(names) != len(value):
-        raise ValueError("must hold only strings")
+        raise ValueError("is a list holding something other than text")
     return [name.strip() for name in names if name.strip()]
 
 

@@ -1,8 +1,9 @@
 """Lambda payloads read key by key into typed values, each bad key named in one InvalidPayload.
 
 Signoff's payloads are a few flat keys. Reading them here rather than with pydantic spares every
-cold start pydantic's import and schema building (~100 ms, ~4 MB). Problems keep pydantic's
-wording, which Signoff.InvalidInput causes have always quoted.
+cold start pydantic's import and schema building (~100 ms, ~4 MB). Problems are said in plain
+words ("is a number, not text", "is above 10"): Signoff.InvalidInput causes quote them to the
+person who wrote the flow's input.
 """
 
 from __future__ import annotations
@@ -24,9 +25,19 @@ _WHOLE = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*(?:\.0+)?")
 _ABSENT = object()
 
 
-def not_valid(rule: str) -> str:
-    """The problem for a value that breaks a type or bound: 'is not valid (<rule>)'."""
-    return f"is not valid ({rule})"
+def kind(value: object) -> str:
+    """What JSON value this is, as a person who wrote it would say: "a number", "a list"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return "a JSON object" if isinstance(value, Mapping) else "not a JSON value"
 
 
 class Secret:
@@ -91,10 +102,10 @@ class Fields:
                 self.problem(key, MISSING)
             return default or ""
         if not isinstance(value, str):
-            self.problem(key, not_valid("input should be a valid string"))
+            self.problem(key, f"is {kind(value)}, not text")
             return ""
         if max_length is not None and len(value) > max_length:
-            self.problem(key, not_valid(f"string should have at most {max_length} characters"))
+            self.problem(key, f"is {len(value)} characters, more than {max_length}")
             return ""
         if rule is not None:
             try:
@@ -111,7 +122,7 @@ class Fields:
             return None
         if isinstance(value, str):
             return value
-        self.problem(key, not_valid("input should be a valid string"))
+        self.problem(key, f"is {kind(value)}, not text")
         return None
 
     def whole_number(self, key: str, *, low: int, high: int) -> int:
@@ -123,12 +134,12 @@ class Fields:
         try:
             number = _whole_number(value)
         except ValueError as wrong:
-            self.problem(key, not_valid(str(wrong)))
+            self.problem(key, str(wrong))
             return 0
         if number < low:
-            self.problem(key, not_valid(f"input should be greater than or equal to {low}"))
+            self.problem(key, f"is {number}, below {low}")
         elif number > high:
-            self.problem(key, not_valid(f"input should be less than or equal to {high}"))
+            self.problem(key, f"is {number}, above {high}")
         return number
 
     def parsed(self, key: str, parse: Callable[[object], T], placeholder: T) -> T:
@@ -178,16 +189,14 @@ class Fields:
 
 
 def _whole_number(value: object) -> int:
-    """pydantic's lax int: what JSON may carry for a whole number, or ValueError saying why not."""
+    """A lax int, as pydantic read one: what JSON may carry for a whole number, or ValueError."""
     if isinstance(value, int):  # true and false too: 1 and 0
         return int(value)
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError("input should be a finite number")
-        if not value.is_integer():
-            raise ValueError("input should be a valid integer, got a number with a fractional part")
+        if not math.isfinite(value) or not value.is_integer():
+            raise ValueError(f"is {value}, not a whole number")
         if not -(2.0**63) < value < 2.0**63:
-            raise ValueError("unable to parse input string as an integer, exceeded maximum size")
+            raise ValueError("is too large a number")
         return int(value)
     if isinstance(value, str):
         text = value.strip()
@@ -195,5 +204,5 @@ def _whole_number(value: object) -> int:
         with suppress(ValueError):
             if _WHOLE.fullmatch(text):
                 return int(text.partition(".")[0])
-        raise ValueError("input should be a valid integer, unable to parse string as an integer")
-    raise ValueError("input should be a valid integer")
+        raise ValueError("is text that does not read as a whole number")
+    raise ValueError(f"is {kind(value)}, not a whole number")

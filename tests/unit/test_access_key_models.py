@@ -32,11 +32,37 @@ def test_requester_and_reason_default_to_empty() -> None:
     assert (payload.requester, payload.reason) == ("", "")
 
 
-def test_missing_and_malformed_keys_are_named() -> None:
+def test_every_missing_and_malformed_key_is_named_in_plain_words() -> None:
     with pytest.raises(InvalidPayload) as caught:
-        IssueKeyPayload.from_event({"iam_user": 7, "reason": None})
+        IssueKeyPayload.from_event({"iam_user": 7, "requester": "U0DAVE", "reason": None})
     assert caught.value.problems == (
-        ("execution_id", "is missing"),
-        ("iam_user", "is not valid (input should be a valid string)"),
-        ("reason", "is not valid (input should be a valid string)"),
+        (
+            "execution_id",
+            "is missing; send the runbook's execution id (`{{ automation:EXECUTION_ID }}`)",
+        ),
+        (
+            "iam_user",
+            "is a whole number, not text; send the IAM user's name (`{{ IamUser }}`), as text",
+        ),
+        ("reason", "is null, not text; send text, or leave the key out"),
     )
+
+
+@pytest.mark.parametrize("key", ["execution_id", "iam_user"])
+def test_an_empty_execution_id_or_user_is_refused(key: str) -> None:
+    event = {"execution_id": "e-1", "iam_user": "dave"} | {key: ""}
+    with pytest.raises(InvalidPayload) as caught:
+        IssueKeyPayload.from_event(event)
+    assert [(k, what.split(";")[0]) for k, what in caught.value.problems] == [(key, "is empty")]
+
+
+@pytest.mark.parametrize("event", [["execution_id"], "not json", 7])
+def test_a_payload_that_is_not_an_object_is_refused(event: object) -> None:
+    with pytest.raises(InvalidPayload) as caught:
+        IssueKeyPayload.from_event(event)
+    assert caught.value.problems == (("", "the payload is not a JSON object"),)
+
+
+def test_a_payload_sent_as_a_json_string_is_read() -> None:
+    payload = IssueKeyPayload.from_event(json.dumps({"execution_id": "e-1", "iam_user": "dave"}))
+    assert payload == IssueKeyPayload(execution_id="e-1", iam_user="dave")

@@ -73,7 +73,7 @@ def test_every_missing_or_malformed_key_is_named() -> None:
     assert caught.value.problems == (
         ("id", "is missing"),
         ("detail.ExecutionId", "is missing"),
-        ("detail.Status", "is not valid (input should be a valid string)"),
+        ("detail.Status", "is a number, not text"),
     )
 
 

@@ -41,13 +41,13 @@ def test_a_json_string_holding_an_object_is_read_as_that_object() -> None:
 def test_text_is_never_coerced_and_defaults_only_when_absent() -> None:
     payload = {"number": 5, "null": None, "empty": "", "long": "x" * 5}
     assert problems(lambda f: f.text("number", ""), payload) == (
-        ("number", "is not valid (input should be a valid string)"),
+        ("number", "is a number, not text"),
     )
     assert problems(lambda f: f.text("null", "fallback"), payload) == (
-        ("null", "is not valid (input should be a valid string)"),
+        ("null", "is null, not text"),
     )
     assert problems(lambda f: f.text("long", max_length=4), payload) == (
-        ("long", "is not valid (string should have at most 4 characters)"),
+        ("long", "is 5 characters, more than 4"),
     )
     assert problems(lambda f: f.text("absent"), payload) == (("absent", MISSING),)
     fields = Fields(payload)
@@ -70,9 +70,7 @@ def test_optional_text_is_none_when_absent_or_null_and_refuses_other_types() -> 
     assert (fields.optional_text("null"), fields.optional_text("absent")) == (None, None)
     assert fields.optional_text("set") == "x"
     fields.check()
-    assert problems(lambda f: f.optional_text("n"), {"n": 1}) == (
-        ("n", "is not valid (input should be a valid string)"),
-    )
+    assert problems(lambda f: f.optional_text("n"), {"n": 1}) == (("n", "is a number, not text"),)
 
 
 @pytest.mark.parametrize(
@@ -97,26 +95,24 @@ def test_whole_numbers_accept_what_pydantics_lax_mode_did(given: object, number:
 @pytest.mark.parametrize(
     ("given", "rule"),
     [
-        ("3.5", "input should be a valid integer, unable to parse string as an integer"),
-        ("3.", "input should be a valid integer, unable to parse string as an integer"),
-        ("1e1", "input should be a valid integer, unable to parse string as an integer"),
-        ("three", "input should be a valid integer, unable to parse string as an integer"),
-        ("", "input should be a valid integer, unable to parse string as an integer"),
-        (3.5, "input should be a valid integer, got a number with a fractional part"),
-        (float("inf"), "input should be a finite number"),
-        (float("nan"), "input should be a finite number"),
-        (1e19, "unable to parse input string as an integer, exceeded maximum size"),
-        (None, "input should be a valid integer"),
-        ([3], "input should be a valid integer"),
-        (0, "input should be greater than or equal to 1"),
-        (False, "input should be greater than or equal to 1"),
-        ("11", "input should be less than or equal to 10"),
+        ("3.5", "is text that does not read as a whole number"),
+        ("3.", "is text that does not read as a whole number"),
+        ("1e1", "is text that does not read as a whole number"),
+        ("three", "is text that does not read as a whole number"),
+        ("", "is text that does not read as a whole number"),
+        (3.5, "is 3.5, not a whole number"),
+        (float("inf"), "is inf, not a whole number"),
+        (float("nan"), "is nan, not a whole number"),
+        (1e19, "is too large a number"),
+        (None, "is null, not a whole number"),
+        ([3], "is a list, not a whole number"),
+        (0, "is 0, below 1"),
+        (False, "is 0, below 1"),
+        ("11", "is 11, above 10"),
     ],
 )
-def test_whole_numbers_refuse_the_rest_in_pydantics_words(given: object, rule: str) -> None:
-    assert problems(lambda f: f.whole_number("n", low=1, high=10), {"n": given}) == (
-        ("n", f"is not valid ({rule})"),
-    )
+def test_whole_numbers_refuse_the_rest_in_plain_words(given: object, rule: str) -> None:
+    assert problems(lambda f: f.whole_number("n", low=1, high=10), {"n": given}) == (("n", rule),)
 
 
 def test_every_problem_is_kept_in_reading_order_and_ok_tells_which_keys_failed() -> None:
@@ -129,9 +125,7 @@ def test_every_problem_is_kept_in_reading_order_and_ok_tells_which_keys_failed()
     with pytest.raises(InvalidPayload) as caught:
         fields.check()
     assert [key for key, _ in caught.value.problems] == ["a", "b", "c"]
-    assert str(caught.value) == (
-        "a is missing; b is not valid (input should be a valid string); c is 'x', not 'y'"
-    )
+    assert str(caught.value) == ("a is missing; b is a number, not text; c is 'x', not 'y'")
 
 
 def test_parsed_values_name_their_key_when_absent_or_refused() -> None:
