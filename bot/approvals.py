@@ -88,6 +88,27 @@ def approval_people(identities: IdentityStore, approval: Approval) -> dict[str, 
     return mapped_people(identities, principals)
 
 
+def approver_people(identities: IdentityStore, approval: Approval) -> dict[str, tuple[str, ...]]:
+    """Who may decide, as people: each `Approvers` entry → the Slack users whose mapping SSM
+    counts as that entry (a role's members, an exact session's owner), in display-name order.
+
+    Only through the mapping, as `_undecided_mentions` nudges: an entry nobody is mapped to is
+    left out, and the card shows it as the principal it is. For display only (a mapping up to
+    a minute old may stand in); a decision is checked afresh.
+    """
+    mapped = [
+        (i.slack_user_id, principal)
+        for i in identities.everyone(max_age=CHECK_IDENTITY_MAX_AGE)
+        if (principal := i.principal_arn)
+    ]
+    people: dict[str, tuple[str, ...]] = {}
+    for entry in approval.approvers:
+        users = tuple(user for user, p in mapped if principal_matches(entry, p))
+        if users:
+            people[entry] = users
+    return people
+
+
 class ApprovalService:
     """Flow A: SSM approval → Slack card → decision as the clicking human → card and thread."""
 
@@ -148,7 +169,7 @@ class ApprovalService:
         )
         if not claimed:
             return self._recover_card(approval)
-        context = views.CardContext(level=where.level, levels=where.levels)
+        context = views.CardContext(level=where.level, levels=where.levels, flow_id=where.flow_id)
         # The channel's posting turn, once the claim is won: a claim lost to another poster (the
         # notice and the status event of one execution race) must not take one, or a burst of
         # notices to one channel loses a second per lost claim. Beside the turn, the bot token
@@ -158,7 +179,12 @@ class ApprovalService:
             ref = self._slack.post(
                 where.channel,
                 views.card_text(approval),
-                views.approval_card(approval, context, self.people(approval)),
+                views.approval_card(
+                    approval,
+                    context,
+                    self.people(approval),
+                    approvers=approver_people(self._identities, approval),
+                ),
                 thread_ts=where.thread_ts,
                 key=card_key(approval),
             )
@@ -554,14 +580,19 @@ class ApprovalService:
             approval.execution_id, approval.step_name, approval.rank, approval.outcome
         ):
             return
-        context = views.CardContext(level=card.level, levels=card.levels)
+        context = views.CardContext(level=card.level, levels=card.levels, flow_id=card.flow_id)
         shown = approval.rank
         try:
             for _ in range(_MAX_RENDERS):
                 self._slack.update(
                     card.ref,
                     views.card_text(approval),
-                    views.approval_card(approval, context, self.people(approval)),
+                    views.approval_card(
+                        approval,
+                        context,
+                        self.people(approval),
+                        approvers=approver_people(self._identities, approval),
+                    ),
                 )
                 latest = self._store.card(approval.execution_id, approval.step_name)
                 if latest is None or latest.rank <= approval.rank:

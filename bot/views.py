@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import msgspec
@@ -59,6 +59,7 @@ class CardContext(msgspec.Struct, frozen=True):
 
     level: int | None = None
     levels: int | None = None
+    flow_id: str | None = None  # the parent execution: it, not Signoff's role, started the level
 
 
 # Bidirectional controls (embeddings, overrides, isolates, marks): one of them in a comment or a
@@ -128,6 +129,12 @@ def truncate(text: str, limit: int) -> str:
 # Who a principal is, as Signoff's own mapping says: principal ARN → Slack user id, only for
 # the sessions Signoff itself opens for a mapped person (see ApprovalService.people).
 People = Mapping[str, str]
+# Who may decide, as Signoff's mapping says: an `Approvers` entry (role ARN, user ARN, user name,
+# session ARN) → the Slack users whose mapped principal SSM counts as that entry
+# (see bot.approvals.approver_people).
+ApproverPeople = Mapping[str, Sequence[str]]
+# People named per approver entry before "+N": a role with 200 members stays one short line.
+_APPROVER_NAMES_MAX = 10
 
 
 def principal_label(principal: str, people: People | None = None) -> str:
@@ -186,9 +193,16 @@ def status_line(approval: Approval, people: People | None = None) -> str:
 
 
 def approval_card(
-    approval: Approval, context: CardContext | None = None, people: People | None = None
+    approval: Approval,
+    context: CardContext | None = None,
+    people: People | None = None,
+    *,
+    approvers: ApproverPeople | None = None,
 ) -> list[Block]:
-    """The card approvers see: what, who asked, who may decide, quorum, deadline, buttons."""
+    """The card approvers see: what, who asked, who may decide, quorum, deadline, buttons.
+
+    `approvers`: the people mapped to each `Approvers` entry; an entry nobody is mapped to (or
+    without the mapping at hand) shows as the principal itself."""
     title = f"Approval: {approval.document_name}"
     if context and context.level:
         of = f" of {context.levels}" if context.levels else ""
@@ -199,7 +213,7 @@ def approval_card(
     blocks.append(
         SectionBlock(text=MarkdownTextObject(text=truncate(intro + message, _SECTION_MAX)))
     )
-    blocks.append(SectionBlock(fields=_fields(approval, people)))
+    blocks.append(SectionBlock(fields=_fields(approval, context, people, approvers)))
     blocks.append(
         ContextBlock(
             elements=[
@@ -242,13 +256,26 @@ def card_text(approval: Approval) -> str:
     )
 
 
-def _fields(approval: Approval, people: People | None) -> list[MarkdownTextObject]:
+def _fields(
+    approval: Approval,
+    context: CardContext | None,
+    people: People | None,
+    who: ApproverPeople | None,
+) -> list[MarkdownTextObject]:
     done, needed = approval.progress
-    approvers = "\n".join(principal_label(a, people) for a in approval.approvers) or "_none_"
+    approvers = "\n".join(_approver(a, people, who) for a in approval.approvers) or "_none_"
     fields = []
     requester = approval.parameter("RequesterSlackId")
     if requester:
         fields.append(("Requested by", mention(requester)))
+    elif context and context.flow_id:
+        # A level's execution is started by Signoff's start-approval role: the flow is who
+        # asked. (Who started the flow is not known: StartExecution's caller is in CloudTrail
+        # only, and the flow's input names nobody.)
+        flow = context.flow_id
+        fields.append(
+            ("Started by", f"{_link(flow_console_url(flow), 'Flow')} {literal(flow_name(flow))}")
+        )
     elif approval.executed_by:
         fields.append(("Started by", principal_label(approval.executed_by, people)))
     iam_user = approval.parameter("IamUser")
@@ -265,6 +292,18 @@ def _fields(approval: Approval, people: People | None) -> list[MarkdownTextObjec
         MarkdownTextObject(text=truncate(f"*{label}*\n{value}", _FIELD_MAX))
         for label, value in fields[:10]
     ]
+
+
+def _approver(entry: str, people: People | None, who: ApproverPeople | None) -> str:
+    # The people first (who to nudge), the role they hold underneath (why they may decide).
+    users = (who or {}).get(entry) or ()
+    if not users:
+        return principal_label(entry, people)
+    shown = ", ".join(mention(u) for u in users[:_APPROVER_NAMES_MAX])
+    extra = len(users) - _APPROVER_NAMES_MAX
+    if extra > 0:
+        shown += f" +{extra}"
+    return f"{shown}\n{_raw_principal(entry)}"
 
 
 def _decision_phrase(
@@ -500,13 +539,17 @@ def key_outcome_dm(outcome: KeyOutcome, people: People | None = None) -> str:
 
 
 def key_request_card(
-    approval: Approval, outcome: KeyOutcome, people: People | None = None
+    approval: Approval,
+    outcome: KeyOutcome,
+    people: People | None = None,
+    *,
+    approvers: ApproverPeople | None = None,
 ) -> list[Block]:
     """An approved key request's card once it ended without a key: the approval, then why no
     key was created, so "Approved" never stands alone over a key that was not issued."""
     line = _key_outcome_line(outcome, people)
     return [
-        *approval_card(approval, people=people),
+        *approval_card(approval, people=people, approvers=approvers),
         SectionBlock(text=MarkdownTextObject(text=truncate(line, _SECTION_MAX))),
     ]
 
@@ -589,11 +632,7 @@ class FlowState(msgspec.Struct, frozen=True):
 
     @property
     def console_url(self) -> str:
-        region = self.flow_id.split(":")[3] if self.flow_id.count(":") >= 6 else "us-east-1"
-        return (
-            f"https://{region}.console.aws.amazon.com/states/home?region={region}"
-            f"#/v2/executions/details/{self.flow_id}"
-        )
+        return flow_console_url(self.flow_id)
 
     def deciding_level(self) -> LevelState | None:
         """The level that ended the flow (or the one it waits on while it runs)."""
@@ -601,6 +640,14 @@ class FlowState(msgspec.Struct, frozen=True):
         ended_by_level = self.outcome not in {Outcome.WAITING, Outcome.APPROVED}
         target = self.outcome if ended_by_level else Outcome.WAITING
         return next((level for level in self.levels if level.outcome is target), None)
+
+
+def flow_console_url(flow_id: str) -> str:
+    region = flow_id.split(":")[3] if flow_id.count(":") >= 6 else "us-east-1"
+    return (
+        f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+        f"#/v2/executions/details/{flow_id}"
+    )
 
 
 def flow_name(flow_id: str) -> str:

@@ -187,6 +187,7 @@ class IdentityStore:
         self._table = DynamoTable(table, "identities")
         self._clock = clock
         self._found: dict[str, tuple[float, Identity]] = {}
+        self._everyone: tuple[float, list[Identity]] | None = None
 
     def get(
         self, slack_user_id: str, *, max_age: float = 0.0, consistent: bool = False
@@ -208,6 +209,7 @@ class IdentityStore:
 
     def put(self, identity: Identity) -> None:
         self._found.pop(identity.slack_user_id, None)
+        self._everyone = None
         item = {
             "slack_user_id": identity.slack_user_id,
             "display_name": identity.display_name,
@@ -218,10 +220,25 @@ class IdentityStore:
 
     def delete(self, slack_user_id: str) -> bool:
         self._found.pop(slack_user_id, None)
+        self._everyone = None
         return self._table.delete({"slack_user_id": slack_user_id})
 
     def all(self) -> list[Identity]:
         return sorted((_identity(i) for i in self._table.scan()), key=lambda i: i.display_name)
+
+    def everyone(self, *, max_age: float) -> list[Identity]:
+        """`all()` for display: one scan this process made at most `max_age` seconds ago
+        stands in, so a reconcile pass over many cards reads the (small) table once.
+
+        A scan and not a query: who holds a role is the reverse of the table's key, and the
+        table is one item per person. Never for a decision: `get` is.
+        """
+        if self._everyone is not None and self._clock() - self._everyone[0] <= max_age:
+            return self._everyone[1]
+        read_at = self._clock()
+        everyone = self.all()
+        self._everyone = (read_at, everyone)
+        return everyone
 
 
 class AuditLog:

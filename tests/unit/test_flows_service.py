@@ -421,7 +421,11 @@ def test_a_level_decided_by_a_session_merely_named_like_a_person_shows_the_princ
     assert said == [
         f":no_entry: *Flow rejected* at level 2 of 3 by {shown}. Level 3 will not start."
     ]
-    everything = json.dumps([[m.text, m.blocks] for m in flows.slack.messages])
+    # Carol is listed among who may decide (she is mapped to the approver role), never as
+    # the one who decided: leave the card's fields (the approvers list) out of the search.
+    everything = json.dumps(
+        [[m.text, [b for b in m.blocks if "fields" not in b]] for m in flows.slack.messages]
+    )
     assert "<@U0CAROL>" not in everything
     output = flows.sfn.calls[-1][2]
     # As SSM recorded it, and no person beside it: the mapping does not vouch for this one.
@@ -662,3 +666,17 @@ def test_a_level_started_before_handles_still_completes_with_its_recorded_token(
     assert flows.sfn.calls == []
     flows.close(real, Outcome.APPROVED, Decision(ALICE, Verdict.APPROVE))
     assert [(c[0], c[1]) for c in flows.sfn.calls] == [("success", token(1))]
+
+
+def test_a_levels_card_says_the_flow_started_it_and_lists_the_people_who_may_decide(
+    flows: Flows,
+) -> None:
+    execution_id = flows.start(1)
+
+    [card] = [m for m in flows.slack.cards() if m.key and execution_id in str(m.key)]
+    fields = "\n".join(f["text"] for b in card.blocks for f in b.get("fields", ()))
+    assert "*Started by*\n<https://us-east-1.console.aws.amazon.com/states/" in fields
+    assert "|Flow> `ApprovalFlow/deploy-42`" in fields
+    assert "StartApproval" not in fields and "signoff-start-approval" not in fields
+    # The level's approver role, as the people mapped to it, the role underneath.
+    assert "<@U0" in fields and "`role/SignoffApprover`" in fields

@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime
 
 from slack_sdk.models.blocks import ActionsBlock, HeaderBlock
@@ -139,3 +140,86 @@ def test_a_session_named_like_a_slack_user_is_not_that_person_without_the_mappin
     for text in shown:
         assert "<@U0CAROL>" not in text
         assert "`assumed-role/SomeOtherRole/U0CAROL`" in text
+
+
+# -- people, not ARNs ------------------------------------------------------------------------
+
+ROLE = f"arn:aws:iam::{ACCT}:role/SignoffApprover"
+OTHER_ROLE = f"arn:aws:iam::{ACCT}:role/Release-Managers"
+
+
+def _approvers_field(blocks: list) -> str:
+    [fields] = [b.fields for b in blocks if getattr(b, "fields", None)]
+    [field] = [f.text for f in fields if f.text.startswith("*Approvers*")]
+    return field
+
+
+def test_approvers_read_as_the_people_mapped_to_each_role_with_the_role_underneath() -> None:
+    card = approval(approvers=(ROLE, OTHER_ROLE, "ci-bot"))
+    field = _approvers_field(
+        views.approval_card(card, approvers={ROLE: ("U0ALICE", "U0BOB"), "ci-bot": ()})
+    )
+    assert field.splitlines() == [
+        "*Approvers*",
+        "<@U0ALICE>, <@U0BOB>",
+        "`role/SignoffApprover`",
+        # Nobody mapped: the principal as it is.
+        "`role/Release-Managers`",
+        "`ci-bot`",
+    ]
+
+
+def test_approver_people_can_never_be_markup_and_many_of_them_fit_the_field() -> None:
+    hostile = "U0X> <!channel"
+    card = approval(approvers=(ROLE,))
+    many = tuple(f"U0P{i:05d}" for i in range(400))
+    field = _approvers_field(views.approval_card(card, approvers={ROLE: (hostile, *many)}))
+    assert "<!channel" not in field and "<@U0X>" not in field
+    assert "<@U0P00000>" in field and len(field) <= 2000
+    # A role's list cut short says so, and each mention is whole.
+    assert field.endswith("…") or "+" in field
+    assert not re.search(r"<@[^>]*$", field.rsplit("\n", 1)[0])
+
+
+def test_without_a_resolved_list_approvers_show_as_principals() -> None:
+    field = _approvers_field(views.approval_card(approval()))
+    assert field == "*Approvers*\n`role/SignoffApprover`"
+
+
+def test_the_requester_is_a_mention_and_anything_else_stays_inert() -> None:
+    card = approval(parameters={"RequesterSlackId": ("U0DAVE",)})
+    assert "*Requested by*\\n<@U0DAVE>" in as_text(views.approval_card(card))
+    odd = approval(parameters={"RequesterSlackId": ("<!here>",)})
+    text = as_text(views.approval_card(odd))
+    assert "<!here>" not in text and "`&lt;!here&gt;`" in text
+
+
+FLOW = "arn:aws:states:us-east-1:123456789012:execution:Release-Train:run-42"
+STARTER = (
+    f"arn:aws:sts::{ACCT}:assumed-role/signoff-StartApprovalRole-1A2B3C4D5E6F/"
+    "signoff-start-approval"
+)
+
+
+def _started_by(blocks: list) -> str:
+    [fields] = [b.fields for b in blocks if getattr(b, "fields", None)]
+    [field] = [f.text for f in fields if f.text.startswith("*Started by*")]
+    return field
+
+
+def test_a_flow_levels_card_says_the_flow_started_it_not_signoffs_role() -> None:
+    card = approval(executed_by=STARTER)
+    context = views.CardContext(level=2, levels=3, flow_id=FLOW)
+    field = _started_by(views.approval_card(card, context))
+    assert "StartApprovalRole" not in field and "signoff-start-approval" not in field
+    assert field == (
+        "*Started by*\n<https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1"
+        f"#/v2/executions/details/{FLOW}|Flow> `Release-Train/run-42`"
+    )
+
+
+def test_a_flow_id_that_could_be_markup_is_shown_inert() -> None:
+    hostile = "arn:aws:states:us-east-1:1:execution:M`<!here>|x:run> <@U0X>"
+    field = _started_by(views.approval_card(approval(), views.CardContext(flow_id=hostile)))
+    # No link (its URL would break out of <…|…>), no mention, no broadcast: all inert text.
+    assert field.startswith("*Started by*\nFlow `") and "<" not in field
