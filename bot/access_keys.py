@@ -20,7 +20,7 @@ from bot.access_key_models import (
     OutcomeKind,
     RecordedKeyRequest,
 )
-from bot.approvals import approval_people, mapped_people
+from bot.approvals import approval_people, approver_people, mapped_people
 from bot.errors import ApprovalNotFound, InvalidRequest, ServiceError
 from bot.gateways.automation import Automation
 from bot.gateways.iam import EXECUTION_TAG, AccessKeyGateway, IamUserDenied
@@ -347,7 +347,12 @@ class KeyRequestService:
             self._slack.update(
                 card.ref,
                 views.card_text(approval),
-                views.key_request_card(approval, outcome, people),
+                views.key_request_card(
+                    approval,
+                    outcome,
+                    people,
+                    approvers=approver_people(self._identities, approval),
+                ),
             )
         except Exception:
             self._store.lower_rank(

@@ -358,6 +358,9 @@ def test_an_approved_card_whose_key_was_not_issued_says_so_once_and_stays_so(env
     assert ref == CardRef("C0KEYS", "100.1")
     assert "*Approved* by <@U0BOB>" in text
     assert "No access key was created for `dave`" in text and "already has 2 access keys" in text
+    # The re-rendered card still lists who may decide as people, not as the role alone.
+    approvers = [f["text"] for b in blocks for f in b.get("fields", []) if "Approvers" in f["text"]]
+    assert approvers and "<@U0BOB>" in approvers[0]
     # A late sync of the approval step finds the card showing a later state: no re-render.
     approval = env.automation.approvals[eid]
     assert not env.store.raise_rank(eid, "ApproveKey", approval.rank, approval.outcome)
