@@ -12,7 +12,7 @@ import binascii
 import logging
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.aws_lambda import SlackRequestHandler
 from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListenerRunner
 from slack_sdk.signature import SignatureVerifier
@@ -48,28 +48,40 @@ class VerifiedRequestHandler:
         self._verifier = SignatureVerifier(signing_secret)
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        if not self._signed_by_slack(event):
+        body = self._signed_body(event)
+        if body is None:
             return dict(REFUSED)
-        try:
-            response: dict[str, Any] = self.bolt.handle(event, context)  # type: ignore[no-untyped-call]  # Bolt's adapter is unannotated
-        except (ValueError, AttributeError, TypeError, KeyError):
-            # Bolt's dispatch answers a listener's failure itself; what escapes is its parsing
-            # of a body that is signed (from Slack, or whoever holds the secret) yet not a shape
-            # Bolt reads.
+        if not _readable_by_bolt(body, event):
+            # Signed (from Slack, or whoever holds the secret) yet not a shape Bolt reads.
             logger.warning("signed Slack request with an unreadable body; refused")
             return dict(UNREADABLE)
+        # Whatever fails from here is Signoff's or Bolt's own failure, not the request's: it is
+        # raised (a 502 and a traceback in the log), never answered as a bad request.
+        response: dict[str, Any] = self.bolt.handle(event, context)  # type: ignore[no-untyped-call]  # Bolt's adapter is unannotated
         return response
 
-    def _signed_by_slack(self, event: dict[str, Any]) -> bool:
+    def _signed_body(self, event: dict[str, Any]) -> str | None:
+        """The request's body as text when Slack signed it, else None."""
         headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
         timestamp = str(headers.get("x-slack-request-timestamp", ""))
         signature = str(headers.get("x-slack-signature", ""))
         if not (timestamp.isascii() and timestamp.isdigit() and signature.isascii()):
-            return False
+            return None
         body = event.get("body") or ""
         if event.get("isBase64Encoded"):
             try:
                 body = base64.b64decode(body, validate=True).decode("utf-8")
             except (binascii.Error, UnicodeDecodeError):
-                return False  # Slack sends text; Bolt could not decode this either
-        return self._verifier.is_valid(body=str(body), timestamp=timestamp, signature=signature)
+                return None  # Slack sends text; Bolt could not decode this either
+        valid = self._verifier.is_valid(body=str(body), timestamp=timestamp, signature=signature)
+        return str(body) if valid else None
+
+
+def _readable_by_bolt(body: str, event: dict[str, Any]) -> bool:
+    """Whether Bolt can read `body`: a BoltRequest parses it (JSON inside `payload=`) and reads
+    its workspace and user, as Bolt's adapter does before anything else."""
+    try:
+        BoltRequest(body=body, headers=dict(event.get("headers") or {}))
+    except (ValueError, AttributeError, TypeError, KeyError):
+        return False
+    return True

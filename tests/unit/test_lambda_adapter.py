@@ -7,6 +7,7 @@ import copy
 import json
 from typing import Any
 
+import pytest
 from slack_bolt import Ack, App
 from slack_bolt.authorization import AuthorizeResult
 
@@ -111,3 +112,18 @@ def test_anything_but_a_signed_post_is_answered_as_bolts_adapter_answers_it() ->
     unsigned["headers"]["x-slack-signature"] = "v0=" + "0" * 64
     assert handler.handle(unsigned, LambdaContext())["statusCode"] == 401
     assert recorder.invocations == []
+
+
+def test_a_failure_inside_bolt_is_raised_not_answered_as_an_unreadable_body() -> None:
+    # A TypeError from Signoff's or Bolt's own code (as a TLS context Bolt could not copy for a
+    # lazy listener once was) must surface in the log, not pass for a bad request.
+    handler, _ = _handler([])
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise TypeError("cannot pickle 'SSLContext' object")
+
+    handler.bolt.app.dispatch = broken  # type: ignore[method-assign]
+    body, headers = signed_request(block_actions("U0ALICE", "approve", "x"), SECRET)
+
+    with pytest.raises(TypeError, match="SSLContext"):
+        handler.handle(function_url_event(body, headers), LambdaContext())
