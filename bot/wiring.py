@@ -17,7 +17,8 @@ from bot.approvals import ApprovalService
 from bot.concurrency import Once, in_background
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.flows import FlowService, FlowTracker
+from bot.flows.service import FlowService
+from bot.flows.tracker import FlowTracker
 from bot.gateways.automation import ApproverSignals, AutomationGateway
 from bot.gateways.aws import AWS_FAILURES, wrap_aws_error
 from bot.gateways.dynamo import DynamoTable, TableAt

@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 
+from bot.gateways.claims import ClaimKey, ClaimTable
 from bot.gateways.dynamo import Clock, DynamoTable, TableAt, expiry, open_while_waiting
 from bot.models import CardRef, Outcome
 from bot.payload import Secret
@@ -87,6 +88,7 @@ class FlowStore:
     def __init__(self, table: TableAt, now: Clock) -> None:
         self._table = DynamoTable(table, "approvals")
         self._now = now
+        self.claims = ClaimTable(self._table, now)
 
     # -- task tokens: claimed by their hash, kept under a handle, bound to one execution --------
 
@@ -358,22 +360,40 @@ class FlowStore:
         self._table.release(_completion(execution_id))
 
     # -- one-time claims on a flow (its outcome message, a level's pointer) -------------------
+    # The sort keys are stored (CLAIM#outcome, CLAIM#pointer#<id>, …): an upgrade must find the
+    # claims taken before it, so each name stays byte for byte as it is.
 
-    def claim(self, flow_id: str, key: str) -> bool:
-        item: dict[str, Any] = {
-            "pk": f"FLOW#{flow_id}",
-            "sk": f"CLAIM#{key}",
-            "claimed_at": self._now().isoformat(),
-            "expires_at": expiry(self._now()),
-        }
-        return self._table.claim(item)
+    def outcome_claim(self, flow_id: str) -> ClaimKey:
+        """Saying in the thread how the flow ended (or recording how its parent ended)."""
+        return _flow_claim(flow_id, "outcome")
 
-    def release(self, flow_id: str, key: str) -> None:
-        self._table.release(_key(f"FLOW#{flow_id}", f"CLAIM#{key}"))
+    def late_claim(self, flow_id: str, execution_id: str) -> ClaimKey:
+        """Saying in the thread that a level's result came after its task had closed."""
+        return _flow_claim(flow_id, f"late#{execution_id}")
+
+    def root_recorded_claim(self, flow_id: str, ts: str) -> ClaimKey:
+        """Recording the root message at `ts` (by its poster, or whoever found it)."""
+        return _flow_claim(flow_id, f"root#{ts}")
+
+    def root_unconfirmed_claim(self, flow_id: str) -> ClaimKey:
+        """A mark: a root post went unanswered, so it may be in the channel."""
+        return _flow_claim(flow_id, "root-unconfirmed")
+
+    def pointer_claim(self, flow_id: str, execution_id: str) -> ClaimKey:
+        """Posting a level's pointer in the level's own channel."""
+        return _flow_claim(flow_id, f"pointer#{execution_id}")
+
+    def pointer_closed_claim(self, flow_id: str, execution_id: str) -> ClaimKey:
+        """Updating a level's pointer to say how the level ended."""
+        return _flow_claim(flow_id, f"pointer-closed#{execution_id}")
 
 
 def _key(pk: str, sk: str) -> dict[str, str]:
     return {"pk": pk, "sk": sk}
+
+
+def _flow_claim(flow_id: str, name: str) -> ClaimKey:
+    return ClaimKey.of(f"FLOW#{flow_id}", name)
 
 
 def _task(task_key: str) -> dict[str, str]:

@@ -9,7 +9,8 @@ import msgspec
 import pytest
 
 from bot.errors import InvalidPayload
-from bot.flows import StartApprovalRequest, describe_invalid_input, task_key
+from bot.flows.payload import StartApprovalRequest, describe_invalid_input
+from bot.flows.rules import task_key
 
 ACCT = "123456789012"
 TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAA" + "x" * 300  # shaped like a task token, and secret

@@ -18,13 +18,10 @@ from moto import mock_aws
 
 from bot.approvals import ApprovalService
 from bot.errors import InvalidPayload, ServiceError, TransientError
-from bot.flows import (
-    FlowService,
-    FlowTracker,
-    InvalidFlowInput,
-    StartApprovalRequest,
-    flow_outcome_after,
-)
+from bot.flows.payload import StartApprovalRequest
+from bot.flows.rules import flow_outcome_after
+from bot.flows.service import FlowService, InvalidFlowInput
+from bot.flows.tracker import FlowTracker
 from bot.gateways.flowstore import FlowStore
 from bot.gateways.slack import reply_key
 from bot.gateways.stepfunctions import TaskClosed
@@ -315,7 +312,7 @@ def test_a_retried_invocation_starts_nothing_twice(flows: Flows) -> None:
 
 
 def test_a_claim_left_by_a_dead_invocation_is_taken_over(flows: Flows) -> None:
-    from bot.flows import task_key
+    from bot.flows.rules import task_key
     from bot.gateways.flowstore import Membership, TaskClaim
 
     dead = flows.store.claim_task(task_key(token(1)), Membership(FLOW, 1, 3), "h" * 32, NOW)
@@ -545,6 +542,21 @@ def test_all_levels_approved_ends_the_flow_approved_once(flows: Flows) -> None:
     assert flow is not None and flow.outcome is Outcome.APPROVED
 
 
+def test_a_flow_outcome_slack_could_not_take_is_said_on_the_retry(flows: Flows) -> None:
+    # Slack is down from the start: no card, no root message. The level closes; saying how the
+    # flow ended fails with Slack, and the event's retry must say it, once.
+    flows.slack.down = True
+    execution_id = flows.start(1, levels=1)
+    flows.automation.decide(execution_id, Outcome.APPROVED, Decision(ALICE, Verdict.APPROVE))
+    with pytest.raises(TransientError):
+        flows.approvals.refresh(execution_id)
+    flows.slack.down = False
+    flows.approvals.refresh(execution_id)  # EventBridge's retry
+    flows.approvals.refresh(execution_id)  # and the reconciler's pass
+    said = [m.text for m in flows.slack.thread(flows.root()) if "*Flow approved*" in m.text]
+    assert len(said) == 1
+
+
 def test_the_ladder_shows_progress_as_decisions_arrive(flows: Flows) -> None:
     execution_id = flows.start(1, ssm_min_required_approvals=2)
     flows.automation.decide(execution_id, Outcome.WAITING, Decision(ALICE, Verdict.APPROVE))
@@ -650,7 +662,7 @@ def test_a_level_started_before_handles_still_completes_with_its_recorded_token(
 ) -> None:
     # An execution in flight across the upgrade: its token is its SfnToken parameter, recorded
     # by hash for it; a copy of that parameter in another execution is still refused.
-    from bot.flows import task_key
+    from bot.flows.rules import task_key
     from bot.gateways.flowstore import Membership
 
     real = flows.start(1)
