@@ -20,7 +20,8 @@ from bot.flows.payload import (
 )
 from bot.flows.rules import STALE_CLAIM, start_parameters, task_key
 from bot.gateways.automation import Automation
-from bot.gateways.flowstore import FlowItem, FlowStore, Membership, TaskClaim
+from bot.gateways.claims import once
+from bot.gateways.flowstore import FlowItem, FlowStore, Membership
 from bot.gateways.stepfunctions import StepFunctions, TaskClosed
 from bot.gateways.tables import AuditLog
 
@@ -88,8 +89,47 @@ class FlowService:
             )
         key = task_key(token)
         handle = secrets.token_urlsafe(24)
-        claim = self._flows.claim_task(key, request.member, handle, self._now() - STALE_CLAIM)
-        if claim is not TaskClaim.WON:
+        level_channel = self._channel_for(request.ssm_notification_arn, self._document)
+
+        def begin() -> str | dict[str, Any]:
+            """The started execution's id, or the refusal SSM's answer led to."""
+            self._flows.create_flow(
+                FlowItem(
+                    flow_id=request.flow_id,
+                    levels=request.levels,
+                    # The thread lives where level 1 is decided; a flow first seen later, in
+                    # the default channel.
+                    channel=level_channel if request.level == 1 else self._default_channel,
+                    name=views.flow_name(request.flow_id),
+                    description=request.ssm_description,
+                )
+            )
+            # The token is recorded, bound to this level and pending, before anything starts.
+            self._flows.put_handle(handle, token, request.member)
+            try:
+                try:
+                    return self._automation.start(self._document, start_parameters(request, handle))
+                except InvalidRequest as refused:
+                    return self.refuse(
+                        token, f"Signoff cannot start this approval: {refused}", request.flow_id
+                    )
+            except Exception:
+                # Nothing started (or its refusal was not delivered): a retry starts afresh.
+                self._flows.release_handle(handle)
+                raise
+
+        # A claim whose start died mid-way (older than a Lambda runs) is taken over.
+        claims = self._flows.task_claims(self._now() - STALE_CLAIM)
+        ran = once(
+            claims,
+            self._flows.task_claim(key),
+            begin,
+            flow_id=request.flow_id,
+            level=request.level,
+            levels=request.levels,
+            handle=handle,
+        )
+        if ran is None:
             # A retried invocation: the first one started (or is starting) the approval.
             known = self._flows.task(key)
             execution_id = known.execution_id if known else None
@@ -97,36 +137,14 @@ class FlowService:
                 "approval already started for this task",
                 extra={"flow_id": request.flow_id, "level": request.level},
             )
-            return {"result": f"already_{claim.value}", "execution_id": execution_id or ""}
-        level_channel = self._channel_for(request.ssm_notification_arn, self._document)
-        self._flows.create_flow(
-            FlowItem(
-                flow_id=request.flow_id,
-                levels=request.levels,
-                # The thread lives where level 1 is decided; a flow first seen later, in default.
-                channel=level_channel if request.level == 1 else self._default_channel,
-                name=views.flow_name(request.flow_id),
-                description=request.ssm_description,
-            )
-        )
-        # The token is recorded, bound to this level and pending, before anything starts.
-        self._flows.put_handle(handle, token, request.member)
-        try:
-            execution_id = self._automation.start(self._document, start_parameters(request, handle))
-        except InvalidRequest as refused:
-            try:
-                result = self.refuse(
-                    token, f"Signoff cannot start this approval: {refused}", request.flow_id
-                )
-            except Exception:
-                self._release(key, handle)
-                raise
+            state = "started" if execution_id else "busy"
+            return {"result": f"already_{state}", "execution_id": execution_id or ""}
+        if not isinstance(ran.value, str):
+            # Refused (its task failed with the reason): this token starts nothing, ever.
             self._flows.finish_task(key, _REFUSED)
             self._flows.release_handle(handle)
-            return result
-        except Exception:
-            self._release(key, handle)
-            raise
+            return ran.value
+        execution_id = ran.value
         # Bound first: until it is, no event or reconciler pass can complete the task.
         self._flows.bind_handle(handle, execution_id)
         member = Membership(request.flow_id, request.level, request.levels, execution_id, handle)
@@ -164,10 +182,6 @@ class FlowService:
             "flow_id": request.flow_id,
             "level": request.level,
         }
-
-    def _release(self, key: str, handle: str) -> None:
-        self._flows.release_handle(handle)
-        self._flows.release_task(key)
 
     def reconcile(self) -> dict[str, int]:
         """Re-read every level still shown as waiting, so no task waits on a lost event.

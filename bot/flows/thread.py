@@ -74,7 +74,33 @@ class FlowThread:
         if flow.root:
             return flow.root
         key = root_key(flow.flow_id)
-        if not self._flows.claim_root(flow.flow_id, self._now() - STALE_CLAIM):
+
+        def post() -> tuple[FlowItem, CardRef, bool]:
+            """The root (found or posted) and whether it still has to be recorded."""
+            current = self._flows.flow(flow.flow_id) or flow
+            # A claim taken over from a post that went unanswered: that post may have landed.
+            found = (
+                self._slack.find_posted(current.channel, key)
+                if self._was_unconfirmed(flow.flow_id)
+                else None
+            )
+            if found is not None:
+                self._root_posted(current, found)
+                return current, found, False
+            state = self._flow_state(current, self._flows.levels(flow.flow_id))
+            try:
+                ref = self._slack.post(
+                    current.channel, views.flow_root_text(state), views.flow_root(state), key=key
+                )
+            except PostUnconfirmed:
+                # It may be in the channel: the claim stays, marked, and the next call looks.
+                self._flows.claims.take(self._flows.root_unconfirmed_claim(flow.flow_id))
+                raise
+            return current, ref, True
+
+        claims = self._flows.root_claims(self._now() - STALE_CLAIM)
+        ran = once(claims, self._flows.root_claim(flow.flow_id), post, keep_on=(PostUnconfirmed,))
+        if ran is None:
             latest = self._flows.flow(flow.flow_id)
             if latest and latest.root:
                 return latest.root
@@ -84,29 +110,10 @@ class FlowThread:
                 raise TransientError("Another invocation is posting this flow's root message.")
             self._root_posted(latest or flow, found)
             return found
-        current = self._flows.flow(flow.flow_id) or flow
-        try:
-            # A claim taken over from a post that went unanswered: that post may have landed.
-            found = (
-                self._slack.find_posted(current.channel, key)
-                if self._was_unconfirmed(flow.flow_id)
-                else None
-            )
-            if found is not None:
-                self._root_posted(current, found)
-                return found
-            state = self._flow_state(current, self._flows.levels(flow.flow_id))
-            ref = self._slack.post(
-                current.channel, views.flow_root_text(state), views.flow_root(state), key=key
-            )
-        except PostUnconfirmed:
-            # It may be in the channel: the claim stays, marked, and the next call looks for it.
-            self._flows.claims.take(self._flows.root_unconfirmed_claim(flow.flow_id))
-            raise
-        except Exception:
-            self._flows.release_root(flow.flow_id)
-            raise
-        self._root_posted(current, ref)
+        current, ref, unrecorded = ran.value
+        if unrecorded:
+            # After the claim: the post landed, so a failure here must not give the claim back.
+            self._root_posted(current, ref)
         return ref
 
     def _was_unconfirmed(self, flow_id: str) -> bool:

@@ -20,6 +20,7 @@ from bot.flows.rules import (
     task_output,
 )
 from bot.flows.thread import FlowThread
+from bot.gateways.claims import once
 from bot.gateways.flowstore import FlowStore, Membership
 from bot.gateways.slack import Slack
 from bot.gateways.stepfunctions import StepFunctions, TaskClosed
@@ -179,34 +180,39 @@ class FlowTracker:
     def _complete(self, approval: Approval, token: str, member: Membership) -> str | None:
         """Tell Step Functions how the level ended, once; the closed code if it stopped waiting."""
         execution_id = approval.execution_id
-        if not self._flows.claim_completion(execution_id, self._now() - STALE_CLAIM):
-            return self._flows.completion_closed_code(execution_id)
         subject = member.flow_id
         level = member.level
-        try:
-            if approval.outcome is Outcome.APPROVED or approval.outcome is Outcome.REJECTED:
-                people = self._proven_people(approval)
-                self._sfn.send_task_success(token, task_output(approval, level, people))
-                sent = "success"
-            else:
+
+        def send() -> TaskClosed | str:
+            try:
+                if approval.outcome is Outcome.APPROVED or approval.outcome is Outcome.REJECTED:
+                    people = self._proven_people(approval)
+                    self._sfn.send_task_success(token, task_output(approval, level, people))
+                    return "success"
                 error = TASK_ERRORS[approval.outcome]
                 self._sfn.send_task_failure(token, error, task_cause(approval, level))
-                sent = error
-        except TaskClosed as closed:
-            self._flows.finish_completion(execution_id, closed_code=closed.code)
+                return error
+            except TaskClosed as closed:
+                return closed
+
+        # Any other failure gives the claim back: the next event (EventBridge retries, the
+        # reconciler) tries again. What happens after the send never does: sent is sent.
+        claims = self._flows.completion_claims(self._now() - STALE_CLAIM)
+        ran = once(claims, self._flows.completion_claim(execution_id), send)
+        if ran is None:
+            return self._flows.completion_closed_code(execution_id)
+        sent = ran.value
+        if isinstance(sent, TaskClosed):
+            self._flows.finish_completion(execution_id, closed_code=sent.code)
             # Not an error: someone (a timeout, a stop, an earlier event) closed it before us.
             logger.info(
                 "task already closed; result not delivered",
-                extra={"execution_id": execution_id, "level": level, "code": closed.code},
+                extra={"execution_id": execution_id, "level": level, "code": sent.code},
             )
             self._audit.append(
-                subject, "task_closed_before_result", execution_id=execution_id, code=closed.code
+                subject, "task_closed_before_result", execution_id=execution_id, code=sent.code
             )
-            return closed.code
-        except Exception:
-            # Let the next event (EventBridge retries, the reconciler) try again.
-            self._flows.release_completion(execution_id)
-            raise
+            return sent.code
         self._flows.finish_completion(execution_id)
         logger.info(
             "task completed",

@@ -313,10 +313,12 @@ def test_a_retried_invocation_starts_nothing_twice(flows: Flows) -> None:
 
 def test_a_claim_left_by_a_dead_invocation_is_taken_over(flows: Flows) -> None:
     from bot.flows.rules import task_key
-    from bot.gateways.flowstore import Membership, TaskClaim
 
-    dead = flows.store.claim_task(task_key(token(1)), Membership(FLOW, 1, 3), "h" * 32, NOW)
-    assert dead is TaskClaim.WON
+    claim = flows.store.task_claim(task_key(token(1)))
+    dead = flows.store.task_claims(NOW).take(
+        claim, flow_id=FLOW, level=1, levels=3, handle="h" * 32
+    )
+    assert dead
     assert flows.service.start(flows.request(1))["result"] == "already_busy"
     flows.clock[0] = NOW + timedelta(minutes=5)
     assert flows.service.start(flows.request(1))["result"] == "started"

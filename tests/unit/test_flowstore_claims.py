@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -38,6 +38,34 @@ def test_a_claim_taken_before_an_upgrade_is_found_after_it(table: Any, build: An
     assert key == ClaimKey(f"FLOW#{FLOW}", sk)
     assert flows.claims.held(key)
     assert not flows.claims.take(key)
+
+
+def test_task_and_completion_claims_keep_their_items_and_are_taken_over_only_when_stale(
+    table: Any,
+) -> None:
+    flows = FlowStore(table, lambda: NOW)
+    db = DynamoTable(table, "approvals")
+    task = flows.task_claim("ab" * 32)
+    completion = flows.completion_claim(EXECUTION)
+    assert task == ClaimKey(f"TASK#{'ab' * 32}", "TASK")
+    assert completion == ClaimKey(f"EXEC#{EXECUTION}", "SFN")
+    assert flows.task_claims(NOW).take(task, flow_id=FLOW, level=1, levels=2, handle="h" * 32)
+    assert flows.completion_claims(NOW).take(completion)
+    assert flows.task("ab" * 32) is not None
+    stored = db.get({"pk": f"EXEC#{EXECUTION}", "sk": "SFN"})
+    assert stored is not None and stored["phase"] == "sending"
+    # Not stale yet: nobody takes them over.
+    assert not flows.task_claims(NOW).take(task, flow_id=FLOW, level=1, levels=2, handle="x")
+    assert not flows.completion_claims(NOW).take(completion)
+    later = NOW + timedelta(minutes=5)
+    assert flows.task_claims(later).take(task, flow_id=FLOW, level=1, levels=2, handle="y" * 32)
+    assert flows.completion_claims(later).take(completion)
+    # Done is done: a finished completion and a started task are never taken over.
+    flows.finish_completion(EXECUTION)
+    flows.finish_task("ab" * 32, EXECUTION)
+    much_later = NOW + timedelta(days=1)
+    assert not flows.completion_claims(much_later).take(completion)
+    assert not flows.task_claims(much_later).take(task, flow_id=FLOW, level=1, levels=2)
 
 
 def test_each_claim_of_a_flow_is_its_own(table: Any) -> None:
