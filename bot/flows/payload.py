@@ -5,48 +5,101 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from functools import cache
+from typing import Annotated, Any
 
 import msgspec
 
 from bot.errors import InvalidPayload
 from bot.gateways.flowstore import Membership
-from bot.payload import MISSING, Fields, Secret, kind
+from bot.validation import Before, Secret, as_mapping, convert, kind, lax_whole_number
 
 INVALID_INPUT = "Signoff.InvalidInput"
 MAX_LEVELS = 20
 
-
 _LEVEL_FIELD = re.compile(r"^level\d+_")
-_EXECUTION_ARN = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:\s]+:[^:\s]+$")
-_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:(?P<name>[A-Za-z0-9_-]{1,256})$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_EXECUTION_ARN = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:\s]+:[^:\s]+$"
+# SSM's service role may publish only to topics named Automation*.
+_TOPIC_ARN = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:Automation[A-Za-z0-9_-]{0,246}$"
+_ROLE_ARN = r"^(?:arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512})?$"  # or empty
 _APPROVER = re.compile(
     r"^(?:[\w+=,.@-]{1,64}"
     r"|arn:aws[a-z-]*:iam::\d{12}:(?:user|role)/[\w+=,.@/-]{1,512}"
     r"|arn:aws[a-z-]*:sts::\d{12}:assumed-role/[\w+=,.@-]{1,64}/[\w+=,.@-]{2,64})$"
 )
+_TOKEN_LENGTH = 2048
 
-# What each payload key must hold, said in every refusal that names it.
-EXPECTED = {
-    "token": "the task token (`token.$: $$.Task.Token`), 1 to 2048 characters",
-    "flow_id": "the parent execution ARN (`flow_id.$: "
-    "$$.Execution.Input.AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID`), "
-    "arn:aws:states:<region>:<account>:execution:<state machine>:<name>",
-    "level": "this level's number, a whole number from 1 to `levels`",
-    "levels": f"how many levels the flow has, a whole number from 1 to {MAX_LEVELS}",
-    "step": "the state's name (`step.$: $$.State.Name`), text",
-    "ssm_doc_name": "the name of Signoff's approval document, or nothing",
-    "ssm_automation_assume_role": "an IAM role ARN for Automation to run as, or empty",
-    "ssm_description": "text, at most 1024 characters",
-    "ssm_message": "text, at most 4096 characters (the aws:approve limit)",
-    "confirmation_url": "text (the page the approvers review)",
-    "confirmation_file": "text (the file the approvers review)",
-    "ssm_notification_arn": "an SNS topic ARN whose name starts with `Automation` "
-    "(SSM's service role may publish only to those)",
-    "ssm_approvers": "1 to 10 approvers (IAM user names, user ARNs, role ARNs or assumed-role "
-    'ARNs) as a list, a JSON list string such as ["a","b"], or a comma-separated string',
-    "ssm_min_required_approvals": "a whole number of approvals from 1 to 10",
-}
+# Each key's rule; its description is said in every refusal that names the key.
+_Token = Annotated[
+    Secret,
+    msgspec.Meta(description="the task token (`token.$: $$.Task.Token`), 1 to 2048 characters"),
+]
+_FlowId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=_EXECUTION_ARN,
+        description="the parent execution ARN (`flow_id.$: "
+        "$$.Execution.Input.AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID`), "
+        "arn:aws:states:<region>:<account>:execution:<state machine>:<name>",
+    ),
+]
+_Levels = Annotated[
+    int,
+    msgspec.Meta(
+        ge=1,
+        le=MAX_LEVELS,
+        description=f"how many levels the flow has, a whole number from 1 to {MAX_LEVELS}",
+    ),
+]
+_Level = Annotated[
+    int,
+    msgspec.Meta(
+        ge=1, le=MAX_LEVELS, description="this level's number, a whole number from 1 to `levels`"
+    ),
+]
+_Step = Annotated[
+    str, msgspec.Meta(max_length=256, description="the state's name (`step.$: $$.State.Name`)")
+]
+_DocName = Annotated[
+    str | None, msgspec.Meta(description="the name of Signoff's approval document, or nothing")
+]
+_Role = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=_ROLE_ARN, description="an IAM role ARN for Automation to run as, or empty"
+    ),
+]
+_Description = Annotated[
+    str, msgspec.Meta(max_length=1024, description="text, at most 1024 characters")
+]
+_Message = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=4096, description="text, at most 4096 characters (the aws:approve limit)"
+    ),
+]
+_Topic = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=_TOPIC_ARN,
+        description="an SNS topic ARN whose name starts with `Automation` "
+        "(SSM's service role may publish only to those)",
+    ),
+]
+_Approvers = Annotated[
+    tuple[str, ...],
+    msgspec.Meta(
+        min_length=1,
+        max_length=10,
+        description="1 to 10 approvers (IAM user names, user ARNs, role ARNs or assumed-role "
+        'ARNs) as a list, a JSON list string such as ["a","b"], or a comma-separated string',
+    ),
+]
+_Approvals = Annotated[
+    int, msgspec.Meta(ge=1, le=10, description="a whole number of approvals from 1 to 10")
+]
+_Url = Annotated[str, msgspec.Meta(description="text (the page the approvers review)")]
+_File = Annotated[str, msgspec.Meta(description="text (the file the approvers review)")]
 
 
 class StartApprovalRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,52 +107,43 @@ class StartApprovalRequest(msgspec.Struct, frozen=True, kw_only=True):
 
     The keys are the seed's (token, step, ssm_*) plus flow_id, level and levels; other keys the
     state machine passes along (region, confirmation_url, …) are ignored. Numbers may come as
-    numeric strings ("1"), as CloudFormation parameters do.
+    text ("1"), as CloudFormation parameters do (`lax_whole_number` says which text counts).
     """
 
-    token: Secret
-    flow_id: str
-    levels: int
-    level: int
-    step: str = ""
-    ssm_doc_name: str | None = None
-    ssm_automation_assume_role: str = ""
-    ssm_description: str = ""
-    ssm_message: str = ""
-    ssm_notification_arn: str
-    ssm_approvers: tuple[str, ...]
-    ssm_min_required_approvals: int
+    token: _Token
+    flow_id: _FlowId
+    levels: _Levels
+    level: _Level
+    step: _Step = ""
+    ssm_doc_name: _DocName = None
+    ssm_automation_assume_role: _Role = ""
+    ssm_description: _Description = ""
+    ssm_message: _Message = ""
+    ssm_notification_arn: _Topic
+    ssm_approvers: _Approvers
+    ssm_min_required_approvals: _Approvals
 
     @classmethod
     def from_event(cls, event: object) -> StartApprovalRequest:
         """Read and check the payload; InvalidPayload names every bad key, in this order."""
-        event = _with_level(event)
-        fields = Fields(event)
-        token = fields.text("token", rule=_token_length)
-        flow_id = fields.text("flow_id", rule=_flow_arn)
-        levels = fields.whole_number("levels", low=1, high=MAX_LEVELS)
-        level = fields.whole_number("level", low=1, high=MAX_LEVELS)
-        if fields.ok("levels", "level") and level > levels:
-            fields.problem("level", f"is {level}, beyond levels ({levels})")
-        request = cls(
-            token=Secret(token),
-            flow_id=flow_id,
-            levels=levels,
-            level=level,
-            step=fields.text("step", "", max_length=256),
-            ssm_doc_name=fields.optional_text("ssm_doc_name"),
-            ssm_automation_assume_role=fields.text("ssm_automation_assume_role", "", rule=_role),
-            ssm_description=fields.text("ssm_description", "", max_length=1024),
-            ssm_message=fields.text("ssm_message", "", max_length=4096),
-            ssm_notification_arn=fields.text("ssm_notification_arn", rule=_topic),
-            ssm_approvers=fields.parsed("ssm_approvers", _approvers, ()),
-            ssm_min_required_approvals=fields.whole_number(
-                "ssm_min_required_approvals", low=1, high=10
-            ),
-        )
-        if fields.ok("levels", "level") and level == 1 and isinstance(event, Mapping):
-            _check_later_levels(fields, event.get("flow_input"), levels)
-        fields.check()
+        given = _with_level(as_mapping(event))
+        problems: list[tuple[str, str]] = []
+        request = None
+        try:
+            request = convert(given, cls, before=_BEFORE)
+        except InvalidPayload as bad:
+            problems.extend(bad.problems)
+        numbers = _level_and_levels(given)
+        if numbers is not None:
+            level, levels = numbers
+            if level > levels:
+                problems.append(
+                    ("level", f"is {level}, beyond levels ({levels}); send a number up to levels")
+                )
+            elif level == 1:
+                problems.extend(_later_level_problems(given.get("flow_input"), levels))
+        if problems or request is None:
+            raise InvalidPayload(sorted(problems, key=_in_field_order))
         return request
 
     @property
@@ -107,7 +151,24 @@ class StartApprovalRequest(msgspec.Struct, frozen=True, kw_only=True):
         return Membership(flow_id=self.flow_id, level=self.level, levels=self.levels)
 
 
-def _with_level(event: object) -> object:
+_ORDER = [f.encode_name for f in msgspec.structs.fields(StartApprovalRequest)]
+
+
+def _in_field_order(problem: tuple[str, str]) -> int:
+    # Later levels' keys (level2_…) come after every key of this level, in their own order.
+    return _ORDER.index(problem[0]) if problem[0] in _ORDER else len(_ORDER)
+
+
+def _level_and_levels(given: Mapping[str, Any]) -> tuple[int, int] | None:
+    """Both numbers, when each is a whole number from 1 to MAX_LEVELS; else None."""
+    try:
+        level, levels = (lax_whole_number(given.get(key)) for key in ("level", "levels"))
+    except ValueError:
+        return None
+    return (level, levels) if 1 <= level <= MAX_LEVELS and 1 <= levels <= MAX_LEVELS else None
+
+
+def _with_level(event: Mapping[str, Any]) -> Mapping[str, Any]:
     """The payload with its flow, level and levels, read from the child's input if not given.
 
     Signoff's child passes its own id and input (`execution_id`, `execution_input`) rather
@@ -115,8 +176,8 @@ def _with_level(event: object) -> object:
     none. Such a caller gets a one-level approval of its own (the child's execution is its
     flow), not levels of a flow that would each claim to be its first and last.
     """
-    if not isinstance(event, Mapping) or "level" in event:
-        return event  # the flow's keys given directly (or nothing to read them from)
+    if "level" in event:
+        return event  # the flow's keys given directly
     given = event.get("execution_input")
     if not isinstance(given, Mapping):
         return event
@@ -132,60 +193,46 @@ def _with_level(event: object) -> object:
     return {k: v for k, v in merged.items() if v is not None}
 
 
-# What the parent reads for each level (`levelN_<key>` in the flow's input).
-_LEVEL_KEYS = (
-    "ssm_notification_arn",
-    "ssm_approvers",
-    "ssm_min_required_approvals",
-    "confirmation_url",
-    "confirmation_file",
-)
-
-
-def _check_later_levels(fields: Fields, flow_input: object, levels: int) -> None:
-    """At level 1, refuse a flow whose later levels could not start, before anyone decides.
+def _later_level_problems(flow_input: object, levels: int) -> list[tuple[str, str]]:
+    """At level 1, what would stop a later level from starting, before anyone decides.
 
     The parent passes its whole input to level 1 (`flow_input`). A later level's key that is
     missing would fail the parent (States.Runtime) and a bad one would fail that level, both
     only after the levels before it were approved.
     """
-    if not isinstance(flow_input, Mapping):
-        return  # not passed (another caller, or a parent deployed before this check)
-    later = Fields(flow_input)
-    for n in range(2, levels + 1):
-        later.text(f"level{n}_ssm_notification_arn", rule=_topic)
-        later.parsed(f"level{n}_ssm_approvers", _approvers, tuple[str, ...]())
-        later.whole_number(f"level{n}_ssm_min_required_approvals", low=1, high=10)
-        later.text(f"level{n}_confirmation_url")
-        later.text(f"level{n}_confirmation_file")
+    if not isinstance(flow_input, Mapping) or levels < 2:
+        return []  # not passed (another caller, or a parent deployed before this check)
+    model, before = _later_levels(levels)
     try:
-        later.check()
+        convert(flow_input, model, before=before)
     except InvalidPayload as bad:
-        for field, problem in bad.problems:
-            fields.problem(field, problem)
+        return list(bad.problems)
+    return []
 
 
-def _token_length(value: str) -> None:
-    if not 1 <= len(value) <= 2048:
-        raise ValueError("must be 1 to 2048 characters")
+@cache
+def _later_levels(levels: int) -> tuple[type[msgspec.Struct], dict[str, Before]]:
+    """The keys the parent reads for levels 2 to `levels` (`levelN_<key>` in its input)."""
+    fields: list[tuple[str, Any]] = []
+    before: dict[str, Before] = {}
+    for n in range(2, levels + 1):
+        fields += [
+            (f"level{n}_ssm_notification_arn", _Topic),
+            (f"level{n}_ssm_approvers", _Approvers),
+            (f"level{n}_ssm_min_required_approvals", _Approvals),
+            (f"level{n}_confirmation_url", _Url),
+            (f"level{n}_confirmation_file", _File),
+        ]
+        before[f"level{n}_ssm_approvers"] = _approvers
+        before[f"level{n}_ssm_min_required_approvals"] = lax_whole_number
+    return msgspec.defstruct(f"LaterLevels{levels}", fields, frozen=True), before
 
 
-def _flow_arn(value: str) -> None:
-    if not _EXECUTION_ARN.match(value):
-        raise ValueError("is not a Step Functions execution ARN")
-
-
-def _topic(value: str) -> None:
-    match = _TOPIC_ARN.match(value)
-    if not match:
-        raise ValueError("is not an SNS topic ARN")
-    if not match.group("name").startswith("Automation"):
-        raise ValueError(f"names the topic {match.group('name')!r}, not an Automation* one")
-
-
-def _role(value: str) -> None:
-    if value and not _ROLE_ARN.match(value):
-        raise ValueError("is not an IAM role ARN")
+def _token(value: object) -> Secret:
+    # Never quoted back: the refusal says only that it is not usable.
+    if isinstance(value, str) and 1 <= len(value) <= _TOKEN_LENGTH:
+        return Secret(value)
+    raise ValueError("is not a usable task token")
 
 
 def _approvers(value: object) -> tuple[str, ...]:
@@ -198,6 +245,15 @@ def _approvers(value: object) -> tuple[str, ...]:
     if odd:
         raise ValueError(f"has entries that are neither IAM names nor ARNs: {odd[:3]}")
     return tuple(names)
+
+
+_BEFORE: dict[str, Before] = {
+    "token": _token,
+    "levels": lax_whole_number,
+    "level": lax_whole_number,
+    "ssm_approvers": _approvers,
+    "ssm_min_required_approvals": lax_whole_number,
+}
 
 
 def split_approvers(value: object) -> list[str]:
@@ -219,19 +275,14 @@ def split_approvers(value: object) -> list[str]:
 
 
 def describe_invalid_input(error: InvalidPayload) -> str:
-    """A cause that names each bad field and says what it must hold (never the token)."""
+    """A cause that names each bad field, why, and what to send (never the token)."""
     problems: list[str] = []
     for field, problem in error.problems:
         if not field:
             problems.append("the payload is not a JSON object of the keys below")
-            continue
-        if field == "token" and problem != MISSING:
-            what = "token is not a usable task token"
         else:
-            what = f"{field} {problem}"
-        expected = EXPECTED.get(_LEVEL_FIELD.sub("", field))
-        problems.append(f"{what}; expected {expected}" if expected else what)
-    cause = "Signoff cannot start this approval: " + "; ".join(problems) + "."
+            problems.append(f"{field} {problem}")
+    cause = "Signoff cannot start this approval: " + ". ".join(problems) + "."
     if any(_LEVEL_FIELD.match(field) for field, _ in error.problems):
         cause += (
             " No level was started. Add or fix them in the flow's input and start the flow "
@@ -242,11 +293,13 @@ def describe_invalid_input(error: InvalidPayload) -> str:
 
 def refusal_route(event: object) -> tuple[str | None, str | None]:
     """The task token and flow a refused payload gives, each only if it is usable as one."""
-    given = _with_level(event)
-    raw = given if isinstance(given, Mapping) else {}
-    token, flow_id = raw.get("token"), raw.get("flow_id")
-    usable = isinstance(token, str) and 1 <= len(token) <= 2048
+    try:
+        given = _with_level(as_mapping(event))
+    except InvalidPayload:
+        return None, None
+    token, flow_id = given.get("token"), given.get("flow_id")
+    usable = isinstance(token, str) and 1 <= len(token) <= _TOKEN_LENGTH
     return (
         token if usable else None,
-        flow_id if isinstance(flow_id, str) and _EXECUTION_ARN.match(flow_id) else None,
+        flow_id if isinstance(flow_id, str) and re.match(_EXECUTION_ARN, flow_id) else None,
     )

@@ -12,7 +12,7 @@ from bot.gateways.claims import ClaimKey, Claims, ClaimTable
 from bot.gateways.dynamo import Clock, DynamoTable, TableAt, expiry, open_while_waiting
 from bot.gateways.flowclaims import RootPosting, TakeOver
 from bot.models import CardRef, Outcome
-from bot.payload import Secret
+from bot.validation import Secret
 
 # A level's kind in the approvals table's Open index.
 _OPEN_LEVEL = "LEVEL"
