@@ -21,6 +21,7 @@ _LEVEL_FIELD = re.compile(r"^level\d+_")
 _EXECUTION_ARN = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:\s]+:[^:\s]+$"
 # SSM's service role may publish only to topics named Automation*.
 _TOPIC_ARN = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:Automation[A-Za-z0-9_-]{0,246}$"
+_ANY_TOPIC = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:(?P<name>[A-Za-z0-9_-]{1,256})$")
 _ROLE_ARN = r"^(?:arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512})?$"  # or empty
 _APPROVER = re.compile(
     r"^(?:[\w+=,.@-]{1,64}"
@@ -223,6 +224,7 @@ def _later_levels(levels: int) -> tuple[type[msgspec.Struct], dict[str, Before]]
             (f"level{n}_confirmation_url", _Url),
             (f"level{n}_confirmation_file", _File),
         ]
+        before[f"level{n}_ssm_notification_arn"] = _topic
         before[f"level{n}_ssm_approvers"] = _approvers
         before[f"level{n}_ssm_min_required_approvals"] = lax_whole_number
     return msgspec.defstruct(f"LaterLevels{levels}", fields, frozen=True), before
@@ -233,6 +235,17 @@ def _token(value: object) -> Secret:
     if isinstance(value, str) and 1 <= len(value) <= _TOKEN_LENGTH:
         return Secret(value)
     raise ValueError("is not a usable task token")
+
+
+def _topic(value: object) -> object:
+    # Said before msgspec's pattern does: a person who named another topic learns which.
+    if isinstance(value, str):
+        match = _ANY_TOPIC.match(value)
+        if not match:
+            raise ValueError("is not an SNS topic ARN")
+        if not match["name"].startswith("Automation"):
+            raise ValueError(f"names the topic {match['name']!r}, not an Automation* one")
+    return value
 
 
 def _approvers(value: object) -> tuple[str, ...]:
@@ -251,6 +264,7 @@ _BEFORE: dict[str, Before] = {
     "token": _token,
     "levels": lax_whole_number,
     "level": lax_whole_number,
+    "ssm_notification_arn": _topic,
     "ssm_approvers": _approvers,
     "ssm_min_required_approvals": lax_whole_number,
 }

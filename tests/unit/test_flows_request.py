@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.errors import InvalidPayload
 from bot.flows.payload import StartApprovalRequest, describe_invalid_input
@@ -83,7 +85,7 @@ def test_a_missing_field_is_named_with_what_is_expected() -> None:
     ("changes", "names"),
     [
         ({"ssm_notification_arn": f"arn:aws:sns:us-east-1:{ACCT}:Approvals"}, "Automation"),
-        ({"ssm_notification_arn": "sample1@h-o2k.com"}, "send an SNS topic ARN"),
+        ({"ssm_notification_arn": "sample1@h-o2k.com"}, "is not an SNS topic ARN; send an SNS"),
         ({"ssm_approvers": "[not json"}, "ssm_approvers"),
         ({"ssm_approvers": ""}, "ssm_approvers"),
         ({"ssm_approvers": [f"u{i}" for i in range(11)]}, "1 to 10 approvers"),
@@ -193,7 +195,7 @@ def test_a_payload_that_is_not_an_object_says_so() -> None:
         ({"ssm_approvers": "[1,"}, "ssm_approvers looks like a JSON list but does not parse"),
         (
             {"ssm_notification_arn": f"arn:aws:sns:us-east-1:{ACCT}:Approvals"},
-            "ssm_notification_arn is not in the expected form; send an "
+            "ssm_notification_arn names the topic 'Approvals', not an Automation* one; send an "
             "SNS topic ARN whose name starts with `Automation`",
         ),
     ],
@@ -394,3 +396,26 @@ def test_level_one_accepts_a_complete_flow() -> None:
     )
 
     assert request.level == 1 and request.levels == 3
+
+
+# -- any JSON at all ---------------------------------------------------------------------------
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+_keys = st.sampled_from([*payload(), "flow_input", "execution_input", "execution_id"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(changes=st.dictionaries(_keys, _json, max_size=5))
+def test_any_json_is_a_request_or_a_refusal_that_never_quotes_the_token(
+    changes: dict[str, Any],
+) -> None:
+    try:
+        StartApprovalRequest.from_event(payload(**changes))
+    except InvalidPayload as refused:
+        cause = describe_invalid_input(refused)
+        assert cause.startswith("Signoff cannot start this approval: ")
+        assert TOKEN not in cause and "Expected `" not in cause and "is not valid:" not in cause
