@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from slack_sdk.models.blocks import ActionsBlock, HeaderBlock
 
 from bot import views
-from bot.models import Approval, Decision, Outcome, Verdict
+from bot.models import Approval, Decision, DecisionTarget, Outcome, Verdict
 
 ACCT = "123456789012"
 ALICE = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0ALICE"
@@ -93,17 +93,17 @@ def test_access_key_card_says_who_asked_for_whom_and_why() -> None:
 
 
 def test_reject_modal_requires_a_reason_and_approve_comment_is_optional() -> None:
-    target = views.DecisionTarget("e", "s", Verdict.REJECT, "C1", "1.2")
+    target = DecisionTarget("e", "s", Verdict.REJECT, "C1", "1.2")
     modal = views.decision_modal(target, "Deploy?", external_id="x").to_dict()
     assert modal["blocks"][1]["optional"] is False
-    assert views.DecisionTarget.loads(modal["private_metadata"]) == target
+    assert DecisionTarget.loads(modal["private_metadata"]) == target
     assert views.comment_errors(Verdict.REJECT, "  ") == {
         views.COMMENT_BLOCK: views.comment_errors(Verdict.REJECT, "")[views.COMMENT_BLOCK]
     }
     assert views.comment_errors(Verdict.APPROVE, "") == {}
     assert "512" in views.comment_errors(Verdict.APPROVE, "x" * 513)[views.COMMENT_BLOCK]
     approve = views.decision_modal(
-        views.DecisionTarget("e", "s", Verdict.APPROVE, "C1", "1.2"), "Deploy?"
+        DecisionTarget("e", "s", Verdict.APPROVE, "C1", "1.2"), "Deploy?"
     ).to_dict()
     assert approve["blocks"][1]["optional"] is True
 
