@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from bot import views
 from bot.flows.payload import StartApprovalRequest
 from bot.gateways.flowstore import FlowItem, LevelItem
 from bot.gateways.slack import PostKey
-from bot.models import Approval, Outcome, Verdict
+from bot.models import Approval, FlowState, LevelState, Outcome, Verdict
 
 # The document parameter that carries a level's handle: an opaque id of the task in Signoff's
 # table. The token itself never goes to SSM, where ssm:GetAutomationExecution shows parameters.
@@ -134,10 +133,10 @@ def _rejecters(approval: Approval) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def level_state(level: int, approval: Approval) -> views.LevelState:
+def level_state(level: int, approval: Approval) -> LevelState:
     """One level as the views show it, from its approval."""
     done, needed = approval.progress
-    return views.LevelState(
+    return LevelState(
         level=level,
         outcome=approval.outcome,
         done=done,
@@ -147,14 +146,14 @@ def level_state(level: int, approval: Approval) -> views.LevelState:
     )
 
 
-def flow_state(flow: FlowItem, levels: list[LevelItem], people: dict[str, str]) -> views.FlowState:
+def flow_state(flow: FlowItem, levels: list[LevelItem], people: dict[str, str]) -> FlowState:
     """The flow as the views show it: each of its levels, in order, recorded or not yet."""
     by_level = {item.level: item for item in levels}
-    shown: list[views.LevelState] = []
+    shown: list[LevelState] = []
     for number in range(1, flow.levels + 1):
         item = by_level.get(number)
         shown.append(
-            views.LevelState(
+            LevelState(
                 level=number,
                 outcome=item.outcome,
                 done=item.done,
@@ -163,9 +162,9 @@ def flow_state(flow: FlowItem, levels: list[LevelItem], people: dict[str, str]) 
                 rejected_by=item.rejected_by,
             )
             if item
-            else views.LevelState(level=number)
+            else LevelState(level=number)
         )
-    return views.FlowState(
+    return FlowState(
         flow_id=flow.flow_id,
         levels=tuple(shown),
         description=flow.description,

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from bot import views
 from bot.approvals import ApprovalService
 from bot.concurrency import together
 from bot.errors import ApprovalNotFound, InvalidPayload, InvalidRequest, ServiceError, SignoffError
@@ -24,6 +23,7 @@ from bot.gateways.claims import once
 from bot.gateways.flowstore import FlowItem, FlowStore, Membership
 from bot.gateways.stepfunctions import StepFunctions, TaskClosed
 from bot.gateways.tables import AuditLog
+from bot.models import flow_name
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class FlowService:
                     # The thread lives where level 1 is decided; a flow first seen later, in
                     # the default channel.
                     channel=level_channel if request.level == 1 else self._default_channel,
-                    name=views.flow_name(request.flow_id),
+                    name=flow_name(request.flow_id),
                     description=request.ssm_description,
                 )
             )

@@ -26,7 +26,7 @@ from bot.gateways.flowstore import FlowItem, FlowStore, LevelItem, Membership
 from bot.gateways.slack import PostKey, PostUnconfirmed, Slack, reply_key
 from bot.gateways.stepfunctions import StepFunctions
 from bot.gateways.tables import AuditLog, IdentityStore
-from bot.models import Approval, CardRef, Outcome
+from bot.models import Approval, CardRef, FlowState, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -144,11 +144,11 @@ class FlowThread:
             self._slack.update(flow.root, views.flow_root_text(state), views.flow_root(state))
             overwritten = not self._flows.set_rendered(flow_id, flow.version)
 
-    def state(self, flow_id: str) -> views.FlowState | None:
+    def state(self, flow_id: str) -> FlowState | None:
         flow = self._flows.flow(flow_id)
         return self._flow_state(flow, self._flows.levels(flow_id)) if flow else None
 
-    def _flow_state(self, flow: FlowItem, levels: list[LevelItem]) -> views.FlowState:
+    def _flow_state(self, flow: FlowItem, levels: list[LevelItem]) -> FlowState:
         """The flow as its views show it; a decider is a person only by Signoff's mapping."""
         deciders = [p for item in levels for p in (*item.approved_by, *item.rejected_by)]
         return flow_state(flow, levels, mapped_people(self._identities, deciders))
