@@ -60,6 +60,7 @@ class FlowThread:
         self._now = now
 
     def place(self, flow: FlowItem, level: int) -> Placement:
+        """Where a level's card goes: the flow's thread, its root posted first if need be."""
         root = self.ensure_root(flow)
         return Placement(
             channel=root.channel,
@@ -158,6 +159,7 @@ class FlowThread:
     def conclude(
         self, flow: FlowItem, member: Membership, approval: Approval, closed_code: str | None
     ) -> None:
+        """Say in the thread how the flow ended, once; or that a level's result came too late."""
         if closed_code is not None:
             self._say_late(flow, member, approval, closed_code)
             return
