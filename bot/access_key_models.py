@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -41,6 +42,7 @@ class RecordedKeyRequest(msgspec.Struct, frozen=True):
     iam_user: str
     reason: str
     execution_id: str | None = None
+    recorded_at: datetime | None = None
 
 
 # A dataclass, not a Struct: Powertools' idempotency hashes dataclasses and pydantic models only.
