@@ -7,9 +7,9 @@ infra/template.yaml creates, and every credential is a sandbox placeholder.
 from __future__ import annotations
 
 import json
-from itertools import pairwise
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import boto3
