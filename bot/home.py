@@ -15,7 +15,7 @@ from bot.gateways.automation import Automation
 from bot.gateways.key_requests import KeyRequestRecords
 from bot.gateways.slack import HomeTabs
 from bot.gateways.tables import ApprovalStore, AuditLog, CardItem, IdentityStore
-from bot.home_view import Decided, HomeState, Request, Waiting
+from bot.home_view import Decided, HomeState, MappedAs, Request, Waiting
 from bot.models import Approval, Identity, Outcome, Verdict, principal_matches
 
 logger = logging.getLogger(__name__)
@@ -121,7 +121,8 @@ class HomeService:
             waiting_total=len(waiting),
             requests=tuple(requests),
             decided=tuple(decided),
-            note=_note(user, identity),
+            mapping=_mapping(identity),
+            iam_user=identity.iam_user if identity else None,
         )
 
     def _identity(self, user: str) -> Identity | None:
@@ -249,17 +250,9 @@ def _waiting(card: CardItem, approval: Approval) -> Waiting:
     )
 
 
-def _note(user: str, identity: Identity | None) -> str | None:
+def _mapping(identity: Identity | None) -> MappedAs:
     if identity is None or (identity.principal_arn is None and identity.iam_user is None):
-        return (
-            ":information_source: You are not mapped to an AWS approver role yet, so nothing "
-            f"can wait for you here. Ask an admin to run: `signoff users map {user} "
-            "--role <approver-role-arn> --name <your name>`"
-        )
+        return MappedAs.NONE
     if identity.principal_arn is None:
-        return (
-            f":information_source: You are mapped to IAM user `{identity.iam_user}` (for access "
-            "keys) but to no approver role, so no approval can wait for you. Ask an admin to "
-            f"add `--role <approver-role-arn>` to your mapping (`signoff users map {user} …`)."
-        )
-    return None
+        return MappedAs.IAM_USER_ONLY
+    return MappedAs.APPROVER

@@ -7,6 +7,7 @@ No I/O and no clock (the caller passes `now`); built with slack_sdk.models, so S
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 import msgspec
 from slack_sdk.models.blocks import (
@@ -89,15 +90,24 @@ class Decided(msgspec.Struct, frozen=True):
     comment: str = ""
 
 
+class MappedAs(StrEnum):
+    """How the identities table maps the person, as far as deciding goes."""
+
+    APPROVER = "approver"  # to an approver role: approvals can wait for them
+    IAM_USER_ONLY = "iam_user_only"  # to an IAM user (access keys) but to no approver role
+    NONE = "none"
+
+
 class HomeState(msgspec.Struct, frozen=True):
-    """Everything one person's Home tab shows. `note`: why they can decide nothing (unmapped)."""
+    """Everything one person's Home tab shows."""
 
     user: str
     waiting: tuple[Waiting, ...] = ()
     waiting_total: int = 0
     requests: tuple[Request, ...] = ()
     decided: tuple[Decided, ...] = ()
-    note: str | None = None
+    mapping: MappedAs = MappedAs.APPROVER
+    iam_user: str | None = None
 
 
 def home_block_id(card: CardRef, execution_id: str) -> str:
@@ -128,8 +138,9 @@ def home_view(state: HomeState, now: datetime) -> View:
             ]
         ),
     ]
-    if state.note:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(state.note, 3000))))
+    note = _mapping_note(state)
+    if note:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(note, _SECTION_MAX))))
     blocks.append(_heading("Waiting for you", state.waiting_total))
     if not state.waiting:
         blocks.append(_quiet("Nothing waits for your decision."))
@@ -154,6 +165,24 @@ def home_view(state: HomeState, now: datetime) -> View:
 def home_text(state: HomeState) -> str:
     """One line that sums the Home tab up (tests, logs)."""
     return f"{state.waiting_total} waiting for {state.user}"
+
+
+def _mapping_note(state: HomeState) -> str | None:
+    """Why nothing can wait for the person, and the one line an admin runs to change that."""
+    if state.mapping is MappedAs.NONE:
+        return (
+            ":information_source: You are not mapped to an AWS approver role yet, so no "
+            "approval can wait for you here. Ask an admin to run: "
+            f"`signoff users map {state.user} --role <approver-role-arn> --name <your name>`"
+        )
+    if state.mapping is MappedAs.IAM_USER_ONLY:
+        return (
+            f":information_source: You are mapped to IAM user {literal(state.iam_user or '')} "
+            "(for access keys) but to no approver role, so no approval can wait for you. Ask an "
+            f"admin to add `--role <approver-role-arn>` to your mapping "
+            f"(`signoff users map {state.user} …`)."
+        )
+    return None
 
 
 def _heading(title: str, count: int) -> SectionBlock:
