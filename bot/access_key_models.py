@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -42,7 +41,6 @@ class RecordedKeyRequest(msgspec.Struct, frozen=True):
     iam_user: str
     reason: str
     execution_id: str | None = None
-    recorded_at: datetime | None = None
 
 
 # A dataclass, not a Struct: Powertools' idempotency hashes dataclasses and pydantic models only.

@@ -155,9 +155,9 @@ class HomeService:
 
     def _requests(self, user: str) -> list[Request]:
         recorded = self._records.by_requester(user, home_view.REQUESTS_MAX)
-        return [self._request(r) for r in recorded]
+        return [self._request(r, at) for r, at in recorded]
 
-    def _request(self, recorded: RecordedKeyRequest) -> Request:
+    def _request(self, recorded: RecordedKeyRequest, at: datetime | None) -> Request:
         state: Outcome | None = None
         if recorded.execution_id:
             cards = self._store.cards(recorded.execution_id)
@@ -168,7 +168,7 @@ class HomeService:
             reason=recorded.reason,
             execution_id=recorded.execution_id,
             state=state,
-            at=recorded.recorded_at,
+            at=at,
         )
 
     def _decided(self, user: str) -> list[Decided]:

@@ -55,11 +55,13 @@ class KeyRequestRecords:
         item = self._table.get(_key(request_id))
         return _recorded(item) if item is not None else None
 
-    def by_requester(self, slack_user_id: str, limit: int) -> list[RecordedKeyRequest]:
-        """The person's latest key requests, newest first (the Requester index, sorted by
-        `recorded_at`)."""
+    def by_requester(
+        self, slack_user_id: str, limit: int
+    ) -> list[tuple[RecordedKeyRequest, datetime | None]]:
+        """The person's latest key requests with when each was recorded, newest first (the
+        Requester index, sorted by `recorded_at`)."""
         items = self._table.latest(REQUESTER_INDEX, "requester", slack_user_id, limit)
-        return [_recorded(item) for item in items]
+        return [(_recorded(item), _when(item.get("recorded_at"))) for item in items]
 
     def forget(self, request_id: str) -> None:
         """Drop a record whose runbook never started."""
@@ -73,7 +75,6 @@ def _recorded(item: dict[str, Any]) -> RecordedKeyRequest:
         iam_user=str(item["iam_user"]),
         reason=str(item["reason"]),
         execution_id=str(item["execution_id"]) if item.get("execution_id") else None,
-        recorded_at=_when(item.get("recorded_at")),
     )
 
 
