@@ -527,7 +527,7 @@ function renderSidebar() {
   const mine = d.channels.find((c) => c.id === dmOf(S.user)) || { id: dmOf(S.user), messages: [], is_im: true, user: S.user };
   $("dm-list").innerHTML = navItem(mine, d.bot.real_name, avatar(d.bot.id, "avatar-xs"));
   const homeActive = S.home ? " active" : "";
-  $("app-list").innerHTML = `<li><a href="#home" class="nav-item${homeActive}" data-home="1" data-testid="home-tab"><span class="nav-prefix" aria-hidden="true">🏠</span><span>${esc(d.bot.real_name)} · Home</span></a></li>`;
+  $("app-list").innerHTML = `<li><a href="#home" class="nav-item${homeActive}" data-home="1" data-testid="home-tab"><span class="nav-prefix" aria-hidden="true">🏠</span><span>App Home</span></a></li>`;
   const others = d.channels.filter((c) => c.is_im && c.user !== S.user);
   $("other-dm-title").hidden = others.length === 0;
   $("other-dm-list").innerHTML = others.map((c) => navItem(c, `${d.bot.real_name} ↔ ${userName(c.user)}`, avatar(c.user, "avatar-xs"))).join("");
