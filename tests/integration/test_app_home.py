@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from bot.home_view import ACTION_HOME_APPROVE, ACTION_HOME_REJECT
 from bot.views import ACTION_APPROVE
 from tests.support.world import ACCOUNT, APPROVER_ROLE, OTHER_ROLE, World
@@ -108,3 +110,50 @@ def test_the_messages_tab_publishes_nothing(world: World) -> None:
 
     assert reply["status"] == 200
     assert world.home("alice") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "block_id"),
+    [
+        ("not-an-execution:approve", "home|C0APPROVALS|1.2|x"),
+        ("00000000-0000-4000-8000-000000000001:approve", "decide:3:elsewhere"),
+    ],
+    ids=["value-names-no-execution", "block-names-no-card"],
+)
+def test_a_home_button_signoff_never_drew_opens_nothing(
+    world: World, value: str, block_id: str
+) -> None:
+    world.map_user("U0ALICE", "alice")
+    world.open_home("alice")
+    # A Home as only a hand-made (signed) request could carry: Signoff draws neither.
+    with world.emulator.state.lock:
+        home = world.emulator.state.homes["U0ALICE"]
+        home["blocks"].append(
+            {
+                "type": "actions",
+                "block_id": block_id,
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": ACTION_HOME_APPROVE,
+                        "value": value,
+                        "text": {"type": "plain_text", "text": "Approve"},
+                    }
+                ],
+            }
+        )
+
+    reply = world.control(
+        "POST",
+        "click",
+        json={
+            "user": "alice",
+            "view_id": home["id"],
+            "action_id": ACTION_HOME_APPROVE,
+            "block_id": block_id,
+        },
+    )
+    world.settle()
+
+    assert reply["status"] == 200
+    assert world.views("alice") == []
