@@ -9,7 +9,7 @@ from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
-from bot.gateways.slack import tls_context
+from bot.gateways.slack_client import tls_context
 from bot.listeners import access_keys as access_key_listeners
 from bot.listeners import approvals as approval_listeners
 from bot.listeners import home as home_listeners

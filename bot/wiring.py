@@ -27,7 +27,8 @@ from bot.gateways.key_requests import KeyRequestRecords
 from bot.gateways.pacing import ChannelPacer
 from bot.gateways.runs import RunReader
 from bot.gateways.session import ClientSource, LambdaSession
-from bot.gateways.slack import SlackGateway, web_client
+from bot.gateways.slack import SlackGateway
+from bot.gateways.slack_client import web_client
 from bot.gateways.stepfunctions import StepFunctionsGateway
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore, SlackRequestLog
 from bot.home import HomeHooks, HomeService
