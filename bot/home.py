@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 
-from bot import home_view
 from bot.access_key_models import RecordedKeyRequest
 from bot.approvals import FlowHooks, Placement
 from bot.concurrency import together
@@ -16,8 +15,19 @@ from bot.gateways.automation import Automation
 from bot.gateways.key_requests import KeyRequestRecords
 from bot.gateways.slack import HomeTabs
 from bot.gateways.tables import ApprovalStore, AuditLog, CardItem, IdentityStore
-from bot.home_view import Decided, HomeState, MappedAs, Request, Waiting
-from bot.models import Approval, Identity, Outcome, Verdict, principal_matches
+from bot.models import (
+    Approval,
+    Decided,
+    HomeState,
+    Identity,
+    MappedAs,
+    Outcome,
+    Request,
+    Verdict,
+    Waiting,
+    principal_matches,
+)
+from bot.views import home as home_view
 
 logger = logging.getLogger(__name__)
 

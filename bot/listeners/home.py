@@ -9,13 +9,14 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot import home_view, views
+from bot import views
 from bot.approvals import ApprovalService
 from bot.errors import ServiceError, UserFacingError
 from bot.events import is_execution_id
 from bot.gateways.slack import SlackGateway
 from bot.home import HomeService
 from bot.models import CardRef, Verdict
+from bot.views import home as home_view
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.home_view import ACTION_HOME_APPROVE
+from bot.views.home import ACTION_HOME_APPROVE
 from tests.contract.conftest import sample
 from tests.contract.test_contract_slack_requests import (
     ALICE,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.home_view import ACTION_HOME_APPROVE, ACTION_HOME_REJECT
 from bot.views import ACTION_APPROVE
+from bot.views.home import ACTION_HOME_APPROVE, ACTION_HOME_REJECT
 from tests.support.world import ACCOUNT, APPROVER_ROLE, OTHER_ROLE, World
 
 ALICE_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/SignoffApprover/U0ALICE"

@@ -15,8 +15,7 @@ from bot.access_key_models import KeyRequest
 from bot.gateways.key_requests import KeyRequestRecords
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
 from bot.home import HomeService
-from bot.home_view import MappedAs
-from bot.models import Approval, CardRef, Decision, Identity, Outcome, Verdict
+from bot.models import Approval, CardRef, Decision, Identity, MappedAs, Outcome, Verdict
 from tests.support.dynamo import signoff_tables
 from tests.support.fakes import FakeAutomation, FakeHomeTabs
 

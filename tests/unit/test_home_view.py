@@ -7,9 +7,8 @@ from datetime import timedelta
 
 import msgspec
 
-from bot import home_view
-from bot.home_view import Decided, HomeState, Request, Waiting
-from bot.models import CardRef, Outcome, Verdict
+from bot.models import CardRef, Decided, HomeState, MappedAs, Outcome, Request, Verdict, Waiting
+from bot.views import home as home_view
 from tests.unit.test_views_block_kit_limits import (
     ACCT,
     EXECUTION_ID,
@@ -48,7 +47,7 @@ def worst_state(waiting: int = 100) -> HomeState:
             Decided(EXECUTION_ID, "S" * 128, verdict, NOW, comment="&" * 512)
             for verdict in [Verdict.APPROVE, Verdict.REJECT] * 5
         ),
-        mapping=home_view.MappedAs.IAM_USER_ONLY,
+        mapping=MappedAs.IAM_USER_ONLY,
         iam_user=HOSTILE[:64],
     )
 
@@ -126,10 +125,10 @@ def test_a_block_id_that_is_not_a_home_entry_names_no_card() -> None:
 
 
 def test_a_person_who_cannot_decide_is_told_why_and_what_to_ask_for() -> None:
-    unmapped = text(home_view.home_view(HomeState("U0EVE", mapping=home_view.MappedAs.NONE), NOW))
+    unmapped = text(home_view.home_view(HomeState("U0EVE", mapping=MappedAs.NONE), NOW))
     keys_only = text(
         home_view.home_view(
-            HomeState("U0DAVE", mapping=home_view.MappedAs.IAM_USER_ONLY, iam_user="dave"), NOW
+            HomeState("U0DAVE", mapping=MappedAs.IAM_USER_ONLY, iam_user="dave"), NOW
         )
     )
     approver = text(home_view.home_view(HomeState("U0ALICE"), NOW))

@@ -7,9 +7,7 @@ No I/O and no clock (the caller passes `now`); built with slack_sdk.models, so S
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
-import msgspec
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -23,15 +21,19 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.models import Approval, CardRef, Outcome, Verdict
-from bot.views import (
-    card_value,
-    escape,
+from bot.models import (
+    CardRef,
+    Decided,
+    HomeState,
+    MappedAs,
+    Outcome,
+    Request,
+    Verdict,
+    Waiting,
     flow_name,
-    literal,
-    slack_date,
-    truncate,
 )
+from bot.views.approvals import card_value
+from bot.views.text import OUTCOME_ICONS, SECTION_MAX, escape, literal, slack_date, truncate
 
 # Action ids of the Home tab's buttons: bot/listeners/home.py registers on exactly these. Their
 # values are the card's (execution id and step); the block id carries where the card is.
@@ -44,70 +46,9 @@ _HOME_BLOCK = "home"
 WAITING_MAX = 20
 REQUESTS_MAX = 10
 DECIDED_MAX = 10
-_SECTION_MAX = 3000
 _MESSAGE_MAX = 280
 _REASON_MAX = 120
 _COMMENT_MAX = 120
-
-_OUTCOME_ICONS = {
-    Outcome.WAITING: ":hourglass_flowing_sand:",
-    Outcome.APPROVED: ":white_check_mark:",
-    Outcome.REJECTED: ":no_entry:",
-    Outcome.TIMED_OUT: ":alarm_clock:",
-    Outcome.CANCELLED: ":heavy_minus_sign:",
-    Outcome.FAILED: ":warning:",
-}
-
-
-class Waiting(msgspec.Struct, frozen=True):
-    """An approval the person may decide and has not, with where its card is."""
-
-    approval: Approval
-    card: CardRef
-    since: datetime
-    level: int | None = None
-    levels: int | None = None
-    flow_id: str | None = None
-
-
-class Request(msgspec.Struct, frozen=True):
-    """A key request the person made and where it stands (None: its run has not started)."""
-
-    iam_user: str
-    reason: str
-    execution_id: str | None
-    state: Outcome | None
-    at: datetime | None = None
-
-
-class Decided(msgspec.Struct, frozen=True):
-    """A decision the person sent from Slack, as the audit trail has it."""
-
-    execution_id: str
-    step_name: str
-    verdict: Verdict
-    at: datetime
-    comment: str = ""
-
-
-class MappedAs(StrEnum):
-    """How the identities table maps the person, as far as deciding goes."""
-
-    APPROVER = "approver"  # to an approver role: approvals can wait for them
-    IAM_USER_ONLY = "iam_user_only"  # to an IAM user (access keys) but to no approver role
-    NONE = "none"
-
-
-class HomeState(msgspec.Struct, frozen=True):
-    """Everything one person's Home tab shows."""
-
-    user: str
-    waiting: tuple[Waiting, ...] = ()
-    waiting_total: int = 0
-    requests: tuple[Request, ...] = ()
-    decided: tuple[Decided, ...] = ()
-    mapping: MappedAs = MappedAs.APPROVER
-    iam_user: str | None = None
 
 
 def home_block_id(card: CardRef, execution_id: str) -> str:
@@ -140,7 +81,7 @@ def home_view(state: HomeState, now: datetime) -> View:
     ]
     note = _mapping_note(state)
     if note:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(note, _SECTION_MAX))))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(note, SECTION_MAX))))
     blocks.append(_heading("Waiting for you", state.waiting_total))
     if not state.waiting:
         blocks.append(_quiet("Nothing waits for your decision."))
@@ -207,7 +148,7 @@ def _waiting(item: Waiting, now: datetime) -> list[Block]:
         lines.append(escape(truncate(approval.description, _MESSAGE_MAX)))
     if approval.message:
         lines.append(escape(truncate(approval.message, _MESSAGE_MAX)))
-    status = f"{_OUTCOME_ICONS[Outcome.WAITING]} {done} of {needed} approvals"
+    status = f"{OUTCOME_ICONS[Outcome.WAITING]} {done} of {needed} approvals"
     status += f" · in <#{item.card.channel}> since {slack_date(item.since)}"
     if approval.timeout_at is not None:
         late = approval.timeout_at <= now
@@ -216,7 +157,7 @@ def _waiting(item: Waiting, now: datetime) -> list[Block]:
     lines.append(f"Execution {literal(approval.execution_id)} · step {literal(approval.step_name)}")
     value = card_value(approval)
     return [
-        SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(lines), _SECTION_MAX))),
+        SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(lines), SECTION_MAX))),
         ActionsBlock(
             block_id=truncate(home_block_id(item.card, approval.execution_id), 255),
             elements=[
@@ -234,14 +175,14 @@ def _waiting(item: Waiting, now: datetime) -> list[Block]:
 def _request(request: Request) -> SectionBlock:
     state = request.state
     label = state.label if state is not None else "Starting"
-    icon = _OUTCOME_ICONS[state] if state is not None else ":hourglass:"
+    icon = OUTCOME_ICONS[state] if state is not None else ":hourglass:"
     when = f" · {slack_date(request.at)}" if request.at else ""
     run = f"\nExecution {literal(request.execution_id)}" if request.execution_id else ""
     text = (
         f"{icon} *Access key for {literal(request.iam_user)}* — {label}{when}\n"
         f"{escape(truncate(request.reason, _REASON_MAX))}{run}"
     )
-    return SectionBlock(text=MarkdownTextObject(text=truncate(text, _SECTION_MAX)))
+    return SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_MAX)))
 
 
 def _decided(decision: Decided) -> SectionBlock:
@@ -253,4 +194,4 @@ def _decided(decision: Decided) -> SectionBlock:
         f"{icon} *{verb}*{said} · {slack_date(decision.at)}\n"
         f"Execution {literal(decision.execution_id)} · step {literal(decision.step_name)}"
     )
-    return SectionBlock(text=MarkdownTextObject(text=truncate(text, _SECTION_MAX)))
+    return SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_MAX)))
