@@ -265,3 +265,57 @@ def flow_name(flow_id: str) -> str:
     if len(parts) >= 8 and parts[5] == "execution":
         return f"{parts[6]}/{parts[7]}"
     return flow_id
+
+
+# -- The App Home tab: what one person sees (bot/home.py gathers it, bot/views/home.py draws it)
+
+
+class Waiting(msgspec.Struct, frozen=True):
+    """An approval the person may decide and has not, with where its card is."""
+
+    approval: Approval
+    card: CardRef
+    since: datetime
+    level: int | None = None
+    levels: int | None = None
+    flow_id: str | None = None
+
+
+class Request(msgspec.Struct, frozen=True):
+    """A key request the person made and where it stands (None: its run has not started)."""
+
+    iam_user: str
+    reason: str
+    execution_id: str | None
+    state: Outcome | None
+    at: datetime | None = None
+
+
+class Decided(msgspec.Struct, frozen=True):
+    """A decision the person sent from Slack, as the audit trail has it."""
+
+    execution_id: str
+    step_name: str
+    verdict: Verdict
+    at: datetime
+    comment: str = ""
+
+
+class MappedAs(StrEnum):
+    """How the identities table maps the person, as far as deciding goes."""
+
+    APPROVER = "approver"  # to an approver role: approvals can wait for them
+    IAM_USER_ONLY = "iam_user_only"  # to an IAM user (access keys) but to no approver role
+    NONE = "none"
+
+
+class HomeState(msgspec.Struct, frozen=True):
+    """Everything one person's Home tab shows."""
+
+    user: str
+    waiting: tuple[Waiting, ...] = ()
+    waiting_total: int = 0
+    requests: tuple[Request, ...] = ()
+    decided: tuple[Decided, ...] = ()
+    mapping: MappedAs = MappedAs.APPROVER
+    iam_user: str | None = None

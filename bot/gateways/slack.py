@@ -114,6 +114,12 @@ class Slack(Protocol):
     ) -> None: ...
 
 
+class HomeTabs(Protocol):
+    """What the Home tab needs of Slack: one view per person (views.publish)."""
+
+    def publish_home(self, user: str, view: View) -> None: ...
+
+
 class SlackGateway:
     """Every Slack Web API call the services make, with SlackApiError turned into domain errors."""
 
@@ -251,6 +257,10 @@ class SlackGateway:
         self, view: View, *, view_id: str | None = None, external_id: str | None = None
     ) -> None:
         self._call("views_update", view_id=view_id, external_id=external_id, view=view)
+
+    def publish_home(self, user: str, view: View) -> None:
+        """Replace `user`'s Home tab (views.publish; without a hash, the latest publish wins)."""
+        self._call("views_publish", user_id=user, view=view)
 
     def _call(self, method: str, **kwargs: object) -> dict[str, Any]:
         args = {k: v for k, v in kwargs.items() if v is not None}

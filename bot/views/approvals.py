@@ -53,6 +53,7 @@ COMMENT_MAX = 512  # SSM's limit on each Payload value (SendAutomationSignal)
 
 # People named per approver entry before "+N": a role with 200 members stays one short line.
 _APPROVER_NAMES_MAX = 10
+_LEVEL_WHAT_MAX = 200  # a level's description or message, on its one line
 
 
 class CardContext(msgspec.Struct, frozen=True):
@@ -75,10 +76,13 @@ def parse_card_value(value: str) -> tuple[str, str | None]:
 
 def status_line(approval: Approval, people: People | None = None) -> str:
     """One line that says where the approval stands: "1 of 2 approvals — <@U1> approved: LGTM"."""
+    return f"{OUTCOME_ICONS[approval.outcome]} {_status(approval, people)}"
+
+
+def _status(approval: Approval, people: People | None) -> str:
     done, needed = approval.progress
-    icon = OUTCOME_ICONS[approval.outcome]
     if approval.outcome.is_open:
-        line = f"{icon} *{done} of {needed} approval{'s' if needed != 1 else ''}*"
+        line = f"*{done} of {needed} approval{'s' if needed != 1 else ''}*"
         if approval.decisions:
             last = approval.decisions[-1]
             line += f" — {_decision_phrase(last.principal, last.verdict, last.comment, people)}"
@@ -86,11 +90,11 @@ def status_line(approval: Approval, people: People | None = None) -> str:
     approved = ", ".join(principal_label(p, people) for p in approval.approved_by)
     rejecters = [d for d in approval.decisions if d.verdict is Verdict.REJECT]
     if approval.outcome is Outcome.APPROVED and approved:
-        return f"{icon} *Approved* by {approved}"
+        return f"*Approved* by {approved}"
     if approval.outcome is Outcome.REJECTED and rejecters:
         r = rejecters[0]
-        return f"{icon} *Rejected* — {_decision_phrase(r.principal, r.verdict, r.comment, people)}"
-    return f"{icon} *{approval.outcome.label}*"
+        return f"*Rejected* — {_decision_phrase(r.principal, r.verdict, r.comment, people)}"
+    return f"*{approval.outcome.label}*"
 
 
 def approval_card(
@@ -103,11 +107,11 @@ def approval_card(
     """The card approvers see: what, who asked, who may decide, quorum, deadline, buttons.
 
     `approvers`: the people mapped to each `Approvers` entry; an entry nobody is mapped to (or
-    without the mapping at hand) shows as the principal itself."""
-    title = f"Approval: {approval.document_name}"
+    without the mapping at hand) shows as the principal itself. A flow's level gets the short
+    card of `level_card`: it sits in the flow's thread, under the root message's ladder."""
     if context and context.level:
-        of = f" of {context.levels}" if context.levels else ""
-        title = f"Level {context.level}{of} · {title}"
+        return level_card(approval, context, people, approvers=approvers)
+    title = f"Approval: {approval.document_name}"
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=truncate(title, HEADER_MAX)))]
     intro = f"*{escape(approval.description)}*\n" if approval.description else ""
     message = escape(approval.message) or "_No message_"
@@ -130,22 +134,70 @@ def approval_card(
     status = truncate(status_line(approval, people), SECTION_MAX)
     blocks.append(SectionBlock(text=MarkdownTextObject(text=status)))
     if approval.outcome.is_open:
-        value = card_value(approval)
-        blocks.append(
-            ActionsBlock(
-                # A new block_id per state, as Slack asks for updated messages.
-                block_id=truncate(f"decide:{approval.rank}:{approval.execution_id}", 255),
-                elements=[
-                    ButtonElement(
-                        text="Approve", action_id=ACTION_APPROVE, value=value, style="primary"
-                    ),
-                    ButtonElement(
-                        text="Reject", action_id=ACTION_REJECT, value=value, style="danger"
-                    ),
-                ],
-            )
-        )
+        blocks.append(_buttons(approval))
     return blocks
+
+
+def _buttons(approval: Approval) -> ActionsBlock:
+    value = card_value(approval)
+    return ActionsBlock(
+        # A new block_id per state, as Slack asks for updated messages.
+        block_id=truncate(f"decide:{approval.rank}:{approval.execution_id}", 255),
+        elements=[
+            ButtonElement(text="Approve", action_id=ACTION_APPROVE, value=value, style="primary"),
+            ButtonElement(text="Reject", action_id=ACTION_REJECT, value=value, style="danger"),
+        ],
+    )
+
+
+def level_card(
+    approval: Approval,
+    context: CardContext,
+    people: People | None = None,
+    *,
+    approvers: ApproverPeople | None = None,
+) -> list[Block]:
+    """A flow level's card in the flow's thread: one line (what, who decides, how far, until
+    when) and the buttons; once decided, one line that says how it ended.
+
+    The thread reads one line per event: the flow's root message already names the flow and
+    shows every level on its ladder, so a level repeats none of that."""
+    of = f" of {context.levels}" if context.levels else ""
+    # The link before anything long, so a truncated line never cuts it in half.
+    head = f"{OUTCOME_ICONS[approval.outcome]} *Level {context.level}{of}*"
+    parts = [f"{head} (<{approval.console_url}|execution>)"]
+    if approval.outcome.is_open:
+        done, needed = approval.progress
+        what = approval.description or approval.message
+        if what:
+            parts.append(escape(truncate(what, _LEVEL_WHAT_MAX)))
+        names = _approver_names(approval, people, approvers)
+        parts.append(f"{names or '_no approvers listed_'} to decide")
+        parts.append(f"{done} of {needed} approval{'s' if needed != 1 else ''}")
+        if approval.timeout_at:
+            parts.append(f"times out {slack_date(approval.timeout_at)}")
+    else:
+        parts.append(_status(approval, people))
+    line = truncate(" · ".join(parts), SECTION_MAX)
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=line))]
+    if approval.outcome.is_open:
+        blocks.append(_buttons(approval))
+    return blocks
+
+
+def _approver_names(approval: Approval, people: People | None, who: ApproverPeople | None) -> str:
+    """Everyone who may decide, as people where mapped, else as the principal itself."""
+    names: list[str] = []
+    for entry in approval.approvers:
+        users = (who or {}).get(entry) or ()
+        if users:
+            names.extend(mention(u) for u in users)
+        else:
+            names.append(principal_label(entry, people))
+    names = list(dict.fromkeys(names))  # one person in two roles is named once
+    shown = ", ".join(names[:_APPROVER_NAMES_MAX])
+    extra = len(names) - _APPROVER_NAMES_MAX
+    return f"{shown} +{extra}" if extra > 0 else shown
 
 
 def card_text(approval: Approval) -> str:

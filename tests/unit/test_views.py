@@ -207,15 +207,30 @@ def _started_by(blocks: list) -> str:
     return field
 
 
-def test_a_flow_levels_card_says_the_flow_started_it_not_signoffs_role() -> None:
-    card = approval(executed_by=STARTER)
+def test_a_flow_levels_card_is_one_line_and_the_buttons() -> None:
+    card = approval(executed_by=STARTER, description="Ship release 42")
     context = views.CardContext(level=2, levels=3, flow_id=FLOW)
-    field = _started_by(views.approval_card(card, context))
-    assert "StartApprovalRole" not in field and "signoff-start-approval" not in field
-    assert field == (
-        "*Started by*\n<https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1"
-        f"#/v2/executions/details/{FLOW}|Flow> `Release-Train/run-42`"
+    line, buttons = views.approval_card(card, context, approvers={ROLE: ("U0ALICE", "U0BOB")})
+    assert isinstance(buttons, ActionsBlock)
+    text = line.text.text
+    assert text.startswith(":hourglass_flowing_sand: *Level 2 of 3* (<https://")
+    assert (
+        "· Ship release 42 · <@U0ALICE>, <@U0BOB> to decide · 0 of 2 approvals · times out" in text
     )
+    # Signoff's start role is not who asked: the flow is, and its root message says so.
+    assert "StartApprovalRole" not in text and "signoff-start-approval" not in text
+
+
+def test_a_decided_levels_card_is_one_line_that_says_how_it_ended() -> None:
+    decided = approval(
+        outcome=Outcome.APPROVED,
+        min_required=1,
+        decisions=(Decision(ALICE, Verdict.APPROVE, comment="ok"),),
+    )
+    context = views.CardContext(level=1, levels=3, flow_id=FLOW)
+    [line] = views.approval_card(decided, context, people={ALICE: "U0ALICE"})
+    assert line.text.text.startswith(":white_check_mark: *Level 1 of 3* (<https://")
+    assert line.text.text.endswith(" · *Approved* by <@U0ALICE>")
 
 
 def test_a_flow_id_that_could_be_markup_is_shown_inert() -> None:
