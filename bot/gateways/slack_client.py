@@ -32,7 +32,7 @@ class UnsentConnectionRetryHandler(ConnectionErrorRetryHandler):
     the answer comes after Slack had the whole request, and may have posted it.
     """
 
-    def _can_retry(
+    def can_retry(
         self,
         *,
         state: RetryState,
@@ -42,13 +42,13 @@ class UnsentConnectionRetryHandler(ConnectionErrorRetryHandler):
     ) -> bool:
         if _is_post(request) and not isinstance(error, URLError):
             return False
-        return super()._can_retry(state=state, request=request, response=response, error=error)
+        return super().can_retry(state=state, request=request, response=response, error=error)
 
 
 class NotPostServerErrorRetryHandler(ServerErrorRetryHandler):
     """5xx for every method but chat.postMessage: SlackGateway.post looks before it re-posts."""
 
-    def _can_retry(
+    def can_retry(
         self,
         *,
         state: RetryState,
@@ -58,7 +58,7 @@ class NotPostServerErrorRetryHandler(ServerErrorRetryHandler):
     ) -> bool:
         if _is_post(request):
             return False
-        return super()._can_retry(state=state, request=request, response=response, error=error)
+        return super().can_retry(state=state, request=request, response=response, error=error)
 
 
 # A 429 is Slack pacing a channel (about 1 message/s; platform facts C.4). When many notices
@@ -78,7 +78,7 @@ class PatientRateLimitRetryHandler(RateLimitErrorRetryHandler):
         self._patience = patience
         self._clock = clock
 
-    def _can_retry(
+    def can_retry(
         self,
         *,
         state: RetryState,
@@ -86,7 +86,7 @@ class PatientRateLimitRetryHandler(RateLimitErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        if not super()._can_retry(state=state, request=request, response=response, error=error):
+        if not super().can_retry(state=state, request=request, response=response, error=error):
             return False
         if state.custom_values is None:
             state.custom_values = {}
