@@ -14,7 +14,7 @@ from bot.gateways.slack_client import PatientRateLimitRetryHandler, web_client
 
 def _can_retry(handler: Any, method: str, **kwargs: Any) -> bool:
     request = HttpRequest(method="POST", url=f"https://slack.com/api/{method}", headers={})
-    return bool(handler._can_retry(state=RetryState(), request=request, **kwargs))
+    return bool(handler.can_retry(state=RetryState(), request=request, **kwargs))
 
 
 def test_the_client_retries_a_post_only_when_slack_cannot_have_taken_it() -> None:
@@ -37,7 +37,7 @@ def test_the_client_waits_out_a_busy_channel_for_its_patience_not_a_retry_count(
     state = RetryState()
 
     def may_retry() -> bool:
-        return bool(rate_limit._can_retry(state=state, request=request, response=busy))
+        return bool(rate_limit.can_retry(state=state, request=request, response=busy))
 
     waited = 0
     while may_retry():  # a channel with many cards ahead: one Retry-After per card
@@ -47,7 +47,7 @@ def test_the_client_waits_out_a_busy_channel_for_its_patience_not_a_retry_count(
     assert waited == 40, "far more than a fixed three tries, and never past the patience"
     fresh = RetryState()
     ok = HttpResponse(status_code=200, headers={}, body={})
-    assert not rate_limit._can_retry(state=fresh, request=request, response=ok)
+    assert not rate_limit.can_retry(state=fresh, request=request, response=ok)
     assert PatientRateLimitRetryHandler in {
         type(h) for h in web_client("xoxb-fake", "https://slack.example/api/").retry_handlers
     }
