@@ -270,6 +270,8 @@ class CardService:
             "re-posting a card whose post never landed",
             extra={"execution_id": execution_id, "channel": card.channel},
         )
+        # Raised when it cannot be given back: announcing under a claim still held would post
+        # nothing (the takeover above is ours) and say nothing.
         self._store.release_card(execution_id, step)
         where = Placement(card.channel, card.thread_ts, card.flow_id, card.level, card.levels)
         return self.announce(execution_id, step, where)

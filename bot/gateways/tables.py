@@ -54,7 +54,8 @@ class ApprovalStore:
     """Approvals table: one card item per approval step plus claim items that make work happen once.
 
     Every inbound path is at-least-once (SNS, EventBridge, Slack and Lambda retries); a claim is a
-    conditional put that only the first caller wins.
+    conditional put that only the first caller wins. Its key comes from a method here
+    (`decision_claim`, `reminder_claim`, ...); `claims` takes it and gives it back.
     """
 
     def __init__(self, table: TableAt, now: Clock) -> None:
