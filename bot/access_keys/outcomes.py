@@ -5,17 +5,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from msgspec.structs import replace
 
 from bot import views
 from bot.access_key_models import KeyOutcome, KeyReport, KeyStatus, OutcomeKind
 from bot.approvals import approval_people, approver_people, mapped_people
+from bot.approvals.thread import reply_in_thread
 from bot.errors import ApprovalNotFound, ServiceError
 from bot.gateways.automation import Automation
 from bot.gateways.claims import ClaimKey, once
 from bot.gateways.runs import Runs, RunSummary
-from bot.gateways.slack import Slack, reply_key
+from bot.gateways.slack import Slack
 from bot.gateways.tables import ApprovalStore, AuditLog, CardItem, IdentityStore
 from bot.models import Approval, Outcome, Verdict
 
@@ -172,19 +174,10 @@ class KeyOutcomes:
                     secret_name=outcome.secret_name,
                 )
         card = self._card(execution_id)
-        thread = (card.thread_ref or card.ref) if card else None
-        if thread is not None:
+        if card is not None:
             told = self._store.key_outcome_thread_claim(execution_id)
-            parts.append(
-                self._once(
-                    told,
-                    lambda: self._slack.reply(
-                        thread,
-                        views.key_outcome_thread(outcome, people),
-                        key=reply_key(execution_id, told.name),
-                    ),
-                )
-            )
+            line = partial(views.key_outcome_thread, outcome, people)
+            parts.append(self._once(told, lambda: reply_in_thread(self._slack, card, told, line())))
         if card is not None and outcome.kind in _NO_KEY_AFTER_APPROVAL:
             parts.append(
                 self._once(

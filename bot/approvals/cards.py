@@ -14,7 +14,7 @@ import msgspec
 from bot import views
 from bot.approvals.decisions import DecisionLines
 from bot.approvals.people import approval_people, approver_people
-from bot.approvals.thread import tell
+from bot.approvals.thread import reply_in_thread
 from bot.concurrency import together
 from bot.errors import ServiceError
 from bot.gateways.automation import Automation
@@ -177,7 +177,8 @@ class CardService:
                 outcome=approval.outcome.value,
                 approved_by=list(approval.approved_by),
             )
-            tell(self._slack, card, told, views.outcome_text(approval, self.people(approval)))
+            said = views.outcome_text(approval, self.people(approval))
+            reply_in_thread(self._slack, card, told, said)
         if self._flows is not None:
             # After the card's outcome, so the flow's thread reads in order.
             self._flows.observe(approval)

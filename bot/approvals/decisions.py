@@ -8,7 +8,7 @@ from typing import Protocol
 
 from bot import views
 from bot.approvals.people import CHECK_IDENTITY_MAX_AGE, approval_people
-from bot.approvals.thread import tell
+from bot.approvals.thread import reply_in_thread
 from bot.errors import (
     AlreadyDecided,
     ApprovalClosed,
@@ -70,7 +70,7 @@ class DecisionLines:
         except ServiceError:
             release(claims, announced)  # the next sync tries again
             raise
-        tell(
+        reply_in_thread(
             self._slack,
             card,
             announced,
@@ -177,7 +177,7 @@ class DecisionService:
                 said = views.decision_text(
                     principal, verdict, comment, people={principal: identity.slack_user_id}
                 )
-                tell(self._slack, card, announced, said)
+                reply_in_thread(self._slack, card, announced, said)
             return self._cards.refresh(execution_id, step) or approval
         except ServiceError:
             logger.exception("decision sent; card left to the next sync")

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from bot import views
 from bot.approvals.cards import CardService
 from bot.approvals.people import undecided_mentions
-from bot.approvals.thread import tell
+from bot.approvals.thread import reply_in_thread
 from bot.concurrency import together
 from bot.errors import ServiceError
 from bot.gateways.automation import Automation
@@ -118,6 +118,6 @@ class Reconciler:
         if not self._store.claims.take(reminder):
             return "synced"
         mentions = undecided_mentions(self._identities, approval)
-        tell(self._slack, card, reminder, views.reminder_text(approval, mentions))
+        reply_in_thread(self._slack, card, reminder, views.reminder_text(approval, mentions))
         self._audit.append(execution_id, "reminder", step=approval.step_name)
         return "reminded"

@@ -7,7 +7,7 @@ from bot.gateways.slack import Slack, reply_key
 from bot.gateways.tables import CardItem
 
 
-def tell(slack: Slack, card: CardItem, claim: ClaimKey, text: str) -> None:
+def reply_in_thread(slack: Slack, card: CardItem, claim: ClaimKey, text: str) -> None:
     """A line in the card's thread, posted once: `claim` (taken by the caller) names it, so a
     reply Slack failed after it landed is found, not posted twice."""
     if card.ref is not None:
