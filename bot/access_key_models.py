@@ -11,6 +11,8 @@ import msgspec
 
 from bot.validation import convert
 
+MAX_KEYS = 2  # IAM's quota of access keys per user: a request refuses, the issuer reports it
+
 # What the runbook's step passes (infra/template.yaml), said in every refusal that names a key.
 _ExecutionId = Annotated[
     str,

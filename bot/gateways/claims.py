@@ -36,6 +36,11 @@ class ClaimKey(msgspec.Struct, frozen=True):
     def of(cls, pk: str, name: str) -> ClaimKey:
         return cls(pk, _PREFIX + name)
 
+    @property
+    def name(self) -> str:
+        """The claim's name within its subject (a thread line it guards is known by it)."""
+        return self.sk.removeprefix(_PREFIX)
+
 
 class Claims(Protocol):
     """What `once` needs of a store: take a claim (False if someone holds it), give it back."""

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.access_key_models import KeyRequest, RecordedKeyRequest
+from bot.gateways.claims import ClaimKey, ClaimTable
 from bot.gateways.dynamo import REQUESTER_INDEX, Clock, DynamoTable, TableAt, expiry
 
 # Items of their own in the approvals table, apart from executions' EXEC# items: the issuer's
@@ -25,6 +26,15 @@ class KeyRequestRecords:
     def __init__(self, table: TableAt, now: Clock) -> None:
         self._table = DynamoTable(table, "approvals")
         self._now = now
+        self.claims = ClaimTable(self._table, now)
+
+    def start_claim(self, iam_user: str, minute: datetime) -> ClaimKey:
+        """The right to start a runbook for `iam_user` in the minute `minute` falls in.
+
+        An execution's item (EXEC#), not the request's own: the issuer never touches it. The
+        name is stored; tests/unit/test_claim_keys.py pins it.
+        """
+        return ClaimKey.of(f"EXEC#key-request:{iam_user}", f"start#{minute:%Y%m%dT%H%M}")
 
     def record(self, request_id: str, request: KeyRequest) -> None:
         """Write the request under a new id, before any runbook starts for it."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 
+from bot.gateways.claims import ClaimKey, ClaimTable
 from bot.gateways.dynamo import (
     OPEN_KIND,
     PERSON_INDEX,
@@ -54,12 +55,14 @@ class ApprovalStore:
     """Approvals table: one card item per approval step plus claim items that make work happen once.
 
     Every inbound path is at-least-once (SNS, EventBridge, Slack and Lambda retries); a claim is a
-    conditional put that only the first caller wins.
+    conditional put that only the first caller wins. Its key comes from a method here
+    (`decision_claim`, `reminder_claim`, ...); `claims` takes it and gives it back.
     """
 
     def __init__(self, table: TableAt, now: Clock) -> None:
         self._table = DynamoTable(table, "approvals")
         self._now = now
+        self.claims = ClaimTable(self._table, now)
 
     def claim_card(self, execution_id: str, step_name: str, channel: str, **extra: Any) -> bool:
         """Reserve the right to post this approval's card; False when someone already did."""
@@ -95,7 +98,7 @@ class ApprovalStore:
 
     def release_card(self, execution_id: str, step_name: str) -> None:
         """Give up a claim whose post failed, so a retry (or the reconciler) can post again."""
-        self.release(execution_id, f"CARD#{step_name}")
+        self.claims.release(self.card_claim(execution_id, step_name))
 
     def card(self, execution_id: str, step_name: str) -> CardItem | None:
         item = self._table.get(_key(execution_id, f"CARD#{step_name}"))
@@ -150,29 +153,53 @@ class ApprovalStore:
             names={"#rank": "rank"},
         )
 
-    def claim(self, execution_id: str, key: str, **attributes: Any) -> bool:
-        """Take a one-time claim (a decision, an announcement, a reminder); False if taken."""
-        item = {
-            "pk": _pk(execution_id),
-            "sk": f"CLAIM#{key}",
-            "claimed_at": self._now().isoformat(),
-            "expires_at": expiry(self._now()),
-            **attributes,
-        }
-        return self._table.claim(item)
+    # -- claims: each key built here, by name, so no two callers can spell one differently --
+    # The names are stored: changing one makes a claim taken before an upgrade invisible after
+    # it (tests/unit/test_claim_keys.py pins each).
 
-    def release(self, execution_id: str, key: str) -> None:
-        sk = key if key.startswith("CARD#") else f"CLAIM#{key}"
-        self._table.release(_key(execution_id, sk))
+    def card_claim(self, execution_id: str, step_name: str) -> ClaimKey:
+        """The card item itself: whoever puts it (`claim_card`) posts the card."""
+        return ClaimKey(_pk(execution_id), f"CARD#{step_name}")
 
-    def has_claim(self, execution_id: str, key: str) -> bool:
-        return self._table.get(_key(execution_id, f"CLAIM#{key}")) is not None
+    def decision_claim(self, execution_id: str, step_name: str, principal: str) -> ClaimKey:
+        """A decision sent from Slack as `principal`."""
+        return ClaimKey.of(_pk(execution_id), f"decision#{step_name}#{principal}")
 
-    def with_claim(self, execution_ids: Sequence[str], key: str) -> set[str]:
-        """Those of `execution_ids` that hold the claim `key` (read 100 at a time)."""
-        by_pk = {_pk(execution_id): execution_id for execution_id in execution_ids}
-        items = self._table.get_many([{"pk": pk, "sk": f"CLAIM#{key}"} for pk in by_pk])
-        return {by_pk[item["pk"]] for item in items}
+    def announced_claim(self, execution_id: str, step_name: str, principal: str) -> ClaimKey:
+        """The thread's line (and audit row) for `principal`'s decision."""
+        return ClaimKey.of(_pk(execution_id), f"announced#{step_name}#{principal}")
+
+    def outcome_claim(self, execution_id: str, step_name: str) -> ClaimKey:
+        """The thread's line (and audit row) for how the step ended."""
+        return ClaimKey.of(_pk(execution_id), f"outcome#{step_name}")
+
+    def reminder_claim(self, execution_id: str, step_name: str) -> ClaimKey:
+        """The one reminder a waiting step gets."""
+        return ClaimKey.of(_pk(execution_id), f"reminder#{step_name}")
+
+    def unconfirmed_claim(self, card: CardItem) -> ClaimKey:
+        """Set when the card's post went unanswered: the next look searches Slack at once."""
+        return ClaimKey.of(_pk(card.execution_id), f"unconfirmed#{_card_claim_id(card)}")
+
+    def takeover_claim(self, card: CardItem) -> ClaimKey:
+        """One looker per card claim, so a card found in Slack is recorded once."""
+        return ClaimKey.of(_pk(card.execution_id), f"takeover#{_card_claim_id(card)}")
+
+    def key_outcome_dm_claim(self, execution_id: str) -> ClaimKey:
+        """The requester's DM about how their key request ended."""
+        return ClaimKey.of(_pk(execution_id), "key-outcome#dm")
+
+    def key_outcome_thread_claim(self, execution_id: str) -> ClaimKey:
+        """The card thread's line about how a key request ended."""
+        return ClaimKey.of(_pk(execution_id), "key-outcome#thread")
+
+    def key_outcome_card_claim(self, execution_id: str) -> ClaimKey:
+        """The card's update saying an approved key was not issued."""
+        return ClaimKey.of(_pk(execution_id), "key-outcome#card")
+
+    def key_outcome_told_claim(self, execution_id: str) -> ClaimKey:
+        """Every part of a key request's outcome told: the reconciler passes it by."""
+        return ClaimKey.of(_pk(execution_id), "key-outcome#done")
 
 
 class IdentityStore:
@@ -290,6 +317,11 @@ def _pk(execution_id: str) -> str:
 
 def _key(execution_id: str, sk: str) -> dict[str, str]:
     return {"pk": _pk(execution_id), "sk": sk}
+
+
+def _card_claim_id(card: CardItem) -> str:
+    # A card claim is identified by when it was taken: a re-post takes a new one.
+    return f"{card.step_name}#{card.created_at.isoformat()}"
 
 
 def _card(item: Mapping[str, Any]) -> CardItem:

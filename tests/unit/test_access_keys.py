@@ -511,7 +511,7 @@ def test_reconcile_passes_by_outcomes_the_event_already_told(env: Env) -> None:
 def test_reconcile_racing_the_event_never_dms_twice(env: Env) -> None:
     eid = issued(env)
     # The event's Lambda has claimed the DM and is still sending it when the reconciler runs.
-    env.store.claim(eid, "key-outcome#dm")
+    env.store.claims.take(env.store.key_outcome_dm_claim(eid))
 
     assert env.service.reconcile() == {"checked": 1, "told": 1, "failed": 0}
     assert env.slack.dms == []  # the DM is the event's to send
@@ -529,9 +529,10 @@ def test_reconcile_racing_the_event_never_dms_twice(env: Env) -> None:
 
 def test_a_dm_the_racing_event_failed_to_send_is_sent_by_the_next_run(env: Env) -> None:
     eid = issued(env)
-    env.store.claim(eid, "key-outcome#dm")  # the event's Lambda is sending the DM ...
+    dm = env.store.key_outcome_dm_claim(eid)
+    env.store.claims.take(dm)  # the event's Lambda is sending the DM ...
     env.service.reconcile()
-    env.store.release(eid, "key-outcome#dm")  # ... Slack refuses it; the claim is given back
+    env.store.claims.release(dm)  # ... Slack refuses it; the claim is given back
 
     assert env.service.reconcile() == {"checked": 1, "told": 1, "failed": 0}
     env.service.reconcile()

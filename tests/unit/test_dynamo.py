@@ -160,10 +160,13 @@ def test_keys_left_unprocessed_every_time_end_in_a_transient_error(batches: Batc
 
 def test_the_store_says_which_executions_hold_a_claim(table: Any) -> None:
     store = ApprovalStore(table, lambda: NOW)
-    assert store.claim("e-1", "told") and store.claim("e-3", "told") and store.claim("e-2", "other")
+    told = store.key_outcome_told_claim
+    assert store.claims.take(told("e-1")) and store.claims.take(told("e-3"))
+    assert store.claims.take(store.key_outcome_dm_claim("e-2"))
 
-    assert store.with_claim(["e-1", "e-2", "e-3", "e-4"], "told") == {"e-1", "e-3"}
-    assert store.with_claim([], "told") == set()
+    everyone = [told(e) for e in ("e-1", "e-2", "e-3", "e-4")]
+    assert store.claims.held_of(everyone) == {told("e-1"), told("e-3")}
+    assert store.claims.held_of([]) == set()
 
 
 # What Signoff stores: strings, whole and Decimal numbers, flags, None, lists, maps, string sets.
@@ -211,7 +214,8 @@ def test_the_open_index_holds_a_card_exactly_while_it_waits(table: Any) -> None:
     store = ApprovalStore(table, lambda: NOW)
     assert store.claim_card("open", "approve", "C0APPROVALS")
     assert store.claim_card("closed", "approve", "C0APPROVALS")
-    assert store.claim("open", "decision#approve#someone")  # a claim is never in it
+    # A claim is never in it.
+    assert store.claims.take(store.decision_claim("open", "approve", "someone"))
     assert store.raise_rank("open", "approve", 1, Outcome.WAITING)
     assert store.raise_rank("closed", "approve", 5, Outcome.APPROVED)
     assert [c.execution_id for c in store.open_cards()] == ["open"]
