@@ -92,6 +92,16 @@ class Approval(msgspec.Struct, frozen=True):
         return tuple(seen)
 
     @property
+    def ended_by_decisions(self) -> bool:
+        """Approved or rejected by decisions it names: their own lines in the thread say how it
+        ended (a timeout, a cancellation or a failure has no decision line to say it)."""
+        if self.outcome is Outcome.APPROVED:
+            return bool(self.approved_by)
+        if self.outcome is Outcome.REJECTED:
+            return any(d.verdict is Verdict.REJECT and d.principal for d in self.decisions)
+        return False
+
+    @property
     def progress(self) -> tuple[int, int]:
         """(approvals so far, approvals needed)."""
         return len(self.approved_by), self.min_required

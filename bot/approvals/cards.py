@@ -177,8 +177,11 @@ class CardService:
                 outcome=approval.outcome.value,
                 approved_by=list(approval.approved_by),
             )
-            said = views.outcome_text(approval, self.people(approval))
-            reply_in_thread(self._slack, card, told, said)
+            # One line per event: a decision's own line already says it approved or rejected
+            # (the card says so too); only an ending no decision explains gets a line.
+            if not approval.ended_by_decisions:
+                said = views.outcome_text(approval, self.people(approval))
+                reply_in_thread(self._slack, card, told, said)
         if self._flows is not None:
             # After the card's outcome, so the flow's thread reads in order.
             self._flows.observe(approval)

@@ -242,6 +242,17 @@ def test_the_thread_of_one_flow_shows_every_level_in_order(flow: MultiLevel) -> 
         next(i for i, r in enumerate(replies) if level_of(r) == f"Level {n} of 3") for n in LEVELS
     ]
     assert positions == sorted(positions)
+    # One line per event: each level's card, its decision, then the flow's outcome.
+    said = [level_of(r) or r["text"].split(" (via")[0] for r in replies]
+    assert said[:-1] == [
+        "Level 1 of 3",
+        ":white_check_mark: <@U0ALICE> approved",
+        "Level 2 of 3",
+        ":white_check_mark: <@U0BOB> approved",
+        "Level 3 of 3",
+        ":white_check_mark: <@U0CAROL> approved",
+    ]
+    assert "*Flow approved*" in said[-1]
     outcome = [r["text"] for r in replies if "*Flow approved*" in r.get("text", "")]
     assert len(outcome) == 1 and replies[-1]["text"] == outcome[0]
     # Levels 2 and 3 decide in their own channels: a pointer there, no second card.

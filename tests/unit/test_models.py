@@ -52,3 +52,33 @@ def test_progress_counts_distinct_approving_principals() -> None:
     )
     assert approval.progress == (2, 2)
     assert approval.rank < replace(approval, outcome=Outcome.APPROVED).rank
+
+
+@pytest.mark.parametrize(
+    ("outcome", "decisions", "told_by_decisions"),
+    [
+        (Outcome.APPROVED, (Decision(SESSION, Verdict.APPROVE),), True),
+        (Outcome.REJECTED, (Decision(SESSION, Verdict.REJECT, comment="no"),), True),
+        # SSM said approved, but no decision it returned names anyone: the ending needs a line.
+        (Outcome.APPROVED, (Decision("", Verdict.APPROVE),), False),
+        (Outcome.APPROVED, (), False),
+        (Outcome.TIMED_OUT, (Decision(SESSION, Verdict.APPROVE),), False),
+        (Outcome.CANCELLED, (), False),
+        (Outcome.FAILED, (), False),
+        (Outcome.WAITING, (Decision(SESSION, Verdict.APPROVE),), False),
+    ],
+)
+def test_an_ending_is_told_by_its_decisions_only_when_they_name_who_decided(
+    outcome: Outcome, decisions: tuple[Decision, ...], told_by_decisions: bool
+) -> None:
+    approval = Approval(
+        execution_id="e",
+        step_name="s",
+        document_name="d",
+        region="us-east-1",
+        outcome=outcome,
+        approvers=(ROLE,),
+        min_required=1,
+        decisions=decisions,
+    )
+    assert approval.ended_by_decisions is told_by_decisions
