@@ -1,5 +1,4 @@
-"""Doctor's table checks: each table exists and is active; the approvals table has the Open index
-the reconciler queries."""
+"""Doctor's table checks: each table exists and is active, with the indexes Signoff queries."""
 
 from __future__ import annotations
 
@@ -10,12 +9,20 @@ from botocore.exceptions import ClientError
 
 from bot.doctor.findings import OUTPUT_TABLES, Finding
 from bot.gateways.aws import error_code
-from bot.gateways.dynamo import OPEN_INDEX
+from bot.gateways.dynamo import OPEN_INDEX, PERSON_INDEX, REQUESTER_INDEX
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 TABLE_LABELS = ("approvals", "audit", "identities", "idempotency")
+# The indexes each table must have, and what fails without one (a stack deployed before it).
+INDEXES = {
+    "approvals": (
+        (OPEN_INDEX, "the reconciler cannot find open cards and flow levels"),
+        (REQUESTER_INDEX, "the Home tab cannot list a person's key requests"),
+    ),
+    "audit": ((PERSON_INDEX, "the Home tab cannot list what a person decided"),),
+}
 
 
 class TableChecks:
@@ -57,23 +64,19 @@ class TableChecks:
             status = table["TableStatus"]
             ok = status in {"ACTIVE", "UPDATING"}
             findings.append(Finding(ok, subject, status.lower(), "" if ok else "wait, then rerun"))
-            if label == "approvals":
-                findings.append(_open_index(subject, table))
+            for index, without in INDEXES.get(label, ()):
+                findings.append(_index(subject, table, index, without))
         return findings
 
 
-def _open_index(subject: str, table: Mapping[str, Any]) -> Finding:
-    """The approvals table's Open index, which the reconciler queries for what still waits."""
+def _index(subject: str, table: Mapping[str, Any], name: str, without: str) -> Finding:
+    """One index Signoff queries; `without` says what fails when it is missing."""
     indexes = {i["IndexName"]: i for i in table.get("GlobalSecondaryIndexes", [])}
-    index = indexes.get(OPEN_INDEX)
-    where = f"{subject} index {OPEN_INDEX}"
+    index = indexes.get(name)
+    where = f"{subject} index {name}"
     if index is None:
-        return Finding(
-            False,
-            where,
-            "missing: the reconciler cannot find open cards and flow levels",
-            "deploy the current infra/template.yaml",
-        )
+        fix = "deploy the current infra/template.yaml"
+        return Finding(False, where, f"missing: {without}", fix)
     status = str(index.get("IndexStatus", "ACTIVE"))
     ok = status == "ACTIVE"
     return Finding(ok, where, status.lower(), "" if ok else "wait until DynamoDB has built it")

@@ -207,14 +207,15 @@ def test_a_healthy_deployment_is_all_ticks(account: Account) -> None:
     assert wrong(findings) == []
     subjects = [f.subject for f in findings]
     assert subjects[0] == f"Slack secret {account.secret_arn}"
-    assert [s.split(" table")[0] for s in subjects[1:6]] == [
-        "approvals",
-        "approvals",
-        "audit",
-        "identities",
-        "idempotency",
+    assert subjects[1:8] == [
+        f"approvals table {TABLES['approvals']}",
+        f"approvals table {TABLES['approvals']} index Open",
+        f"approvals table {TABLES['approvals']} index Requester",
+        f"audit table {TABLES['audit']}",
+        f"audit table {TABLES['audit']} index Person",
+        f"identities table {TABLES['identities']}",
+        f"idempotency table {TABLES['idempotency']}",
     ]
-    assert subjects[2] == f"approvals table {TABLES['approvals']} index Open"
     assert f"U0ALICE (Alice) → {account.approver_role_arn}" in subjects
     assert f"topic {account.topic_arn}" in subjects
 
@@ -310,7 +311,7 @@ def test_a_user_token_in_the_secret_is_caught(account: Account) -> None:
     assert "xoxp-user" not in finding.render()
 
 
-def test_an_approvals_table_without_the_open_index_is_told_to_deploy_the_template(
+def test_an_approvals_table_without_its_indexes_is_told_to_deploy_the_template(
     account: Account,
 ) -> None:
     # A stack deployed before the index: the table as it was then, keys only.
@@ -324,11 +325,14 @@ def test_an_approvals_table_without_the_open_index_is_told_to_deploy_the_templat
         KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys],
     )
 
-    [finding] = wrong(account.findings())
+    open_index, requester = wrong(account.findings())
 
-    assert finding.subject == f"approvals table {TABLES['approvals']} index Open"
-    assert "reconciler cannot find open cards" in finding.detail
-    assert finding.fix == "deploy the current infra/template.yaml"
+    assert open_index.subject == f"approvals table {TABLES['approvals']} index Open"
+    assert "reconciler cannot find open cards" in open_index.detail
+    assert requester.subject == f"approvals table {TABLES['approvals']} index Requester"
+    assert "Home tab cannot list a person's key requests" in requester.detail
+    for finding in (open_index, requester):
+        assert finding.fix == "deploy the current infra/template.yaml"
 
 
 def test_a_missing_table_is_named_with_its_variable(account: Account) -> None:
@@ -659,7 +663,7 @@ def test_the_command_reads_the_stack_and_exits_0_when_all_is_well(
     assert "✗" not in out
     assert f"✓ Slack secret {account.secret_arn}: filled, with bot_token and signing_secret" in out
     assert "✓ Slack app scopes: channels:history" in out
-    assert out.rstrip().endswith("all 11 ok")
+    assert out.rstrip().endswith("all 13 ok")
 
 
 def test_the_command_exits_1_and_prints_each_fix(
@@ -688,7 +692,7 @@ def test_the_command_exits_1_and_prints_each_fix(
     assert f"✗ idempotency table {TABLES['idempotency']}: does not exist" in out
     assert "    fix: deploy infra/template.yaml" in out
     assert "✗ approval topics: none named" in out
-    assert out.rstrip().endswith("7 ok, 2 to fix")
+    assert out.rstrip().endswith("9 ok, 2 to fix")
 
 
 def test_the_command_without_a_region_says_how_to_give_one(
