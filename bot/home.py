@@ -9,6 +9,7 @@ from functools import partial
 
 from bot.access_key_models import RecordedKeyRequest
 from bot.approvals import FlowHooks, Placement
+from bot.approvals.decisions import refusal
 from bot.concurrency import together
 from bot.errors import ApprovalNotFound, ServiceError
 from bot.gateways.automation import Automation
@@ -123,7 +124,7 @@ class HomeService:
             (
                 _waiting(card, approval)
                 for card, approval in open_now
-                if principal is not None and _may_decide(user, principal, approval)
+                if principal is not None and refusal(user, principal, approval) is None
             ),
             key=lambda w: w.since,
             reverse=True,
@@ -239,17 +240,6 @@ class HomeHooks:
     def observe(self, approval: Approval) -> None:
         self._flows.observe(approval)
         self._home.approval_changed(approval)
-
-
-def _may_decide(user: str, principal: str, approval: Approval) -> bool:
-    """The card's own rules (ApprovalService's authorization), read-only: open, not their own
-    request, their principal among the approvers, not decided by them yet."""
-    return (
-        approval.outcome.is_open
-        and approval.parameter("RequesterSlackId") != user
-        and any(principal_matches(a, principal) for a in approval.approvers)
-        and approval.decision_of(principal) is None
-    )
 
 
 def _waiting(card: CardItem, approval: Approval) -> Waiting:

@@ -16,6 +16,7 @@ from bot.errors import (
     NotMapped,
     SelfApproval,
     ServiceError,
+    SignoffError,
     TransientError,
 )
 from bot.gateways.automation import ApproverSignals, Automation
@@ -207,19 +208,9 @@ class DecisionService:
     def _authorize(self, identity: Identity, approval: Approval) -> str:
         principal = identity.principal_arn
         assert principal is not None  # _identity() guarantees it
-        if not approval.outcome.is_open:
-            raise ApprovalClosed(
-                f"This approval is closed ({approval.outcome.label.lower()}); nothing to decide."
-            )
-        if approval.parameter("RequesterSlackId") == identity.slack_user_id:
-            raise SelfApproval("You asked for this; someone else has to approve it.")
-        if not any(principal_matches(a, principal) for a in approval.approvers):
-            raise NotAnApprover(
-                f"You act as {principal}, which is not among this execution's approvers "
-                f"({', '.join(approval.approvers)}). Ask the runbook owner to add your role."
-            )
-        if approval.decision_of(principal):
-            raise AlreadyDecided("You have already decided this approval.")
+        refused = refusal(identity.slack_user_id, principal, approval)
+        if refused is not None:
+            raise refused
         return principal
 
     def _landed(self, execution_id: str, step: str, principal: str, verdict: Verdict) -> bool:
@@ -232,3 +223,23 @@ class DecisionService:
             return False
         decision = approval.decision_of(principal)
         return decision is not None and decision.verdict is verdict
+
+
+def refusal(slack_user_id: str, principal: str, approval: Approval) -> SignoffError | None:
+    """Why this person, acting as `principal`, may not decide `approval` now; None if they may.
+
+    The one rule both the card's buttons and the Home tab's list follow."""
+    if not approval.outcome.is_open:
+        return ApprovalClosed(
+            f"This approval is closed ({approval.outcome.label.lower()}); nothing to decide."
+        )
+    if approval.parameter("RequesterSlackId") == slack_user_id:
+        return SelfApproval("You asked for this; someone else has to approve it.")
+    if not any(principal_matches(a, principal) for a in approval.approvers):
+        return NotAnApprover(
+            f"You act as {principal}, which is not among this execution's approvers "
+            f"({', '.join(approval.approvers)}). Ask the runbook owner to add your role."
+        )
+    if approval.decision_of(principal):
+        return AlreadyDecided("You have already decided this approval.")
+    return None
