@@ -14,6 +14,7 @@ semantics (moto writes "None" for an AWS::NoValue inside Fn::Join).
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import json
 import zipfile
@@ -242,18 +243,46 @@ def _apply(
     failed: str,
 ) -> Stack:
     """CreateStack or UpdateStack with the prepared template; the stack as it then stands."""
-    body = prepare(load_template(template_path), parameters, str(session.region_name))
+    body = template_body(template_path, parameters, str(session.region_name))
     cloudformation = session.client("cloudformation", config=client_config)
     try:
         getattr(cloudformation, operation)(
             StackName=STACK_NAME,
-            TemplateBody=json.dumps(body),
+            TemplateBody=body,
             Parameters=_stack_parameters(parameters),
             Capabilities=CAPABILITIES,
         )
     except Exception as exc:
         raise ProvisionError(f"{failed}: {exc}") from exc
     return describe(session, client_config=client_config)
+
+
+def template_body(template_path: Path | str, parameters: Mapping[str, str], region: str) -> str:
+    """The prepared template as the TemplateBody CreateStack gets, from a per-process cache.
+
+    The SAM transform costs half a second, and every integration test deploys the same
+    template with the same parameters; the cache is keyed by the file's size and mtime too, so
+    an edited template (or a test's modified copy) is read afresh.
+    """
+    path = Path(template_path).resolve()
+    stat = path.stat()
+    return _template_body(
+        str(path),
+        (stat.st_mtime_ns, stat.st_size),
+        tuple(sorted((k, str(v)) for k, v in parameters.items())),
+        region,
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _template_body(
+    path: str, version: tuple[int, int], parameters: tuple[tuple[str, str], ...], region: str
+) -> str:
+    prepared = prepare(load_template(path), dict(parameters), region)
+    # moto's CreateStack/UpdateStack parse a body with PyYAML's pure-Python loader and read it
+    # as JSON only when that fails (moto/cloudformation/models.py, parse_template): a second
+    # per stack for this template. A tab is JSON whitespace but cannot start a YAML token.
+    return "\t" + json.dumps(prepared)
 
 
 def _stack_parameters(parameters: Mapping[str, str]) -> list[dict[str, str]]:
@@ -281,6 +310,81 @@ def describe(session: boto3.Session, *, client_config: Any = None) -> Stack:
         outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
         resources=resources,
     )
+
+
+# --- running the functions here ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfiguredFunction:
+    """One of the stack's functions as `configure_functions` left it."""
+
+    name: str
+    handler: str
+    role_arn: str
+    variables: Mapping[str, str]  # its environment now (role credentials included, if given)
+
+
+def configure_functions(
+    session: boto3.Session,
+    stack: Stack,
+    variables: Mapping[str, str],
+    *,
+    bot_token: str,
+    signing_secret: str,
+    as_roles: bool = True,
+    client_config: Any = None,
+) -> list[ConfiguredFunction]:
+    """Point the stack's functions at this machine: each keeps the template's environment and
+    gets `variables` (where Slack is…); the Slack credentials go into the template's Slack
+    secret, where the functions read them as deployed ones do (as variables only for a function
+    without the secret). With `as_roles`, each function gets its execution role's session in
+    the variables Lambda sets, so AWS sees the function's role as the caller."""
+    lam = session.client("lambda", config=client_config)
+    plain_slack = {"SLACK_BOT_TOKEN": bot_token, "SLACK_SIGNING_SECRET": signing_secret}
+    secrets: set[str] = set()
+    configured = []
+    for function in stack.of_type("AWS::Lambda::Function"):
+        config = lam.get_function_configuration(FunctionName=function.physical_id)
+        # Lambda keeps variables as strings (moto keeps a Number parameter's int).
+        merged = {k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()}
+        # A function given the template's Slack secret reads its credentials there, as when
+        # deployed (so a cold start here makes the same Secrets Manager call).
+        if merged.get("SLACK_SECRET_ARN"):
+            secrets.add(merged["SLACK_SECRET_ARN"])
+        else:
+            merged.update(plain_slack)
+        merged.update(variables)
+        role_arn = str(config["Role"])
+        if as_roles:
+            merged.update(_role_credentials(session, role_arn, function.physical_id, client_config))
+        lam.update_function_configuration(
+            FunctionName=function.physical_id, Environment={"Variables": merged}
+        )
+        configured.append(
+            ConfiguredFunction(function.physical_id, str(config["Handler"]), role_arn, merged)
+        )
+    # The same values in the template's Slack secret, as docs/deploy.md's step does.
+    value = json.dumps({"bot_token": bot_token, "signing_secret": signing_secret})
+    secretsmanager = session.client("secretsmanager", config=client_config)
+    for secret in secrets:
+        secretsmanager.put_secret_value(SecretId=secret, SecretString=value)
+    return configured
+
+
+def _role_credentials(
+    session: boto3.Session, role_arn: str, function_name: str, client_config: Any
+) -> dict[str, str]:
+    # Lambda hands each function its execution role's session in these variables, so SSM
+    # sees the bot's role (not the sandbox's own key) as who started a runbook.
+    credentials = session.client("sts", config=client_config).assume_role(
+        RoleArn=role_arn, RoleSessionName=function_name, DurationSeconds=43200
+    )["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
+    }
 
 
 # --- the resource types moto's CloudFormation lacks ----------------------------------------

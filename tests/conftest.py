@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -16,7 +17,6 @@ from tests.support.world import (
     SIGNING_SECRET,
     World,
     provision,
-    settings_env,
     slack_request_url,
 )
 
@@ -40,6 +40,8 @@ HANDLER_CACHES = (
     "handlers.approval_notice.services",
     "handlers.automation_result.services",
     "handlers.reconcile.services",
+    "handlers.start_approval.services",
+    "handlers.issue_access_key.issue",
 )
 
 
@@ -63,8 +65,25 @@ def _clear_handler_caches() -> None:
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    """moto + the SSM engine + Signoff's functions + the Slack emulator, fresh for one test."""
+def world_parameters() -> dict[str, str]:
+    """Template parameters a test module's world needs besides the world's own (override it)."""
+    return {}
+
+
+@pytest.fixture
+def world_template() -> Path:
+    """The template the world is deployed from (a test may hand it a changed copy)."""
+    from sandbox.template import TEMPLATE_PATH
+
+    return TEMPLATE_PATH
+
+
+@pytest.fixture
+def world(
+    monkeypatch: pytest.MonkeyPatch, world_parameters: dict[str, str], world_template: Path
+) -> Iterator[World]:
+    """infra/template.yaml deployed into moto + the SSM engine + the Slack emulator, fresh for
+    one test (tests/support/world.py)."""
     from moto import mock_aws
 
     import sandbox.aws
@@ -73,22 +92,24 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     sandbox.aws.install()
     emulator = SlackEmulator(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
     emulator.start()
-    env = settings_env(emulator.api_url)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
     _clear_handler_caches()
-    with mock_aws():
+    # The stack's state machines run (moto's interpreter): flow B is part of every world.
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         session = boto3.Session(region_name=REGION)
-        topic_arn = provision(session, env)
+        provisioned = provision(session, emulator.api_url, world_parameters, world_template)
+        # Code a test runs in its own process (a handler called directly) sees what the Slack
+        # function sees.
+        for key, value in provisioned.env.items():
+            monkeypatch.setenv(key, value)
         with slack_request_url(session) as bot_url:
             emulator.configure(bot_url=bot_url)
             yield World(
                 session=session,
+                stack=provisioned.stack,
                 slack_url=emulator.url,
                 bot_url=bot_url,
-                topic_arn=topic_arn,
                 settle_engine=lambda: _settle_all(emulator),
-                env=env,
+                env=provisioned.env,
                 emulator=emulator,
             )
             sandbox.aws.settle()
