@@ -3,12 +3,16 @@
 The sandbox has no second copy of Signoff's resources: it reads the template, runs the SAM
 transform locally (samtranslator, no network), and hands the result to moto's CloudFormation,
 which creates the tables, topics, functions, roles, rules, documents and state machines from it.
+`signoff sandbox` and the integration tests' world (tests/support/world.py) both deploy with
+`deploy` and point the functions at their Slack with `configure_functions`: one path from a
+template resource to a local AWS resource.
 
-moto 5.2.5's CloudFormation cannot create four of the template's resource types; the sandbox
+moto 5.2.5's CloudFormation cannot create some of the template's resource types; the sandbox
 teaches it to, from each resource's own properties, through the same moto backends the APIs use
-(`SUBSTITUTES` says how; the start-up banner says so in one line), and replaces two of its
-models that lose information. Conditions are evaluated up front, with CloudFormation's
-semantics (moto writes "None" for an AWS::NoValue inside Fn::Join).
+(`SUBSTITUTES` says how; the start-up banner says so in one line), and replaces the models that
+lose information (a role's policies, a table's TTL, a document's content, a state machine's
+substitutions). Conditions are evaluated up front, with CloudFormation's semantics (moto writes
+"None" for an AWS::NoValue inside Fn::Join).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ import yaml
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.cloudformation import parsing as cfn_parsing
 from moto.core.common_models import CloudFormationModel
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.table import Table
 from moto.iam.models import Role, iam_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
@@ -719,15 +725,40 @@ class _RoleSubstitute(Role):  # type: ignore[misc]
         return role
 
 
+class _TableSubstitute(Table):  # type: ignore[misc]
+    """moto's table model ignores TimeToLiveSpecification: the table would keep every item."""
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Table:
+        table = Table.create_from_cloudformation_json(
+            resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        ttl = cloudformation_json["Properties"].get("TimeToLiveSpecification")
+        if ttl and str(ttl.get("Enabled")).lower() == "true":
+            dynamodb_backends[account_id][region_name].update_time_to_live(
+                table.name, {"Enabled": True, "AttributeName": ttl["AttributeName"]}
+            )
+        return table
+
+
 # Resource types moto's CloudFormation lacks or mishandles → what the sandbox does instead.
 SUBSTITUTES = {
     **{resource_type: recipe.how for resource_type, recipe in _RECIPES.items()},
     "AWS::IAM::Role": "CreateRole (inline policies as JSON, managed policies attached)",
+    "AWS::DynamoDB::Table": "CreateTable + UpdateTimeToLive (TimeToLiveSpecification)",
 }
 
 _SUBSTITUTE_MODELS = (
     *(_model(resource_type, recipe) for resource_type, recipe in _RECIPES.items()),
     _RoleSubstitute,
+    _TableSubstitute,
 )
 
 
