@@ -90,6 +90,9 @@ def world(
     from sandbox.slack.emulator import SlackEmulator
 
     sandbox.aws.install()
+    from sandbox.aws import access
+
+    was = access.enforce(True)
     emulator = SlackEmulator(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
     emulator.start()
     _clear_handler_caches()
@@ -114,6 +117,7 @@ def world(
             )
             sandbox.aws.settle()
     emulator.stop()
+    access.enforce(was)
     sandbox.aws.reset()
     _clear_handler_caches()
 

@@ -148,7 +148,12 @@ def header(message: dict[str, Any]) -> str:
 
 @pytest.fixture
 def world_parameters() -> dict[str, str]:
-    return {"LevelCount": str(len(LEVELS)), **{f"Level{n}Channel": CHANNELS[n] for n in LEVELS}}
+    return {
+        "LevelCount": str(len(LEVELS)),
+        **{f"Level{n}Channel": CHANNELS[n] for n in LEVELS},
+        # The stack creates an approver role per level (the world's people act through none).
+        "ApproverRoleArns": "",
+    }
 
 
 @pytest.fixture
@@ -444,6 +449,23 @@ def attack(flow: MultiLevel, document: str, parameters: dict[str, list[str]]) ->
     """As an IAM role that is no approver: start `document`, approve it yourself; its id."""
     world = flow.world
     mallory = world.add_role("Mallory", "ssm")
+    # She may run and answer any runbook (the world holds role sessions to their policies).
+    world.client("iam").put_role_policy(
+        RoleName="Mallory",
+        PolicyName="runs-runbooks",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["ssm:StartAutomationExecution", "ssm:SendAutomationSignal"],
+                        "Resource": "*",
+                    }
+                ],
+            }
+        ),
+    )
     creds = world.client("sts").assume_role(RoleArn=mallory, RoleSessionName="U0MALLORY")[
         "Credentials"
     ]

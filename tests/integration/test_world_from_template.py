@@ -28,6 +28,7 @@ from tests.support.world import (
 )
 
 Change = Callable[[dict[str, Any]], None]
+ROLE_SESSION = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
 def rename_approvals_sort_key(template: dict[str, Any]) -> None:
@@ -163,8 +164,11 @@ def test_every_function_has_the_templates_environment_and_only_the_worlds_additi
         )
         name = world.stack.physical_id(logical_id)
         variables = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+        # What Lambda gives every function: its execution role's session.
+        session = {key: variables.pop(key, None) for key in ROLE_SESSION}
 
         assert variables == {**expected, **additions}, logical_id
+        assert all(session.values()), logical_id
 
 
 def test_the_worlds_resources_are_the_templates_and_nothing_hand_made(

@@ -42,7 +42,12 @@ APPROVAL_DOCUMENT = str(load_template()["Parameters"]["ApprovalDocumentName"]["D
 
 # The template parameters of every world: the emulator's workspace, app and #approvals. A test
 # module asks for more by overriding the `world_parameters` fixture.
-PARAMETERS = {"DefaultChannel": CHANNEL, "SlackTeamId": "T0SIGNOFF", "SlackAppId": "A0SIGNOFF"}
+PARAMETERS = {
+    "DefaultChannel": CHANNEL,
+    "SlackTeamId": "T0SIGNOFF",
+    "SlackAppId": "A0SIGNOFF",
+    "ApproverRoleArns": f"{APPROVER_ROLE},{OTHER_ROLE}",
+}
 # The stack's table outputs by the kind `bot.config` names them.
 TABLE_OUTPUTS = {
     "approvals": "ApprovalsTableName",
@@ -219,7 +224,8 @@ def provision(
 ) -> Provisioned:
     """Deploy the template as the sandbox does, point its functions at the emulator, and add
     the people's roles."""
-    stack = deploy(session, {**PARAMETERS, **(parameters or {})}, template_path=template_path)
+    merged = {**PARAMETERS, **(parameters or {})}
+    stack = deploy(session, merged, template_path=template_path)
     # The functions run with this process's (fake) credentials: moto checks no IAM policy
     # unless a test turns the sandbox's checks on (sandbox.aws.access).
     configured = configure_functions(
@@ -228,13 +234,25 @@ def provision(
         world_variables(slack_api_url),
         bot_token=BOT_TOKEN,
         signing_secret=SIGNING_SECRET,
-        as_roles=False,
+        as_roles=True,
+    )
+    # The people's roles are the operator's own approver roles (ApproverRoleArns), allowed
+    # what the template allows the approver roles it creates.
+    template = load_template(template_path)
+    approver = template["Resources"]["Level1ApproverRole"]["Properties"]
+    policies = resolver(template, merged, pseudo={"AWS::Region": REGION}).resolve(
+        approver["Policies"]
     )
     iam = session.client("iam", region_name=REGION)
     for role_arn in (APPROVER_ROLE, OTHER_ROLE):
-        iam.create_role(
-            RoleName=role_arn.rsplit("/", 1)[1], AssumeRolePolicyDocument=trust_policy("lambda")
-        )
+        name = role_arn.rsplit("/", 1)[1]
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust_policy("lambda"))
+        for policy in policies:
+            iam.put_role_policy(
+                RoleName=name,
+                PolicyName=policy["PolicyName"],
+                PolicyDocument=json.dumps(policy["PolicyDocument"]),
+            )
     [slack] = (f for f in configured if f.name == SLACK_FUNCTION)
     env = {
         **slack.variables,
