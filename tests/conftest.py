@@ -87,12 +87,13 @@ def world(
     from moto import mock_aws
 
     import sandbox.aws
+    from sandbox.aws import access
     from sandbox.slack.emulator import SlackEmulator
 
     sandbox.aws.install()
-    from sandbox.aws import access
-
-    was = access.enforce(True)
+    # Role sessions (the functions, people acting through their roles) are held to their
+    # roles' policies, as the sandbox holds them (sandbox/aws/access.py says how far).
+    enforcing = access.enforce(True)
     emulator = SlackEmulator(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
     emulator.start()
     _clear_handler_caches()
@@ -117,7 +118,7 @@ def world(
             )
             sandbox.aws.settle()
     emulator.stop()
-    access.enforce(was)
+    access.enforce(enforcing)
     sandbox.aws.reset()
     _clear_handler_caches()
 

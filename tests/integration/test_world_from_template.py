@@ -1,9 +1,11 @@
 """The integration world is infra/template.yaml: change a resource in a copy and a path breaks.
 
-The world (tests/support/world.py) deploys the template with the sandbox's own provisioning.
-Each test here builds a world from a copy of the template with one resource changed, as an
-edit of the template would, and shows what a user would notice; the last ones compare the
-world's tables and every function's environment with what the template says.
+The world (tests/support/world.py) deploys the template with the sandbox's own provisioning,
+its functions acting as their template roles under their roles' policies. Each test here builds
+a world from a copy of the template with one resource changed (a table's key, the result
+rules' pattern, a role's policy), as an edit of the template would, and shows what a user would
+notice; the last ones compare the world's tables and every function's environment with what
+the template says, and find nothing hand-made beside the stack.
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ from tests.support.world import (
     APPROVER_ROLE,
     PARAMETERS,
     REGION,
+    ROLE_SESSION,
     TABLE_OUTPUTS,
     World,
     world_variables,
 )
 
 Change = Callable[[dict[str, Any]], None]
-ROLE_SESSION = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
 def rename_approvals_sort_key(template: dict[str, Any]) -> None:
@@ -42,6 +44,10 @@ def step_rule_for_another_action(template: dict[str, Any]) -> None:
     events = template["Resources"]["AutomationResultFunction"]["Properties"]["Events"]
     for rule in events.values():
         rule["Properties"]["Pattern"]["detail"]["Action"] = ["aws:pause"]
+
+
+def bot_may_not_assume_approvers(template: dict[str, Any]) -> None:
+    del template["Resources"]["SlackEventsAssumeApprovers"]
 
 
 def unchanged(template: dict[str, Any]) -> None:
@@ -100,6 +106,23 @@ def test_a_decision_outside_slack_reaches_the_card_only_through_the_templates_ru
     text = world.card_text()
     assert ("Approved* by `assumed-role/SignoffApprover/console-admin`" in text) is updated
     assert (ACTION_APPROVE not in text) is updated
+
+
+@pytest.mark.parametrize(
+    ("change", "approved"),
+    [(unchanged, True), (bot_may_not_assume_approvers, False)],
+    ids=["as shipped", "Slack function's role without assume-approver-roles"],
+)
+def test_a_click_approves_only_when_the_templates_role_lets_the_bot_act_as_the_person(
+    world: World, change: Change, approved: bool
+) -> None:
+    world.map_user("U0ALICE", "alice")
+    execution_id = world.start_approval([APPROVER_ROLE])
+
+    world.decide("alice", ACTION_APPROVE)
+
+    assert (world.execution_status(execution_id) == "Success") is approved
+    assert ("Approved* by <@U0ALICE>" in world.card_text()) is approved
 
 
 # -- the world's resources are the template's ----------------------------------------------------

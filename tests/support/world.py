@@ -48,6 +48,8 @@ PARAMETERS = {
     "SlackAppId": "A0SIGNOFF",
     "ApproverRoleArns": f"{APPROVER_ROLE},{OTHER_ROLE}",
 }
+# What Lambda gives a function from its execution role (`configure_functions(as_roles=True)`).
+ROLE_SESSION = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 # The stack's table outputs by the kind `bot.config` names them.
 TABLE_OUTPUTS = {
     "approvals": "ApprovalsTableName",
@@ -226,8 +228,8 @@ def provision(
     the people's roles."""
     merged = {**PARAMETERS, **(parameters or {})}
     stack = deploy(session, merged, template_path=template_path)
-    # The functions run with this process's (fake) credentials: moto checks no IAM policy
-    # unless a test turns the sandbox's checks on (sandbox.aws.access).
+    # Each function runs as its template role; with `sandbox.aws.access` enforcing (the world
+    # fixture turns it on), a call its role's policies do not allow is refused, as on AWS.
     configured = configure_functions(
         session,
         stack,
@@ -255,8 +257,9 @@ def provision(
             )
     [slack] = (f for f in configured if f.name == SLACK_FUNCTION)
     env = {
-        **slack.variables,
-        # For code run in the test's own process (`signoff dev`, a handler called directly).
+        # For code run in the test's own process (`signoff dev`, a handler called directly),
+        # which acts with the process's credentials, as the test itself does.
+        **{k: v for k, v in slack.variables.items() if k not in ROLE_SESSION},
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
