@@ -5,7 +5,7 @@ platform-facts C.4). N approvals start at once, spread over C channels; SSM publ
 to its Automation* topic and the sandbox delivers them to the notice function concurrently, as
 SNS does (and EventBridge's status events reach the result function, which posts a missing card
 too). The Slack emulator enforces 1 message per second per channel with no burst. The bot's
-Slack client waits out each Retry-After, for up to 40 s per post (bot/gateways/slack.py).
+Slack client waits out each Retry-After, for up to 40 s per post (bot/gateways/slack_client.py).
 
 Reported: the time until the last card is in Slack against the floor of N/C seconds (every
 channel posting one card per second from the start; a notice posts its card and nothing else),

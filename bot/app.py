@@ -9,9 +9,10 @@ from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
-from bot.gateways.slack import tls_context
+from bot.gateways.slack_client import tls_context
 from bot.listeners import access_keys as access_key_listeners
 from bot.listeners import approvals as approval_listeners
+from bot.listeners import home as home_listeners
 from bot.slack_edge import once_per_request, pinned_workspace
 from bot.wiring import Services
 
@@ -63,6 +64,7 @@ def create_app(
     app.use(once_per_request(services.slack_requests))
     approval_listeners.register(app, services.approvals, services.slack)
     access_key_listeners.register(app, services.key_requests)
+    home_listeners.register(app, services.home, services.approvals, services.slack)
 
     @app.error
     def on_unexpected_error(error: Exception, body: dict[str, Any]) -> None:

@@ -51,7 +51,7 @@ def socket_mode_handler(settings: Settings, session: ClientSource) -> SocketMode
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     from bot.app import create_app
-    from bot.gateways.slack import web_client
+    from bot.gateways.slack_client import web_client
     from bot.wiring import build_services, slack_credentials
 
     app_token = settings.slack_app_token

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import msgspec
 
-from bot.payload import Fields
+from bot.validation import as_mapping, convert
 
 STEP_CHANGE = "EC2 Automation Step Status-change Notification"
 EXECUTION_CHANGE = "EC2 Automation Execution Status-change Notification"
@@ -15,6 +17,15 @@ EXECUTION_CHANGE = "EC2 Automation Execution Status-change Notification"
 # SSM's, so it is ignored with a log line, never passed to SSM or raised.
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _EXECUTION_ID = re.compile(UUID, re.IGNORECASE)
+# The detail's keys as AWS sends them, and the attribute names a caller may use instead.
+_ALSO = {
+    "ExecutionId": "execution_id",
+    "Definition": "definition",
+    "Status": "status",
+    "StepName": "step_name",
+    "Action": "action",
+    "ExecutedBy": "executed_by",
+}
 
 
 def is_execution_id(value: object) -> bool:
@@ -22,9 +33,13 @@ def is_execution_id(value: object) -> bool:
     return isinstance(value, str) and _EXECUTION_ID.fullmatch(value) is not None
 
 
-def _execution_id(value: str) -> None:
-    if not is_execution_id(value):
-        raise ValueError("is not an SSM Automation execution id")
+_ExecutionId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=f"^(?i:{UUID})$",
+        description="the SSM Automation execution id, a UUID",
+    ),
+]
 
 
 class AutomationStatusDetail(msgspec.Struct, frozen=True, kw_only=True):
@@ -33,45 +48,40 @@ class AutomationStatusDetail(msgspec.Struct, frozen=True, kw_only=True):
     StartTime/EndTime are locale-style strings ("Nov 29, 2016 7:43:25 PM") and are kept as text.
     """
 
-    execution_id: str
-    definition: str = ""
-    status: str
-    step_name: str | None = None
-    action: str | None = None
-    executed_by: str | None = None
-
-    @classmethod
-    def read(cls, fields: Fields) -> AutomationStatusDetail:
-        """From AWS's keys (ExecutionId, …), or these attributes' own names; others ignored."""
-        return cls(
-            execution_id=fields.text("ExecutionId", also="execution_id", rule=_execution_id),
-            definition=fields.text("Definition", "", also="definition"),
-            status=fields.text("Status", also="status"),
-            step_name=fields.optional_text("StepName", also="step_name"),
-            action=fields.optional_text("Action", also="action"),
-            executed_by=fields.optional_text("ExecutedBy", also="executed_by"),
-        )
+    execution_id: _ExecutionId = msgspec.field(name="ExecutionId")
+    definition: str = msgspec.field(default="", name="Definition")
+    status: str = msgspec.field(name="Status")
+    step_name: str | None = msgspec.field(default=None, name="StepName")
+    action: str | None = msgspec.field(default=None, name="Action")
+    executed_by: str | None = msgspec.field(default=None, name="ExecutedBy")
 
 
 class AutomationStatusEvent(msgspec.Struct, frozen=True, kw_only=True):
     id: str
-    detail_type: str
+    detail_type: str = msgspec.field(name="detail-type")
     source: str
     detail: AutomationStatusDetail
 
     @classmethod
     def from_event(cls, event: object) -> AutomationStatusEvent:
         """The event as EventBridge delivers it; InvalidPayload names every bad key."""
-        fields = Fields(event)
-        status = cls(
-            id=fields.text("id"),
-            detail_type=fields.text("detail-type", also="detail_type"),
-            source=fields.text("source"),
-            detail=AutomationStatusDetail.read(fields.within("detail")),
-        )
-        fields.check()
-        return status
+        given = dict(as_mapping(event))
+        if "detail-type" not in given and "detail_type" in given:
+            given["detail-type"] = given["detail_type"]
+        detail = given.get("detail")
+        if isinstance(detail, Mapping):
+            given["detail"] = _aws_names(detail)
+        return convert(given, cls)
 
     @property
     def is_step_event(self) -> bool:
         return self.detail_type == STEP_CHANGE
+
+
+def _aws_names(detail: Mapping[str, Any]) -> dict[str, Any]:
+    """The detail with AWS's key for each value given under its attribute name instead."""
+    named = dict(detail)
+    for aws, attribute in _ALSO.items():
+        if aws not in named and attribute in named:
+            named[aws] = named[attribute]
+    return named

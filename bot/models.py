@@ -1,4 +1,5 @@
-"""Domain objects: what an approval, a decision and a mapped person are, free of AWS and Slack.
+"""Domain objects: what an approval, a decision, a flow and a mapped person are, free of AWS and
+Slack.
 
 Value classes here and across bot/ are frozen msgspec Structs, not dataclasses: @dataclass execs
 generated code per class in every fresh process, about 1.5 ms each of a Lambda cold start.
@@ -6,6 +7,7 @@ generated code per class in every fresh process, about 1.5 ms each of a Lambda c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -174,3 +176,146 @@ class CardRef(msgspec.Struct, frozen=True):
 
     channel: str
     ts: str
+
+
+class DecisionTarget(msgspec.Struct, frozen=True):
+    """What a decision modal decides on; round-trips through private_metadata (opaque ids only)."""
+
+    execution_id: str
+    step_name: str | None
+    verdict: Verdict
+    channel: str
+    ts: str
+
+    def dumps(self) -> str:
+        return json.dumps(
+            {
+                "execution_id": self.execution_id,
+                "step": self.step_name,
+                "verdict": self.verdict.value,
+                "channel": self.channel,
+                "ts": self.ts,
+            }
+        )
+
+    @classmethod
+    def loads(cls, raw: str) -> DecisionTarget:
+        data = json.loads(raw)
+        return cls(
+            execution_id=str(data["execution_id"]),
+            step_name=data.get("step"),
+            verdict=Verdict(data["verdict"]),
+            channel=str(data["channel"]),
+            ts=str(data["ts"]),
+        )
+
+
+# -- Multi-level flows (flow B): a parent Step Functions execution and its levels -------------
+
+
+class LevelState(msgspec.Struct, frozen=True):
+    """One level as the ladder shows it; `outcome` None means the level has not started."""
+
+    level: int
+    outcome: Outcome | None = None
+    done: int = 0
+    needed: int = 0
+    approved_by: tuple[str, ...] = ()
+    rejected_by: tuple[str, ...] = ()
+
+
+class FlowState(msgspec.Struct, frozen=True):
+    """A parent execution (the flow) and its levels, one LevelState each, 1..N in order."""
+
+    flow_id: str
+    levels: tuple[LevelState, ...]
+    description: str = ""
+    outcome: Outcome = Outcome.WAITING
+    # Which of the levels' deciders are people, by Signoff's mapping (see
+    # bot.views.text.principal_label).
+    people: dict[str, str] = {}
+
+    @property
+    def name(self) -> str:
+        return flow_name(self.flow_id)
+
+    @property
+    def console_url(self) -> str:
+        return flow_console_url(self.flow_id)
+
+    def deciding_level(self) -> LevelState | None:
+        """The level that ended the flow (or the one it waits on while it runs)."""
+        # A running or approved flow has no level that ended it: look for the waiting one.
+        ended_by_level = self.outcome not in {Outcome.WAITING, Outcome.APPROVED}
+        target = self.outcome if ended_by_level else Outcome.WAITING
+        return next((level for level in self.levels if level.outcome is target), None)
+
+
+def flow_console_url(flow_id: str) -> str:
+    region = flow_id.split(":")[3] if flow_id.count(":") >= 6 else "us-east-1"
+    return (
+        f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+        f"#/v2/executions/details/{flow_id}"
+    )
+
+
+def flow_name(flow_id: str) -> str:
+    """`arn:aws:states:…:execution:Machine:run-1` reads as `Machine/run-1`."""
+    parts = flow_id.split(":")
+    if len(parts) >= 8 and parts[5] == "execution":
+        return f"{parts[6]}/{parts[7]}"
+    return flow_id
+
+
+# -- The App Home tab: what one person sees (bot/home.py gathers it, bot/views/home.py draws it)
+
+
+class Waiting(msgspec.Struct, frozen=True):
+    """An approval the person may decide and has not, with where its card is."""
+
+    approval: Approval
+    card: CardRef
+    since: datetime
+    level: int | None = None
+    levels: int | None = None
+    flow_id: str | None = None
+
+
+class Request(msgspec.Struct, frozen=True):
+    """A key request the person made and where it stands (None: its run has not started)."""
+
+    iam_user: str
+    reason: str
+    execution_id: str | None
+    state: Outcome | None
+    at: datetime | None = None
+
+
+class Decided(msgspec.Struct, frozen=True):
+    """A decision the person sent from Slack, as the audit trail has it."""
+
+    execution_id: str
+    step_name: str
+    verdict: Verdict
+    at: datetime
+    comment: str = ""
+
+
+class MappedAs(StrEnum):
+    """How the identities table maps the person, as far as deciding goes."""
+
+    APPROVER = "approver"  # to an approver role: approvals can wait for them
+    IAM_USER_ONLY = "iam_user_only"  # to an IAM user (access keys) but to no approver role
+    NONE = "none"
+
+
+class HomeState(msgspec.Struct, frozen=True):
+    """Everything one person's Home tab shows."""
+
+    user: str
+    waiting: tuple[Waiting, ...] = ()
+    waiting_total: int = 0
+    requests: tuple[Request, ...] = ()
+    decided: tuple[Decided, ...] = ()
+    mapping: MappedAs = MappedAs.APPROVER
+    iam_user: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 
 from bot.approvals import ApprovalService
 from bot.errors import ApprovalNotFound
@@ -52,8 +53,12 @@ def extract_execution_id(message: str) -> str | None:
 class NoticeService:
     """Turns one SNS notice into at most one card; never raises for a notice it cannot use."""
 
-    def __init__(self, approvals: ApprovalService) -> None:
+    def __init__(
+        self, approvals: ApprovalService, posted: Callable[[str], None] | None = None
+    ) -> None:
+        """`posted`: told the execution id once its card is in Slack (the Home tabs)."""
         self._approvals = approvals
+        self._posted = posted
 
     def handle(self, message: str, message_id: str, topic_arn: str) -> CardRef | None:
         execution_id = extract_execution_id(message)
@@ -66,10 +71,13 @@ class NoticeService:
             )
             return None
         try:
-            return self._approvals.announce(execution_id)
+            ref = self._approvals.announce(execution_id)
         except ApprovalNotFound:
             logger.warning(
                 "approval notice for an unknown execution",
                 extra={"message_id": message_id, "execution_id": execution_id},
             )
             return None
+        if ref is not None and self._posted is not None:
+            self._posted(execution_id)
+        return ref

@@ -17,7 +17,8 @@ from bot.approvals import ApprovalService
 from bot.concurrency import Once, in_background
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.flows import FlowService, FlowTracker
+from bot.flows.service import FlowService
+from bot.flows.tracker import FlowTracker
 from bot.gateways.automation import ApproverSignals, AutomationGateway
 from bot.gateways.aws import AWS_FAILURES, wrap_aws_error
 from bot.gateways.dynamo import DynamoTable, TableAt
@@ -27,9 +28,11 @@ from bot.gateways.key_requests import KeyRequestRecords
 from bot.gateways.pacing import ChannelPacer
 from bot.gateways.runs import RunReader
 from bot.gateways.session import ClientSource, LambdaSession
-from bot.gateways.slack import SlackGateway, web_client
+from bot.gateways.slack import SlackGateway
+from bot.gateways.slack_client import web_client
 from bot.gateways.stepfunctions import StepFunctionsGateway
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore, SlackRequestLog
+from bot.home import HomeHooks, HomeService
 from bot.models import Approval
 from bot.notices import NoticeService
 from bot.results import ResultService
@@ -92,6 +95,7 @@ class Services(msgspec.Struct, frozen=True):
     key_requests: KeyRequestService
     flows: FlowService
     slack_requests: SlackRequestLog
+    home: HomeService
 
 
 def slack_credentials(settings: Settings, session: ClientSource) -> SlackCredentials:
@@ -158,6 +162,16 @@ def build_services(
         now=now,
         document=settings.approval_document,
     )
+    records = KeyRequestRecords(TableAt(dynamodb, settings.approvals_table), now)
+    home = HomeService(
+        identities=identities,
+        store=store,
+        automation=automation,
+        audit=audit,
+        records=records,
+        slack=slack,
+        now=now,
+    )
     approvals = ApprovalService(
         automation=automation,
         signals=ApproverSignals(lazy_client(session, "sts"), ssm_for),
@@ -168,7 +182,9 @@ def build_services(
         route=route,
         now=now,
         reminder_before=settings.reminder_before,
-        flows=tracker,
+        # After each fresh read of an approval (a decision, an outcome), the Home tabs of the
+        # people it concerns are republished too.
+        flows=HomeHooks(tracker, home),
         pacer=ChannelPacer(
             DynamoTable(TableAt(dynamodb, settings.approvals_table), "approvals"),
             spacing=settings.slack_post_spacing.total_seconds(),
@@ -194,7 +210,7 @@ def build_services(
         keys=_access_keys(session),
         identities=identities,
         store=store,
-        records=KeyRequestRecords(TableAt(dynamodb, settings.approvals_table), now),
+        records=records,
         audit=audit,
         slack=slack,
         now=now,
@@ -202,7 +218,7 @@ def build_services(
     return Services(
         settings=settings,
         approvals=approvals,
-        notices=NoticeService(approvals),
+        notices=NoticeService(approvals, posted=home.execution_changed),
         results=ResultService(
             approvals,
             key_requests,
@@ -217,6 +233,7 @@ def build_services(
         key_requests=key_requests,
         flows=flows,
         slack_requests=SlackRequestLog(TableAt(dynamodb, settings.approvals_table), now),
+        home=home,
     )
 
 

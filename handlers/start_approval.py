@@ -13,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bot.errors import InvalidPayload
-from bot.flows import StartApprovalRequest
+from bot.flows.payload import StartApprovalRequest
 from bot.logs import handler_logger
 from bot.wiring import Services, services_from_env
 

@@ -193,6 +193,8 @@ def banner(sandbox: Any, region: str, took: float) -> list[str]:
         f"       curl -X POST {sandbox.aws_url}/_sandbox/clock/advance "
         """-d '{"seconds": 603000}'""",
         f"       {cli} reconcile",
+        "  5. Open App Home (sidebar, under Apps) as alice: what waits for her, her requests",
+        "     and decisions; Approve there works as on the card.",
         "",
         "As the operator (the CLI reads every name from the stack's outputs, nothing to export):",
         f"       {cli} users list",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import boto3
@@ -231,6 +232,58 @@ class SlackActions:
             "POST",
             "click",
             json={"user": user, "channel": channel, "ts": ts, "action_id": action_id},
+        )
+        self.settle()
+        return dict(reply)
+
+    def open_home(self, user: str) -> dict[str, Any] | None:
+        """Open the app's Home tab as `user`; the Home the bot published for it, once settled."""
+        reply = self.control("POST", "home", json={"user": user})
+        assert reply["status"] == 200, reply
+        self.settle()
+        return self.home(user)
+
+    def home(self, user: str) -> dict[str, Any] | None:
+        home: dict[str, Any] | None = self.control("GET", "home", params={"user": user})["home"]
+        return home
+
+    def decide_from_home(
+        self, user: str, action_id: str, comment: str = "", about: str = ""
+    ) -> dict[str, Any]:
+        """Click Approve/Reject on the Home entry that mentions `about`, then submit the modal."""
+        home = self.home(user)
+        assert home is not None, f"{user} has no Home tab"
+        block_id = next(
+            (
+                after["block_id"]
+                for before, after in pairwise(home["blocks"])
+                if after.get("type") == "actions"
+                and about in json.dumps(before, ensure_ascii=False)
+            ),
+            None,
+        )
+        assert block_id is not None, f"nothing about {about!r} on {user}'s Home"
+        clicked = self.control(
+            "POST",
+            "click",
+            json={
+                "user": user,
+                "view_id": home["id"],
+                "action_id": action_id,
+                "block_id": block_id,
+            },
+        )
+        assert clicked["status"] == 200, clicked
+        self.settle()
+        modal = self.views(user)[-1]
+        reply = self.control(
+            "POST",
+            "submit",
+            json={
+                "user": user,
+                "view_id": modal["id"],
+                "values": {"comment": {"comment_input": comment}},
+            },
         )
         self.settle()
         return dict(reply)

@@ -25,6 +25,10 @@ _CONDITION_FAILED = "ConditionalCheckFailedException"
 # instead of scanning every card, claim and level of the last 45 days.
 OPEN_INDEX = "Open"
 OPEN_KIND = "open_kind"
+# Sparse indexes by person, for a Home tab (infra/template.yaml): key requests by who asked (only
+# they carry `requester` in the approvals table), audit rows by the Slack user who acted.
+REQUESTER_INDEX = "Requester"
+PERSON_INDEX = "Person"
 # BatchGetItem takes at most 100 keys; the keys it leaves unprocessed (the table was busy) are
 # asked again after a pause that doubles, this many times.
 _BATCH_KEYS = 100
@@ -287,6 +291,23 @@ class DynamoTable:
             },
             "read",
         )
+
+    def latest(self, index: str, attribute: str, value: str, limit: int) -> list[dict[str, Any]]:
+        """The `limit` items of a sparse index whose `attribute` is `value`, latest sort key
+        first: one page (a Home tab shows a handful). Eventually consistent, as every GSI read."""
+        try:
+            response = self._client.query(
+                TableName=self._table_name,
+                IndexName=index,
+                KeyConditionExpression="#key = :value",
+                ExpressionAttributeNames={"#key": attribute},
+                ExpressionAttributeValues=_wire({":value": value}),
+                ScanIndexForward=False,
+                Limit=limit,
+            )
+        except AWS_FAILURES as exc:
+            raise self._error(exc, "read") from exc
+        return [_plain(item) for item in response["Items"]]
 
     def scan(
         self,

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
 import msgspec
 
+from bot.gateways.claims import ClaimKey, Claims, ClaimTable
 from bot.gateways.dynamo import Clock, DynamoTable, TableAt, expiry, open_while_waiting
+from bot.gateways.flowclaims import RootPosting, TakeOver
 from bot.models import CardRef, Outcome
-from bot.payload import Secret
+from bot.validation import Secret
 
 # A level's kind in the approvals table's Open index.
 _OPEN_LEVEL = "LEVEL"
@@ -73,52 +74,32 @@ class LevelItem(msgspec.Struct, frozen=True):
     pointer_ts: str | None = None
 
 
-class TaskClaim(Enum):
-    """What claiming a task token for a start found."""
-
-    WON = "won"  # ours: start the approval
-    STARTED = "started"  # an earlier invocation already started it
-    BUSY = "busy"  # another invocation is starting it right now
-
-
 class FlowStore:
     """Flow items in the approvals table (pk FLOW#/EXEC#/TASK#), each write conditional."""
 
     def __init__(self, table: TableAt, now: Clock) -> None:
         self._table = DynamoTable(table, "approvals")
         self._now = now
+        self.claims = ClaimTable(self._table, now)
 
     # -- task tokens: claimed by their hash, kept under a handle, bound to one execution --------
 
-    def claim_task(
-        self, task_key: str, member: Membership, handle: str, stale_before: datetime
-    ) -> TaskClaim:
-        """Reserve the start of one task's approval; a claim older than `stale_before` is void."""
-        item: dict[str, Any] = {
-            "pk": f"TASK#{task_key}",
-            "sk": "TASK",
-            "flow_id": member.flow_id,
-            "level": member.level,
-            "levels": member.levels,
-            "handle": handle,
-            "claimed_at": self._now().isoformat(),
-            "expires_at": expiry(self._now()),
-        }
-        if self._table.claim(
-            item,
+    def task_claim(self, task_key: str) -> ClaimKey:
+        """Starting one task's approval (the task known by its token's hash)."""
+        return ClaimKey(f"TASK#{task_key}", "TASK")
+
+    def task_claims(self, stale_before: datetime) -> Claims:
+        """Task claims; one older than `stale_before` whose start never finished is void."""
+        return TakeOver(
+            self._table,
+            self._now,
             "attribute_not_exists(pk) OR "
             "(attribute_not_exists(execution_id) AND claimed_at < :stale)",
             {":stale": stale_before.isoformat()},
-        ):
-            return TaskClaim.WON
-        existing = self.task(task_key)
-        return TaskClaim.STARTED if existing and existing.execution_id else TaskClaim.BUSY
+        )
 
     def finish_task(self, task_key: str, execution_id: str) -> None:
         self._table.update(_task(task_key), "SET execution_id = :eid", {":eid": execution_id})
-
-    def release_task(self, task_key: str) -> None:
-        self._table.release(_task(task_key))
 
     def task(self, task_key: str) -> Membership | None:
         item = self._table.get(_task(task_key))
@@ -204,15 +185,13 @@ class FlowStore:
         item = self._table.get(_flow_key(flow_id))
         return _flow(item) if item else None
 
-    def claim_root(self, flow_id: str, stale_before: datetime) -> bool:
-        """Reserve posting the flow's root message; a claim older than `stale_before` is void."""
-        return self._table.update(
-            _flow_key(flow_id),
-            "SET posting_at = :now",
-            {":now": self._now().isoformat(), ":stale": stale_before.isoformat()},
-            condition="attribute_exists(pk) AND attribute_not_exists(root_ts) AND "
-            "(attribute_not_exists(posting_at) OR posting_at < :stale)",
-        )
+    def root_claim(self, flow_id: str) -> ClaimKey:
+        """Posting the flow's root message: a mark (`posting_at`) on the flow's own item."""
+        return ClaimKey(f"FLOW#{flow_id}", "FLOW")
+
+    def root_claims(self, stale_before: datetime) -> Claims:
+        """Root claims; one older than `stale_before` is void, one whose root is recorded holds."""
+        return RootPosting(self._table, self._now, stale_before)
 
     def set_root(self, flow_id: str, ref: CardRef) -> None:
         self._table.update(
@@ -220,9 +199,6 @@ class FlowStore:
             "SET root_ts = :ts, channel = :channel REMOVE posting_at",
             {":ts": ref.ts, ":channel": ref.channel},
         )
-
-    def release_root(self, flow_id: str) -> None:
-        self._table.update(_flow_key(flow_id), "REMOVE posting_at")
 
     def set_outcome(self, flow_id: str, outcome: Outcome) -> None:
         self._table.update(
@@ -324,19 +300,18 @@ class FlowStore:
 
     # -- completing an execution's task, once -------------------------------------------------
 
-    def claim_completion(self, execution_id: str, stale_before: datetime) -> bool:
-        """Reserve telling Step Functions how this execution ended; a stale claim is void."""
-        item: dict[str, Any] = {
-            "pk": f"EXEC#{execution_id}",
-            "sk": "SFN",
-            "phase": "sending",
-            "claimed_at": self._now().isoformat(),
-            "expires_at": expiry(self._now()),
-        }
-        return self._table.claim(
-            item,
+    def completion_claim(self, execution_id: str) -> ClaimKey:
+        """Telling Step Functions how this execution ended."""
+        return ClaimKey(f"EXEC#{execution_id}", "SFN")
+
+    def completion_claims(self, stale_before: datetime) -> Claims:
+        """Completion claims; one older than `stale_before` still sending is void."""
+        return TakeOver(
+            self._table,
+            self._now,
             "attribute_not_exists(pk) OR (phase = :sending AND claimed_at < :stale)",
             {":sending": "sending", ":stale": stale_before.isoformat()},
+            phase="sending",
         )
 
     def finish_completion(self, execution_id: str, closed_code: str | None = None) -> None:
@@ -354,26 +329,41 @@ class FlowStore:
         item = self._table.get(_completion(execution_id))
         return str(item["closed_code"]) if item and item.get("closed_code") else None
 
-    def release_completion(self, execution_id: str) -> None:
-        self._table.release(_completion(execution_id))
-
     # -- one-time claims on a flow (its outcome message, a level's pointer) -------------------
+    # The sort keys are stored (CLAIM#outcome, CLAIM#pointer#<id>, …): an upgrade must find the
+    # claims taken before it, so each name stays byte for byte as it is.
 
-    def claim(self, flow_id: str, key: str) -> bool:
-        item: dict[str, Any] = {
-            "pk": f"FLOW#{flow_id}",
-            "sk": f"CLAIM#{key}",
-            "claimed_at": self._now().isoformat(),
-            "expires_at": expiry(self._now()),
-        }
-        return self._table.claim(item)
+    def outcome_claim(self, flow_id: str) -> ClaimKey:
+        """Saying in the thread how the flow ended (or recording how its parent ended)."""
+        return _flow_claim(flow_id, "outcome")
 
-    def release(self, flow_id: str, key: str) -> None:
-        self._table.release(_key(f"FLOW#{flow_id}", f"CLAIM#{key}"))
+    def late_claim(self, flow_id: str, execution_id: str) -> ClaimKey:
+        """Saying in the thread that a level's result came after its task had closed."""
+        return _flow_claim(flow_id, f"late#{execution_id}")
+
+    def root_recorded_claim(self, flow_id: str, ts: str) -> ClaimKey:
+        """Recording the root message at `ts` (by its poster, or whoever found it)."""
+        return _flow_claim(flow_id, f"root#{ts}")
+
+    def root_unconfirmed_claim(self, flow_id: str) -> ClaimKey:
+        """A mark: a root post went unanswered, so it may be in the channel."""
+        return _flow_claim(flow_id, "root-unconfirmed")
+
+    def pointer_claim(self, flow_id: str, execution_id: str) -> ClaimKey:
+        """Posting a level's pointer in the level's own channel."""
+        return _flow_claim(flow_id, f"pointer#{execution_id}")
+
+    def pointer_closed_claim(self, flow_id: str, execution_id: str) -> ClaimKey:
+        """Updating a level's pointer to say how the level ended."""
+        return _flow_claim(flow_id, f"pointer-closed#{execution_id}")
 
 
 def _key(pk: str, sk: str) -> dict[str, str]:
     return {"pk": pk, "sk": sk}
+
+
+def _flow_claim(flow_id: str, name: str) -> ClaimKey:
+    return ClaimKey.of(f"FLOW#{flow_id}", name)
 
 
 def _task(task_key: str) -> dict[str, str]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.access_key_models import KeyRequest, RecordedKeyRequest
-from bot.gateways.dynamo import Clock, DynamoTable, TableAt, expiry
+from bot.gateways.dynamo import REQUESTER_INDEX, Clock, DynamoTable, TableAt, expiry
 
 # Items of their own in the approvals table, apart from executions' EXEC# items: the issuer's
 # role may read and bind these and nothing else there (dynamodb:LeadingKeys in the template).
@@ -52,19 +53,36 @@ class KeyRequestRecords:
 
     def get(self, request_id: str) -> RecordedKeyRequest | None:
         item = self._table.get(_key(request_id))
-        if item is None:
-            return None
-        return RecordedKeyRequest(
-            request_id=str(item["request_id"]),
-            requester=str(item["requester"]),
-            iam_user=str(item["iam_user"]),
-            reason=str(item["reason"]),
-            execution_id=str(item["execution_id"]) if item.get("execution_id") else None,
-        )
+        return _recorded(item) if item is not None else None
+
+    def by_requester(
+        self, slack_user_id: str, limit: int
+    ) -> list[tuple[RecordedKeyRequest, datetime | None]]:
+        """The person's latest key requests with when each was recorded, newest first (the
+        Requester index, sorted by `recorded_at`)."""
+        items = self._table.latest(REQUESTER_INDEX, "requester", slack_user_id, limit)
+        return [(_recorded(item), _when(item.get("recorded_at"))) for item in items]
 
     def forget(self, request_id: str) -> None:
         """Drop a record whose runbook never started."""
         self._table.release(_key(request_id))
+
+
+def _recorded(item: dict[str, Any]) -> RecordedKeyRequest:
+    return RecordedKeyRequest(
+        request_id=str(item["request_id"]),
+        requester=str(item["requester"]),
+        iam_user=str(item["iam_user"]),
+        reason=str(item["reason"]),
+        execution_id=str(item["execution_id"]) if item.get("execution_id") else None,
+    )
+
+
+def _when(raw: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(raw)) if raw else None
+    except ValueError:
+        return None
 
 
 def _key(request_id: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import msgspec
 
 from bot.gateways.dynamo import (
     OPEN_KIND,
+    PERSON_INDEX,
     Clock,
     DynamoTable,
     TableAt,
@@ -269,6 +270,13 @@ class AuditLog:
             row.get("event") == event and all(row.get(k) == v for k, v in fields.items())
             for row in self.events(subject)
         )
+
+    def decided_by(self, slack_user_id: str, limit: int) -> list[dict[str, Any]]:
+        """The person's latest decisions sent from Slack, newest first (the Person index).
+
+        Read a few times `limit`: the index also holds their other rows (mapped, unmapped)."""
+        rows = self._table.latest(PERSON_INDEX, "slack_user", slack_user_id, limit * 4)
+        return [row for row in rows if row.get("event") == "decision"][:limit]
 
     def since(self, start: datetime) -> list[dict[str, Any]]:
         """Every event at or after `start`, oldest first."""

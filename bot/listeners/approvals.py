@@ -13,7 +13,7 @@ from bot.approvals import ApprovalService
 from bot.errors import ServiceError, UserFacingError
 from bot.events import is_execution_id
 from bot.gateways.slack import SlackGateway
-from bot.models import Verdict
+from bot.models import DecisionTarget, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def register(app: App, approvals: ApprovalService, slack: SlackGateway) -> None:
             slack.ephemeral(target.channel, user, views.refusal_text(str(refusal)))
 
     def on_decision_submit(ack: Ack, view: dict[str, Any]) -> None:
-        target = views.DecisionTarget.loads(view["private_metadata"])
+        target = DecisionTarget.loads(view["private_metadata"])
         errors = views.comment_errors(target.verdict, _comment(view))
         if errors:
             ack(response_action="errors", errors=errors)
@@ -67,7 +67,7 @@ def register(app: App, approvals: ApprovalService, slack: SlackGateway) -> None:
 
     def on_decision_send(body: dict[str, Any], view: dict[str, Any]) -> None:
         # Lazy: the decision goes to SSM after the modal has closed (Slack's 3-second budget).
-        target = views.DecisionTarget.loads(view["private_metadata"])
+        target = DecisionTarget.loads(view["private_metadata"])
         comment = _comment(view)
         if views.comment_errors(target.verdict, comment):
             # Bolt starts a listener's lazy functions whatever its ack answered
@@ -116,13 +116,11 @@ def _open_decision_modal(client: WebClient, body: dict[str, Any], verdict: Verdi
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
-def _target_from_click(
-    body: dict[str, Any], verdict: Verdict = Verdict.APPROVE
-) -> views.DecisionTarget:
+def _target_from_click(body: dict[str, Any], verdict: Verdict = Verdict.APPROVE) -> DecisionTarget:
     action = body["actions"][0]
     execution_id, step = views.parse_card_value(str(action.get("value") or ""))
     container = body.get("container", {})
-    return views.DecisionTarget(
+    return DecisionTarget(
         execution_id=execution_id,
         step_name=step,
         verdict=verdict,

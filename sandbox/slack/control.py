@@ -18,6 +18,9 @@ Reading
                                             submit, close, blocks, private_metadata, hash, errors:
                                             {block_id: message}, alert, view: <full view>}]}
                                             bottom of the stack first; the last one is on screen
+  GET  /_emulator/home?user=U               {"ok", "user": id, "home": <the Home tab's view as
+                                            the app last published it (views.publish): id,
+                                            type "home", blocks, hash…> or null if never}
   GET  /_emulator/calls[?method=M&since=N]  {"ok", "calls": [{seq, time, method, params, status,
                                             response}]} every Web API and response_url call
                                             (method "response_url"); the token is not recorded
@@ -49,6 +52,11 @@ caused; "version" can be passed to /wait?since= to wait for lazy work)
                            (or select: value = option value) in a message or ephemeral message;
                            {"user", "view_id", "action_id"[, "values"]} inside the top modal
                            + trigger_id, action (the `actions[0]` sent), view (modal opened)
+  POST /_emulator/home     {"user"[, "tab": "home"|"messages"]} the person opens the app's
+                           Home: the bot is sent a signed `app_home_opened` event (JSON, as the
+                           Events API sends it) + home (the view now; the bot publishes lazily:
+                           /wait?method=views.publish&count=N). Buttons on the Home are clicked
+                           with /click {"user", "view_id": <home id>, "action_id", "block_id"}
   POST /_emulator/submit   {"user", "view_id"?, "values": {block_id: {action_id: value}}}
                            value is a string, an option value, a user/channel name or id, or a
                            list for multi-selects; untouched inputs keep their initial value.
@@ -167,6 +175,18 @@ def build_blueprint(emu: SlackEmulator) -> Blueprint:
     def views() -> Response:
         user = emu.interactions.member(request.args.get("user"))
         return jsonify({"ok": True, "views": state.views_json(user.id)})
+
+    @bp.get("/home")
+    def home() -> Response:
+        user = emu.interactions.member(request.args.get("user"))
+        return jsonify({"ok": True, "user": user.id, "home": state.home_json(user.id)})
+
+    @bp.post("/home")
+    def open_home() -> Response:
+        body = _json_body()
+        return jsonify(
+            emu.interactions.open_home(_required(body, "user"), str(body.get("tab") or "home"))
+        )
 
     @bp.get("/calls")
     def calls() -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -213,6 +214,9 @@ class SlackEmulator:
     def close(self, user: str, view_id: str | None = None) -> dict[str, Any]:
         return self.interactions.close(user, view_id)
 
+    def open_home(self, user: str, tab: str = "home") -> dict[str, Any]:
+        return self.interactions.open_home(user, tab)
+
     # -- looking -----------------------------------------------------------------------------
 
     def messages(self, channel: str) -> list[dict[str, Any]]:
@@ -229,6 +233,10 @@ class SlackEmulator:
 
     def views(self, user: str) -> list[dict[str, Any]]:
         return self.state.views_json(self.interactions.member(user).id)
+
+    def home(self, user: str) -> dict[str, Any] | None:
+        """The person's Home tab as last published, or None."""
+        return self.state.home_json(self.interactions.member(user).id)
 
     def calls(self, method: str | None = None) -> list[dict[str, Any]]:
         with self.state.lock:
@@ -272,4 +280,5 @@ class SlackEmulator:
                 "channels": channels,
                 "ephemeral": ephemeral,
                 "views": {uid: [v.to_json() for v in stack] for uid, stack in state.views.items()},
+                "homes": {uid: copy.deepcopy(view) for uid, view in state.homes.items()},
             }

@@ -325,7 +325,10 @@ class Interactions:
         state = self.state
         with state.lock:
             user = self.member(user_ref)
-            if view_id:
+            home = state.homes.get(user.id)
+            if view_id and home is not None and home["id"] == view_id:
+                payload, trigger_id = self._home_click(user, home, action_id, block_id, value)
+            elif view_id:
                 payload, trigger_id = self._view_click(
                     user, view_id, action_id, block_id, value, values or {}
                 )
@@ -429,6 +432,52 @@ class Interactions:
             trigger_id=trigger.id,
         )
         return payload, trigger.id
+
+    def _home_click(
+        self,
+        user: User,
+        home: dict[str, Any],
+        action_id: str,
+        block_id: str | None,
+        value: Any,
+    ) -> tuple[dict[str, Any], str]:
+        """A button on the person's Home tab: a view click (container type "view", the Home
+        view whole, no response_url), as Slack sends one from a Home tab."""
+        state = self.state
+        found_block, element = find_element(home["blocks"], action_id, block_id, value)
+        trigger = state.issue_trigger_locked(user, source_view=home["id"])
+        payload = payloads.block_actions_in_view(
+            state.workspace,
+            user,
+            home,
+            action=self._action(found_block, element, value),
+            trigger_id=trigger.id,
+        )
+        return payload, trigger.id
+
+    # -- the App Home -----------------------------------------------------------------------
+
+    def open_home(self, user_ref: Any, tab: str = "home") -> dict[str, Any]:
+        """The person opens the app's Home (`tab` "home") or its Messages tab: Slack sends the
+        app `app_home_opened`, with the Home's current view once one was published."""
+        if tab not in ("home", "messages"):
+            raise ControlError(400, "invalid_tab", "tab is home or messages")
+        state = self.state
+        with state.lock:
+            user = self.member(user_ref)
+            envelope = payloads.app_home_opened(
+                state.workspace,
+                user,
+                state.dm_locked(user),
+                tab=tab,
+                view=state.homes.get(user.id),
+            )
+        reply = self.bot.post_event(envelope)
+        self.state.log_interaction(
+            {"kind": "app_home_opened", "user": user.id, "payload": envelope, **reply.to_json()}
+        )
+        with state.lock:
+            return self._result(reply, home=state.home_json(user.id))
 
     # -- modals -----------------------------------------------------------------------------
 

@@ -88,11 +88,21 @@ class BotEndpoint:
             return self.socket.send("interactive", payload, self.timeout)
         return self.post_form({"payload": json.dumps(payload)})
 
+    def post_event(self, envelope: dict[str, Any]) -> BotReply:
+        """An Events API envelope: a JSON body, as Slack POSTs events (over Socket Mode, an
+        `events_api` envelope's payload)."""
+        if self.socket is not None and self.socket.connected:
+            return self.socket.send("events_api", envelope, self.timeout)
+        return self._post(json.dumps(envelope), "application/json")
+
     def post_form(self, fields: dict[str, str]) -> BotReply:
         """A slash command's form (or an interactive payload in its `payload` field)."""
         if self.socket is not None and self.socket.connected and "payload" not in fields:
             # Over Socket Mode a slash command's form arrives as the envelope's payload object.
             return self.socket.send("slash_commands", fields, self.timeout)
+        return self._post(urllib.parse.urlencode(fields), "application/x-www-form-urlencoded")
+
+    def _post(self, body: str, content_type: str) -> BotReply:
         # http.client, not urllib: no proxy from the environment gets between the emulator and
         # a bot on loopback, and a click costs the emulator less CPU time.
         if not self.url:
@@ -100,7 +110,6 @@ class BotEndpoint:
         target = urllib.parse.urlsplit(self.url)
         if target.scheme not in ("http", "https") or not target.hostname:
             return BotReply(None, None, 0.0, error=f"dispatch_failed: bad bot_url {self.url}")
-        body = urllib.parse.urlencode(fields)
         connection_class = (
             http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
         )
@@ -108,7 +117,8 @@ class BotEndpoint:
         path = (target.path or "/") + (f"?{target.query}" if target.query else "")
         started = time.perf_counter()
         try:
-            connection.request("POST", path, body.encode(), self.signed_headers(body))
+            headers = {**self.signed_headers(body), "Content-Type": content_type}
+            connection.request("POST", path, body.encode(), headers)
             response = connection.getresponse()
             raw = response.read()
             status = response.status

@@ -6,6 +6,7 @@ Pure functions of emulator objects: no state, no I/O, so the shapes are easy to 
 from __future__ import annotations
 
 import copy
+import secrets
 import time
 from typing import Any
 
@@ -153,4 +154,39 @@ def view_closed(ws: Workspace, user: User, closed: OpenView, *, is_cleared: bool
         "is_cleared": is_cleared,
         "enterprise": None,
         "is_enterprise_install": False,
+    }
+
+
+def app_home_opened(
+    ws: Workspace, user: User, dm: ChannelState, *, tab: str, view: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The Events API envelope of `app_home_opened` (Slack's event reference; bolt-python's
+    scenario tests show the envelope): `view` only once a Home has been published."""
+    event: dict[str, Any] = {
+        "type": "app_home_opened",
+        "user": user.id,
+        "channel": dm.id,
+        "tab": tab,
+        "event_ts": action_ts(),
+    }
+    if view is not None and tab == "home":
+        event["view"] = copy.deepcopy(view)
+    return {
+        "token": VERIFICATION_TOKEN,
+        "team_id": ws.team_id,
+        "api_app_id": ws.app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": f"Ev{secrets.token_hex(5).upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": ws.team_id,
+                "user_id": ws.bot.id,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
     }

@@ -265,6 +265,8 @@ class EmulatorState:
         }
         self.ephemerals: list[Ephemeral] = []
         self.views: dict[str, list[OpenView]] = {}
+        # Each person's Home tab as the app last published it (views.publish), by user id.
+        self.homes: dict[str, dict[str, Any]] = {}
         # Oldest first, so dropping the expired ones stops at the first that is not.
         self.triggers: OrderedDict[str, Trigger] = OrderedDict()
         self.response_targets: OrderedDict[str, ResponseTarget] = OrderedDict()
@@ -494,6 +496,11 @@ class EmulatorState:
             "app_installed_team_id": ws.team_id,
             "bot_id": ws.bot.bot_id,
         }
+
+    def home_json(self, user_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            home = self.homes.get(user_id)
+            return copy.deepcopy(home) if home is not None else None
 
     def views_json(self, user_id: str) -> list[dict[str, Any]]:
         with self.lock:

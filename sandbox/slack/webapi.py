@@ -35,6 +35,8 @@ from sandbox.slack.state import (
 from sandbox.slack.workspace import User
 
 MAX_VIEW_STACK = 3  # Slack: "You can only push 3 views onto the stack"
+# views.publish: "view_too_large - Error returned if the provided view is greater than 250kb."
+MAX_HOME_VIEW_BYTES = 250 * 1024
 
 
 class ApiError(Exception):
@@ -741,3 +743,34 @@ def views_update(api: WebApi, p: Params) -> dict[str, Any]:
     current.errors = {}
     state.touch_locked()
     return {"view": copy.deepcopy(current.view)}
+
+
+@method("views.publish")
+def views_publish(api: WebApi, p: Params) -> dict[str, Any]:
+    """A person's Home tab, replaced whole; checked as Slack does: a real user, a `home` view
+    (a modal is published nowhere), at most 250 kB, and `hash` (if given) the current one."""
+    state = api.state
+    if not p.text("user_id"):
+        raise ApiError("invalid_arguments", detail="user_id is required")
+    user = api.user(p, "user_id")
+    given = p.data.get("view")
+    raw = given if isinstance(given, str) else json.dumps(given)
+    if len(raw.encode()) > MAX_HOME_VIEW_BYTES:
+        raise ApiError("view_too_large")
+    view = api.view_arg(p)
+    if view.get("type") != "home":
+        raise ApiError(
+            "invalid_arguments",
+            response_metadata={"messages": ["[ERROR] must be home [json-pointer:/view/type]"]},
+        )
+    current = state.homes.get(user.id)
+    expected = p.text("hash")
+    if expected is not None and (current is None or expected != current.get("hash")):
+        raise ApiError("hash_conflict")
+    # The Home keeps its view id from one publish to the next, as Slack's does.
+    full = state.build_view_locked(
+        user.id, view, view_id=current["id"] if current is not None else None
+    )
+    state.homes[user.id] = full
+    state.touch_locked()
+    return {"view": copy.deepcopy(full)}

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import requests
 
-from bot.models import Verdict
-from bot.views import ACTION_APPROVE, DecisionTarget
+from bot.models import DecisionTarget, Verdict
+from bot.views import ACTION_APPROVE
 from tests.support.signed import signed_request
 from tests.support.world import ACCOUNT, APPROVAL_DOCUMENT, REGION, SIGNING_SECRET, World
 

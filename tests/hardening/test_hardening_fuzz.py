@@ -18,13 +18,12 @@ import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.models import Verdict
+from bot.models import DecisionTarget, Verdict
 from bot.views import (
     ACTION_APPROVE,
     ACTION_REJECT,
     COMMAND_REQUEST_KEY,
     VIEW_DECISION,
-    DecisionTarget,
 )
 from tests.hardening.conftest import AwsCalls, Endpoint
 from tests.support.signed import block_actions, payload_body, signed_headers

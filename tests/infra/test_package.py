@@ -33,7 +33,9 @@ def test_the_artifact_carries_what_the_handlers_import(package: ModuleType) -> N
     names = {r.split(">")[0].split("<")[0].split("=")[0].strip() for r in package.requirements()}
 
     assert {"slack-bolt", "slack-sdk", "boto3", "aws-lambda-powertools", "msgspec"} <= names
-    assert "pydantic" not in names, "its import costs every cold start ~100 ms (bot/payload.py)"
+    assert "pydantic" not in names, (
+        "its import costs every cold start ~100 ms (bot/validation.py uses msgspec)"
+    )
 
 
 def test_the_runtime_lock_is_resolved_for_the_artifacts_runtime(package: ModuleType) -> None:

@@ -96,7 +96,19 @@ SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "event_subscriptions": {"type": "object"},
+                "event_subscriptions": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "request_url": {"type": "string", "maxLength": 3000},
+                        "bot_events": {
+                            "type": "array",
+                            "maxItems": 100,
+                            "items": {"type": "string"},
+                        },
+                        "user_events": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
                 "interactivity": {
                     "type": "object",
                     "required": ["is_enabled"],
@@ -125,12 +137,14 @@ METHOD_SCOPES: dict[str, str | tuple[str, ...] | None] = {
     "chat_delete": "chat:write",
     "conversations_open": "im:write",
     "views_open": None,
+    "views_publish": None,
     "views_update": None,
     "views_push": None,
     "users_info": "users:read",
     "users_lookupByEmail": "users:read.email",
     "reactions_add": "reactions:write",
 }
+_EVENT = re.compile(r"\bapp\.event\(\"([a-z_]+)\"\)")
 _METHOD = re.compile(r"\b(chat|conversations|views|users|reactions)_[A-Za-z]+\b")
 
 
@@ -183,8 +197,29 @@ def test_requests_go_to_the_function_url_over_http_not_socket_mode(
         "is_enabled": True,
         "request_url": "https://<function-url>/",
     }
-    # Signoff reads no events: no subscription means Slack sends none to the function.
-    assert "event_subscriptions" not in settings
+    # The one event Signoff reads (the Home tab), to the same Function URL as everything else.
+    assert settings["event_subscriptions"] == {
+        "request_url": "https://<function-url>/",
+        "bot_events": ["app_home_opened"],
+    }
+
+
+def events_the_bot_listens_to() -> set[str]:
+    found: set[str] = set()
+    for path in (ROOT / "bot").rglob("*.py"):
+        found.update(_EVENT.findall(path.read_text(encoding="utf-8")))
+    return found
+
+
+def test_the_home_tab_is_on_and_its_event_is_exactly_what_the_bot_listens_to(
+    manifest: dict[str, Any], socket_manifest: dict[str, Any]
+) -> None:
+    for each in (manifest, socket_manifest):
+        assert each["features"]["app_home"]["home_tab_enabled"] is True
+        assert set(each["settings"]["event_subscriptions"]["bot_events"]) == (
+            events_the_bot_listens_to()
+        )
+    assert events_the_bot_listens_to() == {"app_home_opened"}
 
 
 def test_doctor_and_the_emulator_know_the_manifests_scopes(manifest: dict[str, Any]) -> None:
@@ -214,7 +249,7 @@ def test_the_socket_mode_manifest_turns_socket_mode_on_and_has_no_request_urls(
     assert settings["socket_mode_enabled"] is True
     assert settings["interactivity"] == {"is_enabled": True}
     assert all("url" not in c for c in socket_manifest["features"]["slash_commands"])
-    assert "event_subscriptions" not in settings
+    assert settings["event_subscriptions"] == {"bot_events": ["app_home_opened"]}
 
 
 def test_the_socket_mode_manifest_is_the_same_app_otherwise(
@@ -226,6 +261,7 @@ def test_the_socket_mode_manifest_is_the_same_app_otherwise(
     for command in http["features"].get("slash_commands", []):
         command.pop("url", None)
     http["settings"]["interactivity"].pop("request_url", None)
+    http["settings"]["event_subscriptions"].pop("request_url", None)
     http["settings"]["socket_mode_enabled"] = True
 
     assert socket_manifest == http

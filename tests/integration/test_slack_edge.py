@@ -12,8 +12,8 @@ from urllib.parse import urlencode
 
 import requests
 
-from bot.models import Verdict
-from bot.views import ACTION_APPROVE, ACTION_REJECT, VIEW_DECISION, DecisionTarget
+from bot.models import DecisionTarget, Verdict
+from bot.views import ACTION_APPROVE, ACTION_REJECT, VIEW_DECISION
 from tests.support.signed import block_actions, signed_headers, signed_request
 from tests.support.world import ACCOUNT, APPROVER_ROLE, OTHER_ROLE, SIGNING_SECRET, World
 

@@ -20,8 +20,8 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from bot.concurrency import Once
-from bot.gateways import slack as slack_gateway
-from bot.gateways.slack import tls_context, web_client
+from bot.gateways import slack_client
+from bot.gateways.slack_client import tls_context, web_client
 from tests.support.https_server import CHANNEL, HttpsServer, serve_https
 from tests.support.signed import block_actions, signed_request
 
@@ -44,13 +44,13 @@ def trusted_ca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> trustme.CA:
 def made(monkeypatch: pytest.MonkeyPatch) -> list[ssl.SSLContext]:
     """Every TLS context the Slack clients make, from a process that has made none yet."""
     contexts: list[ssl.SSLContext] = []
-    real: Callable[[], ssl.SSLContext] = slack_gateway._new_tls_context
+    real: Callable[[], ssl.SSLContext] = slack_client._new_tls_context
 
     def counted() -> ssl.SSLContext:
         contexts.append(real())
         return contexts[-1]
 
-    monkeypatch.setattr(slack_gateway, "_SHARED_TLS", Once(counted))
+    monkeypatch.setattr(slack_client, "_SHARED_TLS", Once(counted))
     return contexts
 
 

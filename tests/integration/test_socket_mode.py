@@ -6,6 +6,7 @@ WebSocket (apps.connections.open with the app-level token, hello, envelopes, ack
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 
@@ -65,6 +66,18 @@ def test_an_approve_click_over_the_socket_approves_and_updates_the_card(dev: Wor
     dev.settle()
     assert dev.execution_status(execution_id) == "Success"
     assert eventually(lambda: any("from my laptop" in t for t in dev.thread()))
+
+
+def test_opening_the_home_tab_over_the_socket_publishes_the_home(dev: World) -> None:
+    dev.map_user("U0ALICE", "alice")
+    dev.start_approval([APPROVER_ROLE], message="Deploy build 42 over the socket")
+
+    reply = dev.control("POST", "home", json={"user": "alice"})
+
+    assert reply["status"] == 200, reply
+    assert eventually(
+        lambda: "build 42 over the socket" in json.dumps((dev.home("alice") or {}).get("blocks"))
+    )
 
 
 def test_without_a_connection_the_emulator_posts_to_the_request_url_again(world: World) -> None:

@@ -23,7 +23,7 @@ from bot.errors import ApprovalNotFound, InvalidRequest, ServiceError, Transient
 from bot.gateways.automation import Automation
 from bot.gateways.pacing import Pacer
 from bot.gateways.runs import FinishedRuns, RunEnd, Runs, RunSummary
-from bot.gateways.slack import PostKey, PostUnconfirmed, Slack
+from bot.gateways.slack import HomeTabs, PostKey, PostUnconfirmed, Slack
 from bot.gateways.stepfunctions import FlowExecution, StepFunctions
 from bot.models import Approval, CardRef, Decision, Outcome
 
@@ -305,7 +305,27 @@ class FakePacer(Pacer):
         self.events.append(("posted", channel, self.slack.posts))
 
 
+class FakeHomeTabs(HomeTabs):
+    """views.publish: each person's Home as last published (`homes`), every publish in order
+    (`published`); `refuse` names people whose publish Slack refuses."""
+
+    def __init__(self) -> None:
+        self.homes: dict[str, dict[str, Any]] = {}
+        self.published: list[str] = []
+        self.refuse: set[str] = set()
+
+    def publish_home(self, user: str, view: View) -> None:
+        if user in self.refuse:
+            raise ServiceError("Slack refused views.publish: user_not_found")
+        self.published.append(user)
+        self.homes[user] = view.to_dict()
+
+    def text(self, user: str) -> str:
+        """The person's Home as JSON text (to look for what it shows)."""
+        return json.dumps(self.homes[user]["blocks"], ensure_ascii=False)
+
+
 def _each_fake_has_every_method() -> None:
     """Never called: mypy refuses to build a fake that lacks one of its protocol's methods."""
     slack = FakeSlack()
-    FakeAutomation(), FakeSfn(), FakeRuns(), FakePacer(slack)
+    FakeAutomation(), FakeSfn(), FakeRuns(), FakePacer(slack), FakeHomeTabs()

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.flows import task_output
+from bot.flows.rules import task_output
 from bot.gateways.automation import AutomationGateway
 from bot.models import Outcome, Verdict
 

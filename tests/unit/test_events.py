@@ -72,14 +72,38 @@ def test_every_missing_or_malformed_key_is_named() -> None:
         AutomationStatusEvent.from_event(event)
     assert caught.value.problems == (
         ("id", "is missing"),
-        ("detail.ExecutionId", "is missing"),
-        ("detail.Status", "is a number, not text"),
+        ("detail.ExecutionId", "is missing; send the SSM Automation execution id, a UUID"),
+        ("detail.Status", "is a whole number, not text"),
     )
 
 
-@pytest.mark.parametrize("detail", [None, "Success", ["ExecutionId"]])
-def test_a_detail_that_is_not_an_object_is_named_once(detail: object) -> None:
+@pytest.mark.parametrize(
+    ("detail", "kind"), [(None, "null"), ("Success", "text"), (["ExecutionId"], "a list")]
+)
+def test_a_detail_that_is_not_an_object_is_named_once(detail: object, kind: str) -> None:
     event = fixture("eventbridge_ssm_step_status.json") | {"detail": detail}
     with pytest.raises(InvalidPayload) as caught:
         AutomationStatusEvent.from_event(event)
-    assert caught.value.problems == (("detail", "is not a JSON object"),)
+    assert caught.value.problems == (("detail", f"is {kind}, not a JSON object"),)
+
+
+def test_an_id_that_is_not_ssms_is_refused() -> None:
+    event = fixture("eventbridge_ssm_step_status.json")
+    event["detail"]["ExecutionId"] = "../../other"
+    with pytest.raises(InvalidPayload) as caught:
+        AutomationStatusEvent.from_event(event)
+    assert caught.value.problems == (
+        (
+            "detail.ExecutionId",
+            "is not in the expected form; send the SSM Automation execution id, a UUID",
+        ),
+    )
+    upper = fixture("eventbridge_ssm_step_status.json")
+    upper["detail"]["ExecutionId"] = EXECUTION.upper()
+    assert AutomationStatusEvent.from_event(upper).detail.execution_id == EXECUTION.upper()
+
+
+def test_aws_key_wins_over_the_attribute_name() -> None:
+    event = fixture("eventbridge_ssm_step_status.json")
+    event["detail"]["execution_id"] = "0" * 8 + "-0000-0000-0000-" + "0" * 12
+    assert AutomationStatusEvent.from_event(event).detail.execution_id == EXECUTION

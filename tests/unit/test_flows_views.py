@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_sdk.models.blocks import HeaderBlock
 
 from bot import views
-from bot.models import Outcome
+from bot.models import FlowState, LevelState, Outcome, flow_name
 
 ACCT = "123456789012"
 FLOW = f"arn:aws:states:us-east-1:{ACCT}:execution:ApprovalFlow:deploy-42"
@@ -17,8 +17,8 @@ CAROL_ELSEWHERE = f"arn:aws:sts::{ACCT}:assumed-role/SomeOtherRole/U0CAROL"
 PEOPLE = {ALICE: "U0ALICE", BOB: "U0BOB", CAROL: "U0CAROL"}
 
 
-def flow(*levels: views.LevelState, outcome: Outcome = Outcome.WAITING) -> views.FlowState:
-    return views.FlowState(
+def flow(*levels: LevelState, outcome: Outcome = Outcome.WAITING) -> FlowState:
+    return FlowState(
         flow_id=FLOW,
         levels=levels,
         description="Prod <deploy> & more",
@@ -27,9 +27,9 @@ def flow(*levels: views.LevelState, outcome: Outcome = Outcome.WAITING) -> views
     )
 
 
-APPROVED_1 = views.LevelState(1, Outcome.APPROVED, 1, 1, approved_by=(ALICE,))
-WAITING_2 = views.LevelState(2, Outcome.WAITING, 1, 2, approved_by=(BOB,))
-NOT_STARTED_3 = views.LevelState(3)
+APPROVED_1 = LevelState(1, Outcome.APPROVED, 1, 1, approved_by=(ALICE,))
+WAITING_2 = LevelState(2, Outcome.WAITING, 1, 2, approved_by=(BOB,))
+NOT_STARTED_3 = LevelState(3)
 
 
 def test_the_ladder_reads_as_the_issue_shows_it() -> None:
@@ -40,10 +40,10 @@ def test_the_ladder_reads_as_the_issue_shows_it() -> None:
 
 def test_each_closed_level_says_how_it_ended() -> None:
     steps = [
-        views.ladder_step(views.LevelState(2, Outcome.REJECTED, 0, 1, rejected_by=(BOB,)), PEOPLE),
-        views.ladder_step(views.LevelState(1, Outcome.TIMED_OUT, 0, 1)),
-        views.ladder_step(views.LevelState(1, Outcome.CANCELLED)),
-        views.ladder_step(views.LevelState(1, Outcome.FAILED)),
+        views.ladder_step(LevelState(2, Outcome.REJECTED, 0, 1, rejected_by=(BOB,)), PEOPLE),
+        views.ladder_step(LevelState(1, Outcome.TIMED_OUT, 0, 1)),
+        views.ladder_step(LevelState(1, Outcome.CANCELLED)),
+        views.ladder_step(LevelState(1, Outcome.FAILED)),
     ]
     assert steps == [
         "level 2 ✗ rejected by <@U0BOB>",
@@ -55,15 +55,15 @@ def test_each_closed_level_says_how_it_ended() -> None:
 
 def test_many_approvers_are_shortened() -> None:
     many = (ALICE, BOB, CAROL, "arn:aws:iam::123456789012:user/dave")
-    step = views.ladder_step(views.LevelState(1, Outcome.APPROVED, 4, 4, approved_by=many), PEOPLE)
+    step = views.ladder_step(LevelState(1, Outcome.APPROVED, 4, 4, approved_by=many), PEOPLE)
     assert step == "level 1 ✓ approved by <@U0ALICE>, <@U0BOB>, <@U0CAROL> +1"
 
 
 def test_a_level_decided_by_a_session_merely_named_like_a_person_shows_the_principal() -> None:
     # Carol is mapped, but to SignoffApprover: a session of another role named U0CAROL is not her.
     shown = "`assumed-role/SomeOtherRole/U0CAROL`"
-    approved = views.LevelState(1, Outcome.APPROVED, 1, 1, approved_by=(CAROL_ELSEWHERE,))
-    rejected = views.LevelState(2, Outcome.REJECTED, 0, 1, rejected_by=(CAROL_ELSEWHERE,))
+    approved = LevelState(1, Outcome.APPROVED, 1, 1, approved_by=(CAROL_ELSEWHERE,))
+    rejected = LevelState(2, Outcome.REJECTED, 0, 1, rejected_by=(CAROL_ELSEWHERE,))
     state = flow(approved, rejected, NOT_STARTED_3, outcome=Outcome.REJECTED)
     texts = [
         views.ladder_line(state),
@@ -91,14 +91,14 @@ def test_root_message_names_the_flow_links_the_execution_and_escapes_text() -> N
 
 
 def test_status_line_follows_the_flow() -> None:
-    rejected = views.LevelState(2, Outcome.REJECTED, 0, 2, rejected_by=(BOB,))
-    timed_out = views.LevelState(1, Outcome.TIMED_OUT, 0, 1)
-    approved = [views.LevelState(n, Outcome.APPROVED, 1, 1, (ALICE,)) for n in (1, 2, 3)]
+    rejected = LevelState(2, Outcome.REJECTED, 0, 2, rejected_by=(BOB,))
+    timed_out = LevelState(1, Outcome.TIMED_OUT, 0, 1)
+    approved = [LevelState(n, Outcome.APPROVED, 1, 1, (ALICE,)) for n in (1, 2, 3)]
     assert "*Rejected* at level 2 of 3" in views.flow_status_line(
         flow(APPROVED_1, rejected, NOT_STARTED_3, outcome=Outcome.REJECTED)
     )
     assert "*Stopped* — level 1 of 2 timed out" in views.flow_status_line(
-        flow(timed_out, views.LevelState(2), outcome=Outcome.TIMED_OUT)
+        flow(timed_out, LevelState(2), outcome=Outcome.TIMED_OUT)
     )
     assert "all 3 levels approved" in views.flow_status_line(
         flow(*approved, outcome=Outcome.APPROVED)
@@ -106,14 +106,14 @@ def test_status_line_follows_the_flow() -> None:
 
 
 def test_outcome_texts_say_what_happened_and_what_will_not() -> None:
-    rejected = views.LevelState(2, Outcome.REJECTED, 0, 2, rejected_by=(BOB,))
-    timed_out = views.LevelState(1, Outcome.TIMED_OUT, 0, 1)
-    approved = [views.LevelState(n, Outcome.APPROVED, 1, 1, (ALICE,)) for n in (1, 2, 3)]
+    rejected = LevelState(2, Outcome.REJECTED, 0, 2, rejected_by=(BOB,))
+    timed_out = LevelState(1, Outcome.TIMED_OUT, 0, 1)
+    approved = [LevelState(n, Outcome.APPROVED, 1, 1, (ALICE,)) for n in (1, 2, 3)]
     assert views.flow_outcome_text(
         flow(APPROVED_1, rejected, NOT_STARTED_3, outcome=Outcome.REJECTED)
     ) == (":no_entry: *Flow rejected* at level 2 of 3 by <@U0BOB>. Level 3 will not start.")
     stopped = views.flow_outcome_text(
-        flow(timed_out, views.LevelState(2), NOT_STARTED_3, outcome=Outcome.TIMED_OUT),
+        flow(timed_out, LevelState(2), NOT_STARTED_3, outcome=Outcome.TIMED_OUT),
         "Signoff.ApprovalTimedOut",
     )
     assert "level 1 of 3 timed out with 0 of 1 approvals" in stopped
@@ -124,7 +124,7 @@ def test_outcome_texts_say_what_happened_and_what_will_not() -> None:
 
 
 def test_late_result_names_the_code_and_the_flow_status() -> None:
-    level = views.LevelState(2, Outcome.APPROVED, 1, 1, (ALICE,))
+    level = LevelState(2, Outcome.APPROVED, 1, 1, (ALICE,))
     text = views.late_result_text(level, 3, "TaskTimedOut", "FAILED")
     assert "Level 2 of 3 ended (approved)" in text
     assert "`TaskTimedOut`" in text and "The flow's execution is FAILED." in text
@@ -135,7 +135,7 @@ def test_level_pointer_points_to_the_thread_and_later_says_how_the_level_ended()
     waiting = views.level_pointer_text(state, WAITING_2, "C0ROOT")
     assert "Level 2 of 3 of *ApprovalFlow/deploy-42* needs approval" in waiting
     assert "<#C0ROOT>" in waiting
-    done = views.LevelState(2, Outcome.APPROVED, 2, 2, (BOB, CAROL))
+    done = LevelState(2, Outcome.APPROVED, 2, 2, (BOB, CAROL))
     closed = views.level_pointer_text(state, done, "C0ROOT")
     assert "approved by <@U0BOB>, <@U0CAROL>" in closed and "<#C0ROOT>" in closed
     assert views.level_pointer(state, done, "C0ROOT")[0].to_dict()["text"]["text"] == closed
@@ -146,7 +146,7 @@ def test_level_pointer_links_the_thread_when_it_has_a_permalink() -> None:
     link = "https://signoff.slack.com/archives/C0ROOT/p1700000000000100"
     waiting = views.level_pointer_text(state, WAITING_2, "C0ROOT", link)
     assert f"Its card is in <{link}|the flow's thread> in <#C0ROOT>." in waiting
-    done = views.LevelState(2, Outcome.APPROVED, 2, 2, (BOB, CAROL))
+    done = LevelState(2, Outcome.APPROVED, 2, 2, (BOB, CAROL))
     closed = views.level_pointer_text(state, done, "C0ROOT", link)
     assert closed.endswith(f"<{link}|The flow's thread> is in <#C0ROOT>.")
     # A reply's permalink carries a query: "&" is escaped as in any message text.
@@ -160,4 +160,4 @@ def test_level_pointer_links_the_thread_when_it_has_a_permalink() -> None:
 
 
 def test_flow_name_falls_back_to_the_id() -> None:
-    assert views.flow_name("not-an-arn") == "not-an-arn"
+    assert flow_name("not-an-arn") == "not-an-arn"

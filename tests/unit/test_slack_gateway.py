@@ -8,21 +8,12 @@ from urllib.error import URLError
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.http_retry.state import RetryState
 from slack_sdk.models.metadata import Metadata
 from slack_sdk.web import SlackResponse
 
 from bot.errors import ServiceError, TransientError
-from bot.gateways.slack import (
-    PostKey,
-    PostUnconfirmed,
-    SlackGateway,
-    _PatientRateLimitRetryHandler,
-    reply_key,
-    web_client,
-)
+from bot.gateways.slack import PostKey, PostUnconfirmed, SlackGateway, reply_key
+from bot.gateways.slack_client import web_client
 from bot.models import CardRef
 
 KEY = PostKey("card#00000000-0000-4000-8000-000000000001#approve")
@@ -297,48 +288,7 @@ def test_a_permalink_slack_refuses_is_a_service_error(
         slack.permalink(CardRef(CHANNEL, "1.0"))
 
 
-# -- the client's own retries ----------------------------------------------------------------
-
-
-def _can_retry(handler: Any, method: str, **kwargs: Any) -> bool:
-    request = HttpRequest(method="POST", url=f"https://slack.com/api/{method}", headers={})
-    return bool(handler._can_retry(state=RetryState(), request=request, **kwargs))
-
-
-def test_the_client_retries_a_post_only_when_slack_cannot_have_taken_it() -> None:
-    connection, _, server = web_client("xoxb-fake", "https://slack.example/api/").retry_handlers
-    server_error = HttpResponse(status_code=500, headers={}, body={})
-
-    assert _can_retry(server, "chat.update", response=server_error)
-    assert not _can_retry(server, "chat.postMessage", response=server_error)
-    refused_connection = URLError(ConnectionRefusedError(111, "Connection refused"))
-    assert _can_retry(connection, "chat.postMessage", error=refused_connection)
-    assert not _can_retry(connection, "chat.postMessage", error=ConnectionResetError())
-    assert _can_retry(connection, "chat.update", error=ConnectionResetError())
-
-
-def test_the_client_waits_out_a_busy_channel_for_its_patience_not_a_retry_count() -> None:
-    now = [0.0]
-    rate_limit = _PatientRateLimitRetryHandler(patience=40.0, clock=lambda: now[0])
-    request = HttpRequest(method="POST", url="https://slack.com/api/chat.postMessage", headers={})
-    busy = HttpResponse(status_code=429, headers={"Retry-After": ["1"]}, body={})
-    state = RetryState()
-
-    def may_retry() -> bool:
-        return bool(rate_limit._can_retry(state=state, request=request, response=busy))
-
-    waited = 0
-    while may_retry():  # a channel with many cards ahead: one Retry-After per card
-        state.increment_current_attempt()
-        now[0] += 1.0
-        waited += 1
-    assert waited == 40, "far more than a fixed three tries, and never past the patience"
-    fresh = RetryState()
-    ok = HttpResponse(status_code=200, headers={}, body={})
-    assert not rate_limit._can_retry(state=fresh, request=request, response=ok)
-    assert _PatientRateLimitRetryHandler in {
-        type(h) for h in web_client("xoxb-fake", "https://slack.example/api/").retry_handlers
-    }
+# -- getting ready ---------------------------------------------------------------------------
 
 
 def test_getting_ready_reads_a_token_asked_for_on_first_need_once() -> None:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from slack_sdk.models.blocks import ActionsBlock, HeaderBlock
 
 from bot import views
-from bot.models import Approval, Decision, Outcome, Verdict
+from bot.models import Approval, Decision, DecisionTarget, Outcome, Verdict
 
 ACCT = "123456789012"
 ALICE = f"arn:aws:sts::{ACCT}:assumed-role/SignoffApprover/U0ALICE"
@@ -93,17 +93,17 @@ def test_access_key_card_says_who_asked_for_whom_and_why() -> None:
 
 
 def test_reject_modal_requires_a_reason_and_approve_comment_is_optional() -> None:
-    target = views.DecisionTarget("e", "s", Verdict.REJECT, "C1", "1.2")
+    target = DecisionTarget("e", "s", Verdict.REJECT, "C1", "1.2")
     modal = views.decision_modal(target, "Deploy?", external_id="x").to_dict()
     assert modal["blocks"][1]["optional"] is False
-    assert views.DecisionTarget.loads(modal["private_metadata"]) == target
+    assert DecisionTarget.loads(modal["private_metadata"]) == target
     assert views.comment_errors(Verdict.REJECT, "  ") == {
         views.COMMENT_BLOCK: views.comment_errors(Verdict.REJECT, "")[views.COMMENT_BLOCK]
     }
     assert views.comment_errors(Verdict.APPROVE, "") == {}
     assert "512" in views.comment_errors(Verdict.APPROVE, "x" * 513)[views.COMMENT_BLOCK]
     approve = views.decision_modal(
-        views.DecisionTarget("e", "s", Verdict.APPROVE, "C1", "1.2"), "Deploy?"
+        DecisionTarget("e", "s", Verdict.APPROVE, "C1", "1.2"), "Deploy?"
     ).to_dict()
     assert approve["blocks"][1]["optional"] is True
 
@@ -207,15 +207,30 @@ def _started_by(blocks: list) -> str:
     return field
 
 
-def test_a_flow_levels_card_says_the_flow_started_it_not_signoffs_role() -> None:
-    card = approval(executed_by=STARTER)
+def test_a_flow_levels_card_is_one_line_and_the_buttons() -> None:
+    card = approval(executed_by=STARTER, description="Ship release 42")
     context = views.CardContext(level=2, levels=3, flow_id=FLOW)
-    field = _started_by(views.approval_card(card, context))
-    assert "StartApprovalRole" not in field and "signoff-start-approval" not in field
-    assert field == (
-        "*Started by*\n<https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1"
-        f"#/v2/executions/details/{FLOW}|Flow> `Release-Train/run-42`"
+    line, buttons = views.approval_card(card, context, approvers={ROLE: ("U0ALICE", "U0BOB")})
+    assert isinstance(buttons, ActionsBlock)
+    text = line.text.text
+    assert text.startswith(":hourglass_flowing_sand: *Level 2 of 3* (<https://")
+    assert (
+        "· Ship release 42 · <@U0ALICE>, <@U0BOB> to decide · 0 of 2 approvals · times out" in text
     )
+    # Signoff's start role is not who asked: the flow is, and its root message says so.
+    assert "StartApprovalRole" not in text and "signoff-start-approval" not in text
+
+
+def test_a_decided_levels_card_is_one_line_that_says_how_it_ended() -> None:
+    decided = approval(
+        outcome=Outcome.APPROVED,
+        min_required=1,
+        decisions=(Decision(ALICE, Verdict.APPROVE, comment="ok"),),
+    )
+    context = views.CardContext(level=1, levels=3, flow_id=FLOW)
+    [line] = views.approval_card(decided, context, people={ALICE: "U0ALICE"})
+    assert line.text.text.startswith(":white_check_mark: *Level 1 of 3* (<https://")
+    assert line.text.text.endswith(" · *Approved* by <@U0ALICE>")
 
 
 def test_a_flow_id_that_could_be_markup_is_shown_inert() -> None:

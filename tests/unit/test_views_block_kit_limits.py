@@ -18,7 +18,7 @@ from slack_sdk.models.views import View
 
 from bot import views
 from bot.access_key_models import KeyOutcome, KeyRequest, KeyStatus, OutcomeKind
-from bot.models import Approval, Decision, Outcome, Verdict
+from bot.models import Approval, Decision, DecisionTarget, FlowState, LevelState, Outcome, Verdict
 
 # Worst cases: SSM's own maxima where it has them, else far beyond anything plausible.
 ACCT = "123456789012"
@@ -87,12 +87,12 @@ def every_card() -> Iterator[tuple[str, Approval, views.CardContext | None]]:
     yield "level-30-of-30", approval(Outcome.WAITING), views.CardContext(level=30, levels=30)
 
 
-def flow(levels: int = 30, outcome: Outcome = Outcome.REJECTED) -> views.FlowState:
+def flow(levels: int = 30, outcome: Outcome = Outcome.REJECTED) -> FlowState:
     people = tuple(principals(10))
-    return views.FlowState(
+    return FlowState(
         flow_id=f"arn:aws:states:us-east-1:{ACCT}:execution:{'M' * 80}:{'r' * 80}",
         levels=tuple(
-            views.LevelState(
+            LevelState(
                 level=i,
                 outcome=outcome if i == levels else Outcome.APPROVED,
                 done=10,
@@ -175,15 +175,15 @@ def test_every_thread_message_about_an_approval_fits(outcome: Outcome) -> None:
         )
 
 
-def target(verdict: Verdict) -> views.DecisionTarget:
-    return views.DecisionTarget(EXECUTION_ID, STEP, verdict, "C" * 11, "1796623278.640257")
+def target(verdict: Verdict) -> DecisionTarget:
+    return DecisionTarget(EXECUTION_ID, STEP, verdict, "C" * 11, "1796623278.640257")
 
 
 @pytest.mark.parametrize("verdict", list(Verdict), ids=[v.value for v in Verdict])
 def test_the_decision_modal_fits(verdict: Verdict) -> None:
     view = views.decision_modal(target(verdict), HOSTILE, external_id="decide:U0ALICE:1.2")
     check_view(view)
-    assert views.DecisionTarget.loads(view.private_metadata or "") == target(verdict)
+    assert DecisionTarget.loads(view.private_metadata or "") == target(verdict)
 
 
 def test_notice_modals_fit() -> None:

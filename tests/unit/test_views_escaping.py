@@ -10,7 +10,7 @@ import pytest
 from bot import views
 from bot.access_key_models import KeyOutcome, KeyRequest, OutcomeKind
 from bot.errors import NotMapped
-from bot.models import Decision, Outcome, Verdict
+from bot.models import Decision, DecisionTarget, Outcome, Verdict
 from tests.unit.test_views import ACCT, ALICE, approval
 
 # Each would do something on a card if it reached Slack's mrkdwn as typed.
@@ -103,7 +103,7 @@ def hostile_of(texts_: list[str]) -> str:
         ),
         pytest.param(
             lambda: views.decision_modal(
-                views.DecisionTarget("e", "s", Verdict.APPROVE, "C0", "1.0"), HOSTILE
+                DecisionTarget("e", "s", Verdict.APPROVE, "C0", "1.0"), HOSTILE
             ),
             id="decision modal summary",
         ),

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from bot import views
-from bot.models import Verdict
+from bot.models import DecisionTarget, Verdict
 
 
-def target(verdict: Verdict) -> views.DecisionTarget:
-    return views.DecisionTarget("e", "s", verdict, "C1", "1.2")
+def target(verdict: Verdict) -> DecisionTarget:
+    return DecisionTarget("e", "s", verdict, "C1", "1.2")
 
 
 def as_read(block: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 from bot.config import Settings
 from bot.errors import ConfigError, ServiceError
 from bot.gateways.session import LambdaSession
-from bot.gateways.slack import web_client
+from bot.gateways.slack_client import web_client
 from bot.wiring import build_services, services_from_env, slack_credentials
 
 REGION = "us-east-1"

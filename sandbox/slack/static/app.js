@@ -15,6 +15,7 @@ const S = {
   highlight: null,
   seen: JSON.parse(localStorage.getItem("slack-emulator-seen") || "{}"),
   modalKey: null,
+  home: false, // the acting user's App Home tab is on screen instead of a channel
 };
 
 // ---- small helpers ------------------------------------------------------------------------
@@ -506,7 +507,7 @@ function unread(ch) {
 }
 
 function navItem(ch, label, prefix) {
-  const active = ch.id === S.channel ? " active" : "";
+  const active = ch.id === S.channel && !S.home ? " active" : "";
   const bold = unread(ch) ? " unread" : "";
   return `<li><a href="#channel=${esc(ch.id)}" class="nav-item${active}${bold}" data-channel="${esc(ch.id)}"><span class="nav-prefix" aria-hidden="true">${prefix}</span><span>${esc(label)}</span></a></li>`;
 }
@@ -525,6 +526,8 @@ function renderSidebar() {
   $("channel-list").innerHTML = d.channels.filter((c) => !c.is_im).map((c) => navItem(c, c.name, c.is_private ? "🔒" : "#")).join("");
   const mine = d.channels.find((c) => c.id === dmOf(S.user)) || { id: dmOf(S.user), messages: [], is_im: true, user: S.user };
   $("dm-list").innerHTML = navItem(mine, d.bot.real_name, avatar(d.bot.id, "avatar-xs"));
+  const homeActive = S.home ? " active" : "";
+  $("app-list").innerHTML = `<li><a href="#home" class="nav-item${homeActive}" data-home="1" data-testid="home-tab"><span class="nav-prefix" aria-hidden="true">🏠</span><span>App Home</span></a></li>`;
   const others = d.channels.filter((c) => c.is_im && c.user !== S.user);
   $("other-dm-title").hidden = others.length === 0;
   $("other-dm-list").innerHTML = others.map((c) => navItem(c, `${d.bot.real_name} ↔ ${userName(c.user)}`, avatar(c.user, "avatar-xs"))).join("");
@@ -541,6 +544,36 @@ function renderHeader() {
   input.disabled = !canAct(ch);
   document.querySelector("#composer .send").disabled = !canAct(ch);
   input.placeholder = ch && ch.is_im ? `Message ${S.data.bot.real_name}` : `Message ${channelTitle()}`;
+}
+
+// ---- the App Home tab ----------------------------------------------------------------------
+
+function renderHome() {
+  const d = S.data;
+  const home = (d.homes || {})[S.user];
+  $("channel-title").textContent = `${d.bot.real_name} · Home`;
+  $("channel-topic").textContent = "App · Home tab";
+  $("readonly-note").hidden = true;
+  $("composer").hidden = true;
+  $("thread-pane").hidden = true;
+  const box = $("messages");
+  box.innerHTML = home
+    ? `<div class="home-view" data-testid="home-view">${renderBlocks(home.blocks, { kind: "view", view_id: home.id })}</div>`
+    : `<div class="channel-intro"><h2>${esc(d.bot.real_name)}</h2><p>${esc(d.bot.real_name)} has not published a Home tab for ${esc(userName(S.user))} yet.</p></div>`;
+}
+
+async function openHome() {
+  // Opening the tab is what tells the app (app_home_opened); it publishes the view lazily,
+  // and the long poll draws it when it lands.
+  reportBot(await api("/_emulator/home", { user: S.user }), "opening its Home");
+}
+
+function goHome() {
+  S.home = true;
+  S.thread = null;
+  history.replaceState(null, "", "#home");
+  if (S.data) apply(S.data);
+  openHome();
 }
 
 // ---- modals --------------------------------------------------------------------------------
@@ -639,9 +672,14 @@ function apply(data) {
   if (ch) S.seen[ch.id] = ch.messages.length;
   localStorage.setItem("slack-emulator-seen", JSON.stringify(S.seen));
   renderSidebar();
-  renderHeader();
-  renderMessages();
-  renderThread();
+  if (S.home) {
+    renderHome();
+  } else {
+    $("composer").hidden = false;
+    renderHeader();
+    renderMessages();
+    renderThread();
+  }
   renderModal();
 }
 
@@ -674,6 +712,7 @@ function setLive(ok) {
 // ---- events --------------------------------------------------------------------------------
 
 function goChannel(id) {
+  S.home = false;
   S.channel = id;
   S.thread = null;
   S.highlight = null;
@@ -706,6 +745,11 @@ async function clickElement(el, value) {
 }
 
 document.addEventListener("click", async (ev) => {
+  if (ev.target.closest("[data-home].nav-item")) {
+    ev.preventDefault();
+    goHome();
+    return;
+  }
   const nav = ev.target.closest("[data-channel].nav-item");
   if (nav) {
     ev.preventDefault();
@@ -785,6 +829,7 @@ $("user-select").addEventListener("change", (ev) => {
   const ch = currentChannel();
   if (S.channel && S.channel.startsWith("D") && (!ch || ch.user !== S.user)) S.channel = dmOf(S.user);
   if (S.data) apply(S.data);
+  if (S.home) openHome();
 });
 
 $("thread-close").addEventListener("click", () => {
@@ -794,6 +839,7 @@ $("thread-close").addEventListener("click", () => {
 
 function readHash() {
   const params = new URLSearchParams(location.hash.slice(1));
+  S.home = params.has("home");
   if (params.get("channel")) S.channel = params.get("channel");
   if (params.get("user")) S.user = params.get("user");
   S.highlight = params.get("ts");
@@ -816,4 +862,5 @@ try {
 } catch (e) {
   /* served without a first state: the poll below fetches it */
 }
+if (S.home) openHome();
 poll();
