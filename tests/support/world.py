@@ -238,18 +238,20 @@ def provision(
         signing_secret=SIGNING_SECRET,
         as_roles=True,
     )
-    # The people's roles are the operator's own approver roles (ApproverRoleArns), allowed
-    # what the template allows the approver roles it creates.
+    # The people's roles are the operator's own approver roles (ApproverRoleArns), trusting
+    # and allowed what the template's own approver roles trust and are allowed.
     template = load_template(template_path)
-    approver = template["Resources"]["Level1ApproverRole"]["Properties"]
-    policies = resolver(template, merged, pseudo={"AWS::Region": REGION}).resolve(
-        approver["Policies"]
+    bot_role = f"arn:aws:iam::{ACCOUNT}:role/{stack.physical_id('SlackEventsRole')}"
+    resolve = resolver(
+        template, merged, refs={"SlackEventsRole.Arn": bot_role}, pseudo={"AWS::Region": REGION}
     )
+    approver = resolve.resolve(template["Resources"]["Level1ApproverRole"]["Properties"])
     iam = session.client("iam", region_name=REGION)
     for role_arn in (APPROVER_ROLE, OTHER_ROLE):
         name = role_arn.rsplit("/", 1)[1]
-        iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust_policy("lambda"))
-        for policy in policies:
+        trust = json.dumps(approver["AssumeRolePolicyDocument"])
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
+        for policy in approver["Policies"]:
             iam.put_role_policy(
                 RoleName=name,
                 PolicyName=policy["PolicyName"],
