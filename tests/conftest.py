@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -99,7 +101,7 @@ def world(
     _clear_handler_caches()
     # The stack's state machines run (moto's interpreter): flow B is part of every world.
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        session = boto3.Session(region_name=REGION)
+        session = _world_session()
         provisioned = provision(session, emulator.api_url, world_parameters, world_template)
         # Code a test runs in its own process (a handler called directly) sees what the Slack
         # function sees.
@@ -121,6 +123,17 @@ def world(
     access.enforce(enforcing)
     sandbox.aws.reset()
     _clear_handler_caches()
+
+
+# botocore parses a service's model JSON once per loader; the world's clients (CloudFormation's
+# model alone is large) share one loader across tests instead of parsing them for every world.
+_LOADER = botocore.loaders.create_loader()
+
+
+def _world_session() -> boto3.Session:
+    core = botocore.session.Session()
+    core.register_component("data_loader", _LOADER)
+    return boto3.Session(botocore_session=core, region_name=REGION)
 
 
 def _settle_all(emulator: object) -> None:
