@@ -3,17 +3,22 @@
 The sandbox has no second copy of Signoff's resources: it reads the template, runs the SAM
 transform locally (samtranslator, no network), and hands the result to moto's CloudFormation,
 which creates the tables, topics, functions, roles, rules, documents and state machines from it.
+`signoff sandbox` and the integration tests' world (tests/support/world.py) both deploy with
+`deploy` and point the functions at their Slack with `configure_functions`: one path from a
+template resource to a local AWS resource.
 
-moto 5.2.5's CloudFormation cannot create four of the template's resource types; the sandbox
+moto 5.2.5's CloudFormation cannot create some of the template's resource types; the sandbox
 teaches it to, from each resource's own properties, through the same moto backends the APIs use
-(`SUBSTITUTES` says how; the start-up banner says so in one line), and replaces two of its
-models that lose information. Conditions are evaluated up front, with CloudFormation's
-semantics (moto writes "None" for an AWS::NoValue inside Fn::Join).
+(`SUBSTITUTES` says how; the start-up banner says so in one line), and replaces the models that
+lose information (a role's policies, a table's TTL, a document's content, a state machine's
+substitutions). Conditions are evaluated up front, with CloudFormation's semantics (moto writes
+"None" for an AWS::NoValue inside Fn::Join).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import json
 import zipfile
@@ -27,6 +32,8 @@ import yaml
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.cloudformation import parsing as cfn_parsing
 from moto.core.common_models import CloudFormationModel
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.table import Table
 from moto.iam.models import Role, iam_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
@@ -242,18 +249,46 @@ def _apply(
     failed: str,
 ) -> Stack:
     """CreateStack or UpdateStack with the prepared template; the stack as it then stands."""
-    body = prepare(load_template(template_path), parameters, str(session.region_name))
+    body = template_body(template_path, parameters, str(session.region_name))
     cloudformation = session.client("cloudformation", config=client_config)
     try:
         getattr(cloudformation, operation)(
             StackName=STACK_NAME,
-            TemplateBody=json.dumps(body),
+            TemplateBody=body,
             Parameters=_stack_parameters(parameters),
             Capabilities=CAPABILITIES,
         )
     except Exception as exc:
         raise ProvisionError(f"{failed}: {exc}") from exc
     return describe(session, client_config=client_config)
+
+
+def template_body(template_path: Path | str, parameters: Mapping[str, str], region: str) -> str:
+    """The prepared template as the TemplateBody CreateStack gets, from a per-process cache.
+
+    The SAM transform costs half a second, and every integration test deploys the same
+    template with the same parameters; the cache is keyed by the file's size and mtime too, so
+    an edited template (or a test's modified copy) is read afresh.
+    """
+    path = Path(template_path).resolve()
+    stat = path.stat()
+    return _template_body(
+        str(path),
+        (stat.st_mtime_ns, stat.st_size),
+        tuple(sorted((k, str(v)) for k, v in parameters.items())),
+        region,
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _template_body(
+    path: str, version: tuple[int, int], parameters: tuple[tuple[str, str], ...], region: str
+) -> str:
+    prepared = prepare(load_template(path), dict(parameters), region)
+    # moto's CreateStack/UpdateStack parse a body with PyYAML's pure-Python loader and read it
+    # as JSON only when that fails (moto/cloudformation/models.py, parse_template): a second
+    # per stack for this template. A tab is JSON whitespace but cannot start a YAML token.
+    return "\t" + json.dumps(prepared)
 
 
 def _stack_parameters(parameters: Mapping[str, str]) -> list[dict[str, str]]:
@@ -281,6 +316,81 @@ def describe(session: boto3.Session, *, client_config: Any = None) -> Stack:
         outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
         resources=resources,
     )
+
+
+# --- running the functions here ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfiguredFunction:
+    """One of the stack's functions as `configure_functions` left it."""
+
+    name: str
+    handler: str
+    role_arn: str
+    variables: Mapping[str, str]  # its environment now (role credentials included, if given)
+
+
+def configure_functions(
+    session: boto3.Session,
+    stack: Stack,
+    variables: Mapping[str, str],
+    *,
+    bot_token: str,
+    signing_secret: str,
+    as_roles: bool = True,
+    client_config: Any = None,
+) -> list[ConfiguredFunction]:
+    """Point the stack's functions at this machine: each keeps the template's environment and
+    gets `variables` (where Slack is…); the Slack credentials go into the template's Slack
+    secret, where the functions read them as deployed ones do (as variables only for a function
+    without the secret). With `as_roles`, each function gets its execution role's session in
+    the variables Lambda sets, so AWS sees the function's role as the caller."""
+    lam = session.client("lambda", config=client_config)
+    plain_slack = {"SLACK_BOT_TOKEN": bot_token, "SLACK_SIGNING_SECRET": signing_secret}
+    secrets: set[str] = set()
+    configured = []
+    for function in stack.of_type("AWS::Lambda::Function"):
+        config = lam.get_function_configuration(FunctionName=function.physical_id)
+        # Lambda keeps variables as strings (moto keeps a Number parameter's int).
+        merged = {k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()}
+        # A function given the template's Slack secret reads its credentials there, as when
+        # deployed (so a cold start here makes the same Secrets Manager call).
+        if merged.get("SLACK_SECRET_ARN"):
+            secrets.add(merged["SLACK_SECRET_ARN"])
+        else:
+            merged.update(plain_slack)
+        merged.update(variables)
+        role_arn = str(config["Role"])
+        if as_roles:
+            merged.update(_role_credentials(session, role_arn, function.physical_id, client_config))
+        lam.update_function_configuration(
+            FunctionName=function.physical_id, Environment={"Variables": merged}
+        )
+        configured.append(
+            ConfiguredFunction(function.physical_id, str(config["Handler"]), role_arn, merged)
+        )
+    # The same values in the template's Slack secret, as docs/deploy.md's step does.
+    value = json.dumps({"bot_token": bot_token, "signing_secret": signing_secret})
+    secretsmanager = session.client("secretsmanager", config=client_config)
+    for secret in secrets:
+        secretsmanager.put_secret_value(SecretId=secret, SecretString=value)
+    return configured
+
+
+def _role_credentials(
+    session: boto3.Session, role_arn: str, function_name: str, client_config: Any
+) -> dict[str, str]:
+    # Lambda hands each function its execution role's session in these variables, so SSM
+    # sees the bot's role (not the sandbox's own key) as who started a runbook.
+    credentials = session.client("sts", config=client_config).assume_role(
+        RoleArn=role_arn, RoleSessionName=function_name, DurationSeconds=43200
+    )["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
+    }
 
 
 # --- the resource types moto's CloudFormation lacks ----------------------------------------
@@ -615,15 +725,40 @@ class _RoleSubstitute(Role):  # type: ignore[misc]
         return role
 
 
+class _TableSubstitute(Table):  # type: ignore[misc]
+    """moto's table model ignores TimeToLiveSpecification: the table would keep every item."""
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Table:
+        table = Table.create_from_cloudformation_json(
+            resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        ttl = cloudformation_json["Properties"].get("TimeToLiveSpecification")
+        if ttl and str(ttl.get("Enabled")).lower() == "true":
+            dynamodb_backends[account_id][region_name].update_time_to_live(
+                table.name, {"Enabled": True, "AttributeName": ttl["AttributeName"]}
+            )
+        return table
+
+
 # Resource types moto's CloudFormation lacks or mishandles → what the sandbox does instead.
 SUBSTITUTES = {
     **{resource_type: recipe.how for resource_type, recipe in _RECIPES.items()},
     "AWS::IAM::Role": "CreateRole (inline policies as JSON, managed policies attached)",
+    "AWS::DynamoDB::Table": "CreateTable + UpdateTimeToLive (TimeToLiveSpecification)",
 }
 
 _SUBSTITUTE_MODELS = (
     *(_model(resource_type, recipe) for resource_type, recipe in _RECIPES.items()),
     _RoleSubstitute,
+    _TableSubstitute,
 )
 
 

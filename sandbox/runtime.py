@@ -276,57 +276,26 @@ class Sandbox:
     # -- the steps ----------------------------------------------------------------------------
 
     def _configure_functions(self) -> None:
-        """The template's environment, plus where Slack is and the sandbox's Slack credentials
-        (in the template's Slack secret; as variables only for a function without one)."""
+        """The template's environment, plus where Slack is, and the sandbox's Slack credentials
+        (`provision.configure_functions`, as the integration tests' world does)."""
         assert self.stack is not None
         assert self.slack is not None
-        lam = self.client("lambda")
-        plain_slack = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
-        secrets: set[str] = set()
-        for function in self.stack.of_type("AWS::Lambda::Function"):
-            config = lam.get_function_configuration(FunctionName=function.physical_id)
-            # Lambda keeps variables as strings (moto keeps a Number parameter's int).
-            variables = {
-                k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()
-            }
-            if self.functions_in_process:
-                self._handler_modules.add(str(config["Handler"]).rpartition(".")[0])
-            # A function given the template's Slack secret reads its credentials there, as
-            # when deployed (so a cold start here makes the same Secrets Manager call).
-            if variables.get("SLACK_SECRET_ARN"):
-                secrets.add(variables["SLACK_SECRET_ARN"])
-            else:
-                variables.update(plain_slack)
-            lam.update_function_configuration(
-                FunctionName=function.physical_id,
-                Environment={
-                    "Variables": {
-                        **variables,
-                        "SLACK_API_URL": self.slack.api_url,
-                        # The reconciler's "now" is the engine's clock, which tests advance.
-                        "SIGNOFF_CLOCK_URL": f"{self.aws_url}/_sandbox/clock",
-                        **self._role_credentials(str(config["Role"]), function.physical_id),
-                    }
-                },
-            )
-        # The same values in the template's Slack secret, as docs/deploy.md's step does.
-        value = json.dumps({"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET})
-        for secret in secrets:
-            self.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=value)
+        configured = provision.configure_functions(
+            self.session,
+            self.stack,
+            {
+                "SLACK_API_URL": self.slack.api_url,
+                # The reconciler's "now" is the engine's clock, which tests advance.
+                "SIGNOFF_CLOCK_URL": f"{self.aws_url}/_sandbox/clock",
+            },
+            bot_token=BOT_TOKEN,
+            signing_secret=SIGNING_SECRET,
+            client_config=LOCAL,
+        )
+        if self.functions_in_process:
+            self._handler_modules.update(f.handler.rpartition(".")[0] for f in configured)
         # New functions start cold: no services cached from another sandbox in this process.
         _cold_start(self._handler_modules)
-
-    def _role_credentials(self, role_arn: str, function_name: str) -> dict[str, str]:
-        # Lambda hands each function its execution role's session in these variables, so SSM
-        # sees the bot's role (not the sandbox's own key) as who started a runbook.
-        session = self.client("sts").assume_role(
-            RoleArn=role_arn, RoleSessionName=function_name, DurationSeconds=43200
-        )["Credentials"]
-        return {
-            "AWS_ACCESS_KEY_ID": session["AccessKeyId"],
-            "AWS_SECRET_ACCESS_KEY": session["SecretAccessKey"],
-            "AWS_SESSION_TOKEN": session["SessionToken"],
-        }
 
     def _serve_function_urls(self, first_port: int) -> None:
         assert self.stack is not None

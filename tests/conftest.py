@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -16,7 +19,6 @@ from tests.support.world import (
     SIGNING_SECRET,
     World,
     provision,
-    settings_env,
     slack_request_url,
 )
 
@@ -40,6 +42,8 @@ HANDLER_CACHES = (
     "handlers.approval_notice.services",
     "handlers.automation_result.services",
     "handlers.reconcile.services",
+    "handlers.start_approval.services",
+    "handlers.issue_access_key.issue",
 )
 
 
@@ -63,38 +67,73 @@ def _clear_handler_caches() -> None:
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    """moto + the SSM engine + Signoff's functions + the Slack emulator, fresh for one test."""
+def world_parameters() -> dict[str, str]:
+    """Template parameters a test module's world needs besides the world's own (override it)."""
+    return {}
+
+
+@pytest.fixture
+def world_template() -> Path:
+    """The template the world is deployed from (a test may hand it a changed copy)."""
+    from sandbox.template import TEMPLATE_PATH
+
+    return TEMPLATE_PATH
+
+
+@pytest.fixture
+def world(
+    monkeypatch: pytest.MonkeyPatch, world_parameters: dict[str, str], world_template: Path
+) -> Iterator[World]:
+    """infra/template.yaml deployed into moto + the SSM engine + the Slack emulator, fresh for
+    one test (tests/support/world.py)."""
     from moto import mock_aws
 
     import sandbox.aws
+    from sandbox.aws import access
     from sandbox.slack.emulator import SlackEmulator
 
     sandbox.aws.install()
+    # Role sessions (the functions, people acting through their roles) are held to their
+    # roles' policies, as the sandbox holds them (sandbox/aws/access.py says how far).
+    enforcing = access.enforce(True)
     emulator = SlackEmulator(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
     emulator.start()
-    env = settings_env(emulator.api_url)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
     _clear_handler_caches()
-    with mock_aws():
-        session = boto3.Session(region_name=REGION)
-        topic_arn = provision(session, env)
+    # The stack's state machines run (moto's interpreter): flow B is part of every world.
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        session = _world_session()
+        provisioned = provision(session, emulator.api_url, world_parameters, world_template)
+        # Code a test runs in its own process (a handler called directly) sees what the Slack
+        # function sees.
+        for key, value in provisioned.env.items():
+            monkeypatch.setenv(key, value)
         with slack_request_url(session) as bot_url:
             emulator.configure(bot_url=bot_url)
             yield World(
                 session=session,
+                stack=provisioned.stack,
                 slack_url=emulator.url,
                 bot_url=bot_url,
-                topic_arn=topic_arn,
                 settle_engine=lambda: _settle_all(emulator),
-                env=env,
+                env=provisioned.env,
                 emulator=emulator,
             )
             sandbox.aws.settle()
     emulator.stop()
+    access.enforce(enforcing)
     sandbox.aws.reset()
     _clear_handler_caches()
+
+
+# botocore parses a service's model JSON once per loader; the world's clients (CloudFormation's
+# model alone is large) share one loader across tests instead of parsing them for every world.
+_LOADER = botocore.loaders.create_loader()
+
+
+def _world_session() -> boto3.Session:
+    core = botocore.session.Session()
+    core.register_component("data_loader", _LOADER)
+    return boto3.Session(botocore_session=core, region_name=REGION)
 
 
 def _settle_all(emulator: object) -> None:

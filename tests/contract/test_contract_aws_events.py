@@ -17,7 +17,7 @@ import handlers.automation_result
 from bot.views import ACTION_APPROVE
 from tests.contract.conftest import sample
 from tests.support.signed import LambdaContext
-from tests.support.world import APPROVAL_DOCUMENT, APPROVER_ROLE, World, result_patterns
+from tests.support.world import APPROVAL_DOCUMENT, APPROVER_ROLE, World
 
 ALICE = "U0ALICE"
 STEP_SAMPLE = "ssm_eventbridge_step_status_change.json"
@@ -107,8 +107,8 @@ def silent_approval(world: World) -> str:
     """A waiting approval whose notice went to a topic nobody reads, its status events lost:
     no card yet (the notice under test is the first news of it)."""
     events = world.client("events")
-    for rule in result_patterns():
-        events.disable_rule(Name=f"signoff-{rule}")
+    for rule in world.result_rules():
+        events.disable_rule(Name=rule)
     topic = world.client("sns").create_topic(Name="AutomationUnread")["TopicArn"]
     execution_id = world.start_approval([APPROVER_ROLE], notification_arn=topic)
     assert world.messages() == []

@@ -95,7 +95,7 @@ def the_card(world: World, execution_id: str, cards: list[dict[str, Any]]) -> di
         for c in world.emulator.calls()
         if c["method"] in ("chat.postMessage", "chat.update") and execution_id in json.dumps(c)
     ]
-    table = world.session.resource("dynamodb", region_name=REGION).Table("signoff-approvals")
+    table = world.session.resource("dynamodb", region_name=REGION).Table(world.table("approvals"))
     rows = table.query(
         KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={":pk": f"EXEC#{execution_id}"},

@@ -256,7 +256,7 @@ def test_dynamodb_throttling_on_the_claim_is_retried(people: World, aws_faults: 
         "PutItem",
         "ProvisionedThroughputExceededException",
         count=3,
-        table="signoff-approvals",
+        table=people.table("approvals"),
         pk_prefix=f"EXEC#{execution_id}",  # the decision claim's item
     )
 
@@ -277,7 +277,7 @@ def test_dynamodb_throttled_beyond_retries_before_the_signal_tells_the_person(
         "PutItem",
         "ThrottlingException",
         count=BEYOND_RETRIES,
-        table="signoff-approvals",
+        table=people.table("approvals"),
         pk_prefix=f"EXEC#{execution_id}",  # the decision claim's item
     )
 
@@ -294,7 +294,7 @@ def test_dynamodb_not_answering_the_claim_tells_the_person_and_sends_nothing(
         "",
         timeout=True,
         count=BEYOND_RETRIES,
-        table="signoff-approvals",
+        table=people.table("approvals"),
         pk_prefix=f"EXEC#{execution_id}",  # the decision claim's item
     )
 
@@ -333,7 +333,7 @@ def test_a_claim_that_half_failed_is_released_so_the_person_can_try_again(
         "ThrottlingException",
         skip=1,
         count=BEYOND_RETRIES,
-        table="signoff-approvals",
+        table=people.table("approvals"),
         pk_prefix=f"EXEC#{execution_id}",  # the decision claim's item
     )
 
@@ -347,7 +347,11 @@ def test_the_audit_table_failing_after_the_signal_loses_no_decision(
     # did not), and the next sync of the approval writes the decision down, as made in Slack.
     execution_id = people.start_approval([ALICE, BOB], min_required=2)
     aws_faults.add(
-        "dynamodb", "PutItem", "ThrottlingException", count=BEYOND_RETRIES, table="signoff-audit"
+        "dynamodb",
+        "PutItem",
+        "ThrottlingException",
+        count=BEYOND_RETRIES,
+        table=people.table("audit"),
     )
 
     people.decide("alice", ACTION_APPROVE)

@@ -1,7 +1,8 @@
 """Flow B end to end: the template's own state machines, the SSM engine, Signoff's Lambdas, Slack.
 
-The parent and child definitions are read from infra/template.yaml (sandbox.template) and run
-in moto's Step Functions interpreter; the child invokes start_approval in-process, the SSM engine
+The world's stack (infra/template.yaml, LevelCount 3, a channel per level) has the parent and
+child state machines, the level topics and approver roles; they run in moto's Step Functions
+interpreter; the child invokes the stack's start_approval in-process, the SSM engine
 runs the approval runbook, EventBridge carries its status to automation_result, and people
 decide through signed clicks in the Slack emulator. The input is the seed's own
 StepFunctionsInputExample (tests/fixtures/sfn_input_seed_example.json) with its CloudFormation
@@ -19,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto.core.config import default_user_config
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_callback,
 )
@@ -35,10 +35,6 @@ START_FUNCTION = "signoff-start-approval"
 # own channels, which get a pointer to the thread.
 CHANNELS = {1: "C0LEVEL1", 2: "C0LEVEL2", 3: "C0LEVEL3"}
 APPROVERS = {1: "alice", 2: "bob", 3: "carol"}
-
-
-def topic_name(level: int) -> str:
-    return f"Automation-signoff-Level{level}"
 
 
 def seed_input(values: dict[str, str]) -> dict[str, Any]:
@@ -155,54 +151,44 @@ def level_of(message: dict[str, Any]) -> str:
 
 
 @pytest.fixture
+def world_parameters() -> dict[str, str]:
+    return {
+        "LevelCount": str(len(LEVELS)),
+        **{f"Level{n}Channel": CHANNELS[n] for n in LEVELS},
+        # The stack creates an approver role per level (the world's people act through none).
+        "ApproverRoleArns": "",
+    }
+
+
+@pytest.fixture
 def flow(
     world: World, monkeypatch: pytest.MonkeyPatch, watched_secrets: set[str]
 ) -> Iterator[MultiLevel]:
-    import handlers.start_approval
-
-    # The world's moto does not execute state machines unless asked; `.sync` children are polled
-    # every 0.5 s by default, far slower than these levels.
-    monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": True})
+    # `.sync` children are polled every 0.5 s by default, far slower than these levels.
     monkeypatch.setattr(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", 0.05)
-    topics = {n: world.add_notice_topic(topic_name(n)) for n in LEVELS}
-    env = {
-        **world.env,
-        "SIGNOFF_CHANNEL_ROUTES": json.dumps({topic_name(n): CHANNELS[n] for n in LEVELS}),
-    }
-    world.set_env(
-        env, "signoff-slack-events", "signoff-approval-notice", "signoff-automation-result"
-    )
-    start_arn = world.add_function(START_FUNCTION, "handlers.start_approval.lambda_handler", env)
-    automation_role = world.add_role("SsmAutomationAssumeRole", "ssm")
-    roles = {n: world.add_role(f"Level{n}Approver", "ssm") for n in LEVELS}
+    outputs = world.stack.outputs
+    roles = {n: world.role_arn(f"Level{n}ApproverRole") for n in LEVELS}
     for n in LEVELS:
         world.map_user(f"U0{APPROVERS[n].upper()}", APPROVERS[n], role_arn=roles[n])
-
-    child_arn = world.add_state_machine(
-        "signoff-approval-level",
-        "ApprovalLevelStateMachine",
-        {"StartApprovalFunctionArn": start_arn},
-    )
-    parent_arn = world.add_state_machine(
-        "signoff-approval-flow",
-        "ApprovalFlowStateMachine",
-        {"ApprovalLevelStateMachineArn": child_arn},
-        parameters={"LevelCount": "3"},
-    )
     values = {
         "AWS::Region": REGION,
-        "SsmAutomationAssumeRole.Arn": automation_role,
-        "SsmDocumentForApprovalAction": world.env["SIGNOFF_APPROVAL_DOCUMENT"],
+        "SsmAutomationAssumeRole.Arn": outputs["AutomationRoleArn"],
+        "SsmDocumentForApprovalAction": world.approval_document,
     }
     for n in LEVELS:
-        values[f"SnsAutomationApprovalNotificationLevel{n}"] = topics[n]
+        values[f"SnsAutomationApprovalNotificationLevel{n}"] = outputs[f"Level{n}TopicArn"]
         values[f"Level{n}SsmApprovers"] = roles[n]
         values[f"Level{n}SsmMinRequiredApprovals"] = "1"
-    handlers.start_approval.services.cache_clear()
     sfn = world.client("stepfunctions")
-    multilevel = MultiLevel(world, sfn, parent_arn, child_arn, seed_input(values), roles)
+    multilevel = MultiLevel(
+        world,
+        sfn,
+        outputs["ApprovalFlowStateMachineArn"],
+        outputs["ApprovalLevelStateMachineArn"],
+        seed_input(values),
+        roles,
+    )
     yield multilevel
-    handlers.start_approval.services.cache_clear()
     # Every task token is a secret: the world's leak scan (tests/conftest.py) looks for each in
     # what Slack saw and in every log record once the test is over.
     watched_secrets.update(tokens_scheduled(multilevel))
@@ -218,7 +204,8 @@ def test_all_levels_approved_in_slack_end_the_parent_at_approved(flow: MultiLeve
     assert flow.entered_states(parent)[-1] == "Approved"
     output = json.loads(result["output"])
     assert output["is_approved"] is True and output["level"] == 3
-    assert output["decided_by"] == [f"arn:aws:sts::{ACCOUNT}:assumed-role/Level3Approver/U0CAROL"]
+    level3 = flow.world.stack.physical_id("Level3ApproverRole")
+    assert output["decided_by"] == [f"arn:aws:sts::{ACCOUNT}:assumed-role/{level3}/U0CAROL"]
     assert output["comments"] == ["level 3 ok"]
     assert sorted(c["status"] for c in flow.children()) == ["SUCCEEDED"] * 3
 
@@ -358,7 +345,7 @@ def test_an_empty_ssm_doc_name_runs_signoffs_document(flow: MultiLevel) -> None:
 def test_seed_000s_parent_runs_signoffs_child_as_a_reusable_component(flow: MultiLevel) -> None:
     # The seed's own caller passes no level metadata: each level is an approval of its own.
     definition = (FIXTURE.parent / "sfn_approval_parent.json").read_text()
-    role = flow.world.client("iam").get_role(RoleName="signoff-bot")["Role"]["Arn"]
+    role = flow.world.role_arn("ApprovalFlowStateMachineRole")
     seed_parent = flow.sfn.create_state_machine(
         name="StepFunctionsCallerForApprovalFlow",
         definition=definition.replace("${ChildStateMachineArn}", flow.child_arn),
@@ -418,7 +405,9 @@ def test_the_task_token_stays_inside_aws(flow: MultiLevel) -> None:
     )
     assert not any(token in slack for token in tokens)
     # Signoff's table keeps each token once, under its handle, bound to its execution.
-    table = flow.world.session.resource("dynamodb", region_name=REGION).Table("signoff-approvals")
+    table = flow.world.session.resource("dynamodb", region_name=REGION).Table(
+        flow.world.table("approvals")
+    )
     items = table.scan()["Items"]
     holding = [i for i in items if any(t in json.dumps(i, default=str) for t in tokens)]
     assert sorted(str(i["pk"]) for i in holding) == sorted(f"HANDLE#{h}" for h in handles)
@@ -474,6 +463,23 @@ def attack(flow: MultiLevel, document: str, parameters: dict[str, list[str]]) ->
     """As an IAM role that is no approver: start `document`, approve it yourself; its id."""
     world = flow.world
     mallory = world.add_role("Mallory", "ssm")
+    # She may run and answer any runbook (the world holds role sessions to their policies).
+    world.client("iam").put_role_policy(
+        RoleName="Mallory",
+        PolicyName="runs-runbooks",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["ssm:StartAutomationExecution", "ssm:SendAutomationSignal"],
+                        "Resource": "*",
+                    }
+                ],
+            }
+        ),
+    )
     creds = world.client("sts").assume_role(RoleArn=mallory, RoleSessionName="U0MALLORY")[
         "Credentials"
     ]

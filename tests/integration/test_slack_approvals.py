@@ -18,7 +18,6 @@ from tests.support.world import (
     OTHER_ROLE,
     SIGNING_SECRET,
     World,
-    result_patterns,
 )
 
 ALICE_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/SignoffApprover/U0ALICE"
@@ -226,8 +225,8 @@ def test_a_timeout_updates_the_card(world: World, advance_clock) -> None:
 def test_a_notice_without_an_execution_id_is_repaired_by_the_reconciler(world: World) -> None:
     # Both inbound paths lose it: the notice goes to a topic nobody subscribed, and EventBridge
     # (best-effort) delivers nothing.
-    for rule in result_patterns():
-        world.client("events").disable_rule(Name=f"signoff-{rule}")
+    for rule in world.result_rules():
+        world.client("events").disable_rule(Name=rule)
     other_topic = world.client("sns").create_topic(Name="AutomationUnsubscribed")["TopicArn"]
     execution_id = world.start_approval([APPROVER_ROLE], notification_arn=other_topic)
     assert not [m for m in world.messages() if m.get("blocks")]

@@ -1,9 +1,14 @@
-"""An integration world: moto with the SSM engine, Signoff's functions, the Slack emulator.
+"""An integration world: infra/template.yaml deployed into moto, the SSM engine, Slack's emulator.
 
-Everything a user's deployment has, in one process: the approval document, an Automation*
-topic subscribed to the notice function, an EventBridge rule to the result function, the Slack
-request URL served by the real Lambda adapter (through Lambda's Invoke API, so lazy listeners
-re-invoke the function asynchronously), and the Slack emulator as the Web API.
+The world is the sandbox's stack in one test process: `sandbox.provision.deploy` (SAM transform,
+moto's CloudFormation, the sandbox's substitutes) creates every table, role, topic, function,
+rule, secret, document and state machine from the template, and
+`sandbox.provision.configure_functions` points the functions at the Slack emulator, as
+`signoff sandbox` does; a changed resource in the template is a changed world. What the world
+adds is what a test needs and a deployment does not have: the emulator (and its Slack
+credentials in the template's secret), two IAM roles people act through, no posting pace, and
+the Slack request URL (the stack's Function URL, served on loopback by the real Lambda adapter
+through Lambda's Invoke API, so lazy listeners re-invoke the function asynchronously).
 """
 
 from __future__ import annotations
@@ -12,69 +17,54 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
-import yaml
 
 from sandbox.demo import SlackActions
-from sandbox.provision import code_package
+from sandbox.provision import Stack, configure_functions, deploy
 from sandbox.runtime import serve_function_url
-from sandbox.template import (
-    load_template,
-    resolver,
-    ssm_document_content,
-    state_machine_definition,
-)
-from tests.support.dynamo import create_table
+from sandbox.template import TEMPLATE_PATH, load_template, resolver
 
 ACCOUNT = "123456789012"  # moto's default account: obviously not a real one
 REGION = "us-east-1"
 BOT_TOKEN = "xoxb-fake-not-a-real-token"
 SIGNING_SECRET = "sandbox-signing-secret-not-real"
-APPROVAL_DOCUMENT = "Signoff-Approval"
-TOPIC_NAME = "AutomationApprovalTest"
-CHANNEL = "C0APPROVALS"
+CHANNEL = "C0APPROVALS"  # the emulator's #approvals
+# People act through these roles; the template's approver roles are the flows' own.
 APPROVER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/SignoffApprover"
 OTHER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/SomeoneElse"
-BOT_ROLE = "signoff-bot"
+# The stack's names (the template names its functions after the stack, `signoff`).
+SLACK_FUNCTION = "signoff-slack-events"
 RESULT_FUNCTION = "signoff-automation-result"
+APPROVAL_DOCUMENT = str(load_template()["Parameters"]["ApprovalDocumentName"]["Default"])
 
-FUNCTIONS = {
-    "signoff-slack-events": "handlers.slack_events.lambda_handler",
-    "signoff-approval-notice": "handlers.approval_notice.lambda_handler",
-    "signoff-automation-result": "handlers.automation_result.lambda_handler",
-    "signoff-reconcile": "handlers.reconcile.lambda_handler",
+# The template parameters of every world: the emulator's workspace, app and #approvals. A test
+# module asks for more by overriding the `world_parameters` fixture.
+PARAMETERS = {
+    "DefaultChannel": CHANNEL,
+    "SlackTeamId": "T0SIGNOFF",
+    "SlackAppId": "A0SIGNOFF",
+    "ApproverRoleArns": f"{APPROVER_ROLE},{OTHER_ROLE}",
 }
-TABLES = {
-    "signoff-approvals": "approvals",
-    "signoff-audit": "audit",
-    "signoff-identities": "identities",
-    "signoff-idempotency": "idempotency",
+# What Lambda gives a function from its execution role (`configure_functions(as_roles=True)`).
+ROLE_SESSION = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+# The stack's table outputs by the kind `bot.config` names them.
+TABLE_OUTPUTS = {
+    "approvals": "ApprovalsTableName",
+    "audit": "AuditTableName",
+    "identities": "IdentitiesTableName",
+    "idempotency": "IdempotencyTableName",
 }
 
 
-def settings_env(slack_api_url: str, **extra: str) -> dict[str, str]:
-    """The variables the SAM template gives every function, pointed at this world."""
+def world_variables(slack_api_url: str) -> dict[str, str]:
+    """What the world adds to each function's template environment."""
     return {
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "SIGNOFF_APPROVALS_TABLE": "signoff-approvals",
-        "SIGNOFF_AUDIT_TABLE": "signoff-audit",
-        "SIGNOFF_IDENTITIES_TABLE": "signoff-identities",
-        "SIGNOFF_IDEMPOTENCY_TABLE": "signoff-idempotency",
-        "SIGNOFF_DEFAULT_CHANNEL": CHANNEL,
-        "SIGNOFF_APPROVAL_DOCUMENT": APPROVAL_DOCUMENT,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack_api_url,
-        # The emulator's workspace and app (sandbox/slack/workspace.py).
-        "SIGNOFF_SLACK_TEAM_ID": "T0SIGNOFF",
-        "SIGNOFF_SLACK_APP_ID": "A0SIGNOFF",
-        "POWERTOOLS_SERVICE_NAME": "signoff",
         # The emulator enforces no posting limit unless a test asks for it: no pacing sleeps.
         "SIGNOFF_SLACK_POST_SPACING_MS": "0",
-        **extra,
     }
 
 
@@ -83,12 +73,38 @@ class World(SlackActions):
     """The world's AWS side; acting in Slack comes from `sandbox.demo.SlackActions`."""
 
     session: boto3.Session
+    stack: Stack
     slack_url: str
     bot_url: str
-    topic_arn: str
     settle_engine: Any
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # the Slack function's, plus credentials
     emulator: Any = None  # the SlackEmulator itself, for what the control API does not offer
+
+    # -- the stack ----------------------------------------------------------------------------
+
+    @property
+    def topic_arn(self) -> str:
+        """An Automation* topic of the stack's, subscribed to the notice function (level 1)."""
+        return self.stack.outputs["Level1TopicArn"]
+
+    @property
+    def approval_document(self) -> str:
+        return self.stack.outputs["ApprovalDocumentName"]
+
+    def table(self, kind: str) -> str:
+        """The stack's `kind` table ("approvals", "audit", "identities", "idempotency")."""
+        return self.stack.outputs[TABLE_OUTPUTS[kind]]
+
+    def result_rules(self) -> list[str]:
+        """The stack's EventBridge rules that send SSM's status events to the result function."""
+        return [
+            self.stack.physical_id(f"AutomationResultFunction{name}") for name in result_patterns()
+        ]
+
+    def role_arn(self, logical_id: str) -> str:
+        """The ARN of the stack's role `logical_id` (ApprovalFlowStateMachineRole…)."""
+        name = self.stack.physical_id(logical_id)
+        return str(self.client("iam").get_role(RoleName=name)["Role"]["Arn"])
 
     # -- AWS ----------------------------------------------------------------------------------
 
@@ -107,15 +123,11 @@ class World(SlackActions):
             item["role_arn"] = role_arn
         if iam_user:
             item["iam_user"] = iam_user
-        self.session.resource("dynamodb", region_name=REGION).Table("signoff-identities").put_item(
-            Item=item
-        )
+        self._table("identities").put_item(Item=item)
 
     def unmap_user(self, slack_user_id: str) -> None:
         """As `signoff users unmap` run elsewhere would: the table changes, no function is told."""
-        self.session.resource("dynamodb", region_name=REGION).Table(
-            "signoff-identities"
-        ).delete_item(Key={"slack_user_id": slack_user_id})
+        self._table("identities").delete_item(Key={"slack_user_id": slack_user_id})
 
     def start_approval(
         self,
@@ -125,7 +137,7 @@ class World(SlackActions):
         notification_arn: str | None = None,
     ) -> str:
         response = self.client("ssm").start_automation_execution(
-            DocumentName=APPROVAL_DOCUMENT,
+            DocumentName=self.approval_document,
             Parameters={
                 "Description": ["Production deploy"],
                 "Message": [message],
@@ -149,8 +161,7 @@ class World(SlackActions):
         return str(execution["AutomationExecution"]["AutomationExecutionStatus"])
 
     def audit(self, execution_id: str) -> list[dict[str, Any]]:
-        table = self.session.resource("dynamodb", region_name=REGION).Table("signoff-audit")
-        items = table.query(
+        items = self._table("audit").query(
             KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": execution_id}
         )["Items"]
         return sorted(items, key=lambda i: str(i["sk"]))
@@ -159,19 +170,10 @@ class World(SlackActions):
         """Wait until the engine, async Lambdas (lazy listeners, SNS, EventBridge) are idle."""
         self.settle_engine()
 
-    # -- deploying more of the template (flows B and C) ---------------------------------------
+    def _table(self, kind: str) -> Any:
+        return self.session.resource("dynamodb", region_name=REGION).Table(self.table(kind))
 
-    def function_arn(self, name: str) -> str:
-        function = self.client("lambda").get_function(FunctionName=name)
-        return str(function["Configuration"]["FunctionArn"])
-
-    def add_function(
-        self, name: str, handler: str, env: Mapping[str, str], timeout: int = 30
-    ) -> str:
-        """One more of the template's functions, run in-process as the bot's role; its ARN."""
-        return _create_function(
-            self.client("lambda"), name, handler, self._bot_role(), env, timeout
-        )
+    # -- what tests add -----------------------------------------------------------------------
 
     def set_env(self, env: Mapping[str, str], *functions: str) -> None:
         """Give `functions` these variables, as a stack update with new parameters would."""
@@ -188,38 +190,10 @@ class World(SlackActions):
         return str(role["Role"]["Arn"])
 
     def add_document(self, name: str, content: str) -> None:
-        """An Automation runbook from YAML text."""
-        _create_document(self.client("ssm"), name, content)
-
-    def add_notice_topic(self, name: str) -> str:
-        """An Automation* topic subscribed to the notice function; its ARN."""
-        return _notice_topic(self.client("sns"), name, self.function_arn("signoff-approval-notice"))
-
-    def route_to_result(self, rule: str, pattern: Mapping[str, Any]) -> None:
-        """An EventBridge rule that sends SSM's matching status events to the result function."""
-        _result_rule(self.client("events"), rule, pattern, self.function_arn(RESULT_FUNCTION))
-
-    def add_state_machine(
-        self,
-        name: str,
-        logical_id: str,
-        substitutions: Mapping[str, str],
-        parameters: Mapping[str, str] | None = None,
-    ) -> str:
-        """The template's state machine `logical_id`, its substitutions filled in; its ARN."""
-        definition = state_machine_definition(
-            load_template(), logical_id, substitutions=substitutions, parameters=parameters
+        """An Automation runbook from YAML text (a runbook of the operator's own)."""
+        self.client("ssm").create_document(
+            Name=name, Content=content, DocumentType="Automation", DocumentFormat="YAML"
         )
-        created = self.client("stepfunctions").create_state_machine(
-            name=name, definition=json.dumps(definition), roleArn=self._bot_role()
-        )
-        return str(created["stateMachineArn"])
-
-    def _bot_role(self) -> str:
-        return str(self.client("iam").get_role(RoleName=BOT_ROLE)["Role"]["Arn"])
-
-
-make_zip = code_package  # moto wants a code package; handlers run in-process
 
 
 def trust_policy(service: str) -> str:
@@ -238,37 +212,62 @@ def trust_policy(service: str) -> str:
     )
 
 
-def provision(session: boto3.Session, env: Mapping[str, str]) -> str:
-    """Create what the SAM template would, for flow A; returns the approval topic ARN."""
-    dynamodb = session.client("dynamodb", region_name=REGION)
-    for name, kind in TABLES.items():
-        create_table(dynamodb, kind, name)
+@dataclass(frozen=True)
+class Provisioned:
+    stack: Stack
+    env: dict[str, str]  # the Slack function's variables, plus the Slack credentials
+
+
+def provision(
+    session: boto3.Session,
+    slack_api_url: str,
+    parameters: Mapping[str, str] | None = None,
+    template_path: Path | str = TEMPLATE_PATH,
+) -> Provisioned:
+    """Deploy the template as the sandbox does, point its functions at the emulator, and add
+    the people's roles."""
+    merged = {**PARAMETERS, **(parameters or {})}
+    stack = deploy(session, merged, template_path=template_path)
+    # Each function runs as its template role; with `sandbox.aws.access` enforcing (the world
+    # fixture turns it on), a call its role's policies do not allow is refused, as on AWS.
+    configured = configure_functions(
+        session,
+        stack,
+        world_variables(slack_api_url),
+        bot_token=BOT_TOKEN,
+        signing_secret=SIGNING_SECRET,
+        as_roles=True,
+    )
+    # The people's roles are the operator's own approver roles (ApproverRoleArns), trusting
+    # and allowed what the template's own approver roles trust and are allowed.
+    template = load_template(template_path)
+    bot_role = f"arn:aws:iam::{ACCOUNT}:role/{stack.physical_id('SlackEventsRole')}"
+    resolve = resolver(
+        template, merged, refs={"SlackEventsRole.Arn": bot_role}, pseudo={"AWS::Region": REGION}
+    )
+    approver = resolve.resolve(template["Resources"]["Level1ApproverRole"]["Properties"])
     iam = session.client("iam", region_name=REGION)
-    trust = trust_policy("lambda")
-    role = iam.create_role(RoleName=BOT_ROLE, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
-    for name in ("SignoffApprover", "SomeoneElse"):
+    for role_arn in (APPROVER_ROLE, OTHER_ROLE):
+        name = role_arn.rsplit("/", 1)[1]
+        trust = json.dumps(approver["AssumeRolePolicyDocument"])
         iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
-    lam = session.client("lambda", region_name=REGION)
-    arns = {
-        name: _create_function(lam, name, handler, role, env) for name, handler in FUNCTIONS.items()
+        for policy in approver["Policies"]:
+            iam.put_role_policy(
+                RoleName=name,
+                PolicyName=policy["PolicyName"],
+                PolicyDocument=json.dumps(policy["PolicyDocument"]),
+            )
+    [slack] = (f for f in configured if f.name == SLACK_FUNCTION)
+    env = {
+        # For code run in the test's own process (`signoff dev`, a handler called directly),
+        # which acts with the process's credentials, as the test itself does.
+        **{k: v for k, v in slack.variables.items() if k not in ROLE_SESSION},
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
     }
-    document = ssm_document_content(
-        load_template(),
-        "ApprovalDocument",
-        refs={"AutomationRole.Arn": f"arn:aws:iam::{ACCOUNT}:role/signoff-automation"},
-    )
-    _create_document(
-        session.client("ssm", region_name=REGION),
-        APPROVAL_DOCUMENT,
-        yaml.safe_dump(document, sort_keys=False),
-    )
-    topic_arn = _notice_topic(
-        session.client("sns", region_name=REGION), TOPIC_NAME, arns["signoff-approval-notice"]
-    )
-    events = session.client("events", region_name=REGION)
-    for rule, pattern in result_patterns().items():
-        _result_rule(events, f"signoff-{rule}", pattern, arns[RESULT_FUNCTION])
-    return topic_arn
+    return Provisioned(stack, env)
 
 
 def result_patterns() -> dict[str, Any]:
@@ -283,42 +282,9 @@ def result_patterns() -> dict[str, Any]:
     }
 
 
-def _create_function(
-    lam: Any, name: str, handler: str, role: str, env: Mapping[str, str], timeout: int = 30
-) -> str:
-    created = lam.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=role,
-        Handler=handler,
-        Code={"ZipFile": make_zip()},
-        Timeout=timeout,
-        MemorySize=256,
-        Environment={"Variables": dict(env)},
-    )
-    return str(created["FunctionArn"])
-
-
-def _create_document(ssm: Any, name: str, content: str) -> None:
-    ssm.create_document(
-        Name=name, Content=content, DocumentType="Automation", DocumentFormat="YAML"
-    )
-
-
-def _notice_topic(sns: Any, name: str, notice_arn: str) -> str:
-    topic_arn = str(sns.create_topic(Name=name)["TopicArn"])
-    sns.subscribe(TopicArn=topic_arn, Protocol="lambda", Endpoint=notice_arn)
-    return topic_arn
-
-
-def _result_rule(events: Any, rule: str, pattern: Mapping[str, Any], result_arn: str) -> None:
-    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
-    events.put_targets(Rule=rule, Targets=[{"Id": "result", "Arn": result_arn}])
-
-
 @contextmanager
 def slack_request_url(session: boto3.Session) -> Iterator[str]:
-    """The Slack request URL: a Function URL in front of the slack_events function."""
+    """The Slack request URL: the stack's Function URL in front of the slack_events function."""
     lam = session.client("lambda", region_name=REGION)
-    with serve_function_url(lam, "signoff-slack-events") as url:
+    with serve_function_url(lam, SLACK_FUNCTION) as url:
         yield f"{url}/slack/events"
