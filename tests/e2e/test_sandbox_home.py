@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from bot.home_view import ACTION_HOME_APPROVE
 
+from bot.views.home import ACTION_HOME_APPROVE
 from tests.e2e.conftest import SandboxClient
 
 pytestmark = pytest.mark.e2e

@@ -73,7 +73,7 @@ def _waiting_level_card(sandbox: SandboxClient) -> dict[str, Any] | None:
     for message in sandbox.messages(LEVEL1):
         for reply in message.get("replies", []):
             blocks = json.dumps(reply.get("blocks") or [])
-            if "Level1ApproverRole" in blocks and ACTION_APPROVE in blocks:
+            if "*Level 1 of" in blocks and ACTION_APPROVE in blocks:
                 return dict(reply)
     return None
 
