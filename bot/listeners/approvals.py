@@ -46,15 +46,9 @@ def register(app: App, approvals: ApprovalService, slack: SlackGateway) -> None:
             # AWS or Slack failing now says nothing about this person; the decision will try again.
             logger.warning("could not check the click in advance", exc_info=True)
         except UserFacingError as refusal:
-            try:
-                slack.update_view(
-                    views.notice_modal("Not possible", views.escape_message(str(refusal))),
-                    external_id=_modal_external_id(body),
-                )
-            except ServiceError:
-                # Closed, already submitted, or Slack busy (a burst of clicks): the private
-                # note below is what tells the person either way.
-                logger.warning("could not replace the decision modal", exc_info=True)
+            # The modal may be closed, already submitted, or Slack busy (a burst of clicks): the
+            # private note is what tells the person either way.
+            show_refusal_in_modal(slack, body, refusal)
             slack.ephemeral(target.channel, user, views.refusal_text(str(refusal)))
 
     def on_decision_submit(ack: Ack, view: dict[str, Any]) -> None:
@@ -112,7 +106,7 @@ def _is_card_click(body: dict[str, Any]) -> bool:
 def _open_decision_modal(client: WebClient, body: dict[str, Any], verdict: Verdict) -> None:
     # trigger_id lives 3 seconds: the modal opens in the ack function, with no AWS call first.
     target = _target_from_click(body, verdict)
-    view = views.decision_modal(target, _card_summary(body), _modal_external_id(body))
+    view = views.decision_modal(target, _card_summary(body), modal_external_id(body))
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -129,9 +123,23 @@ def _target_from_click(body: dict[str, Any], verdict: Verdict = Verdict.APPROVE)
     )
 
 
-def _modal_external_id(body: dict[str, Any]) -> str:
-    # Unique per click, so the lazy check can replace exactly the modal this click opened.
+def modal_external_id(body: dict[str, Any]) -> str:
+    """The decision modal's id: unique per click, so the lazy check can replace exactly the
+    modal this click opened."""
     return f"decide:{body['user']['id']}:{body['actions'][0]['action_ts']}"
+
+
+def show_refusal_in_modal(slack: SlackGateway, body: dict[str, Any], refusal: Exception) -> bool:
+    """Replace the modal this click opened with why not; False when Slack would not."""
+    try:
+        slack.update_view(
+            views.notice_modal("Not possible", views.escape_message(str(refusal))),
+            external_id=modal_external_id(body),
+        )
+    except ServiceError:
+        logger.warning("could not replace the decision modal", exc_info=True)
+        return False
+    return True
 
 
 def _card_summary(body: dict[str, Any]) -> str:

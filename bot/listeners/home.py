@@ -15,6 +15,7 @@ from bot.errors import ServiceError, UserFacingError
 from bot.events import is_execution_id
 from bot.gateways.slack import SlackGateway
 from bot.home import HomeService
+from bot.listeners.approvals import modal_external_id, show_refusal_in_modal
 from bot.models import CardRef, Verdict
 from bot.views import home as home_view
 
@@ -55,13 +56,7 @@ def register(app: App, home: HomeService, approvals: ApprovalService, slack: Sla
         except ServiceError:
             logger.warning("could not check the Home click in advance", exc_info=True)
         except UserFacingError as refusal:
-            try:
-                slack.update_view(
-                    views.notice_modal("Not possible", views.escape_message(str(refusal))),
-                    external_id=_modal_external_id(body),
-                )
-            except ServiceError:
-                logger.warning("could not replace the decision modal", exc_info=True)
+            if not show_refusal_in_modal(slack, body, refusal):
                 slack.ephemeral(target.channel, user, views.refusal_text(str(refusal)))
             # The Home showed something it should not have (decided elsewhere, closed): redo it.
             home.publish(user)
@@ -96,13 +91,8 @@ def _open_decision_modal(client: WebClient, body: dict[str, Any], verdict: Verdi
     target = _target(body, verdict)
     if target is None:
         return
-    view = views.decision_modal(target, _summary(body, target), _modal_external_id(body))
+    view = views.decision_modal(target, _summary(body, target), modal_external_id(body))
     client.views_open(trigger_id=body["trigger_id"], view=view)
-
-
-def _modal_external_id(body: dict[str, Any]) -> str:
-    # Unique per click, so the lazy check can replace exactly the modal this click opened.
-    return f"decide:{body['user']['id']}:{body['actions'][0]['action_ts']}"
 
 
 def _summary(body: dict[str, Any], target: views.DecisionTarget) -> str:
