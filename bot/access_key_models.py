@@ -12,6 +12,7 @@ import msgspec
 from bot.validation import convert
 
 MAX_KEYS = 2  # IAM's quota of access keys per user: a request refuses, the issuer reports it
+REASON_MAX = 500  # a request's reason: the form's limit and the command's
 
 # What the runbook's step passes (infra/template.yaml), said in every refusal that names a key.
 _ExecutionId = Annotated[

@@ -23,12 +23,11 @@ from bot.access_keys.refusals import (
     ReasonMissing,
     UnknownIamUser,
 )
-from bot.access_keys.requests import IAM_USER_NAME, REASON_MAX, KeyRequestService, read_command
+from bot.access_keys.requests import IAM_USER_NAME, KeyRequestService, read_command
 
 __all__ = [
     "IAM_USER_NAME",
     "ISSUE_ACTION",
-    "REASON_MAX",
     "RECONCILE_MAX_TOLD",
     "RECONCILE_PAGES",
     "RECONCILE_WINDOW",

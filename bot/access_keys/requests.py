@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from bot.access_key_models import MAX_KEYS, KeyOutcome, KeyRequest
+from bot.access_key_models import MAX_KEYS, REASON_MAX, KeyOutcome, KeyRequest
 from bot.access_keys.outcomes import (
     RECONCILE_MAX_TOLD,
     RECONCILE_PAGES,
@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 # IAM's user-name rule (CreateUser: "[\w+=,.@-]+", 1 to 64 characters).
 IAM_USER_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
-REASON_MAX = 500
 # Control characters but tab and line feed: the runbook's RequestReason pattern refuses them.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 

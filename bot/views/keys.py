@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.access_key_models import KeyOutcome, KeyRequest, KeyStatus, OutcomeKind
+from bot.access_key_models import REASON_MAX, KeyOutcome, KeyRequest, KeyStatus, OutcomeKind
 from bot.models import Approval
 from bot.views.approvals import COMMENT_MAX, approval_card
 from bot.views.text import (
@@ -39,7 +39,7 @@ KEY_USER_BLOCK = "key_iam_user"
 KEY_USER_ACTION = "key_iam_user_input"
 KEY_REASON_BLOCK = "key_reason"
 KEY_REASON_ACTION = "key_reason_input"
-KEY_REASON_MAX = 500
+KEY_REASON_MAX = REASON_MAX
 _KEY_FIELD_BLOCKS = {"iam_user": KEY_USER_BLOCK, "reason": KEY_REASON_BLOCK}
 _KEY_REFUSALS = {
     KeyStatus.KEY_LIMIT: "IAM user `{user}` already has 2 access keys, IAM's maximum. Delete one "
