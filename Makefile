@@ -80,10 +80,8 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			chromium fonts-noto-color-emoji >/dev/null; }
 
-# Two workers, each taking whole files (a file's fixtures are built once): most tests wait on a
-# local AWS or Slack, so two cores run the suite in about half the time of one process.
 pytest: $(STAMP) chromium
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest
 
 test: lockcheck lint types cfn checkov pytest
 
