@@ -275,6 +275,10 @@ class SlackActions:
         )
         assert clicked["status"] == 200, clicked
         self.settle()
+        return self.submit_decision(user, comment)
+
+    def submit_decision(self, user: str, comment: str = "") -> dict[str, Any]:
+        """Submit the decision modal `user` has open (the newest), with `comment`."""
         modal = self.views(user)[-1]
         reply = self.control(
             "POST",
@@ -301,15 +305,4 @@ class SlackActions:
         """Click Approve/Reject on the card, then submit the modal it opened."""
         clicked = self.click(user, action_id, channel, about, ts=ts)
         assert clicked["status"] == 200, clicked
-        modal = self.views(user)[-1]
-        reply = self.control(
-            "POST",
-            "submit",
-            json={
-                "user": user,
-                "view_id": modal["id"],
-                "values": {"comment": {"comment_input": comment}},
-            },
-        )
-        self.settle()
-        return dict(reply)
+        return self.submit_decision(user, comment)
