@@ -47,6 +47,24 @@ HANDLER_CACHES = (
 )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_model_loader_per_data_path() -> Iterator[None]:
+    """Every botocore session makes its own loader, which parses botocore's JSON (endpoints,
+    partitions, each service's model) again: about a quarter of a second for each test that
+    makes a client, since moto hands each test a new default session. In this process, sessions
+    share one loader per data path (`AWS_DATA_PATH`); the parsed models are only read."""
+    loaders: dict[str | None, botocore.loaders.Loader] = {}
+
+    def shared(search_path_string: str | None = None) -> botocore.loaders.Loader:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = botocore.loaders.create_loader(search_path_string)
+        return loaders[search_path_string]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", shared)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     # Obviously fake keys: nothing in the test suite may reach a real AWS account.
@@ -101,7 +119,7 @@ def world(
     _clear_handler_caches()
     # The stack's state machines run (moto's interpreter): flow B is part of every world.
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        session = _world_session()
+        session = boto3.Session(region_name=REGION)
         provisioned = provision(session, emulator.api_url, world_parameters, world_template)
         # Code a test runs in its own process (a handler called directly) sees what the Slack
         # function sees.
@@ -123,17 +141,6 @@ def world(
     access.enforce(enforcing)
     sandbox.aws.reset()
     _clear_handler_caches()
-
-
-# botocore parses a service's model JSON once per loader; the world's clients (CloudFormation's
-# model alone is large) share one loader across tests instead of parsing them for every world.
-_LOADER = botocore.loaders.create_loader()
-
-
-def _world_session() -> boto3.Session:
-    core = botocore.session.Session()
-    core.register_component("data_loader", _LOADER)
-    return boto3.Session(botocore_session=core, region_name=REGION)
 
 
 def _settle_all(emulator: object) -> None:

@@ -51,6 +51,7 @@ import sandbox.aws as sandbox_aws
 from sandbox.aws import access, shortcuts
 from sandbox.aws.calls import calls
 from sandbox.aws.engine import engine
+from sandbox.serving import POLL_INTERVAL
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,10 @@ class SandboxServer:
         self._stopping.clear()
         self._threads = [
             threading.Thread(
-                target=self._server.serve_forever, name="sandbox-aws-http", daemon=True
+                target=self._server.serve_forever,
+                args=(POLL_INTERVAL,),
+                name="sandbox-aws-http",
+                daemon=True,
             ),
             threading.Thread(target=self._tick, name="sandbox-aws-ticker", daemon=True),
         ]

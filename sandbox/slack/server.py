@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from sandbox.serving import POLL_INTERVAL
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
@@ -51,7 +53,10 @@ class BackgroundServer:
         )
         self.port = self._server.server_port
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"wsgi:{self.port}", daemon=True
+            target=self._server.serve_forever,
+            args=(POLL_INTERVAL,),
+            name=f"wsgi:{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self.url

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import botocore.loaders
-import botocore.session
 import pytest
 from moto import mock_aws
 from moto.core.models import MockAWS
@@ -28,16 +26,11 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 Handler = Callable[[Any, Any], Any]
 
-# botocore parses its endpoint and service JSON once per session (~0.3 s); every session here
-# shares one loader so a test can afford a session per principal.
-_LOADER = botocore.loaders.create_loader()
-
 
 def boto_session(**credentials: str) -> boto3.Session:
-    """A boto3 session (default credentials, or the ones given) sharing the parsed models."""
-    core = botocore.session.Session()
-    core.register_component("data_loader", _LOADER)
-    return boto3.Session(botocore_session=core, region_name=REGION, **credentials)
+    """A boto3 session (default credentials, or the ones given); sessions share the parsed
+    models (tests/conftest.py), so a test can afford a session per principal."""
+    return boto3.Session(region_name=REGION, **credentials)
 
 
 @pytest.fixture
@@ -51,8 +44,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockAWS]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     sandbox.aws.install()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}) as mock:
-        # mock_aws gives each test a new default session; make it a cheap one.
-        boto3.DEFAULT_SESSION = boto_session()
         try:
             yield mock
         finally:

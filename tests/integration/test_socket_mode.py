@@ -42,6 +42,10 @@ def dev(world: World) -> Iterator[World]:
         assert emulator.wait_for(lambda: emulator.socket_mode.connected == 1)
         yield world
     finally:
+        # The emulator hangs up first: slack_sdk's close() takes the socket's receive lock,
+        # which its reader holds in recv() until the socket's 3 s timeout, or until the
+        # other end closes.
+        emulator.socket_mode.stop()
         handler.close()
 
 
