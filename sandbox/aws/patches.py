@@ -21,6 +21,9 @@
 - Request dispatch: for every HTTP request moto lists its own package directory (one `isdir`
   per service, under the dispatcher's lock) and reflects over the response class's methods.
   Neither changes while the process runs; both are now computed once.
+- Step Functions definitions: moto validates each new state machine by parsing its definition
+  with the ASL grammar (ANTLR, about a tenth of a second for Signoff's parent). A definition it
+  accepted once is not parsed again; one it refused is refused again, with the same error.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from moto.events.utils import EventTemplateParser
 from moto.iam.responses import IamResponse
 from moto.sns.models import Subscription
 from moto.ssm.responses import SimpleSystemManagerResponse
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.utilities.arns import parse_arn
 
 from sandbox.aws import lambdas, sfn_fix, simulator
@@ -81,11 +85,24 @@ def install() -> None:
         sfn_fix.apply()
         DynamoHandler.call_action = _serialized(DynamoHandler.call_action)
         BackendDict.__getitem__ = _backend_for_account
+        StepFunctionsParserBackend._validate_definition = staticmethod(_validate_definition)
         moto.backends.list_of_moto_modules = _moto_modules
         moto.core.responses.method_names_from_class = _method_names
         lambdas.install_environ_overlay()
         clock.subscribe(engine.check_timers)
         _installed = True
+
+
+# --- Step Functions ------------------------------------------------------------------------
+
+_parse_definition = StepFunctionsParserBackend._validate_definition
+
+
+@functools.lru_cache(maxsize=256)
+def _validate_definition(definition: str) -> None:
+    """moto's validation, remembered for the definitions it accepted (a refusal raises, and
+    lru_cache keeps no result for a call that raised)."""
+    _parse_definition(definition=definition)
 
 
 # --- Backends ------------------------------------------------------------------------------

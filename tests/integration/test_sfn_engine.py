@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_callback,
 )
@@ -265,3 +266,22 @@ def test_a_timed_out_approval_fails_the_waiting_task(
     child_history = flow.sfn.get_execution_history(executionArn=child["executionArn"])["events"]
     failures = [e["taskFailedEventDetails"] for e in child_history if e["type"] == "TaskFailed"]
     assert failures[0]["error"] == "ApprovalTimedOut"
+
+
+def test_a_definition_moto_refused_is_refused_every_time_and_an_accepted_one_is_not(
+    aws: Any,
+) -> None:
+    # The sandbox remembers the definitions moto's grammar accepted (sandbox/aws/patches.py);
+    # it must not remember a refusal as an acceptance.
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    role = "arn:aws:iam::123456789012:role/not-checked-here"
+    broken = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "NoSuchType"}}})
+    good = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+
+    for attempt in ("first", "second"):
+        with pytest.raises(ClientError, match="ASLParserException"):
+            sfn.create_state_machine(name=f"broken-{attempt}", definition=broken, roleArn=role)
+        sfn.create_state_machine(name=f"good-{attempt}", definition=good, roleArn=role)
+
+    names = {m["name"] for m in sfn.list_state_machines()["stateMachines"]}
+    assert names == {"good-first", "good-second"}
