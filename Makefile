@@ -80,8 +80,11 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			chromium fonts-noto-color-emoji >/dev/null; }
 
+# Two processes (pytest-xdist), each test file whole in one of them (module fixtures such as the
+# e2e sandbox are started once); a process that dies ends the run instead of being replaced.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP) chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --max-worker-restart 0
 
 test: lockcheck lint types cfn checkov pytest
 
