@@ -65,6 +65,19 @@ def _one_model_loader_per_data_path() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _handlers_imported_before_any_thread() -> None:
+    """Each handler module pauses the cyclic collector while it is imported, then freezes what
+    exists and resumes it (handlers/__init__.py). On Lambda a process imports one handler,
+    before any thread. Here the functions run on threads of one process: two first imports at
+    once would leave the collector paused for good, and a freeze could land while another
+    thread is inside a collection. So they are all imported now, on the main thread."""
+    import importlib
+
+    for dotted in HANDLER_CACHES:
+        importlib.import_module(dotted.rpartition(".")[0])
+
+
 @pytest.fixture(autouse=True)
 def _fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     # Obviously fake keys: nothing in the test suite may reach a real AWS account.
