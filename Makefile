@@ -81,10 +81,12 @@ chromium:
 			chromium fonts-noto-color-emoji >/dev/null; }
 
 # Two processes (pytest-xdist), each test file whole in one of them (module fixtures such as the
-# e2e sandbox are started once); a process that dies ends the run instead of being replaced.
+# e2e sandbox are started once); a process that dies ends the run instead of being replaced. The
+# slowest test takes about 30 s: one stuck for 300 s fails with every thread's stack
+# (pytest-timeout) rather than hanging CI. A long hypothesis run, started by hand, has no limit.
 PYTEST_WORKERS ?= 2
 pytest: $(STAMP) chromium
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --max-worker-restart 0
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --max-worker-restart 0 --timeout 300
 
 test: lockcheck lint types cfn checkov pytest
 
