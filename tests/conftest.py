@@ -71,11 +71,20 @@ def _handlers_imported_before_any_thread() -> None:
     exists and resumes it (handlers/__init__.py). On Lambda a process imports one handler,
     before any thread. Here the functions run on threads of one process: two first imports at
     once would leave the collector paused for good, and a freeze could land while another
-    thread is inside a collection. So they are all imported now, on the main thread."""
+    thread is inside a collection. So they are all imported now, on the main thread, with
+    what Powertools reads at import (service name, log level) as the template gives every
+    function."""
     import importlib
 
-    for dotted in HANDLER_CACHES:
-        importlib.import_module(dotted.rpartition(".")[0])
+    from sandbox.template import load_template, resolver
+
+    template = load_template()
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL"):
+            env.setenv(name, str(resolver(template).resolve(variables[name])))
+        for dotted in HANDLER_CACHES:
+            importlib.import_module(dotted.rpartition(".")[0])
 
 
 @pytest.fixture(autouse=True)
