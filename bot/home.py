@@ -198,6 +198,7 @@ class HomeService:
                         verdict=Verdict(str(row["verdict"])),
                         at=datetime.fromisoformat(str(row["at"])),
                         comment=str(row.get("comment") or ""),
+                        document_name=str(row.get("document") or ""),
                     )
                 )
             except (KeyError, ValueError):

@@ -309,6 +309,7 @@ class Decided(msgspec.Struct, frozen=True):
     verdict: Verdict
     at: datetime
     comment: str = ""
+    document_name: str = ""  # unknown for decisions recorded before it was written down
 
 
 class MappedAs(StrEnum):

@@ -166,6 +166,7 @@ class DecisionService:
                 verdict=verdict.value,
                 comment=comment,
                 via="slack",
+                document=approval.document_name,
             )
         except ServiceError:
             # Not written down: let the next sync (EventBridge, the reconciler) announce it.

@@ -190,8 +190,13 @@ def _decided(decision: Decided) -> SectionBlock:
     icon = ":white_check_mark:" if approved else ":x:"
     verb = "Approved" if approved else "Rejected"
     said = f": {escape(truncate(decision.comment, _COMMENT_MAX))}" if decision.comment else ""
+    what = (
+        f"Approval: {escape(decision.document_name)} · execution"
+        if decision.document_name
+        else "Execution"
+    )
     text = (
         f"{icon} *{verb}*{said} · {slack_date(decision.at)}\n"
-        f"Execution {literal(decision.execution_id)} · step {literal(decision.step_name)}"
+        f"{what} {literal(decision.execution_id)} · step {literal(decision.step_name)}"
     )
     return SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_MAX)))

@@ -10,7 +10,7 @@ import pytest
 
 from bot.views import ACTION_APPROVE
 from bot.views.home import ACTION_HOME_APPROVE, ACTION_HOME_REJECT
-from tests.support.world import ACCOUNT, APPROVER_ROLE, OTHER_ROLE, World
+from tests.support.world import ACCOUNT, APPROVAL_DOCUMENT, APPROVER_ROLE, OTHER_ROLE, World
 
 ALICE_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/SignoffApprover/U0ALICE"
 BOB_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/SignoffApprover/U0BOB"
@@ -54,6 +54,7 @@ def test_approve_from_home_decides_posts_in_the_thread_and_updates_the_home(
     assert "Nothing waits for your decision" in alice
     assert "Recently decided by you (1)" in alice
     assert "LGTM from home" in alice
+    assert f"Approval: {APPROVAL_DOCUMENT} · execution `{execution_id}`" in alice
 
 
 def test_a_new_approval_appears_on_the_home_of_everyone_who_may_decide_it(world: World) -> None:

@@ -9,6 +9,7 @@ import msgspec
 
 from bot.models import CardRef, Decided, HomeState, MappedAs, Outcome, Request, Verdict, Waiting
 from bot.views import home as home_view
+from bot.views.text import escape
 from tests.unit.test_views_block_kit_limits import (
     ACCT,
     EXECUTION_ID,
@@ -116,6 +117,20 @@ def test_requests_and_decisions_show_their_state() -> None:
     assert "Access key for `dave`* — Approved" in shown
     assert "— Starting" in shown
     assert "*Rejected*: not on a Friday" in shown
+
+
+def test_a_decision_names_its_runbook_when_the_audit_recorded_it() -> None:
+    named = Decided(EXECUTION_ID, "approve", Verdict.APPROVE, NOW, document_name="Deploy*Prod")
+    older = Decided(EXECUTION_ID, "approve", Verdict.APPROVE, NOW)
+
+    shown = [
+        text(home_view.home_view(HomeState("U0ALICE", decided=(d,)), NOW)) for d in (named, older)
+    ]
+
+    # Escaped as every name in mrkdwn is, so a name cannot restyle the line.
+    named_as = escape("Deploy*Prod")
+    assert f"Approval: {named_as} · execution `{EXECUTION_ID}` · step `approve`" in shown[0]
+    assert f"Execution `{EXECUTION_ID}` · step `approve`" in shown[1]  # written before names were
 
 
 def test_a_block_id_that_is_not_a_home_entry_names_no_card() -> None:
