@@ -149,14 +149,15 @@ class HomeService:
         return identity
 
     def _open_approvals(self) -> list[tuple[CardItem, Approval]]:
-        """Every posted card still waiting, with its approval as SSM has it now (one read each,
-        side by side). A card whose read fails is left out; the rest still show."""
+        """Every posted card still waiting, with its approval as the card last showed it (kept
+        on the card's row each time the card changes). A row from before that was kept is read
+        from SSM (side by side); a card whose read fails is left out, the rest still show."""
         cards = [card for card in self._store.open_cards() if card.ref is not None]
-        read = together(*(partial(self._approval, card) for card in cards))
+        read = iter(together(*(partial(self._approval, c) for c in cards if c.seen is None)))
         return [
             (card, approval)
-            for card, approval in zip(cards, read, strict=True)
-            if approval is not None and approval.outcome.is_open
+            for card in cards
+            if (approval := card.seen or next(read)) is not None and approval.outcome.is_open
         ]
 
     def _approval(self, card: CardItem) -> Approval | None:

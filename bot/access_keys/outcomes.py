@@ -196,7 +196,7 @@ class KeyOutcomes:
             return  # a rejected, timed-out or cancelled card already says all there is
         rank = approval.rank + _OUTCOME_RANK
         if card.ref is None or not self._store.raise_rank(
-            approval.execution_id, card.step_name, rank, approval.outcome
+            approval.execution_id, card.step_name, rank, approval.outcome, seen=approval
         ):
             return
         try:

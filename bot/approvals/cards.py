@@ -208,7 +208,7 @@ class CardService:
         execution_id, step = approval.execution_id, approval.step_name
         writes: list[Callable[[], object]] = [
             lambda: self._store.card_posted(
-                execution_id, step, ref, approval.rank, approval.outcome
+                execution_id, step, ref, approval.rank, approval.outcome, seen=approval
             ),
             *alongside,
         ]
@@ -300,7 +300,11 @@ class CardService:
         receives is never older than the newest state seen.
         """
         if card.ref is None or not self._store.raise_rank(
-            approval.execution_id, approval.step_name, approval.rank, approval.outcome
+            approval.execution_id,
+            approval.step_name,
+            approval.rank,
+            approval.outcome,
+            seen=approval,
         ):
             return
         context = views.CardContext(level=card.level, levels=card.levels, flow_id=card.flow_id)

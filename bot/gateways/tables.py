@@ -20,10 +20,13 @@ from bot.gateways.dynamo import (
     expiry,
     open_while_waiting,
 )
-from bot.models import CardRef, Identity, Outcome
+from bot.models import Approval, CardRef, Identity, Outcome
 
 # A card's kind in the approvals table's Open index.
 _OPEN_CARD = "CARD"
+# Of an execution's parameters, what a card's row keeps with the approval it shows (`seen`):
+# the requester, whom the Home's rule needs. The rest (a flow's handle among them) stays in SSM.
+_SEEN_PARAMETERS = frozenset({"RequesterSlackId"})
 
 
 class CardItem(msgspec.Struct, frozen=True):
@@ -40,6 +43,9 @@ class CardItem(msgspec.Struct, frozen=True):
     level: int | None = None
     levels: int | None = None
     thread_ts: str | None = None
+    # The approval as the card last showed it, so a Home tab lists open approvals without
+    # reading SSM; None on a row written before it was kept, or unreadable (read SSM then).
+    seen: Approval | None = None
 
     @property
     def ref(self) -> CardRef | None:
@@ -89,11 +95,18 @@ class ApprovalStore:
         )
 
     def card_posted(
-        self, execution_id: str, step_name: str, ref: CardRef, rank: int, outcome: Outcome
+        self,
+        execution_id: str,
+        step_name: str,
+        ref: CardRef,
+        rank: int,
+        outcome: Outcome,
+        *,
+        seen: Approval | None = None,
     ) -> None:
         """Where the card is and the state it shows, in one write (`raise_rank` with the ts);
         the ts alone if the card already shows this state or a later one."""
-        if not self.raise_rank(execution_id, step_name, rank, outcome, at=ref):
+        if not self.raise_rank(execution_id, step_name, rank, outcome, at=ref, seen=seen):
             self.set_card_ts(execution_id, step_name, ref)
 
     def release_card(self, execution_id: str, step_name: str) -> None:
@@ -123,15 +136,21 @@ class ApprovalStore:
         outcome: Outcome,
         *,
         at: CardRef | None = None,
+        seen: Approval | None = None,
     ) -> bool:
-        """Record that the card now shows a later state (and, `at`, where it is); False if it
-        already shows this or later."""
+        """Record that the card now shows a later state (and, `at`, where it is; `seen`, the
+        approval it shows); False if it already shows this or later."""
         still_open, closed, marks = open_while_waiting(_OPEN_CARD, outcome.is_open)
         values: dict[str, Any] = {":rank": rank, ":outcome": outcome.value, **marks}
         expression = "SET #rank = :rank, outcome = :outcome" + still_open
         if at is not None:
             values.update({":ts": at.ts, ":channel": at.channel})
             expression += ", ts = :ts, channel = :channel"
+        if seen is not None:
+            kept = {k: v for k, v in seen.parameters.items() if k in _SEEN_PARAMETERS}
+            shown = msgspec.structs.replace(seen, parameters=kept)
+            values[":seen"] = msgspec.json.encode(shown).decode()
+            expression += ", seen = :seen"
         return self._table.update(
             _key(execution_id, f"CARD#{step_name}"),
             expression + closed,
@@ -338,7 +357,17 @@ def _card(item: Mapping[str, Any]) -> CardItem:
         level=int(level) if level is not None else None,
         levels=int(levels) if levels is not None else None,
         thread_ts=str(item["thread_ts"]) if item.get("thread_ts") else None,
+        seen=_seen(item.get("seen")),
     )
+
+
+def _seen(value: object) -> Approval | None:
+    if isinstance(value, str):
+        try:
+            return msgspec.json.decode(value, type=Approval)
+        except msgspec.DecodeError:  # written by another version: SSM is read instead
+            return None
+    return None
 
 
 def _identity(item: Mapping[str, Any]) -> Identity:

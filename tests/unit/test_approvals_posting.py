@@ -186,7 +186,7 @@ def test_a_card_whose_record_failed_is_adopted_and_its_audit_row_is_not_written_
 ) -> None:
     # The card's record and its audit row are written side by side: the record can fail after
     # the row is in.
-    def record_fails(*args: Any) -> None:
+    def record_fails(*args: Any, **kwargs: Any) -> None:
         raise TransientError("DynamoDB throttled the write to signoff-approvals")
 
     monkeypatch.setattr(posting.store, "card_posted", record_fails)

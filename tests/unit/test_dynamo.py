@@ -18,7 +18,7 @@ from bot.errors import ServiceError, TransientError
 from bot.gateways.dynamo import DynamoTable, _plain, _wire
 from bot.gateways.flowstore import FlowStore, LevelItem
 from bot.gateways.tables import ApprovalStore, AuditLog
-from bot.models import CardRef, Outcome
+from bot.models import Approval, CardRef, Decision, Outcome, Verdict
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -338,3 +338,56 @@ def test_a_posted_card_records_its_ts_and_state_in_one_write_unless_a_later_stat
     later = store.card("exec-2", "approve")
     assert later is not None and later.ref == ref
     assert (later.rank, later.outcome) == (5, Outcome.APPROVED)
+
+
+def _approval(execution_id: str, decisions: int, outcome: Outcome = Outcome.WAITING) -> Approval:
+    return Approval(
+        execution_id=execution_id,
+        step_name="approve",
+        document_name="Signoff-Approval",
+        region="us-east-1",
+        outcome=outcome,
+        approvers=("arn:aws:iam::123456789012:role/SignoffApprover",),
+        min_required=2,
+        message="Deploy build 42",
+        decisions=tuple(
+            Decision(f"arn:aws:sts::123456789012:assumed-role/A/U{n}", Verdict.APPROVE, NOW)
+            for n in range(decisions)
+        ),
+        parameters={"RequesterSlackId": ("U0DAVE",), "SfnHandle": ("not-for-the-table",)},
+    )
+
+
+def test_a_card_keeps_the_approval_it_shows_with_its_state_and_only_the_requester_of_its_inputs(
+    table: Any,
+) -> None:
+    store = ApprovalStore(table, lambda: NOW)
+    ref = CardRef("C0APPROVALS", "1700000000.000100")
+    assert store.claim_card("exec-1", "approve", "C0APPROVALS")
+    first, later = _approval("exec-1", 0), _approval("exec-1", 1)
+
+    store.card_posted("exec-1", "approve", ref, first.rank, first.outcome, seen=first)
+    assert store.raise_rank("exec-1", "approve", later.rank, later.outcome, seen=later)
+    # An older read arriving late changes nothing, the approval it saw included.
+    assert not store.raise_rank("exec-1", "approve", first.rank, first.outcome, seen=first)
+
+    card = store.card("exec-1", "approve")
+    assert card is not None and card.seen is not None
+    assert card.seen.decisions == later.decisions
+    assert dict(card.seen.parameters) == {"RequesterSlackId": ("U0DAVE",)}
+    assert [c.seen for c in store.open_cards()] == [card.seen]
+
+
+def test_a_card_row_without_a_readable_approval_reads_as_none(table: Any) -> None:
+    store = ApprovalStore(table, lambda: NOW)
+    assert store.claim_card("exec-1", "approve", "C0APPROVALS")
+    assert store.raise_rank("exec-1", "approve", 0, Outcome.WAITING)  # as before it was kept
+    assert store.card("exec-1", "approve").seen is None  # type: ignore[union-attr]
+
+    table.client.update_item(
+        TableName=table.name,
+        Key={"pk": {"S": "EXEC#exec-1"}, "sk": {"S": "CARD#approve"}},
+        UpdateExpression="SET seen = :seen",
+        ExpressionAttributeValues={":seen": {"S": '{"written": "by another version"}'}},
+    )
+    assert store.card("exec-1", "approve").seen is None  # type: ignore[union-attr]

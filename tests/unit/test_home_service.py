@@ -50,8 +50,10 @@ class Home:
         requester: str | None = None,
         outcome: Outcome = Outcome.WAITING,
         message: str = "",
+        kept: bool = False,
     ) -> Approval:
-        """An approval in SSM with its card posted at the clock's time."""
+        """An approval in SSM with its card posted at the clock's time (`kept`: the card's row
+        keeps the approval, as every card posted since it was kept)."""
         approval = Approval(
             execution_id=execution(n),
             step_name="approve",
@@ -67,7 +69,12 @@ class Home:
         self.automation.approvals[approval.execution_id] = approval
         self.store.claim_card(approval.execution_id, "approve", "C0APPROVALS")
         self.store.card_posted(
-            approval.execution_id, "approve", CardRef("C0APPROVALS", f"{n}.0"), 0, outcome
+            approval.execution_id,
+            "approve",
+            CardRef("C0APPROVALS", f"{n}.0"),
+            0,
+            outcome,
+            seen=approval if kept else None,
         )
         self.clock[0] += timedelta(minutes=1)
         return approval
@@ -100,6 +107,18 @@ def home() -> Iterator[Home]:
             now=now,
         )
         yield Home(service, automation, slack, store, identities, audit, records, clock)
+
+
+def test_a_card_that_keeps_its_approval_is_listed_without_asking_ssm(home: Home) -> None:
+    home.map("U0ALICE")
+    kept = home.waiting(1, message="kept with its card", kept=True)
+    home.waiting(2, message="read from SSM")  # a row from before the approval was kept
+    # SSM no longer answers for the first: only its card's row can list it.
+    del home.automation.approvals[kept.execution_id]
+
+    state = home.service.publish("U0ALICE")
+
+    assert [w.approval.message for w in state.waiting] == ["read from SSM", "kept with its card"]
 
 
 def test_waiting_lists_what_the_person_may_decide_newest_first(home: Home) -> None:
