@@ -154,10 +154,11 @@ class HomeService:
         from SSM (side by side); a card whose read fails is left out, the rest still show."""
         cards = [card for card in self._store.open_cards() if card.ref is not None]
         read = iter(together(*(partial(self._approval, c) for c in cards if c.seen is None)))
+        approvals = [card.seen if card.seen is not None else next(read) for card in cards]
         return [
             (card, approval)
-            for card in cards
-            if (approval := card.seen or next(read)) is not None and approval.outcome.is_open
+            for card, approval in zip(cards, approvals, strict=True)
+            if approval is not None and approval.outcome.is_open
         ]
 
     def _approval(self, card: CardItem) -> Approval | None:

@@ -195,9 +195,7 @@ class KeyOutcomes:
         if approval is None or approval.outcome is not Outcome.APPROVED:
             return  # a rejected, timed-out or cancelled card already says all there is
         rank = approval.rank + _OUTCOME_RANK
-        if card.ref is None or not self._store.raise_rank(
-            approval.execution_id, card.step_name, rank, approval.outcome, seen=approval
-        ):
+        if card.ref is None or not self._store.raise_rank(approval, rank=rank):
             return
         try:
             people = approval_people(self._identities, approval)

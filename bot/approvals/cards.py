@@ -207,9 +207,7 @@ class CardService:
         """
         execution_id, step = approval.execution_id, approval.step_name
         writes: list[Callable[[], object]] = [
-            lambda: self._store.card_posted(
-                execution_id, step, ref, approval.rank, approval.outcome, seen=approval
-            ),
+            lambda: self._store.card_posted(approval, ref),
             *alongside,
         ]
         if not (adopted and self._audit.has(execution_id, "notice_received", step=step, ts=ref.ts)):
@@ -299,13 +297,7 @@ class CardService:
         rank recorded after its own update renders again from SSM, so the last update Slack
         receives is never older than the newest state seen.
         """
-        if card.ref is None or not self._store.raise_rank(
-            approval.execution_id,
-            approval.step_name,
-            approval.rank,
-            approval.outcome,
-            seen=approval,
-        ):
+        if card.ref is None or not self._store.raise_rank(approval):
             return
         context = views.CardContext(level=card.level, levels=card.levels, flow_id=card.flow_id)
         shown = approval.rank

@@ -94,20 +94,11 @@ class ApprovalStore:
             {":ts": ref.ts, ":channel": ref.channel},
         )
 
-    def card_posted(
-        self,
-        execution_id: str,
-        step_name: str,
-        ref: CardRef,
-        rank: int,
-        outcome: Outcome,
-        *,
-        seen: Approval | None = None,
-    ) -> None:
-        """Where the card is and the state it shows, in one write (`raise_rank` with the ts);
-        the ts alone if the card already shows this state or a later one."""
-        if not self.raise_rank(execution_id, step_name, rank, outcome, at=ref, seen=seen):
-            self.set_card_ts(execution_id, step_name, ref)
+    def card_posted(self, approval: Approval, ref: CardRef) -> None:
+        """Where the card is and what it shows, in one write (`raise_rank` with the ts); the ts
+        alone if the card already shows this state or a later one."""
+        if not self.raise_rank(approval, at=ref):
+            self.set_card_ts(approval.execution_id, approval.step_name, ref)
 
     def release_card(self, execution_id: str, step_name: str) -> None:
         """Give up a claim whose post failed, so a retry (or the reconciler) can post again."""
@@ -129,30 +120,28 @@ class ApprovalStore:
         yield from (_card(item) for item in items)
 
     def raise_rank(
-        self,
-        execution_id: str,
-        step_name: str,
-        rank: int,
-        outcome: Outcome,
-        *,
-        at: CardRef | None = None,
-        seen: Approval | None = None,
+        self, approval: Approval, *, rank: int | None = None, at: CardRef | None = None
     ) -> bool:
-        """Record that the card now shows a later state (and, `at`, where it is; `seen`, the
-        approval it shows); False if it already shows this or later."""
+        """Record that the card now shows `approval`: its state, at `rank` (the approval's own
+        unless told), the approval itself (`seen`, for the Home tab) and, `at`, where the card
+        is. False if it already shows this state or a later one."""
+        rank = approval.rank if rank is None else rank
+        outcome = approval.outcome
+        kept = {k: v for k, v in approval.parameters.items() if k in _SEEN_PARAMETERS}
+        seen = msgspec.json.encode(msgspec.structs.replace(approval, parameters=kept)).decode()
         still_open, closed, marks = open_while_waiting(_OPEN_CARD, outcome.is_open)
-        values: dict[str, Any] = {":rank": rank, ":outcome": outcome.value, **marks}
-        expression = "SET #rank = :rank, outcome = :outcome" + still_open
+        values: dict[str, Any] = {
+            ":rank": rank,
+            ":outcome": outcome.value,
+            ":seen": seen,
+            **marks,
+        }
+        expression = "SET #rank = :rank, outcome = :outcome, seen = :seen" + still_open
         if at is not None:
             values.update({":ts": at.ts, ":channel": at.channel})
             expression += ", ts = :ts, channel = :channel"
-        if seen is not None:
-            kept = {k: v for k, v in seen.parameters.items() if k in _SEEN_PARAMETERS}
-            shown = msgspec.structs.replace(seen, parameters=kept)
-            values[":seen"] = msgspec.json.encode(shown).decode()
-            expression += ", seen = :seen"
         return self._table.update(
-            _key(execution_id, f"CARD#{step_name}"),
+            _key(approval.execution_id, f"CARD#{approval.step_name}"),
             expression + closed,
             values,
             condition="attribute_exists(pk) AND #rank < :rank",

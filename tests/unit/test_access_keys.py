@@ -363,7 +363,7 @@ def test_an_approved_card_whose_key_was_not_issued_says_so_once_and_stays_so(env
     assert approvers and "<@U0BOB>" in approvers[0]
     # A late sync of the approval step finds the card showing a later state: no re-render.
     approval = env.automation.approvals[eid]
-    assert not env.store.raise_rank(eid, "ApproveKey", approval.rank, approval.outcome)
+    assert not env.store.raise_rank(approval)
 
 
 def test_a_rejection_dms_who_rejected_and_why(env: Env) -> None:

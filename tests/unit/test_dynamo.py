@@ -210,18 +210,37 @@ def test_numbers_come_back_as_decimal_and_a_float_is_refused_with_the_fix() -> N
         _wire({"f": 0.25})
 
 
+def _approval(execution_id: str, decisions: int, outcome: Outcome = Outcome.WAITING) -> Approval:
+    return Approval(
+        execution_id=execution_id,
+        step_name="approve",
+        document_name="Signoff-Approval",
+        region="us-east-1",
+        outcome=outcome,
+        approvers=("arn:aws:iam::123456789012:role/SignoffApprover",),
+        min_required=2,
+        message="Deploy build 42",
+        decisions=tuple(
+            Decision(f"arn:aws:sts::123456789012:assumed-role/A/U{n}", Verdict.APPROVE, NOW)
+            for n in range(decisions)
+        ),
+        parameters={"RequesterSlackId": ("U0DAVE",), "SfnHandle": ("not-for-the-table",)},
+    )
+
+
 def test_the_open_index_holds_a_card_exactly_while_it_waits(table: Any) -> None:
     store = ApprovalStore(table, lambda: NOW)
     assert store.claim_card("open", "approve", "C0APPROVALS")
     assert store.claim_card("closed", "approve", "C0APPROVALS")
     # A claim is never in it.
     assert store.claims.take(store.decision_claim("open", "approve", "someone"))
-    assert store.raise_rank("open", "approve", 1, Outcome.WAITING)
-    assert store.raise_rank("closed", "approve", 5, Outcome.APPROVED)
+    assert store.raise_rank(_approval("open", 1))
+    closed = _approval("closed", 1, Outcome.APPROVED)
+    assert store.raise_rank(closed)
     assert [c.execution_id for c in store.open_cards()] == ["open"]
 
     # Slack never showed the approval: back to waiting, and back in the index.
-    store.lower_rank("closed", "approve", 5, 1, Outcome.WAITING)
+    store.lower_rank("closed", "approve", closed.rank, 1, Outcome.WAITING)
     assert sorted(c.execution_id for c in store.open_cards()) == ["closed", "open"]
     store.lower_rank("open", "approve", 1, 0, Outcome.REJECTED)
     assert [c.execution_id for c in store.open_cards()] == ["closed"]
@@ -327,35 +346,19 @@ def test_a_posted_card_records_its_ts_and_state_in_one_write_unless_a_later_stat
     ref = CardRef("C0APPROVALS", "1700000000.000100")
     assert store.claim_card("exec-1", "approve", "C0APPROVALS")
 
-    store.card_posted("exec-1", "approve", ref, 2, Outcome.WAITING)
+    store.card_posted(_approval("exec-1", 2), ref)
     card = store.card("exec-1", "approve")
     assert card is not None and card.ref == ref and card.rank == 2
 
     # A sync already showed a later state: the ts is recorded, the state is not taken back.
     assert store.claim_card("exec-2", "approve", "C0APPROVALS")
-    assert store.raise_rank("exec-2", "approve", 5, Outcome.APPROVED)
-    store.card_posted("exec-2", "approve", ref, 2, Outcome.WAITING)
+    approved = _approval("exec-2", 2, Outcome.APPROVED)
+    assert store.raise_rank(approved)
+    store.card_posted(_approval("exec-2", 2), ref)
     later = store.card("exec-2", "approve")
     assert later is not None and later.ref == ref
-    assert (later.rank, later.outcome) == (5, Outcome.APPROVED)
-
-
-def _approval(execution_id: str, decisions: int, outcome: Outcome = Outcome.WAITING) -> Approval:
-    return Approval(
-        execution_id=execution_id,
-        step_name="approve",
-        document_name="Signoff-Approval",
-        region="us-east-1",
-        outcome=outcome,
-        approvers=("arn:aws:iam::123456789012:role/SignoffApprover",),
-        min_required=2,
-        message="Deploy build 42",
-        decisions=tuple(
-            Decision(f"arn:aws:sts::123456789012:assumed-role/A/U{n}", Verdict.APPROVE, NOW)
-            for n in range(decisions)
-        ),
-        parameters={"RequesterSlackId": ("U0DAVE",), "SfnHandle": ("not-for-the-table",)},
-    )
+    assert (later.rank, later.outcome) == (approved.rank, Outcome.APPROVED)
+    assert later.seen is not None and later.seen.outcome is Outcome.APPROVED
 
 
 def test_a_card_keeps_the_approval_it_shows_with_its_state_and_only_the_requester_of_its_inputs(
@@ -366,10 +369,10 @@ def test_a_card_keeps_the_approval_it_shows_with_its_state_and_only_the_requeste
     assert store.claim_card("exec-1", "approve", "C0APPROVALS")
     first, later = _approval("exec-1", 0), _approval("exec-1", 1)
 
-    store.card_posted("exec-1", "approve", ref, first.rank, first.outcome, seen=first)
-    assert store.raise_rank("exec-1", "approve", later.rank, later.outcome, seen=later)
+    store.card_posted(first, ref)
+    assert store.raise_rank(later)
     # An older read arriving late changes nothing, the approval it saw included.
-    assert not store.raise_rank("exec-1", "approve", first.rank, first.outcome, seen=first)
+    assert not store.raise_rank(first)
 
     card = store.card("exec-1", "approve")
     assert card is not None and card.seen is not None
@@ -381,7 +384,13 @@ def test_a_card_keeps_the_approval_it_shows_with_its_state_and_only_the_requeste
 def test_a_card_row_without_a_readable_approval_reads_as_none(table: Any) -> None:
     store = ApprovalStore(table, lambda: NOW)
     assert store.claim_card("exec-1", "approve", "C0APPROVALS")
-    assert store.raise_rank("exec-1", "approve", 0, Outcome.WAITING)  # as before it was kept
+    table.client.update_item(  # the card's state, as rows written before `seen` was kept
+        TableName=table.name,
+        Key={"pk": {"S": "EXEC#exec-1"}, "sk": {"S": "CARD#approve"}},
+        UpdateExpression="SET #rank = :rank",
+        ExpressionAttributeNames={"#rank": "rank"},
+        ExpressionAttributeValues={":rank": {"N": "0"}},
+    )
     assert store.card("exec-1", "approve").seen is None  # type: ignore[union-attr]
 
     table.client.update_item(

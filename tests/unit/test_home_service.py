@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from bot.access_key_models import KeyRequest
+from bot.gateways.dynamo import TableAt
 from bot.gateways.key_requests import KeyRequestRecords
 from bot.gateways.tables import ApprovalStore, AuditLog, IdentityStore
 from bot.home import HomeService
@@ -40,6 +41,7 @@ class Home:
     audit: AuditLog
     records: KeyRequestRecords
     clock: list[datetime]
+    approvals: TableAt
 
     def waiting(
         self,
@@ -50,10 +52,11 @@ class Home:
         requester: str | None = None,
         outcome: Outcome = Outcome.WAITING,
         message: str = "",
-        kept: bool = False,
+        kept: bool = True,
     ) -> Approval:
-        """An approval in SSM with its card posted at the clock's time (`kept`: the card's row
-        keeps the approval, as every card posted since it was kept)."""
+        """An approval in SSM with its card posted at the clock's time. The card's row keeps
+        the approval, as every row written since `seen` was; not `kept`, it is a row from
+        before that, whose approval the Home reads from SSM."""
         approval = Approval(
             execution_id=execution(n),
             step_name="approve",
@@ -68,14 +71,13 @@ class Home:
         )
         self.automation.approvals[approval.execution_id] = approval
         self.store.claim_card(approval.execution_id, "approve", "C0APPROVALS")
-        self.store.card_posted(
-            approval.execution_id,
-            "approve",
-            CardRef("C0APPROVALS", f"{n}.0"),
-            0,
-            outcome,
-            seen=approval if kept else None,
-        )
+        self.store.card_posted(approval, CardRef("C0APPROVALS", f"{n}.0"))
+        if not kept:
+            self.approvals.client.update_item(
+                TableName=self.approvals.name,
+                Key={"pk": {"S": f"EXEC#{approval.execution_id}"}, "sk": {"S": "CARD#approve"}},
+                UpdateExpression="REMOVE seen",
+            )
         self.clock[0] += timedelta(minutes=1)
         return approval
 
@@ -106,13 +108,23 @@ def home() -> Iterator[Home]:
             slack=slack,
             now=now,
         )
-        yield Home(service, automation, slack, store, identities, audit, records, clock)
+        yield Home(
+            service,
+            automation,
+            slack,
+            store,
+            identities,
+            audit,
+            records,
+            clock,
+            tables["approvals"],
+        )
 
 
 def test_a_card_that_keeps_its_approval_is_listed_without_asking_ssm(home: Home) -> None:
     home.map("U0ALICE")
-    kept = home.waiting(1, message="kept with its card", kept=True)
-    home.waiting(2, message="read from SSM")  # a row from before the approval was kept
+    kept = home.waiting(1, message="kept with its card")
+    home.waiting(2, message="read from SSM", kept=False)
     # SSM no longer answers for the first: only its card's row can list it.
     del home.automation.approvals[kept.execution_id]
 
@@ -142,7 +154,7 @@ def test_a_card_ssm_has_since_closed_is_left_off_even_if_the_index_still_has_it(
     home: Home,
 ) -> None:
     home.map("U0ALICE")
-    approval = home.waiting(1)
+    approval = home.waiting(1, kept=False)  # a row the Home reads SSM for
     home.automation.decide(approval.execution_id, Outcome.REJECTED)
 
     assert home.service.publish("U0ALICE").waiting == ()
@@ -150,8 +162,8 @@ def test_a_card_ssm_has_since_closed_is_left_off_even_if_the_index_still_has_it(
 
 def test_an_approval_ssm_cannot_read_is_left_off_and_the_rest_still_show(home: Home) -> None:
     home.map("U0ALICE")
-    home.waiting(1)
-    gone = home.waiting(2)
+    home.waiting(1, kept=False)
+    gone = home.waiting(2, kept=False)
     del home.automation.approvals[gone.execution_id]
 
     state = home.service.publish("U0ALICE")
